@@ -1,0 +1,200 @@
+"""Memory rules (spec cycles 11 and 17) as pure functions over the stored runs of one series.
+
+A series is one module × edition × test type × endpoint; entries may come in any order (they are sorted
+by ``created_at``). Nothing here reads or writes a store: the memory package turns its rows into
+``HistoryEntry`` values and acts on the answers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from sk_loadagent.models.metrics import BaselineComparison
+
+from ._format import signed_pct
+from .changepoint import ChangePoint, change_points
+from .regression import DEFAULT_RUN_NOISE
+from .verdict import Verdict, written_score
+
+PROMOTION_CONFIDENCE = 0.85
+OBSOLETE_AFTER = 3
+SCORE_DROP = 0.15
+_NOISE_FLOOR, _NOISE_CEILING = 0.01, 0.5
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """What memory keeps of one run, as far as these rules need it (p95 in ms)."""
+
+    run_id: str
+    trace_id: str | None
+    created_at: datetime
+    status: str | None
+    score: float | None
+    p95: float | None
+    regressed: bool = False
+    is_baseline: bool = False
+    baseline_obsolete: bool = False
+    validated: bool = True
+
+
+def _chronological(entries: Sequence[HistoryEntry]) -> list[HistoryEntry]:
+    return sorted(entries, key=lambda e: e.created_at)
+
+
+def _since_last_obsolete(ordered: list[HistoryEntry]) -> list[HistoryEntry]:
+    marks = [i for i, e in enumerate(ordered) if e.baseline_obsolete]
+    return ordered[marks[-1] + 1 :] if marks else ordered
+
+
+def _validated_pass(e: HistoryEntry) -> bool:
+    return e.status == "pass" and e.validated and not e.regressed and not e.baseline_obsolete
+
+
+def select_baseline(entries: Sequence[HistoryEntry]) -> HistoryEntry | None:
+    """The current baseline: the latest entry flagged ``is_baseline`` that is not obsolete; else the
+    latest validated, non-regressed pass after the last obsolete baseline (a re-baseline starts fresh);
+    None when there is none (the next run is exploratory)."""
+    ordered = _chronological(entries)
+    flagged = [e for e in ordered if e.is_baseline and not e.baseline_obsolete]
+    if flagged:
+        return flagged[-1]
+    passes = [e for e in _since_last_obsolete(ordered) if _validated_pass(e)]
+    return passes[-1] if passes else None
+
+
+def baseline_pool(entries: Sequence[HistoryEntry], size: int = 5) -> list[HistoryEntry]:
+    """The baseline and the validated passes after it that did not regress against it, up to ``size``
+    runs (oldest first). They are indistinguishable from the baseline by test, so pooling their
+    histograms (``regression.pool_inputs``) cuts the baseline's run-to-run noise by √k without moving it.
+    """
+    baseline = select_baseline(entries)
+    if baseline is None:
+        return []
+    ordered = _chronological(entries)
+    after = [e for e in ordered if e.created_at > baseline.created_at and _validated_pass(e)]
+    return [baseline, *after[-(size - 1) :]] if size > 1 else [baseline]
+
+
+def should_promote(
+    verdict: Verdict,
+    comparison: BaselineComparison | None,
+    score: float,
+    baseline: HistoryEntry | None,
+) -> bool:
+    """Whether this run becomes the new baseline.
+
+    The first pass of a series does. Later, a passing run that is not a regression does when its written
+    score is strictly above the baseline's AND the comparison gives P(p95 lower than the baseline's)
+    > 0.85. Requiring both keeps noise from promoting merely lucky runs: a baseline chosen for being
+    fast makes every later comparison look slower (the winner's curse) and raises false alarms.
+    """
+    if verdict.status != "pass" or verdict.regression:
+        return False
+    if baseline is None:
+        return True
+    if comparison is None or comparison.exploratory or comparison.regressed:
+        return False
+    confident = (comparison.improvement_confidence or 0.0) > PROMOTION_CONFIDENCE
+    better = baseline.score is None or written_score(score) > written_score(baseline.score)
+    return confident and better
+
+
+def obsolete_after_regressions(entries: Sequence[HistoryEntry], n: int = OBSOLETE_AFTER) -> bool:
+    """True when the latest ``n`` runs all regressed: the baseline no longer describes the service."""
+    ordered = _chronological(entries)
+    return n > 0 and len(ordered) >= n and all(e.regressed for e in ordered[-n:])
+
+
+def obsolete_suggestion(n: int = OBSOLETE_AFTER) -> str:
+    return (
+        f"baseline obsolete after {n} consecutive regressions: "
+        "re-baseline or revise the p95 threshold / the test"
+    )
+
+
+def score_regression(prev: HistoryEntry | None, current: HistoryEntry) -> str | None:
+    """Why ``current`` is a regression against the previous run (spec cycle 11), or None: the written
+    score fell by more than 0.15, or the status went from pass to degraded or fail."""
+    if prev is None:
+        return None
+    reasons = []
+    if prev.score is not None and current.score is not None:
+        before, now = written_score(prev.score), written_score(current.score)
+        drop = round(before - now, 2)
+        if drop > SCORE_DROP:
+            reasons.append(f"score fell {drop:.2f} ({before:.2f} → {now:.2f})")
+    if prev.status == "pass" and current.status in ("degraded", "fail"):
+        reasons.append(f"status went from pass to {current.status}")
+    if not reasons:
+        return None
+    return " and ".join(reasons) + f" since run {prev.run_id}"
+
+
+def edition_deviation(p95_by_edition: Mapping[str, float], base_edition: str | None = None) -> dict[str, str]:
+    """Each other edition's p95 relative to the base edition's, spelled ``"+18%"`` (spec cycle 7).
+
+    Without ``base_edition`` the base is the edition whose id prefixes most others (``vetclinic`` for
+    ``vetclinic-premium``), the shortest id on a tie.
+    """
+    if not p95_by_edition:
+        return {}
+    base = base_edition or min(
+        p95_by_edition,
+        key=lambda e: (-sum(1 for other in p95_by_edition if other != e and other.startswith(e)), len(e), e),
+    )
+    reference = p95_by_edition.get(base)
+    if reference is None or reference <= 0:
+        return {}
+    return {
+        edition: signed_pct(p95 / reference - 1.0)
+        for edition, p95 in p95_by_edition.items()
+        if edition != base and p95 is not None and p95 > 0
+    }
+
+
+def series_change_points(
+    entries: Sequence[HistoryEntry],
+    *,
+    alpha: float = 0.01,
+    min_size: int = 3,
+    min_magnitude: float = 0.05,
+    seed: int = 0,
+) -> list[tuple[HistoryEntry, ChangePoint]]:
+    """Change points of the p95 series (runs without a p95 are skipped), each with the first run of the
+    new regime; ``ChangePoint.index`` counts within that p95 series."""
+    runs = [e for e in _chronological(entries) if e.p95 is not None and e.p95 > 0]
+    if len(runs) < 2 * min_size:
+        return []
+    series = [float(e.p95) for e in runs if e.p95 is not None]
+    found = change_points(series, alpha=alpha, min_size=min_size, min_magnitude=min_magnitude, seed=seed)
+    return [(runs[cp.index], cp) for cp in found]
+
+
+def p95_run_noise(entries: Sequence[HistoryEntry], *, min_runs: int = 8, last: int = 20) -> float | None:
+    """The relative run-to-run spread of p95 in the latest ``last`` validated, non-regressed runs (an A/A
+    calibration from history), or None with fewer than ``min_runs``.
+
+    Successive log differences with a MAD scale (÷√2 for the difference of two runs) ignore a single
+    level shift, which would otherwise read as noise.
+    """
+    runs = [e for e in _chronological(entries) if e.validated and not e.regressed and e.p95 and e.p95 > 0]
+    p95s = np.log([float(e.p95) for e in runs[-last:] if e.p95])
+    if p95s.size < max(3, min_runs):
+        return None
+    diffs = np.diff(p95s)
+    mad = float(np.median(np.abs(diffs - np.median(diffs))))
+    estimate = 1.4826 * mad / math.sqrt(2)
+    return min(_NOISE_CEILING, max(_NOISE_FLOOR, estimate))
+
+
+def run_noise_for(entries: Sequence[HistoryEntry]) -> float:
+    """The run-to-run noise to compare with: the history's estimate, never below the default. A quiet
+    history only gets a little more power from a smaller value, while an underestimate from few runs
+    would raise false alarms, so only larger estimates are trusted."""
+    return max(DEFAULT_RUN_NOISE, p95_run_noise(entries) or 0.0)

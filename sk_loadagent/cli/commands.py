@@ -1,0 +1,122 @@
+"""The run and plan commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING
+
+from sk_loadagent.cli.progress import ProgressPrinter
+from sk_loadagent.cli.report import reasons_block, suite_line, summary_table
+from sk_loadagent.engine import RunOptions
+from sk_loadagent.memory import MemoryStore, open_store
+from sk_loadagent.models.context import RunContext
+from sk_loadagent.models.metrics import PerfMetrics
+from sk_loadagent.suite.gate import GateDecision, decide_gate
+
+if TYPE_CHECKING:
+    from sk_loadagent.planners.agent import SuiteRequest
+
+
+def suite_request(args: argparse.Namespace) -> SuiteRequest:
+    from sk_loadagent.planners.agent import SuiteRequest
+
+    return SuiteRequest(
+        plan=args.plan,
+        thresholds=list(args.thresholds),
+        metadata=args.metadata,
+        editions=args.editions,
+        annotations=args.annotations,
+        weighting=getattr(args, "weighting", None),
+        baseline=args.baseline,
+        target_url=args.target_url,
+        allow_hosts=list(args.allow_host),
+    )
+
+
+def print_outcome(metrics: PerfMetrics, gate: GateDecision, artifacts: dict[str, str]) -> None:
+    out = sys.stdout
+    out.write("\n" + summary_table(metrics) + "\n\n")
+    reasons = reasons_block(metrics)
+    if reasons:
+        out.write("Why:\n" + reasons + "\n\n")
+    out.write(suite_line(metrics) + "\n")
+    verdict = "PASSED" if gate.passed else "FAILED"
+    out.write(f"Gate: {verdict}" + (f" ({'; '.join(gate.reasons)})" if gate.reasons else "") + "\n")
+    if artifacts:
+        out.write("Artifacts: " + ", ".join(sorted(artifacts.values())) + "\n")
+    out.flush()
+
+
+async def run_command(args: argparse.Namespace, memory: str) -> int:
+    from sk_loadagent.planners.agent import run_suite
+
+    store: MemoryStore | None = None if args.no_memory else open_store(memory)
+    printer = None if args.quiet else ProgressPrinter()
+    context = RunContext(
+        trace_id=args.trace_id,
+        edition_id=args.edition,
+        source_agent=args.source_agent,
+        memory_compare=not args.no_memory_compare,
+    )
+    request = suite_request(args)
+    try:
+        outcome = await run_suite(
+            request,
+            context,
+            store=store,
+            out_dir=args.out,
+            options=RunOptions(
+                workers=args.workers, transport=args.transport, allow_hosts=tuple(args.allow_host)
+            ),
+            target_pid=args.target_pid,
+            progress=printer,
+            max_retries=args.max_retries,
+            retry_cooldown_cap=args.retry_cooldown,
+        )
+    finally:
+        if printer is not None:
+            printer.close()
+        if store is not None:
+            store.close()
+    gate = decide_gate(outcome.metrics, min_score=args.min_score, fail_on_degraded=args.fail_on_degraded)
+    print_outcome(outcome.metrics, gate, outcome.artifacts)
+    return 0 if gate.passed else 1
+
+
+def plan_command(args: argparse.Namespace) -> int:
+    from sk_loadagent.planners.chain import plan_chain
+    from sk_loadagent.suite.execution_plan import interpret
+    from sk_loadagent.suite.inputs import load_inputs
+
+    inputs = load_inputs(
+        args.plan,
+        thresholds=args.thresholds,
+        metadata=args.metadata,
+        editions=args.editions,
+        annotations=args.annotations,
+        weighting=args.weighting,
+        baseline=args.baseline,
+    )
+    plan = interpret(
+        inputs,
+        target_url=args.target_url,
+        trace_id=args.trace_id,
+        edition_id=args.edition,
+        allow_hosts=args.allow_host,
+    )
+    if args.json:
+        print(json.dumps(plan.to_wire(), indent=2))
+        return 0
+    context = RunContext(trace_id=plan.trace_id, edition_id=plan.edition_id, module_id=plan.module_id)
+    chain = plan_chain(
+        context, memory_enabled=True, baseline_file=bool(args.baseline), max_retries=plan.max_retries
+    )
+    print(f"Execution plan {plan.trace_id}: {plan.module_id} / {plan.edition_id or '-'} at {plan.base_url}")
+    for test in plan.tests:
+        gated = "" if not test.exclude_from_gate else " (not gated)"
+        print(f"  [{test.index}] {test.method} {test.endpoint} {test.test_type}{gated}: {test.profile}")
+    print("Skill chain:")
+    print("  " + chain.describe().replace("\n", "\n  "))
+    return 0

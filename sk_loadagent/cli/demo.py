@@ -1,0 +1,119 @@
+"""The demo: the bundled sample service, a baseline run, then a slowed release that the gate must catch."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from pathlib import Path
+
+from sk_loadagent.cli.commands import print_outcome
+from sk_loadagent.cli.progress import ProgressPrinter
+from sk_loadagent.engine import RunOptions
+from sk_loadagent.memory import open_store
+from sk_loadagent.models.context import RunContext
+from sk_loadagent.models.metrics import PerfMetrics
+from sk_loadagent.suite.gate import decide_gate
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _regression_lines(metrics: PerfMetrics) -> list[str]:
+    lines = []
+    for t in metrics.tests or [metrics]:
+        c = t.baseline_comparison
+        if c is None or c.p95_latency_baseline is None:
+            continue
+        interval = (
+            f" (95% interval {c.delta_latency_p95_interval.low} to {c.delta_latency_p95_interval.high})"
+            if (c.delta_latency_p95_interval)
+            else ""
+        )
+        lines.append(
+            f"  {t.test_type} {t.endpoint}: p95 {c.p95_latency_baseline:.2f} ms -> {c.p95_current:.2f} ms, "
+            f"delta {c.delta_latency_p95}{interval}, regressed={c.regressed}, confidence={c.confidence}"
+        )
+    return lines
+
+
+async def demo_command(args: argparse.Namespace) -> int:
+    from sk_loadagent.planners.agent import SuiteRequest, run_suite
+    from sk_loadagent.sample_service import SampleService, samples_dir
+
+    started = time.monotonic()
+    folder = samples_dir() / "vetclinic"
+    out = Path(args.out) / "demo"
+    memory_path = out / "demo-memory.sqlite"
+    # The demo starts from an empty memory so its story is the same every time.
+    for stale in (memory_path, Path(f"{memory_path}-wal"), Path(f"{memory_path}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    store = open_store(memory_path)
+    printer = ProgressPrinter()
+    options = RunOptions(workers=args.workers)
+    request = SuiteRequest(
+        plan=str(folder / "test-suite.plan.yaml"),
+        thresholds=[str(folder / "perf-thresholds.yaml")],
+        metadata=str(folder / "service.metadata.yaml"),
+        editions=str(folder / "edition.config.json"),
+    )
+    _say("sk-loadagent demo: the vet-clinic sample service, a baseline run, then a slowed release.\n")
+    try:
+        async with SampleService(release="stable") as service:
+            request.target_url = service.url
+            _say(f"Started the sample service (stable release) at {service.url}, pid {service.pid}.")
+            _say(f"Run 1 of 2: the baseline, against the stable release. Memory: {memory_path}\n")
+            first = await run_suite(
+                request,
+                RunContext(trace_id="demo-stable", source_agent="demo"),
+                store=store,
+                out_dir=out / "1-stable",
+                options=options,
+                target_pid=service.pid,
+                progress=printer,
+                max_retries=0,
+            )
+            printer.close()
+            first_gate = decide_gate(first.metrics, min_score=None, fail_on_degraded=True)
+            print_outcome(first.metrics, first_gate, first.artifacts)
+
+            await service.configure_async(release="slow")
+            _say("\nSwitched the service to the slow release (its handlers now take about 3x longer).")
+            _say("Run 2 of 2: the same suite against the slow release, compared with the stored baseline.\n")
+            second = await run_suite(
+                request,
+                RunContext(trace_id="demo-slow-release", source_agent="demo"),
+                store=store,
+                out_dir=out / "2-slow-release",
+                options=options,
+                target_pid=service.pid,
+                progress=printer,
+                max_retries=0,
+            )
+            printer.close()
+            second_gate = decide_gate(second.metrics, min_score=None, fail_on_degraded=True)
+            print_outcome(second.metrics, second_gate, second.artifacts)
+        _say("\nStopped the sample service.")
+    finally:
+        store.close()
+    _say("\nWhat the memory comparison found in run 2:")
+    for line in _regression_lines(second.metrics) or ["  (no comparison made)"]:
+        _say(line)
+    alert = second.artifacts.get("regressionAlert")
+    if alert:
+        _say(f"\nregression-alert.yaml ({alert}):")
+        _say("  " + Path(alert).read_text(encoding="utf-8").rstrip().replace("\n", "\n  "))
+    caught = first_gate.passed and not second_gate.passed
+    verdict = "caught" if caught else "NOT caught"
+    _say(
+        f"\nDemo finished in {time.monotonic() - started:.0f} s: baseline {first.metrics.status} "
+        f"(score {first.metrics.performance_score}), slow release {second.metrics.status} "
+        f"(score {second.metrics.performance_score}); the regression was {verdict}."
+    )
+    _say(f"Artifacts are under {out}/.")
+    return 0 if caught else 1

@@ -1,0 +1,120 @@
+"""``sk-loadagent history``: the stored runs of each series, its baseline and its change points."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from itertools import groupby
+from typing import Any, TextIO
+
+from sk_loadagent.analysis import HistoryEntry, series_change_points
+from sk_loadagent.analysis.changepoint import ChangePoint
+from sk_loadagent.memory import open_store
+from sk_loadagent.memory.history import HistoryRow, history_rows
+
+
+def _entry(row: HistoryRow) -> HistoryEntry:
+    return HistoryEntry(
+        run_id=row.run_id,
+        trace_id=row.trace_id,
+        created_at=row.created_at,
+        status=row.status,
+        score=row.performance_score,
+        p95=row.p95_latency_ms,
+        regressed=row.regressed,
+        is_baseline=row.is_baseline,
+        baseline_obsolete=row.baseline_obsolete,
+        validated=row.validated,
+    )
+
+
+def series_change_points_by_run(rows: list[HistoryRow]) -> dict[str, ChangePoint]:
+    """Change points of one series' p95, keyed by the run id of the first run of each new regime."""
+    found = series_change_points([_entry(r) for r in rows])
+    return {entry.run_id: cp for entry, cp in found}
+
+
+def summaries(rows: list[HistoryRow]) -> list[dict[str, Any]]:
+    """One JSON-ready summary per run, with ``changePoint`` set on the first run of a new p95 regime."""
+    out: list[dict[str, Any]] = []
+    for _, group in groupby(rows, key=lambda r: r.key):
+        series = list(group)
+        points = series_change_points_by_run(series)
+        for row in series:
+            cp = points.get(row.run_id)
+            summary = row.to_wire()
+            summary["changePoint"] = (
+                None
+                if cp is None
+                else {
+                    "p95Before": round(cp.before_mean, 3),
+                    "p95After": round(cp.after_mean, 3),
+                    "relChange": f"{cp.rel_change * 100:+.0f}%",
+                    "pValue": round(cp.p_value, 4),
+                }
+            )
+            out.append(summary)
+    return out
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def print_table(rows: list[HistoryRow], out: TextIO) -> None:
+    for key, group in groupby(rows, key=lambda r: r.key):
+        series = list(group)
+        points = series_change_points_by_run(series)
+        baseline = next((r for r in reversed(series) if r.is_baseline), None)
+        label = " / ".join(
+            str(v or "-") for v in (key.edition_id, key.module_id, key.test_type, key.endpoint)
+        )
+        print(f"\n{label}  ({len(series)} runs)", file=out)
+        print(
+            f"  baseline: {baseline.run_id} from {baseline.created_at:%Y-%m-%d %H:%M} "
+            f"(p95 {_num(baseline.p95_latency_ms, '.2f')} ms)"
+            if baseline
+            else "  baseline: none yet (the next run is exploratory)",
+            file=out,
+        )
+        print(
+            f"  {'when (UTC)':<16} {'status':<9} {'score':>5} {'p95 ms':>9} {'rps':>9} {'errors':>7}  flags",
+            file=out,
+        )
+        for row in series:
+            flags = [
+                name
+                for name, on in (
+                    ("baseline", row.is_baseline),
+                    ("regressed", row.regressed),
+                    ("obsolete", row.baseline_obsolete),
+                    (f"retry {row.retry_attempt}", row.retry_attempt > 0),
+                    ("unvalidated", not row.validated),
+                )
+                if on
+            ]
+            cp = points.get(row.run_id)
+            if cp is not None:
+                flags.append(f"change point {cp.rel_change * 100:+.0f}% (p={cp.p_value:.3f})")
+            errors = "-" if row.error_rate is None else f"{row.error_rate * 100:.2f}%"
+            print(
+                f"  {row.created_at:%Y-%m-%d %H:%M} {row.status or '-':<9} "
+                f"{_num(row.performance_score, '.2f'):>5} {_num(row.p95_latency_ms, '.2f'):>9} "
+                f"{_num(row.rps, '.1f'):>9} {errors:>7}  {', '.join(flags)}",
+                file=out,
+            )
+
+
+def history_command(args: argparse.Namespace, memory: str) -> int:
+    with open_store(memory) as store:
+        rows = history_rows(store, module_id=args.module, edition_id=args.edition, test_type=args.test_type)
+    if args.json:
+        json.dump(summaries(rows), sys.stdout, indent=2)
+        print()
+        return 0
+    if not rows:
+        print(f"No stored runs in {memory} match the filters.")
+        return 0
+    print_table(rows, sys.stdout)
+    return 0

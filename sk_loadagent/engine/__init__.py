@@ -1,0 +1,37 @@
+"""The load engine: turn a plan test into a load profile, generate it exactly, measure every request.
+
+    profile = build_profile(test, base_url="http://127.0.0.1:8080")
+    print(profile.describe())
+    result = await run_load(profile, RunOptions(workers=2))
+
+Open-model tests start every request at its intended time and time it from then (no coordinated omission);
+closed-model tests (``concurrency``) loop virtual users. Requests go through the fast HTTP/1.1 transport
+(httptools on uvloop) or httpx (HTTP/2, TLS); ``MockTransport`` fakes a target for tests. Worker processes
+are spawned without importing the rest of the agent.
+"""
+
+from sk_loadagent.engine._build import build_profile
+from sk_loadagent.engine._options import Progress, RunOptions
+from sk_loadagent.engine._profile import LoadProfile, StressRule
+from sk_loadagent.engine._runner import run_load
+from sk_loadagent.engine._safety import check_target
+from sk_loadagent.engine._transports.mock import MockReply, MockTransport
+from sk_loadagent.engine.result import GeneratorReport, Outcome, Phase, RunResult, Samples, Window
+
+__all__ = [
+    "GeneratorReport",
+    "LoadProfile",
+    "MockReply",
+    "MockTransport",
+    "Outcome",
+    "Phase",
+    "Progress",
+    "RunOptions",
+    "RunResult",
+    "Samples",
+    "StressRule",
+    "Window",
+    "build_profile",
+    "check_target",
+    "run_load",
+]

@@ -1,0 +1,332 @@
+"""build_profile: one plan test (spec cycles 2 and 7) → a LoadProfile, with every default of its test type."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from sk_loadagent.engine._executors import (
+    ConstantArrivalRate,
+    ConstantVUs,
+    ExecutorBase,
+    RampingArrivalRate,
+    RampingVUs,
+    Stage,
+)
+from sk_loadagent.engine._profile import LoadProfile, StressRule
+from sk_loadagent.errors import InputError
+from sk_loadagent.models.loading import problems_from
+from sk_loadagent.models.plan import TestSpec, check_base_url
+
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_PAYLOAD_SIZES = (0, 1024, 16384, 131072)
+DEFAULT_LATENCY_RPS = 20.0
+DEFAULT_STEP_DURATION = 10.0
+DEFAULT_ERROR_CEILING = 0.05
+SPIKE_JUMP_SECONDS = 1.0
+MAX_STRESS_STEPS = 1000
+MAX_DEFAULT_CONNECTIONS = 10_000
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_COMPUTED_HEADERS = {"content-length", "transfer-encoding"}
+
+
+@dataclass(frozen=True)
+class _Context:
+    test: TestSpec
+    source: str
+    execution_window: float | None
+    slo_p95_ms: float | None
+    slo_error_rate: float | None
+
+    def fail(self, field: str, expected: str, got: str | None = None) -> InputError:
+        return InputError.single(self.source, field, expected, got)
+
+
+@dataclass
+class _Shape:
+    executor: ExecutorBase
+    stress: StressRule | None = None
+    soak_window: float | None = None
+    payload_sizes: tuple[int, ...] = ()
+
+
+def build_profile(
+    test: TestSpec,
+    *,
+    base_url: str,
+    method: str | None = None,
+    headers: dict[str, str] | None = None,
+    execution_window: float | None = None,
+    slo_p95_ms: float | None = None,
+    slo_error_rate: float | None = None,
+) -> LoadProfile:
+    """Turn one plan test into a validated LoadProfile; bad input raises InputError naming the field.
+
+    ``method`` is the default when the test sets none (else GET, or POST when the test has a body or payload
+    sizes); ``headers`` are defaults the test's own headers override; ``execution_window`` bounds a soak test
+    without a duration; ``slo_*`` tell a stress test when a step has broken.
+    """
+    ctx = _Context(test, f"test {test.label()!r}", execution_window, slo_p95_ms, slo_error_rate)
+    try:
+        url = check_base_url(base_url) + (test.endpoint or "")
+    except ValueError as exc:
+        raise ctx.fail("baseUrl", str(exc), repr(base_url)) from None
+    try:
+        shape = _BUILDERS[test.type](ctx)
+    except ValidationError as exc:
+        raise InputError(ctx.source, problems_from(exc)) from None
+    body, merged_headers = _body_and_headers(ctx, headers or {})
+    chosen = (test.method or (method.upper() if method else None)) or (
+        "POST" if body is not None or shape.payload_sizes else "GET"
+    )
+    _check_transport(ctx, url)
+    try:
+        return LoadProfile(
+            test_type=test.type,
+            name=test.label(),
+            url=url,
+            method=chosen,
+            headers=merged_headers,
+            body=body,
+            payload_sizes=list(shape.payload_sizes),
+            executor=shape.executor,
+            timeout=_timeout(ctx),
+            expect_status=test.expect_status,
+            max_connections=_max_connections(ctx, shape.executor),
+            transport=test.transport or "auto",
+            http2=bool(test.http2),
+            stress=shape.stress,
+            soak_window=shape.soak_window,
+        )
+    except ValidationError as exc:
+        raise InputError(ctx.source, problems_from(exc)) from None
+
+
+def _timeout(ctx: _Context) -> float:
+    timeout = ctx.test.timeout if ctx.test.timeout is not None else DEFAULT_TIMEOUT
+    if timeout <= 0:
+        raise ctx.fail("timeout", "a duration greater than 0, such as 10s", f"{timeout:g}s")
+    return timeout
+
+
+def _max_connections(ctx: _Context, executor: ExecutorBase) -> int:
+    peak = executor.peak()
+    if executor.model == "closed":
+        vus = math.ceil(peak - 1e-9)
+        if ctx.test.max_connections is not None and ctx.test.max_connections < vus:
+            raise ctx.fail("maxConnections", f"at least {vus} (each VU keeps its own connection)")
+        return vus
+    if ctx.test.max_connections is not None:
+        return ctx.test.max_connections
+    wanted = math.ceil(2 * peak * _timeout(ctx))
+    return max(64, min(wanted, MAX_DEFAULT_CONNECTIONS))
+
+
+def _check_transport(ctx: _Context, url: str) -> None:
+    if ctx.test.http2 and importlib.util.find_spec("h2") is None:
+        raise ctx.fail(
+            "http2",
+            "the optional h2 package for HTTP/2: pip install 'sk-loadagent[http2]'",
+            "h2 is not installed",
+        )
+    plain = url.startswith("http://") and not ctx.test.http2
+    if ctx.test.transport == "fast" and not plain:
+        raise ctx.fail(
+            "transport",
+            "httpx or auto for https:// or http2 targets (the fast transport speaks plain HTTP/1.1)",
+        )
+
+
+def _body_and_headers(ctx: _Context, defaults: dict[str, str]) -> tuple[str | None, dict[str, str]]:
+    merged = {**defaults, **ctx.test.headers}
+    for name, value in merged.items():
+        if not _TOKEN.match(name):
+            raise ctx.fail(f"headers.{name}", "a header name made of letters, digits and -", repr(name))
+        if "\r" in value or "\n" in value:
+            raise ctx.fail(f"headers.{name}", "a header value on one line", repr(value))
+        if name.lower() in _COMPUTED_HEADERS:
+            raise ctx.fail(
+                f"headers.{name}", "no Content-Length or Transfer-Encoding (computed from the body)"
+            )
+    body = ctx.test.body
+    if body is None:
+        return None, merged
+    if isinstance(body, str):
+        return body, merged
+    if not any(name.lower() == "content-type" for name in merged):
+        merged["Content-Type"] = "application/json"
+    return json.dumps(body, separators=(",", ":")), merged
+
+
+def _required(ctx: _Context, value: float | None, field: str, expected: str) -> float:
+    if value is None:
+        raise ctx.fail(field, expected)
+    return value
+
+
+def _ramp_stages(ctx: _Context, rate: float, hold: float) -> list[Stage]:
+    """Ramp-up (default min(30 s, 10 % of the hold), not measured) and warm-up (default 0, not measured)."""
+    test = ctx.test
+    ramp = test.ramp_up if test.ramp_up is not None else min(30.0, 0.1 * hold)
+    warmup = test.warmup or 0.0
+    stages = []
+    if ramp > 0:
+        stages.append(Stage(duration=ramp, target=rate, start=0.0, phase="ramp-up", measured=False))
+    if warmup > 0:
+        stages.append(Stage(duration=warmup, target=rate, start=rate, phase="warmup", measured=False))
+    return stages
+
+
+def _steady(rate: float, duration: float, lead: list[Stage]) -> ExecutorBase:
+    if not lead:
+        return ConstantArrivalRate(rate=rate, duration=duration)
+    hold = Stage(duration=duration, target=rate, start=rate, phase="steady")
+    return RampingArrivalRate(stages=[*lead, hold])
+
+
+def _load(ctx: _Context) -> _Shape:
+    rate = _required(ctx, ctx.test.rps, "rps", "the target requests per second")
+    duration = _required(ctx, ctx.test.duration, "duration", "a duration such as 30s or 5m")
+    return _Shape(_steady(rate, duration, _ramp_stages(ctx, rate, duration)))
+
+
+def _soak(ctx: _Context) -> _Shape:
+    test = ctx.test
+    rate = _required(ctx, test.rps, "rps", "the target requests per second")
+    if test.duration is not None:
+        hold = test.duration
+        lead = _ramp_stages(ctx, rate, hold)
+    elif ctx.execution_window is not None and ctx.execution_window > 0:
+        # The plan's executionWindow bounds the whole run, so ramp-up and warm-up come out of it.
+        lead = _ramp_stages(ctx, rate, ctx.execution_window)
+        hold = ctx.execution_window - sum(s.duration for s in lead)
+        if hold <= 0:
+            raise ctx.fail("rampUp", "a ramp-up and warm-up shorter than the plan's executionWindow")
+    else:
+        raise ctx.fail(
+            "duration", "a duration such as 1h, or the plan's executionWindow (a soak test needs one)"
+        )
+    window = test.window if test.window is not None else max(1.0, hold / 10)
+    return _Shape(_steady(rate, hold, lead), soak_window=window)
+
+
+def _spike(ctx: _Context) -> _Shape:
+    test = ctx.test
+    rate = _required(ctx, test.rps, "rps", "the spike's requests per second")
+    duration = _required(ctx, test.duration, "duration", "a duration such as 30s or 5m")
+    baseline = test.baseline_rps
+    if baseline is None:
+        baseline = max(1.0, 0.1 * rate)
+        baseline = baseline if baseline < rate else 0.1 * rate
+    baseline_for = (
+        test.baseline_duration if test.baseline_duration is not None else min(10.0, 0.25 * duration)
+    )
+    recovery_for = test.recovery_window if test.recovery_window is not None else baseline_for
+    stages = []
+    if baseline_for > 0:
+        stages.append(
+            Stage(duration=baseline_for, target=baseline, start=baseline, phase="baseline", measured=False)
+        )
+    stages.append(Stage(duration=SPIKE_JUMP_SECONDS, target=rate, start=baseline, phase="spike"))
+    stages.append(Stage(duration=duration, target=rate, phase="spike"))
+    if recovery_for > 0:
+        stages.append(Stage(duration=recovery_for, target=baseline, start=baseline, phase="recovery"))
+    return _Shape(RampingArrivalRate(start_rate=baseline, stages=stages))
+
+
+def _stress(ctx: _Context) -> _Shape:
+    test = ctx.test
+    design = test.rps
+    top = test.max_rps if test.max_rps is not None else 2 * _required(ctx, design, "rps", "the design limit")
+    default_step = 0.25 * design if design is not None else top / 8
+    start = test.start_rps if test.start_rps is not None else default_step
+    step = test.step_rps if test.step_rps is not None else default_step
+    if start > top:
+        raise ctx.fail("startRps", f"a rate not above maxRps ({top:g})", f"{start:g}")
+    if (top - start) / step + 1 > MAX_STRESS_STEPS:
+        raise ctx.fail(
+            "stepRps", f"a step that reaches maxRps in at most {MAX_STRESS_STEPS} steps", f"{step:g}"
+        )
+    rates = []
+    level = start
+    while level < top * (1 - 1e-9):
+        rates.append(level)
+        level += step
+    rates.append(top)
+    step_for = test.step_duration or DEFAULT_STEP_DURATION
+    stages = []
+    if test.ramp_up:
+        stages.append(
+            Stage(duration=test.ramp_up, target=rates[0], start=0.0, phase="ramp-up", measured=False)
+        )
+    stages += [
+        Stage(duration=step_for, target=r, start=r, phase=f"step-{i}") for i, r in enumerate(rates, start=1)
+    ]
+    ceiling = test.error_ceiling or ctx.slo_error_rate or DEFAULT_ERROR_CEILING
+    rule = StressRule(slo_p95_ms=ctx.slo_p95_ms, error_ceiling=ceiling)
+    return _Shape(RampingArrivalRate(stages=stages), stress=rule)
+
+
+def _concurrency(ctx: _Context) -> _Shape:
+    test = ctx.test
+    vus = int(_required(ctx, test.vus, "vus", "the number of concurrent sessions"))
+    duration = _required(ctx, test.duration, "duration", "a duration such as 30s or 5m")
+    think = test.think_time or 0.0
+    stages = []
+    if test.ramp_up:
+        stages.append(Stage(duration=test.ramp_up, target=vus, start=0.0, phase="ramp-up", measured=False))
+    if test.warmup:
+        stages.append(Stage(duration=test.warmup, target=vus, start=vus, phase="warmup", measured=False))
+    if not stages:
+        return _Shape(ConstantVUs(vus=vus, duration=duration, think_time=think))
+    stages.append(Stage(duration=duration, target=vus, start=vus, phase="steady"))
+    return _Shape(RampingVUs(stages=stages, think_time=think))
+
+
+def _latency(ctx: _Context) -> _Shape:
+    test = ctx.test
+    sizes = tuple(test.payload_sizes or DEFAULT_PAYLOAD_SIZES)
+    if len(set(sizes)) != len(sizes):
+        raise ctx.fail("payloadSizes", "distinct payload sizes", json.dumps(list(sizes)))
+    rate = test.rps or DEFAULT_LATENCY_RPS
+    duration = _required(ctx, test.duration, "duration", "a duration such as 30s or 5m")
+    each = duration / len(sizes)
+    stages = []
+    if test.ramp_up:
+        stages.append(Stage(duration=test.ramp_up, target=rate, start=0.0, phase="ramp-up", measured=False))
+    stages += [
+        Stage(duration=each, target=rate, start=rate, phase=f"payload-{size}", variant=i)
+        for i, size in enumerate(sizes)
+    ]
+    return _Shape(RampingArrivalRate(stages=stages), payload_sizes=sizes)
+
+
+def _custom(ctx: _Context) -> _Shape:
+    test = ctx.test
+    assert test.stages is not None  # TestSpec requires stages for a custom test
+    executor = test.executor or "ramping-arrival-rate"
+    stepped = executor.startswith("constant-")
+    stages = [
+        Stage(duration=s.duration, target=s.target, start=s.target if stepped else None, phase=f"stage-{i}")
+        for i, s in enumerate(test.stages, start=1)
+    ]
+    if executor.endswith("-vus"):
+        return _Shape(RampingVUs(start_vus=test.vus or 0, stages=stages, think_time=test.think_time or 0.0))
+    return _Shape(RampingArrivalRate(stages=stages))
+
+
+_BUILDERS: dict[str, Callable[[_Context], _Shape]] = {
+    "load": _load,
+    "spike": _spike,
+    "soak": _soak,
+    "stress": _stress,
+    "concurrency": _concurrency,
+    "latency": _latency,
+    "custom": _custom,
+}

@@ -1,0 +1,104 @@
+"""LoadProfile: one plan test turned into everything a run needs, validated and able to describe itself."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from sk_loadagent.engine._executors import ExecutorConfig
+from sk_loadagent.engine.result import Phase
+from sk_loadagent.models._base import WireModel
+from sk_loadagent.models.durations import format_duration
+from sk_loadagent.models.plan import HttpMethod, TestType
+
+ProfileTransport = Literal["auto", "fast", "httpx"]
+
+
+class StressRule(WireModel):
+    """When a stress step has broken: p95 above the SLO, too many errors, or too little throughput."""
+
+    model_config = ConfigDict(frozen=True)
+
+    slo_p95_ms: float | None = Field(default=None, gt=0)
+    error_ceiling: float = Field(default=0.05, gt=0, le=1)
+    min_achieved_ratio: float = Field(default=0.9, gt=0, le=1)
+
+    def describe(self) -> str:
+        rules = []
+        if self.slo_p95_ms is not None:
+            rules.append(f"p95 > {self.slo_p95_ms:g} ms")
+        rules.append(f"error rate > {self.error_ceiling * 100:g} %")
+        rules.append(f"achieved < {self.min_achieved_ratio * 100:g} % of the offered rate")
+        return "stop at the first step with " + ", ".join(rules[:-1]) + " or " + rules[-1]
+
+
+class LoadProfile(WireModel):
+    """A validated, self-describing load profile (build it with ``build_profile``)."""
+
+    model_config = ConfigDict(frozen=True, str_strip_whitespace=False)
+
+    test_type: TestType
+    name: str
+    url: str
+    method: HttpMethod
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    payload_sizes: list[int] = Field(default_factory=list)
+    executor: ExecutorConfig
+    timeout: float = Field(gt=0)
+    expect_status: list[int] | None = None
+    max_connections: int = Field(ge=1)
+    transport: ProfileTransport = "auto"
+    http2: bool = False
+    stress: StressRule | None = None
+    soak_window: float | None = Field(default=None, gt=0)
+
+    @property
+    def model(self) -> Literal["open", "closed"]:
+        return self.executor.model
+
+    @property
+    def phases(self) -> list[Phase]:
+        """The phases on the intended schedule (seconds from the run's start)."""
+        return self.executor.phases(self.payload_sizes)
+
+    @property
+    def total_duration(self) -> float:
+        return self.executor.total_duration
+
+    @property
+    def think_time(self) -> float:
+        return float(getattr(self.executor, "think_time", 0.0))
+
+    def describe(self) -> str:
+        """For humans, k6 style: ``open model: ramp 0→100 rps over 30s, hold 100 rps for 5m (measured)``."""
+        schedule = self._describe_steps() if self.stress is not None else None
+        text = f"{self.model} model: {schedule or self.executor.describe(self.payload_sizes)}"
+        if self.model == "closed":
+            if self.think_time > 0:
+                text += f"; think time {format_duration(self.think_time)}"
+            text += f"; timeout {format_duration(self.timeout)}; one connection per VU"
+        else:
+            text += f"; timeout {format_duration(self.timeout)}; ≤ {self.max_connections} connections"
+        if self.soak_window is not None:
+            text += f"; trend windows of {format_duration(self.soak_window)}"
+        if self.stress is not None:
+            text += f"; {self.stress.describe()}"
+        return text
+
+    def _describe_steps(self) -> str | None:
+        """``step 25→200 rps by 25 rps every 10s (8 steps, each measured)`` instead of one clause per step."""
+        phases = self.phases
+        steps = [p for p in phases if p.name.startswith("step-")]
+        if len(steps) < 2 or not all(p.target_rps is not None for p in steps):
+            return None
+        rates = [float(p.target_rps or 0.0) for p in steps]
+        lead = [p for p in phases if not p.name.startswith("step-")]
+        text = (
+            f"step {rates[0]:g}→{rates[-1]:g} rps by {rates[1] - rates[0]:g} rps every "
+            f"{format_duration(steps[0].end - steps[0].start)} ({len(steps)} steps, each measured)"
+        )
+        if lead:
+            text = f"ramp 0→{rates[0]:g} rps over {format_duration(lead[0].end - lead[0].start)}, {text}"
+        return text

@@ -1,0 +1,419 @@
+"""run_load: check the target, start the workers on one t0, watch them, merge what they measured."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sk_loadagent.engine._handles import LocalHandle, ProcessHandle, WorkerHandle
+from sk_loadagent.engine._merge import (
+    RunFacts,
+    generator_report,
+    merge_tallies,
+    merge_windows,
+    merged_samples,
+    shortfall_warnings,
+)
+from sk_loadagent.engine._messages import ProgressPart, StepReport, WorkerOutput, WorkerSpec
+from sk_loadagent.engine._options import Progress, RunOptions
+from sk_loadagent.engine._profile import LoadProfile, StressRule
+from sk_loadagent.engine._recorder import PhaseTally
+from sk_loadagent.engine._requests import Target
+from sk_loadagent.engine._safety import check_target
+from sk_loadagent.engine._schedule import ArrivalSchedule
+from sk_loadagent.engine._stress import StepFacts, broken_reasons, facts_from, step_record
+from sk_loadagent.engine._transports.base import Transport
+from sk_loadagent.engine.result import OUTCOME_NAMES, Outcome, Phase, RunResult
+from sk_loadagent.errors import InputError, LoadAgentError, TargetUnreachableError
+from sk_loadagent.histogram import LatencyHistogram
+
+POLL = 0.05
+READY_TIMEOUT = 60.0  # a spawned interpreter imports numpy, pydantic and the engine before it is ready
+START_DELAY_LOCAL = 0.02
+START_DELAY_PROCESS = 0.25
+OVERRUN = 10.0  # seconds past schedule + grace after which the parent gives up on a worker
+WARM_SECONDS = 0.002  # connections opened before t0: what the peak rate needs for ~2 ms
+MAX_WARM = 256
+MIN_QUEUE = 100
+
+
+async def run_load(
+    profile: LoadProfile, options: RunOptions, progress: Callable[[Progress], None] | None = None
+) -> RunResult:
+    """Generate the profile's load against its URL, measure it and return everything collected.
+
+    Raises TargetNotAllowedError before sending anything to a host that is neither loopback nor allowed,
+    TargetUnreachableError when nothing could connect, LoadAgentError when a worker dies or hangs.
+    """
+    check_target(profile.url, options.allow_hosts)
+    transport = choose_transport(profile, options)
+    if isinstance(transport, str):
+        await _preflight(profile)
+    requested = options.worker_count()
+    n = _worker_count(profile, requested)
+    specs = [_spec(profile, options, transport, k, n, in_process=requested == 0) for k in range(n)]
+    handles: list[WorkerHandle] = []
+    clean = False
+    try:
+        for spec in specs:  # one by one, so the finally clause stops those started before a failure
+            handles.append(LocalHandle(spec) if requested == 0 else ProcessHandle(spec))
+        await _wait_ready(handles)
+        delay = START_DELAY_LOCAL if requested == 0 else START_DELAY_PROCESS
+        t0 = time.perf_counter() + delay
+        started_at = time.time() + delay
+        for handle in handles:
+            handle.send(("start", t0))
+        watch = _Watch(profile, options, t0, n, progress)
+        outputs = await watch.run(handles)
+        clean = True
+    finally:
+        for handle in handles:
+            await handle.stop(force=not clean)
+    result = _assemble(profile, options, outputs, watch, started_at, workers=n)
+    _raise_if_unreachable(result, profile.url, outputs)
+    return result
+
+
+def choose_transport(profile: LoadProfile, options: RunOptions) -> str | Transport:
+    """The options' choice (a name or an object) wins over the plan's; ``auto``: fast for plain HTTP/1.1."""
+    if isinstance(options.transport, Transport):
+        return options.transport
+    choice = options.transport if options.transport != "auto" else profile.transport
+    fast_ok = profile.url.startswith("http://") and not profile.http2 and profile.method != "HEAD"
+    if choice == "auto":
+        return "fast" if fast_ok else "httpx"
+    if choice == "fast" and not fast_ok:
+        raise InputError.single(
+            f"test {profile.name!r}",
+            "transport",
+            "httpx or auto for https://, HTTP/2 or HEAD requests (the fast transport speaks plain HTTP/1.1)",
+            "fast",
+        )
+    return choice
+
+
+def _worker_count(profile: LoadProfile, requested: int) -> int:
+    """Never more workers than there is work: VUs for a closed model, arrivals for an open one."""
+    if profile.model == "closed":
+        units = math.ceil(profile.executor.peak() - 1e-9)
+    else:
+        units = ArrivalSchedule(profile.executor.rate_segments()).total
+    return max(1, min(max(requested, 1), units))
+
+
+def _spec(
+    profile: LoadProfile, options: RunOptions, transport: str | Transport, k: int, n: int, *, in_process: bool
+) -> WorkerSpec:
+    peak_share = profile.executor.peak() / n
+    connections = math.ceil(profile.max_connections / n)
+    stress_phases = tuple(i for i, p in enumerate(profile.phases) if p.name.startswith("step-"))
+    return WorkerSpec(
+        profile=profile,
+        transport=transport,
+        worker=k,
+        workers=n,
+        max_connections=connections,
+        queue_limit=max(MIN_QUEUE, math.ceil(peak_share * profile.timeout)),
+        warm_connections=min(connections, MAX_WARM, max(2, math.ceil(peak_share * WARM_SECONDS))),
+        sample_budget=options.sample_budget // n,
+        window_seconds=options.window_seconds,
+        late_threshold=options.late_threshold_s,
+        grace_seconds=options.grace_seconds,
+        progress_interval=options.progress_interval,
+        stress_phases=stress_phases if profile.stress is not None else (),
+        in_process=in_process,
+    )
+
+
+async def _preflight(profile: LoadProfile) -> None:
+    """One TCP connect before any worker starts, so a dead target fails in a second, not after the run."""
+    target = Target.from_url(profile.url)
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(target.host, target.port), timeout=min(profile.timeout, 5.0)
+        )
+    except ConnectionRefusedError:
+        raise TargetUnreachableError(
+            f"target {profile.url}: connection refused: nothing listens on {target.host}:{target.port}; "
+            "is the service running?"
+        ) from None
+    except (TimeoutError, OSError) as exc:
+        reason = str(exc) or "no answer"
+        raise TargetUnreachableError(
+            f"target {profile.url}: cannot connect to {target.host}:{target.port} ({reason})"
+        ) from None
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+
+
+async def _wait_ready(handles: Sequence[WorkerHandle]) -> None:
+    waiting = {h.worker for h in handles}
+    limit = time.monotonic() + READY_TIMEOUT
+    while waiting:
+        for handle in handles:
+            if handle.worker not in waiting:
+                continue
+            for message in handle.poll():
+                if message[0] == "ready":
+                    waiting.discard(handle.worker)
+                elif message[0] == "error":
+                    raise LoadAgentError(
+                        f"load worker {handle.worker} failed to start: {_last_line(message[1])}"
+                    )
+            if handle.worker in waiting and not handle.alive():
+                raise LoadAgentError(
+                    f"load worker {handle.worker} died while starting: {handle.describe_exit()}"
+                )
+        if waiting and time.monotonic() > limit:
+            raise LoadAgentError(f"load workers {sorted(waiting)} were not ready within {READY_TIMEOUT:g}s")
+        if waiting:
+            await asyncio.sleep(0.01)
+
+
+def _last_line(text: object) -> str:
+    lines = [line for line in str(text).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "unknown error"
+
+
+@dataclass
+class _Watch:
+    """The parent's loop while workers run: progress, stress stop decisions, dead or stuck workers."""
+
+    profile: LoadProfile
+    options: RunOptions
+    t0: float
+    workers: int
+    progress: Callable[[Progress], None] | None
+    stopped_at: float | None = None  # seconds from t0 when a stress step broke
+    _parts: dict[int, dict[int, ProgressPart]] = field(default_factory=dict)
+    _latest: dict[int, ProgressPart] = field(default_factory=dict)
+    _emitted: int = 0
+    _steps: dict[tuple[int, int], StepReport] = field(default_factory=dict)
+    _changed: set[int] = field(default_factory=set)  # steps with news since they were last judged
+
+    async def run(self, handles: Sequence[WorkerHandle]) -> list[WorkerOutput]:
+        outputs: dict[int, WorkerOutput] = {}
+        deadline = self.t0 + self.profile.total_duration + self.options.grace_seconds + OVERRUN
+        while len(outputs) < len(handles):
+            await asyncio.sleep(POLL)
+            for handle in handles:
+                if handle.worker in outputs:
+                    continue
+                for message in handle.poll():
+                    self._handle(handle.worker, message, outputs)
+                if handle.worker not in outputs and not handle.alive():
+                    for message in handle.poll():
+                        self._handle(handle.worker, message, outputs)
+                    if handle.worker not in outputs:
+                        raise LoadAgentError(
+                            f"load worker {handle.worker} stopped before finishing "
+                            f"({handle.describe_exit()}); "
+                            "its share of the load is missing, so the run has no valid result"
+                        )
+            self._emit_progress(done=set(outputs))
+            if self.stopped_at is None and self._a_step_broke():
+                now = time.perf_counter()
+                self.stopped_at = now - self.t0
+                for handle in handles:
+                    handle.send(("stop", now))
+            if time.perf_counter() > deadline and len(outputs) < len(handles):
+                stuck = sorted({h.worker for h in handles} - set(outputs))
+                raise LoadAgentError(
+                    f"load workers {stuck} did not finish within the schedule plus grace plus {OVERRUN:g}s"
+                )
+        return [outputs[k] for k in sorted(outputs)]
+
+    def _handle(self, worker: int, message: tuple[object, ...], outputs: dict[int, WorkerOutput]) -> None:
+        kind = message[0]
+        if kind == "done":
+            output = message[1]
+            assert isinstance(output, WorkerOutput)
+            outputs[worker] = output
+        elif kind == "error":
+            raise LoadAgentError(f"load worker {worker} failed: {_last_line(message[1])}")
+        elif kind == "progress":
+            part = message[1]
+            assert isinstance(part, ProgressPart)
+            self._parts.setdefault(part.seq, {})[worker] = part
+            self._latest[worker] = part
+        elif kind == "step":
+            report = message[1]
+            assert isinstance(report, StepReport)
+            self._steps[(report.phase, worker)] = report
+            self._changed.add(report.phase)
+
+    # -- progress ------------------------------------------------------------------------------------------
+    def _emit_progress(self, done: set[int]) -> None:
+        """Emit interval ``seq`` once every worker still running has reported it."""
+        if self.progress is None:
+            self._parts.clear()
+            return
+        running = set(range(self.workers)) - done
+        while True:
+            seq = self._emitted + 1
+            parts = self._parts.get(seq)
+            if not parts or not running <= set(parts):
+                return
+            self._emitted = seq
+            del self._parts[seq]
+            self.progress(self._merge_progress(seq, parts))
+
+    def _merge_progress(self, seq: int, parts: dict[int, ProgressPart]) -> Progress:
+        elapsed = min(seq * self.options.progress_interval, self.profile.total_duration)
+        seconds = max(p.seconds for p in parts.values())
+        latest = {**self._latest, **parts}
+        latency = LatencyHistogram()
+        for part in parts.values():
+            latency.merge(part.latency)
+        p95 = latency.quantile(0.95)
+        phases = self.profile.phases
+        current = next((p.name for p in phases if p.start <= elapsed < p.end), phases[-1].name)
+        return Progress(
+            elapsed=elapsed,
+            remaining=max(0.0, self.profile.total_duration - elapsed),
+            phase=current,
+            rps=sum(p.responses for p in parts.values()) / seconds,
+            p95_ms=None if p95 is None else p95 * 1000.0,
+            errors=sum(p.errors for p in latest.values()),
+            requests=sum(p.requests for p in latest.values()),
+            in_flight=sum(p.in_flight for p in parts.values()),
+            late_starts=sum(p.late for p in latest.values()),
+        )
+
+    # -- stress --------------------------------------------------------------------------------------------
+    def _a_step_broke(self) -> bool:
+        rule = self.profile.stress
+        if rule is None or not self._changed:
+            return False
+        phases = self.profile.phases
+        changed, self._changed = sorted(self._changed), set()
+        for index in changed:
+            reports = [self._steps.get((index, w)) for w in range(self.workers)]
+            if any(r is None for r in reports):
+                continue
+            present = [r for r in reports if r is not None]
+            if broken_reasons(_live_facts(phases[index], present, self.profile.timeout), rule):
+                return True
+        return False
+
+
+def _live_facts(phase: Phase, reports: list[StepReport], timeout: float) -> StepFacts:
+    return facts_from(
+        phase.target_rps or 0.0,
+        phase.end - phase.start,
+        requests=sum(r.requests for r in reports),
+        errors=sum(r.errors for r in reports),
+        responses=sum(r.responses for r in reports),
+        latencies=[r.latency for r in reports],
+        slow=[a for r in reports for a in r.ages] + [timeout] * sum(r.timeouts for r in reports),
+    )
+
+
+def _stress_steps(
+    phases: list[Phase], tallies: list[PhaseTally], rule: StressRule, timeout: float, stopped_at: float | None
+) -> tuple[list[dict[str, object]], int | None]:
+    """Final per-step facts up to the first broken step, and that step's phase index."""
+    steps: list[dict[str, object]] = []
+    for index, phase in enumerate(phases):
+        if not phase.name.startswith("step-"):
+            continue
+        if stopped_at is not None and phase.end > stopped_at + 1e-9:
+            break  # cut short by the stop: not a full step
+        tally = tallies[index]
+        facts = facts_from(
+            phase.target_rps or 0.0,
+            phase.end - phase.start,
+            requests=tally.requests,
+            errors=tally.errors,
+            responses=tally.responses,
+            latencies=[tally.latency],
+            slow=[timeout] * tally.outcomes.get(int(Outcome.TIMEOUT), 0),
+        )
+        record = step_record(facts, rule)
+        steps.append(record)
+        if not record["held"]:
+            return steps, index
+    return steps, None
+
+
+def _assemble(
+    profile: LoadProfile,
+    options: RunOptions,
+    outputs: list[WorkerOutput],
+    watch: _Watch,
+    started_at: float,
+    workers: int,
+) -> RunResult:
+    phases = profile.phases
+    duration = profile.total_duration
+    tallies = merge_tallies(outputs)
+    extra: dict[str, object] = {"testType": profile.test_type, "profile": profile.describe()}
+    if profile.soak_window is not None:
+        extra["window"] = profile.soak_window
+    if profile.stress is not None:
+        steps, broken = _stress_steps(phases, tallies, profile.stress, profile.timeout, watch.stopped_at)
+        extra["stress"] = steps
+        phases = _trim_after(phases, broken, watch.stopped_at)
+        if watch.stopped_at is not None:
+            duration = min(duration, watch.stopped_at)
+    facts = RunFacts(
+        late_threshold=options.late_threshold_s,
+        window_seconds=options.window_seconds,
+        grace_seconds=options.grace_seconds,
+        max_connections=profile.max_connections,
+        workers=workers,
+        duration=duration,
+    )
+    windows = merge_windows(outputs, options.window_seconds, duration)
+    samples, complete = merged_samples(outputs)
+    return RunResult(
+        target=profile.url,
+        phases=phases,
+        samples=samples,
+        complete=complete,
+        windows=windows,
+        window_seconds=options.window_seconds,
+        generator=generator_report(outputs, tallies, phases, windows, facts),
+        sample_budget=options.sample_budget,
+        started_at=started_at,
+        duration=duration,
+        timed_from="actual-send" if profile.model == "closed" else "intended-start",
+        variants=list(profile.payload_sizes),
+        warnings=shortfall_warnings(outputs, tallies[: len(phases)], facts),
+        extra=extra,
+    )
+
+
+def _trim_after(phases: list[Phase], broken: int | None, stopped_at: float | None) -> list[Phase]:
+    """Steps after the breaking one are not measured; what the stop cut short ends at the stop."""
+    out = []
+    for index, phase in enumerate(phases):
+        if stopped_at is not None and phase.start >= stopped_at - 1e-9:
+            break
+        if broken is not None and index > broken:
+            phase.measured = False
+        if stopped_at is not None and phase.end > stopped_at:
+            phase.end = stopped_at
+            phase.measured = False
+        out.append(phase)
+    return out
+
+
+def _raise_if_unreachable(result: RunResult, url: str, outputs: list[WorkerOutput]) -> None:
+    requests = sum(o.requests for o in outputs)
+    responses = sum(o.responses for o in outputs)
+    failures = sum(o.connect_failures for o in outputs)
+    if requests and not responses and failures == requests:
+        counts = {
+            OUTCOME_NAMES[o]: sum(w.outcomes.get(o, 0) for w in result.windows)
+            for o in (Outcome.CONNECT_REFUSED, Outcome.CONNECT_ERROR)
+        }
+        how = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
+        raise TargetUnreachableError(
+            f"target {url}: no request got a response; all {requests} attempts failed to connect ({how})"
+        )

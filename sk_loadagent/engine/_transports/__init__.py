@@ -1,0 +1,1 @@
+"""Transports behind one interface (httpx style): base, fast (httptools), httpx, mock."""

@@ -1,0 +1,115 @@
+"""The interface between the schedulers and the HTTP clients.
+
+A transport opens *connections*; a connection carries one request at a time (HTTP/1.1 keep-alive, or a slot
+of an HTTP/2 / httpx pool). The scheduler that owns a connection is told when it is ready, idle again, or
+gone. The connection itself records every request it finishes into the run's Recorder, with the exact
+times, so every transport measures the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Protocol
+
+from sk_loadagent.engine._recorder import Recorder
+from sk_loadagent.engine._requests import RequestTemplate, Target
+from sk_loadagent.engine.result import Outcome
+
+
+class Owner(Protocol):
+    """The scheduler a connection reports to."""
+
+    def on_connected(self, conn: Connection) -> None:
+        """The connection is open and may send."""
+
+    def on_connect_failed(self, conn: Connection, outcome: Outcome, at: float) -> None:
+        """The connection could not be opened (``at``: when that was known)."""
+
+    def on_idle(self, conn: Connection) -> None:
+        """The connection finished a request (already recorded) and may send again."""
+
+    def on_closed(self, conn: Connection) -> None:
+        """The connection is gone; a request it carried was recorded as failed."""
+
+
+class Connection:
+    """State every transport's connection keeps; the schedulers read these attributes directly."""
+
+    __slots__ = (
+        "busy",
+        "closed",
+        "connecting",
+        "intended",
+        "nbytes",
+        "owner",
+        "sent_at",
+        "started",
+        "tag",
+        "variant",
+    )
+
+    def __init__(self, owner: Owner, started: float) -> None:
+        self.owner = owner
+        self.started = started  # when connecting began
+        self.connecting = True
+        self.busy = False
+        self.closed = False
+        self.intended = 0.0
+        self.sent_at = 0.0
+        self.variant = 0
+        self.nbytes = 0
+        self.tag = 0  # the owner's slot number (a VU index)
+
+    def send(self, intended: float, variant: int) -> None:
+        """Send a request intended at ``intended`` (absolute perf_counter time)."""
+        raise NotImplementedError
+
+    def send_now(self, variant: int) -> None:
+        """Send a request timed from this very moment (closed model)."""
+        raise NotImplementedError
+
+    def abort(self, outcome: Outcome) -> None:
+        """End the request in flight (recorded with ``outcome``) or the connect attempt, and close."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close an idle connection."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Binding:
+    """What a transport needs to know about the run it serves."""
+
+    loop: asyncio.AbstractEventLoop
+    target: Target
+    templates: list[RequestTemplate]
+    recorder: Recorder
+    timeout: float
+    max_connections: int
+    http2: bool = False
+
+
+class Transport:
+    """Base of every transport. Construct it cheaply (it may be pickled to a worker), then ``bind`` it."""
+
+    name = "base"
+
+    def __init__(self) -> None:
+        self.opened = 0  # connections opened during the run
+
+    def bind(self, binding: Binding) -> None:
+        """Prepare for a run (called in the process that sends)."""
+        raise NotImplementedError
+
+    def connect(self, owner: Owner) -> Connection:
+        """Start opening a connection; the owner hears ``on_connected`` or ``on_connect_failed``."""
+        raise NotImplementedError
+
+    def request_bytes(self) -> list[int]:
+        """Bytes sent per request, by template (for ``Samples.bytes_out``)."""
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Release what ``bind`` acquired."""

@@ -1,0 +1,237 @@
+"""The fast path: HTTP/1.1 keep-alive on asyncio Protocol callbacks with httptools parsing.
+
+No coroutine or object per request: a request is a ``transport.write`` of prebuilt bytes, a response is parsed
+by httptools in C, and ``on_message_complete`` appends six numbers to the recorder's buffers. With the stdlib
+event loop, ``BufferedProtocol`` reads into one reused buffer (``Protocol`` would allocate per read).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, cast
+
+import httptools
+
+from sk_loadagent.engine._transports.base import Binding, Connection, Owner, Transport
+from sk_loadagent.engine.result import Outcome
+
+_perf_counter = time.perf_counter
+_READ_BUFFER = 256 * 1024
+
+
+class _FastConnection(Connection, asyncio.Protocol):
+    __slots__ = (
+        "_a_code",
+        "_a_end",
+        "_a_nbytes",
+        "_a_sent",
+        "_a_start",
+        "_a_variant",
+        "_fast",
+        "_requests",
+        "_task",
+        "_tr",
+        "parser",
+    )
+
+    def __init__(self, fast: FastTransport, owner: Owner) -> None:
+        super().__init__(owner, _perf_counter())
+        self._fast = fast
+        self._requests = fast.requests
+        recorder = fast.binding.recorder
+        self._a_start = recorder.start.append
+        self._a_sent = recorder.sent.append
+        self._a_end = recorder.end.append
+        self._a_code = recorder.code.append
+        self._a_nbytes = recorder.nbytes.append
+        self._a_variant = recorder.variant.append
+        self.parser = httptools.HttpResponseParser(self)
+        self._tr: asyncio.Transport | None = None
+        self._task: asyncio.Task[Any] | None = None
+
+    # -- connecting ------------------------------------------------------------------------------------------
+    def start_connect(self) -> None:
+        binding = self._fast.binding
+        coro = binding.loop.create_connection(lambda: self, binding.target.host, binding.target.port)
+        self._task = binding.loop.create_task(coro)
+        self._task.add_done_callback(self._connect_done)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self._tr = cast(asyncio.Transport, transport)
+        if self.closed:  # aborted while connecting
+            self._tr.abort()
+            return
+        self.connecting = False
+        self._fast.opened += 1
+        self.owner.on_connected(self)
+
+    def _connect_done(self, task: asyncio.Task[Any]) -> None:
+        self._task = None
+        if task.cancelled() or self.closed:
+            return
+        exc = task.exception()
+        if exc is None:
+            return
+        self.closed = True
+        self.connecting = False
+        outcome = (
+            Outcome.CONNECT_REFUSED if isinstance(exc, ConnectionRefusedError) else Outcome.CONNECT_ERROR
+        )
+        self.owner.on_connect_failed(self, outcome, _perf_counter())
+
+    # -- the hot path ----------------------------------------------------------------------------------------
+    def send(self, intended: float, variant: int) -> None:
+        self.intended = intended
+        self.variant = variant
+        self.nbytes = 0
+        self.busy = True
+        self.sent_at = _perf_counter()
+        self._tr.write(self._requests[variant])  # type: ignore[union-attr]  # set before on_connected
+
+    def send_now(self, variant: int) -> None:
+        self.variant = variant
+        self.nbytes = 0
+        self.busy = True
+        self.intended = self.sent_at = _perf_counter()
+        self._tr.write(self._requests[variant])  # type: ignore[union-attr]
+
+    def data_received(self, data: bytes) -> None:
+        if not self.busy:
+            self._unsolicited()
+            return
+        self.nbytes += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError:
+            raise
+        except httptools.HttpParserError:
+            self.abort(Outcome.PROTOCOL_ERROR)
+
+    def on_message_complete(self) -> None:
+        end = _perf_counter()
+        self._a_start(self.intended)
+        self._a_sent(self.sent_at)
+        self._a_end(end)
+        self._a_code(self.parser.get_status_code())
+        self._a_nbytes(self.nbytes)
+        self._a_variant(self.variant)
+        self.busy = False
+        if self.parser.should_keep_alive():
+            self.owner.on_idle(self)
+        else:
+            self.closed = True
+            self._tr.close()  # type: ignore[union-attr]
+            self.owner.on_closed(self)
+
+    # -- endings ---------------------------------------------------------------------------------------------
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.busy:
+            # EOF or reset before the response completed (a read-until-close body counts here too).
+            self.busy = False
+            self._fast.binding.recorder.failure(
+                self.intended, self.sent_at, Outcome.RESET, self.nbytes, self.variant
+            )
+        self.owner.on_closed(self)
+
+    def _unsolicited(self) -> None:
+        # Bytes while idle (e.g. a 408 before the server closes): the connection cannot be trusted any more.
+        self.closed = True
+        self._tr.abort()  # type: ignore[union-attr]
+        self.owner.on_closed(self)
+
+    def abort(self, outcome: Outcome) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.connecting:
+            self.connecting = False
+            if self._task is not None:
+                self._task.cancel()
+            if self._tr is not None:
+                self._tr.abort()
+            self.owner.on_connect_failed(self, outcome, _perf_counter())
+            return
+        if self.busy:
+            self.busy = False
+            self._fast.binding.recorder.failure(
+                self.intended, self.sent_at, outcome, self.nbytes, self.variant
+            )
+        if self._tr is not None:
+            self._tr.abort()
+        self.owner.on_closed(self)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._task is not None:
+            self._task.cancel()
+        if self._tr is not None:
+            self._tr.close()
+
+
+class _BufferedFastConnection(_FastConnection, asyncio.BufferedProtocol):
+    """For the stdlib loop: receive into the transport's reused buffer instead of a new bytes per read."""
+
+    __slots__ = ()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._fast.buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if not self.busy:
+            self._unsolicited()
+            return
+        self.nbytes += nbytes
+        try:
+            self.parser.feed_data(self._fast.buffer[:nbytes])
+        except httptools.HttpParserCallbackError:
+            raise
+        except httptools.HttpParserError:
+            self.abort(Outcome.PROTOCOL_ERROR)
+
+
+def _is_uvloop(loop: asyncio.AbstractEventLoop) -> bool:
+    return type(loop).__module__.startswith("uvloop")
+
+
+class FastTransport(Transport):
+    """HTTP/1.1 over plain TCP with prebuilt request bytes (``transport="fast"``)."""
+
+    name = "fast"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[bytes] = []
+        self.buffer = memoryview(bytearray(_READ_BUFFER))
+        self._binding: Binding | None = None
+        self._factory: type[_FastConnection] = _FastConnection
+
+    @property
+    def binding(self) -> Binding:
+        assert self._binding is not None, "bind() first"
+        return self._binding
+
+    def bind(self, binding: Binding) -> None:
+        self._binding = binding
+        self.requests = [t.http11_bytes(binding.target) for t in binding.templates]
+        self._factory = _FastConnection if _is_uvloop(binding.loop) else _BufferedFastConnection
+
+    def connect(self, owner: Owner) -> Connection:
+        conn = self._factory(self, owner)
+        conn.start_connect()
+        return conn
+
+    def request_bytes(self) -> list[int]:
+        return [len(r) for r in self.requests]
+
+    def __getstate__(self) -> dict[str, object]:
+        return {}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__init__()  # type: ignore[misc]

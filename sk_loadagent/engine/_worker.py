@@ -1,0 +1,322 @@
+"""One load worker: runs its share of the schedule on an event loop and reports to the parent.
+
+The same coroutine runs in a spawned process (uvloop when installed) or, with ``workers=0``, in the caller's
+event loop. A supervisor tick (every 50 ms) ends overdue requests, follows the VU schedule, flushes the
+recorder, sends progress and stress-step reports, obeys "stop" from the parent and ends the run: when the
+schedule is over and every answer is in, or at the schedule's end plus the grace period at the latest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+import time
+import traceback
+from collections import deque
+from collections.abc import Coroutine
+from multiprocessing.connection import Connection as PipeEnd
+from typing import Any, Protocol
+
+from sk_loadagent.engine._closed_loop import ClosedLoop
+from sk_loadagent.engine._messages import ProgressPart, StepReport, WorkerOutput, WorkerSpec
+from sk_loadagent.engine._open_loop import OpenLoop
+from sk_loadagent.engine._recorder import Recorder
+from sk_loadagent.engine._requests import Target, build_templates, outcome_table
+from sk_loadagent.engine._schedule import ArrivalSchedule
+from sk_loadagent.engine._transports.base import Binding, Transport
+from sk_loadagent.engine._transports.fast import FastTransport
+from sk_loadagent.engine._transports.httpx import HttpxTransport
+from sk_loadagent.engine.result import Outcome
+from sk_loadagent.histogram import LatencyHistogram
+
+TICK = 0.05
+FLUSH_EVERY = 0.25
+
+Message = tuple[object, ...]
+
+
+class Link(Protocol):
+    """The worker's side of its channel to the parent."""
+
+    async def handshake(self) -> float:
+        """Say "ready" and wait for the start time t0 (absolute perf_counter)."""
+        ...
+
+    def send(self, message: Message) -> None: ...
+
+    def poll(self) -> list[Message]: ...
+
+
+class LocalLink:
+    """In-process channel (``workers=0``): two deques and an event."""
+
+    def __init__(self) -> None:
+        self.to_parent: deque[Message] = deque()
+        self.to_worker: deque[Message] = deque()
+        self._started = asyncio.Event()
+        self._t0 = 0.0
+
+    async def handshake(self) -> float:
+        self.to_parent.append(("ready",))
+        await self._started.wait()
+        return self._t0
+
+    def start(self, t0: float) -> None:
+        self._t0 = t0
+        self._started.set()
+
+    def send(self, message: Message) -> None:
+        self.to_parent.append(message)
+
+    def poll(self) -> list[Message]:
+        out = list(self.to_worker)
+        self.to_worker.clear()
+        return out
+
+
+class PipeLink:
+    """Process channel: one duplex multiprocessing pipe."""
+
+    def __init__(self, end: PipeEnd) -> None:
+        self._end = end
+
+    async def handshake(self) -> float:
+        self._end.send(("ready",))
+        message = self._end.recv()  # blocking is fine: nothing runs before the start
+        if message[0] != "start":
+            raise RuntimeError(f"expected the start message, got {message[0]!r}")
+        return float(message[1])
+
+    def send(self, message: Message) -> None:
+        self._end.send(message)
+
+    def poll(self) -> list[Message]:
+        out = []
+        while self._end.poll():
+            out.append(self._end.recv())
+        return out
+
+
+def make_transport(choice: str | Transport) -> Transport:
+    if isinstance(choice, Transport):
+        return choice
+    return FastTransport() if choice == "fast" else HttpxTransport()
+
+
+class _Run:
+    """The pieces of one worker's run, wired together."""
+
+    def __init__(self, spec: WorkerSpec, loop: asyncio.AbstractEventLoop) -> None:
+        profile = spec.profile
+        self.spec = spec
+        self.phases = profile.phases
+        templates = build_templates(profile.method, profile.headers, profile.body, profile.payload_sizes)
+        self.transport = make_transport(spec.transport)
+        self.recorder = Recorder(
+            t0=0.0,
+            window_seconds=spec.window_seconds,
+            phases=self.phases,
+            late_threshold=spec.late_threshold,
+            sample_budget=spec.sample_budget,
+            bytes_out=[0] * len(templates),
+            outcome_table=outcome_table(profile.expect_status),
+        )
+        self.transport.bind(
+            Binding(
+                loop=loop,
+                target=Target.from_url(profile.url),
+                templates=templates,
+                recorder=self.recorder,
+                timeout=profile.timeout,
+                max_connections=spec.max_connections,
+                http2=profile.http2,
+            )
+        )
+        self.recorder.set_request_bytes(self.transport.request_bytes())
+        self.driver: OpenLoop | ClosedLoop
+        if profile.model == "open":
+            self.driver = OpenLoop(
+                loop=loop,
+                transport=self.transport,
+                recorder=self.recorder,
+                schedule=ArrivalSchedule(profile.executor.rate_segments()),
+                worker=spec.worker,
+                workers=spec.workers,
+                max_connections=spec.max_connections,
+                queue_limit=spec.queue_limit,
+            )
+        else:
+            self.driver = ClosedLoop(
+                loop=loop,
+                transport=self.transport,
+                recorder=self.recorder,
+                segments=profile.executor.vu_segments(),
+                worker=spec.worker,
+                workers=spec.workers,
+                think_time=profile.think_time,
+            )
+
+
+class _Supervisor:
+    """The 50 ms tick of a running worker."""
+
+    def __init__(self, run: _Run, link: Link, t0: float) -> None:
+        self.run = run
+        self.link = link
+        self.t0 = t0
+        self.cpu_by_phase = [0.0] * len(run.phases)
+        self._phase = 0
+        self._cpu = time.thread_time if run.spec.in_process else time.process_time
+        self._cpu_mark = self._cpu()
+        self._next_flush = t0 + FLUSH_EVERY
+        self._seq = 1
+        self._reported: set[int] = set()
+        self.cut = 0
+
+    async def supervise(self) -> None:
+        run, spec = self.run, self.run.spec
+        driver, recorder = run.driver, run.recorder
+        timeout = spec.profile.timeout
+        while True:
+            await asyncio.sleep(TICK)
+            now = time.perf_counter()
+            for message in self.link.poll():
+                if message[0] == "stop":
+                    driver.stop_at(float(message[1]))  # type: ignore[arg-type]
+            driver.sweep(now, timeout)
+            if isinstance(driver, ClosedLoop):
+                driver.tick(now)
+                recorder.note_in_flight(now, driver.in_flight())
+            self._account_cpu(now)
+            if now >= self._next_flush:
+                recorder.flush()
+                self._next_flush = now + FLUSH_EVERY
+                self._report_steps(now)
+            if now >= self.t0 + self._seq * spec.progress_interval:
+                self.report_progress()
+            if now >= driver.end and driver.exhausted:
+                if driver.drained():
+                    return
+                if now >= driver.end + spec.grace_seconds:
+                    self.cut = driver.cut()
+                    return
+
+    def _account_cpu(self, now: float) -> None:
+        phase = self.run.recorder.phase_index(now - self.t0)
+        if phase != self._phase:
+            mark = self._cpu()
+            self.cpu_by_phase[self._phase] += mark - self._cpu_mark
+            self._cpu_mark, self._phase = mark, phase
+
+    def finish_cpu(self) -> None:
+        self.cpu_by_phase[self._phase] += self._cpu() - self._cpu_mark
+
+    def report_progress(self) -> None:
+        recorder = self.run.recorder
+        recorder.flush()
+        interval = recorder.take_interval()
+        spec = self.run.spec
+        begun = self.t0 + (self._seq - 1) * spec.progress_interval
+        part = ProgressPart(
+            seq=self._seq,
+            seconds=max(1e-3, min(spec.progress_interval, time.perf_counter() - begun)),
+            responses=interval.responses,
+            requests=recorder.requests,
+            errors=recorder.errors,
+            late=recorder.late,
+            in_flight=self.run.driver.in_flight(),
+            latency=interval.latency,
+        )
+        self.link.send(("progress", part))
+        self._seq += 1
+
+    def _report_steps(self, now: float) -> None:
+        run = self.run
+        if not run.spec.stress_phases:
+            return
+        unresolved = [t - self.t0 for t in run.driver.unresolved()]
+        for p in run.spec.stress_phases:
+            if p in self._reported or now - self.t0 < run.phases[p].end:
+                continue
+            tally = run.recorder.phases[p]
+            ages = [now - self.t0 - t for t in unresolved if run.recorder.phase_index(t) == p]
+            report = StepReport(
+                phase=p,
+                requests=tally.requests + len(ages),
+                errors=tally.errors,
+                responses=tally.responses,
+                latency=_copy(tally.latency),
+                timeouts=tally.outcomes.get(int(Outcome.TIMEOUT), 0),
+                ages=ages,
+            )
+            self.link.send(("step", report))
+            if report.final:
+                self._reported.add(p)
+
+
+def _copy(histogram: LatencyHistogram) -> LatencyHistogram:
+    copy = LatencyHistogram()
+    copy.merge(histogram)
+    return copy
+
+
+def _warm_connections(spec: WorkerSpec) -> int:
+    return spec.warm_connections if spec.profile.model == "open" else 0
+
+
+async def run_share(spec: WorkerSpec, link: Link) -> WorkerOutput:
+    """Run one worker's share of the profile and return what it measured."""
+    loop = asyncio.get_running_loop()
+    run = _Run(spec, loop)
+    try:
+        await run.driver.prepare(_warm_connections(spec))
+        t0 = await link.handshake()
+        run.recorder.t0 = t0
+        supervisor = _Supervisor(run, link, t0)
+        run.driver.start(t0)
+        await supervisor.supervise()
+        supervisor.finish_cpu()
+        supervisor.report_progress()  # the last, partial interval
+    finally:
+        await run.driver.close()
+    recorder = run.recorder
+    return WorkerOutput(
+        worker=spec.worker,
+        samples=recorder.samples(),
+        complete=recorder.complete,
+        windows=[recorder.windows[k] for k in sorted(recorder.windows)],
+        tallies=recorder.phases,
+        cpu_by_phase=supervisor.cpu_by_phase,
+        transport=run.transport.name,
+        connections_opened=run.transport.opened,
+        cut_at_end=supervisor.cut,
+        requests=recorder.requests,
+        responses=recorder.responses,
+        connect_failures=recorder.connect_failures,
+    )
+
+
+def process_main(spec: WorkerSpec, end: PipeEnd) -> None:
+    """Entry point of a spawned worker process."""
+    link = PipeLink(end)
+    try:
+        gc.freeze()  # what is alive now lives for the whole run: keep it out of every collection
+        output = _run_in_new_loop(run_share(spec, link))
+        if "semantic_kernel" in sys.modules:
+            output.warnings.append(
+                f"load worker {spec.worker} imported semantic_kernel; it should load the engine only"
+            )
+        link.send(("done", output))
+    except BaseException:
+        link.send(("error", traceback.format_exc()))
+    finally:
+        end.close()
+
+
+def _run_in_new_loop(coro: Coroutine[Any, Any, WorkerOutput]) -> WorkerOutput:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)

@@ -1,0 +1,24 @@
+"""Memory stores: the run history that baselines, regressions and trends are judged against.
+
+``open_store(url)`` picks the store from the URL: a ``.json`` path or ``json://`` (one JSON document),
+another path or ``sqlite://`` (SQLite, the embedded default), ``postgresql://`` (PostgreSQL, extra
+``postgres``). Every store keeps history safe from parallel writers, crashes mid-write and bad input,
+carries a schema version and migrates older stores forward.
+"""
+
+from sk_loadagent.memory._open import ACCEPTED_FORMS, open_store
+from sk_loadagent.memory._schema import SCHEMA_VERSION
+from sk_loadagent.memory.base import MemoryStore
+from sk_loadagent.memory.history import HistoryRow, history_rows
+from sk_loadagent.memory.record import RunRecord, SeriesKey
+
+__all__ = [
+    "ACCEPTED_FORMS",
+    "SCHEMA_VERSION",
+    "HistoryRow",
+    "MemoryStore",
+    "RunRecord",
+    "SeriesKey",
+    "history_rows",
+    "open_store",
+]

@@ -1,0 +1,67 @@
+"""Schema versions of the stores and the forward migration of a stored run.
+
+Version 1 stored no ``p99LatencyMs`` and no ``scoreLog``. Version 2 takes p99 from the run's stored
+perf-metrics (``latency.p99``) and starts every old run with an empty score log. Each store applies the same
+step: the JSON store to the run objects, the SQL stores to their columns, through ``p99_from_metrics``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from sk_loadagent.errors import MemoryStoreError
+from sk_loadagent.memory.base import store_error
+
+SCHEMA_VERSION = 2
+
+RunObject = dict[str, Any]
+
+
+def p99_from_metrics(metrics: object) -> float | None:
+    """``latency.p99`` of a stored perf-metrics object when it holds a usable number."""
+    latency = metrics.get("latency") if isinstance(metrics, dict) else None
+    value = latency.get("p99") if isinstance(latency, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) and value >= 0 else None
+
+
+def _run_v1_to_v2(run: RunObject) -> RunObject:
+    upgraded = dict(run)
+    if upgraded.get("p99LatencyMs") is None:
+        upgraded["p99LatencyMs"] = p99_from_metrics(run.get("metrics"))
+    upgraded.setdefault("scoreLog", [])
+    return upgraded
+
+
+_RUN_STEPS: dict[int, Callable[[RunObject], RunObject]] = {1: _run_v1_to_v2}
+
+
+def upgrade_run(run: RunObject, version: int) -> RunObject:
+    """A run object of schema ``version`` in the current schema."""
+    for step in range(version, SCHEMA_VERSION):
+        run = _RUN_STEPS[step](run)
+    return run
+
+
+def check_version(value: object, source: str) -> int:
+    """The schema version a store declares; refuses what is not one and what is newer than we know."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        got = "nothing" if value is None else repr(value)
+        raise store_error(source, "schemaVersion", f"a whole number from 1 to {SCHEMA_VERSION}", got)
+    if value > SCHEMA_VERSION:
+        raise newer_schema(source, value)
+    return value
+
+
+def newer_schema(source: str, version: int) -> MemoryStoreError:
+    return store_error(
+        source,
+        "schemaVersion",
+        f"{SCHEMA_VERSION} or older (a newer sk-loadagent wrote this store: upgrade sk-loadagent to use it)",
+        str(version),
+    )

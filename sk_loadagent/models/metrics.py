@@ -1,0 +1,299 @@
+"""perf-metrics.json (spec cycles 4, 7, 15 and 16): the core result of a test and of a suite."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from sk_loadagent.models._base import OpenWireModel, WireModel
+from sk_loadagent.models.durations import Duration
+
+Status = Literal["pass", "warning", "degraded", "fail"]
+STATUS_ORDER: dict[str, int] = {"pass": 0, "warning": 1, "degraded": 2, "fail": 3}
+# Statuses other agents write (spec cycles 1 and 18); we read them but never emit them.
+AnyStatus = Literal["pass", "warning", "degraded", "fail", "needs-review", "needs-optimization"]
+
+
+def worse(a: Status, b: Status) -> Status:
+    return a if STATUS_ORDER[a] >= STATUS_ORDER[b] else b
+
+
+class LatencySummary(WireModel):
+    """Latency percentiles in milliseconds, computed from the samples of the measured phase."""
+
+    p50: float | None = None
+    p90: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    max: float | None = None
+    min: float | None = None
+    mean: float | None = None
+
+
+class Interval(WireModel):
+    """A confidence interval of a relative change, spelled like the delta (``"+12%"``)."""
+
+    low: str
+    high: str
+    level: float = 0.95
+
+
+class MetricDelta(WireModel):
+    """The change of one metric against the baseline and whether it counts as a regression."""
+
+    baseline: float | None = None
+    current: float | None = None
+    delta: str | None = None
+    interval: Interval | None = None
+    regressed: bool = False
+    confidence: float | None = None
+
+
+class BaselineComparison(OpenWireModel):
+    """How this run compares with the last validated run of the same scope (spec cycles 4, 8 and 17)."""
+
+    p95_latency_baseline: float | None = None
+    p95_current: float | None = None
+    delta_latency_p95: str | None = None
+    delta_latency_p95_interval: Interval | None = None
+    regressed: bool | None = None
+    confidence: float | None = None
+    status: AnyStatus | None = None
+    method: str | None = None
+    baseline_trace_id: str | None = None
+    baseline_run_id: str | None = None
+    baseline_score: float | None = None
+    baseline_status: AnyStatus | None = None
+    score_delta: float | None = None
+    improvement_confidence: float | None = Field(
+        default=None, description="probability that p95 is lower than the baseline's (baseline promotion)"
+    )
+    exploratory: bool | None = None
+    metrics: dict[str, MetricDelta] | None = None
+    change_points: list[int] | None = None
+    flaky_history: bool | None = None
+    baseline_obsolete: bool | None = None
+    edition_deviation: dict[str, str] | None = None
+    notes: list[str] | None = None
+
+
+class ScoreComponents(WireModel):
+    latency_score: float
+    throughput_score: float
+    error_rate_score: float
+    resource_utilization_score: float
+    baseline_delta_score: float
+
+
+class ScoreWeights(WireModel):
+    latency: float = 0.35
+    throughput: float = 0.25
+    error_rate: float = 0.20
+    resource_utilization: float = 0.10
+    baseline_delta: float = 0.10
+
+
+class EffectiveLimit(WireModel):
+    """One limit that applied to the run and the source that set it."""
+
+    metric: str
+    limit: float
+    source: str
+
+
+class Violation(WireModel):
+    """A limit the run broke, by how much, and how serious that is."""
+
+    metric: str
+    limit: float
+    observed: float
+    severity: Literal["minor", "significant"]
+    source: str
+    message: str
+
+
+class GeneratorStats(WireModel):
+    """What the load generator itself did, so a saturated generator is not mistaken for a slow system."""
+
+    requests: int
+    cpu_seconds: float
+    cpu_pct: float
+    late_starts: int
+    dropped: int
+    workers: int
+    transport: str | None = None
+    max_in_flight: int | None = None
+    connections_opened: int | None = None
+    late_threshold_ms: float | None = None
+    saturated: bool | None = None
+
+
+class MeasurementInfo(WireModel):
+    """Where the figures come from: raw samples (exact) or log-bucketed histograms (bounded error)."""
+
+    source: Literal["samples", "histogram"]
+    samples: int
+    sample_budget: int
+    relative_error: float
+    timed_from: Literal["intended-start", "actual-send"] = "intended-start"
+
+
+class ResourceUsage(WireModel):
+    """Target process resources sampled with psutil during the measured phase."""
+
+    pid: int | None = None
+    samples: int = 0
+    cpu_avg_pct: float | None = None
+    cpu_peak_pct: float | None = None
+    memory_avg_mb: float | None = None
+    memory_peak_mb: float | None = None
+    memory_slope_mb_per_min: float | None = None
+    cpu_quota_cores: float | None = None
+    note: str | None = None
+
+
+class TimelinePoint(WireModel):
+    """One second (or window) of the run."""
+
+    t: float
+    rps: float
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    errors: int = 0
+    in_flight: int = 0
+    phase: str | None = None
+
+
+class PhaseSummary(WireModel):
+    name: str
+    start: float
+    end: float
+    measured: bool
+    target_rps: float | None = None
+    target_vus: int | None = None
+    requests: int = 0
+    rps: float | None = None
+    latency: LatencySummary | None = None
+    error_rate: float | None = None
+
+
+class SpikeReport(WireModel):
+    baseline_rps: float
+    peak_rps: float
+    baseline_latency_ms: float | None = None
+    spike_latency_ms: float | None = None
+    recovery_time_ms: float | None = None
+    recovered: bool
+    recovery_criterion: str
+
+
+class SoakWindow(WireModel):
+    start: float
+    end: float
+    p95: float | None = None
+    rps: float
+    error_rate: float
+    memory_mb: float | None = None
+
+
+class SoakReport(WireModel):
+    window: Duration
+    windows: list[SoakWindow]
+    latency_slope_ms_per_min: float | None = None
+    latency_slope_p_value: float | None = None
+    memory_slope_mb_per_min: float | None = None
+    memory_slope_p_value: float | None = None
+    degrading: bool
+    verdict: str
+
+
+class StressStep(WireModel):
+    rps: float
+    achieved_rps: float
+    p95: float | None = None
+    error_rate: float
+    held: bool
+    reason: str | None = None
+
+
+class StressReport(WireModel):
+    steps: list[StressStep]
+    breaking_point_rps: float | None = None
+    first_failed_rps: float | None = None
+    failure_mode: str | None = None
+    design_limit_rps: float | None = None
+
+
+class PayloadLatency(WireModel):
+    size_bytes: int
+    requests: int
+    latency: LatencySummary
+    error_rate: float
+
+
+class RetryInfo(WireModel):
+    """Retry metadata of spec cycle 18."""
+
+    retry_attempt: int
+    original_status: Status | None = None
+    strategy: str | None = None
+    adjustments: dict[str, str | float] | None = None
+    reason: str | None = None
+    outcome: Literal["recovered", "escalated", "pending"] | None = None
+
+
+class PerfMetrics(OpenWireModel):
+    """perf-metrics.json for one test; the suite file carries the decisive test's fields plus ``tests``."""
+
+    trace_id: str | None = None
+    module_id: str | None = None
+    edition_id: str | None = None
+    test_type: str | None = None
+    test_index: int | None = None
+    test_name: str | None = None
+    endpoint: str | None = None
+    method: str | None = None
+    test_target: str | None = None
+    performance_score: float | None = Field(default=None, ge=0, le=1)
+    status: AnyStatus | None = None
+    rps: float | None = None
+    target_rps: float | None = None
+    latency: LatencySummary | None = None
+    service_time: LatencySummary | None = None
+    error_rate: float | None = None
+    errors: dict[str, int] | None = None
+    requests: int | None = None
+    throughput_bytes: int | None = None
+    bytes_per_request: float | None = None
+    cpu_usage_pct: float | None = None
+    memory_usage_mb: float | None = None
+    resources: ResourceUsage | None = None
+    baseline_comparison: BaselineComparison | None = None
+    score_components: ScoreComponents | None = None
+    score_weights: ScoreWeights | None = None
+    thresholds: list[EffectiveLimit] | None = None
+    violations: list[Violation] | None = None
+    reasons: list[str] | None = None
+    regression: bool | None = None
+    exploratory: bool | None = None
+    excluded_from_gate: bool | None = None
+    retry_attempt: int | None = None
+    retry: RetryInfo | None = None
+    test_duration: Duration | None = None
+    test_start_time: datetime | None = None
+    generator: GeneratorStats | None = None
+    measurement: MeasurementInfo | None = None
+    phases: list[PhaseSummary] | None = None
+    timeline: list[TimelinePoint] | None = None
+    spike: SpikeReport | None = None
+    soak: SoakReport | None = None
+    stress: StressReport | None = None
+    latency_profile: list[PayloadLatency] | None = None
+    warnings: list[str] | None = None
+    latency_histogram: dict[str, Any] | None = Field(
+        default=None, description="sparse LatencyHistogram of the measured latencies (histogram.py)"
+    )
+    tests: list[PerfMetrics] | None = None

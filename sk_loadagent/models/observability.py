@@ -1,0 +1,75 @@
+"""observability.config.yaml (spec cycle 10): where spans, logs and metrics come from, how often the target
+process is sampled, and which process that is (by pid, process name or listening port).
+
+The sampling settings and the process selector decide what we measure, so they are checked strictly; a
+signal source may carry settings of its own tool, which are kept.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator, model_validator
+
+from sk_loadagent.models._base import OpenWireModel, WireModel
+from sk_loadagent.models.durations import Duration
+from sk_loadagent.models.plan import check_base_url
+
+
+class ProcessSelector(WireModel):
+    """The process to watch. With more than one given, a process must match all of them."""
+
+    pid: int | None = Field(default=None, ge=1)
+    name: str | None = Field(default=None, min_length=1)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    include_children: bool | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> ProcessSelector:
+        if self.pid is None and self.name is None and self.port is None:
+            raise ValueError("at least one of pid, name, port")
+        return self
+
+
+class SignalSource(OpenWireModel):
+    """One source of spans, logs or metrics: a tool name and where to read from."""
+
+    source: str = Field(
+        min_length=1, description="e.g. opentelemetry, app-insights, prometheus, psutil, file"
+    )
+    url: str | None = None
+    path: str | None = None
+    enabled: bool | None = None
+    interval: Duration | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_base_url(value)
+        return value
+
+    @property
+    def is_enabled(self) -> bool:
+        return self.enabled is not False
+
+
+class ObservabilityConfig(WireModel):
+    """An observability.config.yaml document."""
+
+    trace_id: str | None = None
+    module_id: str | None = None
+    process: ProcessSelector | None = None
+    sampling_interval: Duration | None = None
+    spans: list[SignalSource] | None = None
+    logs: list[SignalSource] | None = None
+    metrics: list[SignalSource] | None = None
+
+    @field_validator("sampling_interval")
+    @classmethod
+    def _positive(cls, value: float | None) -> float | None:
+        if value is not None and not 0.01 <= value <= 60:
+            raise ValueError("a sampling interval between 10ms and 60s")
+        return value
+
+    def interval_seconds(self, default: float = 0.25) -> float:
+        """The target process's sampling interval in seconds."""
+        return self.sampling_interval if self.sampling_interval is not None else default

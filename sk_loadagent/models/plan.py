@@ -1,0 +1,201 @@
+"""test-suite.plan.yaml: which tests to run against which service (spec cycle 3)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+
+from sk_loadagent.models._base import FieldProblem, WireModel
+from sk_loadagent.models.durations import Duration
+
+TestType = Literal["load", "spike", "soak", "stress", "concurrency", "latency", "custom"]
+TEST_TYPES: tuple[str, ...] = ("load", "spike", "soak", "stress", "concurrency", "latency", "custom")
+ExecutorName = Literal["constant-arrival-rate", "ramping-arrival-rate", "constant-vus", "ramping-vus"]
+TransportName = Literal["auto", "fast", "httpx"]
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+_NEEDS_RATE = {"load", "spike", "soak"}
+
+
+class Stage(WireModel):
+    """One stage of a custom profile: move linearly to ``target`` (rps or VUs) over ``duration``."""
+
+    duration: Duration
+    target: float = Field(ge=0)
+
+
+def check_base_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("an http:// or https:// URL with a host, such as http://127.0.0.1:8080")
+    return value.rstrip("/")
+
+
+class TestSpec(WireModel):
+    """One test of a suite. Fields a test type does not use are rejected, so a plan says what it does."""
+
+    __test__ = False  # not a pytest test class
+
+    type: TestType
+    name: str | None = None
+    endpoint: str | None = None
+    method: HttpMethod | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | dict[str, Any] | list[Any] | None = None
+    rps: float | None = Field(default=None, gt=0)
+    duration: Duration | None = None
+    ramp_up: Duration | None = None
+    warmup: Duration | None = None
+    vus: int | None = Field(default=None, ge=1)
+    think_time: Duration | None = None
+    stages: list[Stage] | None = None
+    executor: ExecutorName | None = None
+    baseline_rps: float | None = Field(default=None, gt=0)
+    baseline_duration: Duration | None = None
+    recovery_window: Duration | None = None
+    start_rps: float | None = Field(default=None, gt=0)
+    step_rps: float | None = Field(default=None, gt=0)
+    step_duration: Duration | None = None
+    max_rps: float | None = Field(default=None, gt=0)
+    error_ceiling: float | None = Field(default=None, gt=0, le=1)
+    window: Duration | None = None
+    payload_sizes: list[int] | None = None
+    timeout: Duration | None = None
+    expect_status: list[int] | None = None
+    max_connections: int | None = Field(default=None, ge=1)
+    transport: TransportName | None = None
+    http2: bool | None = None
+    retry_on_fail: bool | None = None
+    exclude_from_gate: bool | None = None
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_is_path(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError("a path starting with '/', such as /checkout/submit")
+        return value
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _method_upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("duration", "step_duration", "window")
+    @classmethod
+    def _positive_duration(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise ValueError("a duration greater than 0")
+        return value
+
+    @field_validator("payload_sizes")
+    @classmethod
+    def _sizes(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and (not value or any(v < 0 for v in value)):
+            raise ValueError("a non-empty list of payload sizes in bytes, each 0 or more")
+        return value
+
+    @field_validator("expect_status")
+    @classmethod
+    def _statuses(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and any(not 100 <= v <= 599 for v in value):
+            raise ValueError("HTTP status codes between 100 and 599")
+        return value
+
+    @field_validator("stages")
+    @classmethod
+    def _stages(cls, value: list[Stage] | None) -> list[Stage] | None:
+        if value is not None and not value:
+            raise ValueError("at least one stage")
+        return value
+
+    @model_validator(mode="after")
+    def _fields_fit_type(self) -> TestSpec:
+        t = self.type
+        if t in _NEEDS_RATE and self.rps is None:
+            raise FieldProblem("rps", f"the target requests per second (a {t} test needs rps)")
+        if t == "stress" and self.rps is None and self.max_rps is None:
+            raise FieldProblem(
+                "rps", "the design limit in requests per second (a stress test needs rps or maxRps)"
+            )
+        if t == "concurrency" and self.vus is None:
+            raise FieldProblem("vus", "the number of concurrent sessions (a concurrency test needs vus)")
+        if t == "custom" and not self.stages:
+            raise FieldProblem("stages", "a list of stages (a custom test needs stages)")
+        if t in ("load", "spike", "concurrency", "latency") and self.duration is None:
+            raise FieldProblem("duration", f"a duration such as 30s or 5m (a {t} test needs one)")
+        self._only_for(("concurrency", "custom"), vus=self.vus)
+        self._only_for(("latency",), payloadSizes=self.payload_sizes)
+        self._only_for(("custom",), stages=self.stages, executor=self.executor)
+        self._only_for(
+            ("stress",),
+            startRps=self.start_rps,
+            stepRps=self.step_rps,
+            stepDuration=self.step_duration,
+            maxRps=self.max_rps,
+            errorCeiling=self.error_ceiling,
+        )
+        self._only_for(
+            ("spike",),
+            baselineRps=self.baseline_rps,
+            baselineDuration=self.baseline_duration,
+            recoveryWindow=self.recovery_window,
+        )
+        if (
+            t == "spike"
+            and self.baseline_rps is not None
+            and self.rps is not None
+            and self.baseline_rps >= self.rps
+        ):
+            raise FieldProblem("baselineRps", f"a rate lower than the spike's rps ({self.rps:g})")
+        if t == "stress" and self.start_rps and self.max_rps and self.start_rps > self.max_rps:
+            raise FieldProblem("startRps", f"a rate not above maxRps ({self.max_rps:g})")
+        return self
+
+    def _only_for(self, types: tuple[str, ...], **fields: object) -> None:
+        for name, value in fields.items():
+            if value is not None and self.type not in types:
+                owners = " or ".join(types)
+                raise FieldProblem(
+                    name, f"no {name} in a {self.type} test ({name} belongs to {owners} tests)"
+                )
+
+    def label(self) -> str:
+        return self.name or f"{self.type} {self.endpoint or ''}".strip()
+
+
+class TestSuitePlan(WireModel):
+    """The whole plan: a service, its scope and the tests to run against it."""
+
+    __test__ = False
+
+    trace_id: str | None = None
+    module_id: str = Field(min_length=1)
+    edition_id: str | None = None
+    base_url: str | None = None
+    endpoint: str | None = None
+    method: HttpMethod | None = None
+    allow_hosts: list[str] = Field(default_factory=list)
+    execution_window: Duration | None = None
+    retry_on_fail: bool | None = None
+    max_retries: int | None = Field(default=None, ge=0, le=10)
+    source_agent: str | None = None
+    tests: list[TestSpec] = Field(min_length=1)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_base_url(value)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_is_path(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError("a path starting with '/', such as /checkout/submit")
+        return value
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _method_upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value

@@ -1,0 +1,139 @@
+"""The agent: a kernel holding the eight skills, a step recorder, and one call that runs a suite."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from semantic_kernel import Kernel
+from semantic_kernel.filters import FilterTypes
+
+from sk_loadagent.engine import Progress, RunOptions
+from sk_loadagent.memory import MemoryStore
+from sk_loadagent.models.context import RunContext
+from sk_loadagent.models.metrics import PerfMetrics
+from sk_loadagent.planners.chain import SkillChain, plan_chain
+from sk_loadagent.planners.runner import context_arguments, execute_chain
+from sk_loadagent.planners.step_log import StepRecorder
+from sk_loadagent.publish import write_score_log
+from sk_loadagent.skills import (
+    LoadRunnerExecutor,
+    MemoryPusher,
+    PerfMetricCollector,
+    PerformanceScorer,
+    PreviewPublisher,
+    RegressionComparer,
+    TestPlanInterpreter,
+    ThresholdEvaluator,
+)
+
+
+@dataclass
+class SuiteRequest:
+    """What a run needs besides its context: the input files and where things go."""
+
+    plan: str | Path | dict[str, Any]
+    thresholds: list[str] = field(default_factory=list)
+    metadata: str | None = None
+    editions: str | None = None
+    annotations: str | None = None
+    weighting: str | None = None
+    baseline: str | None = None
+    target_url: str | None = None
+    allow_hosts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AgentOutcome:
+    metrics: PerfMetrics
+    artifacts: dict[str, str]
+    chain: SkillChain
+    steps: list[dict[str, Any]]
+    attempts: list[dict[str, Any]]
+    memory_records: list[dict[str, Any]]
+
+
+def build_kernel(
+    *,
+    store: MemoryStore | None,
+    out_dir: str | Path,
+    options: RunOptions | None = None,
+    target_pid: int | None = None,
+    progress: Callable[[str, Progress], None] | None = None,
+    recorder: StepRecorder | None = None,
+) -> Kernel:
+    """A kernel with the eight skills registered under their spec names and the step recorder as filter."""
+    recorder = recorder or StepRecorder()
+    kernel = Kernel()
+    kernel.add_plugin(TestPlanInterpreter(), plugin_name="TestPlanInterpreter")
+    kernel.add_plugin(
+        LoadRunnerExecutor(options, target_pid=target_pid, progress=progress),
+        plugin_name="LoadRunnerExecutor",
+    )
+    kernel.add_plugin(PerfMetricCollector(), plugin_name="PerfMetricCollector")
+    kernel.add_plugin(RegressionComparer(store), plugin_name="RegressionComparer")
+    kernel.add_plugin(PerformanceScorer(), plugin_name="PerformanceScorer")
+    kernel.add_plugin(ThresholdEvaluator(), plugin_name="ThresholdEvaluator")
+    kernel.add_plugin(
+        PreviewPublisher(out_dir, steps=lambda: list(recorder.records)), plugin_name="PreviewPublisher"
+    )
+    if store is not None:
+        kernel.add_plugin(MemoryPusher(store), plugin_name="MemoryPusher")
+    kernel.add_filter(FilterTypes.FUNCTION_INVOCATION, recorder)
+    return kernel
+
+
+async def run_suite(
+    request: SuiteRequest,
+    context: RunContext,
+    *,
+    store: MemoryStore | None,
+    out_dir: str | Path,
+    options: RunOptions | None = None,
+    target_pid: int | None = None,
+    progress: Callable[[str, Progress], None] | None = None,
+    max_retries: int = 3,
+    retry_cooldown_cap: float | None = None,
+) -> AgentOutcome:
+    """Plan the chain from the context, run it on a fresh kernel, and write the complete step log."""
+    recorder = StepRecorder()
+    kernel = build_kernel(
+        store=store,
+        out_dir=out_dir,
+        options=options,
+        target_pid=target_pid,
+        progress=progress,
+        recorder=recorder,
+    )
+    chain = plan_chain(
+        context,
+        memory_enabled=store is not None,
+        baseline_file=request.baseline is not None,
+        max_retries=max_retries,
+    )
+    arguments = context_arguments(
+        chain,
+        plan=request.plan if not isinstance(request.plan, Path) else str(request.plan),
+        thresholdFiles=request.thresholds or None,
+        metadataFile=request.metadata,
+        editionsFile=request.editions,
+        annotationsFile=request.annotations,
+        weightingFile=request.weighting,
+        baselineFile=request.baseline,
+        targetUrl=request.target_url,
+        allowHosts=request.allow_hosts or None,
+    )
+    arguments = await execute_chain(kernel, chain, arguments, cooldown_cap=retry_cooldown_cap)
+    metrics = PerfMetrics.model_validate(arguments["perfMetrics"])
+    artifacts = dict(arguments.get("artifacts") or {})
+    write_score_log(Path(out_dir), metrics, recorder.records, arguments.get("attempts") or [])
+    return AgentOutcome(
+        metrics=metrics,
+        artifacts=artifacts,
+        chain=chain,
+        steps=list(recorder.records),
+        attempts=list(arguments.get("attempts") or []),
+        memory_records=list(arguments.get("memoryRecords") or []),
+    )

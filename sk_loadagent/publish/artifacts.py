@@ -1,0 +1,172 @@
+"""Writing the artifacts of spec cycles 4, 14 and 16 under one output directory, each file atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sk_loadagent.models.alert import RegressionAlert
+from sk_loadagent.models.metrics import PerfMetrics
+from sk_loadagent.models.preview import PerformancePreview
+from sk_loadagent.models.trace_map import LoadTraceMap
+from sk_loadagent.publish import paths
+from sk_loadagent.publish._atomic import write_atomic
+from sk_loadagent.publish.score_log import score_log_lines, write_score_log
+from sk_loadagent.publish.text import alert_reason, suggested_actions, tile_summary
+
+
+def dump_json(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def dump_yaml(data: Any) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
+
+
+def _tests(suite: PerfMetrics) -> list[PerfMetrics]:
+    return suite.tests or [suite]
+
+
+def trace_map(suite: PerfMetrics) -> LoadTraceMap:
+    return LoadTraceMap.model_validate(
+        {
+            "traceId": suite.trace_id,
+            "editionId": suite.edition_id,
+            "moduleId": suite.module_id,
+            "tests": [
+                {
+                    "endpoint": t.endpoint,
+                    "testType": t.test_type,
+                    "latencyP95": t.latency.p95 if t.latency else None,
+                    "errorRate": t.error_rate,
+                    "rps": t.rps,
+                    "status": t.status,
+                    "performanceScore": t.performance_score,
+                }
+                for t in _tests(suite)
+            ],
+        }
+    )
+
+
+def _regression(suite: PerfMetrics) -> bool:
+    return any(
+        t.baseline_comparison is not None and bool(t.baseline_comparison.regressed) for t in _tests(suite)
+    )
+
+
+def _exploratory(suite: PerfMetrics) -> bool:
+    return all(
+        t.baseline_comparison is None or bool(t.baseline_comparison.exploratory) for t in _tests(suite)
+    )
+
+
+def _actions(suite: PerfMetrics) -> list[str]:
+    actions = ["view-trace"]
+    if suite.status in ("degraded", "fail"):
+        actions.append("retry-with-throttle")
+    if _regression(suite):
+        actions.append("compare-baseline")
+    actions.append("annotate")
+    return actions
+
+
+def preview(suite: PerfMetrics) -> PerformancePreview:
+    retry = suite.retry
+    return PerformancePreview.model_validate(
+        {
+            "traceId": suite.trace_id,
+            "editionId": suite.edition_id,
+            "moduleId": suite.module_id,
+            "testType": suite.test_type,
+            "performanceScore": suite.performance_score,
+            "status": suite.status,
+            "regression": _regression(suite),
+            "exploratory": _exploratory(suite),
+            "retryAttempt": max((t.retry_attempt or 0) for t in _tests(suite)),
+            "tileSummary": tile_summary(suite),
+            "tags": [v for v in (suite.module_id, suite.edition_id, suite.test_type) if v],
+            "actions": _actions(suite),
+            "badge": _badge(retry.outcome if retry else None),
+        }
+    )
+
+
+def _badge(outcome: str | None) -> str | None:
+    return {"recovered": "Recovered after retry", "escalated": "Escalated for review"}.get(outcome or "")
+
+
+def needs_alert(test: PerfMetrics) -> bool:
+    comparison = test.baseline_comparison
+    return test.status in ("degraded", "fail") or (comparison is not None and bool(comparison.regressed))
+
+
+def alert(suite: PerfMetrics) -> RegressionAlert | None:
+    """regression-alert.yaml: only when a counted test regressed, degraded or failed."""
+    flagged = [t for t in _tests(suite) if needs_alert(t) and not t.excluded_from_gate]
+    if not flagged:
+        return None
+    worst = min(flagged, key=lambda t: t.performance_score if t.performance_score is not None else 1.0)
+    regressed = any(t.baseline_comparison is not None and t.baseline_comparison.regressed for t in flagged)
+    escalated = any(t.retry is not None and t.retry.outcome == "escalated" for t in flagged)
+    return RegressionAlert.model_validate(
+        {
+            "triggeredBy": "performance-regression" if regressed else "threshold-breach",
+            "reason": alert_reason(worst),
+            "traceId": suite.trace_id,
+            "editionId": suite.edition_id,
+            "moduleId": suite.module_id,
+            "testType": worst.test_type,
+            "status": worst.status,
+            "performanceScore": worst.performance_score,
+            "actionRequired": True,
+            "escalated": escalated,
+            "tests": [
+                {
+                    "endpoint": t.endpoint,
+                    "testType": t.test_type,
+                    "status": t.status,
+                    "reason": alert_reason(t),
+                }
+                for t in flagged
+            ],
+            "suggestedActions": suggested_actions(worst),
+        }
+    )
+
+
+def write_artifacts(
+    suite: PerfMetrics,
+    out_dir: Path,
+    *,
+    steps: list[dict[str, Any]],
+    attempts: list[dict[str, Any]],
+) -> dict[str, Path]:
+    """Write every artifact; a stale regression-alert.yaml from an earlier run there is removed."""
+    written: dict[str, Path] = {}
+    metrics_doc = suite.to_wire()
+    written["perfMetrics"] = write_atomic(out_dir / paths.PERF_METRICS, dump_json(metrics_doc))
+    written["loadTraceMap"] = write_atomic(out_dir / paths.TRACE_MAP, dump_yaml(trace_map(suite).to_wire()))
+    written["preview"] = write_atomic(out_dir / paths.PREVIEW, dump_json(preview(suite).to_wire()))
+    written["scoreLog"] = write_score_log(out_dir, suite, steps, attempts)
+    edition_copy = paths.edition_metrics_path(out_dir, suite.edition_id, suite.module_id)
+    written["editionMetrics"] = write_atomic(edition_copy, dump_json(metrics_doc))
+    found = alert(suite)
+    alert_path = out_dir / paths.ALERT
+    edition_alert = paths.edition_alert_path(out_dir, suite.edition_id, suite.module_id)
+    if found is not None:
+        text = dump_yaml(found.to_wire())
+        written["regressionAlert"] = write_atomic(alert_path, text)
+        written["editionAlert"] = write_atomic(edition_alert, text)
+    else:
+        for stale in (alert_path, edition_alert):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+    return written
+
+
+__all__ = ["score_log_lines", "write_artifacts"]

@@ -1,0 +1,26 @@
+"""Artifact file names, including the per-edition copies of spec cycle 14."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+PERF_METRICS = "perf-metrics.json"
+TRACE_MAP = "load-trace-map.yaml"
+PREVIEW = "studio.performance.preview.json"
+SCORE_LOG = "performance-score.log.jsonl"
+ALERT = "regression-alert.yaml"
+
+
+def safe_name(name: str | None, default: str = "default") -> str:
+    """A path component from an id: lowercase, no separators or dot-dot (``A/B`` -> ``a-b``)."""
+    text = re.sub(r"[^a-z0-9._-]+", "-", (name or "").strip().lower()).strip("-.")
+    return text or default
+
+
+def edition_metrics_path(out_dir: Path, edition_id: str | None, module_id: str | None) -> Path:
+    return out_dir / "metrics" / safe_name(edition_id) / f"{safe_name(module_id, 'module')}.json"
+
+
+def edition_alert_path(out_dir: Path, edition_id: str | None, module_id: str | None) -> Path:
+    return out_dir / "alerts" / safe_name(edition_id) / f"{safe_name(module_id, 'module')}.yaml"

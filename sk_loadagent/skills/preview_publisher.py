@@ -1,0 +1,40 @@
+"""PreviewPublisherSkill (spec cycles 4, 14, 16, 19): artifacts and the Studio preview."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+from semantic_kernel.functions import kernel_function
+
+from sk_loadagent.publish import write_artifacts
+from sk_loadagent.skills._coerce import perf_metrics
+
+
+class PreviewPublisher:
+    """Writes perf-metrics.json, load-trace-map.yaml, studio.performance.preview.json, the score log,
+    regression-alert.yaml when needed, and the per-edition copies, each atomically."""
+
+    def __init__(
+        self, out_dir: str | Path = "perf", steps: Callable[[], list[dict[str, Any]]] | None = None
+    ) -> None:
+        self.out_dir = Path(out_dir)
+        self.steps = steps
+
+    @kernel_function(
+        name="publish_preview",
+        description="Write the run's artifacts and the Studio preview tile; returns their paths.",
+    )
+    def publish_preview(
+        self,
+        perfMetrics: Annotated[dict[str, Any], "evaluated perf-metrics of a suite"],
+        attempts: Annotated[list[dict[str, Any]] | None, "the retry history"] = None,
+    ) -> dict[str, str]:
+        written = write_artifacts(
+            perf_metrics(perfMetrics),
+            self.out_dir,
+            steps=self.steps() if self.steps else [],
+            attempts=attempts or [],
+        )
+        return {name: str(path) for name, path in written.items()}

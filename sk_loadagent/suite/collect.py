@@ -1,0 +1,33 @@
+"""PerfMetricCollector's work: each run's samples and telemetry into perf-metrics with the run's scope."""
+
+from __future__ import annotations
+
+from sk_loadagent.analysis import summarize
+from sk_loadagent.models.metrics import PerfMetrics
+from sk_loadagent.suite.assemble import suite_metrics
+from sk_loadagent.suite.execute import TestRun
+from sk_loadagent.suite.execution_plan import ExecutionPlan
+
+
+def collect_one(plan: ExecutionPlan, run: TestRun, *, retry_attempt: int) -> PerfMetrics:
+    planned = plan.test(run.index)
+    metrics = summarize(run.result, run.resources, test_type=planned.test_type)
+    metrics.trace_id = plan.trace_id
+    metrics.module_id = plan.module_id
+    metrics.edition_id = plan.edition_id
+    metrics.test_type = planned.test_type
+    metrics.test_index = planned.index
+    metrics.test_name = planned.label
+    metrics.endpoint = planned.endpoint
+    metrics.method = planned.method
+    metrics.test_target = planned.url
+    metrics.retry_attempt = retry_attempt
+    metrics.excluded_from_gate = planned.exclude_from_gate or None
+    if metrics.stress is not None and planned.test.rps is not None:
+        metrics.stress.design_limit_rps = planned.test.rps
+    return metrics
+
+
+def collect(plan: ExecutionPlan, runs: list[TestRun], *, retry_attempt: int = 0) -> PerfMetrics:
+    """The suite perf-metrics of the runs (top level = the decisive test, ``tests`` = every run)."""
+    return suite_metrics([collect_one(plan, run, retry_attempt=retry_attempt) for run in runs])

@@ -1,0 +1,91 @@
+"""Running the planned tests one after another, sampling the target's resources while each runs."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import psutil
+
+from sk_loadagent.engine import Progress, RunOptions, RunResult, build_profile, run_load
+from sk_loadagent.suite.execution_plan import ExecutionPlan, PlannedTest
+from sk_loadagent.telemetry import ProcessSampler
+from sk_loadagent.telemetry.resources import ResourceSamples
+
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+@dataclass
+class TestRun:
+    """One test's run: what the engine collected and what the target's process did meanwhile."""
+
+    __test__ = False
+
+    index: int
+    result: RunResult
+    resources: ResourceSamples | None
+
+
+def find_listener_pid(url: str) -> int | None:
+    """The pid listening on a loopback URL's port, when this user may see it; None otherwise."""
+    parts = urlsplit(url)
+    if parts.hostname not in _LOOPBACK:
+        return None
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        connections = psutil.net_connections(kind="inet")
+    except (psutil.AccessDenied, OSError):
+        return None
+    for conn in connections:
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
+            return int(conn.pid)
+    return None
+
+
+async def run_one(
+    plan: ExecutionPlan,
+    planned: PlannedTest,
+    options: RunOptions,
+    target_pid: int | None,
+    progress: Callable[[str, Progress], None] | None,
+) -> TestRun:
+    profile = build_profile(
+        planned.test,
+        base_url=plan.base_url,
+        method=planned.method,
+        execution_window=plan.execution_window,
+        slo_p95_ms=planned.slo_p95_ms,
+        slo_error_rate=planned.slo_error_rate,
+    )
+    label = planned.label
+
+    def report(snapshot: Progress) -> None:
+        if progress is not None:
+            progress(label, snapshot)
+
+    sampler = ProcessSampler(target_pid) if target_pid is not None else None
+    if sampler is not None:
+        sampler.start()
+    try:
+        result = await run_load(profile, options, report)
+    finally:
+        resources = sampler.stop() if sampler is not None else None
+    return TestRun(index=planned.index, result=result, resources=resources)
+
+
+async def run_tests(
+    plan: ExecutionPlan,
+    *,
+    tests: list[int] | None = None,
+    options: RunOptions,
+    target_pid: int | None = None,
+    progress: Callable[[str, Progress], None] | None = None,
+) -> list[TestRun]:
+    """Run every planned test (or the listed indices), in plan order."""
+    hosts = (*options.allow_hosts, *plan.allow_hosts)
+    options = dataclasses.replace(options, allow_hosts=hosts)
+    pid = target_pid if target_pid is not None else find_listener_pid(plan.base_url)
+    chosen = [t for t in plan.tests if tests is None or t.index in tests]
+    return [await run_one(plan, planned, options, pid, progress) for planned in chosen]

@@ -1,0 +1,249 @@
+"""The execution plan: a test-suite plan with every input resolved, ready to run and serialisable.
+
+This is what TestPlanInterpreter produces and every later step reads. Resolving happens here once (target
+URL, endpoint, method, load profile, stress SLO, retry adjustments), so the other steps never re-read files.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import Field
+
+from sk_loadagent.errors import InputError
+from sk_loadagent.models._base import WireModel
+from sk_loadagent.models.durations import Duration
+from sk_loadagent.models.plan import TestSpec, check_base_url
+from sk_loadagent.suite.inputs import SuiteInputs
+from sk_loadagent.suite.sources import Sources
+
+
+class SourcedDocument(WireModel):
+    """An input document with the name of the file it came from (for threshold sources in artifacts)."""
+
+    source: str
+    document: dict[str, Any]
+
+
+class PlannedTest(WireModel):
+    index: int
+    label: str
+    test_type: str
+    endpoint: str
+    method: str
+    url: str
+    test: TestSpec
+    profile: str
+    slo_p95_ms: float | None = None
+    slo_error_rate: float | None = None
+    exclude_from_gate: bool = False
+    retry_on_fail: bool = False
+    adjustments: dict[str, str | float] | None = None
+
+
+class ExecutionPlan(WireModel):
+    trace_id: str
+    module_id: str
+    edition_id: str | None = None
+    source_agent: str | None = None
+    plan_file: str | None = None
+    base_url: str
+    allow_hosts: list[str] = Field(default_factory=list)
+    execution_window: Duration | None = None
+    retry_on_fail: bool = False
+    max_retries: int = 3
+    tests: list[PlannedTest]
+    threshold_files: list[SourcedDocument] = Field(default_factory=list)
+    metadata: dict[str, Any] | None = None
+    edition_config: dict[str, Any] | None = None
+    annotations: dict[str, Any] | None = None
+    weighting: dict[str, Any] | None = None
+    seed_baselines: list[dict[str, Any]] = Field(default_factory=list)
+
+    def sources(self) -> Sources:
+        """The judging inputs the plan carries, validated again (the plan may have come over the wire)."""
+        return Sources.from_documents(
+            thresholds=[(d.source, d.document) for d in self.threshold_files],
+            metadata=self.metadata,
+            editions=self.edition_config,
+            annotations=self.annotations,
+            weighting=self.weighting,
+        )
+
+    def test(self, index: int) -> PlannedTest:
+        for planned in self.tests:
+            if planned.index == index:
+                return planned
+        raise KeyError(index)
+
+
+def default_trace_id(module_id: str) -> str:
+    return f"{module_id.lower()}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
+
+
+def _target_base_url(inputs: SuiteInputs, target_url: str | None) -> str:
+    if target_url:
+        try:
+            return check_base_url(target_url)
+        except ValueError as exc:
+            raise InputError.single("--target-url", "", str(exc), repr(target_url)) from None
+    if inputs.plan.base_url:
+        return inputs.plan.base_url
+    if inputs.metadata is not None and inputs.metadata.base_url:
+        return check_base_url(inputs.metadata.base_url)
+    raise InputError.single(
+        inputs.plan_source,
+        "baseUrl",
+        "a target: baseUrl in the plan, --target-url, or baseUrl in service.metadata.yaml",
+    )
+
+
+def _endpoint(inputs: SuiteInputs, index: int, test: TestSpec) -> str:
+    """The test's endpoint, else the plan's, else the first one a test names, else service.metadata's."""
+    if test.endpoint:
+        return test.endpoint
+    if inputs.plan.endpoint:
+        return inputs.plan.endpoint
+    named = next((t.endpoint for t in inputs.plan.tests if t.endpoint), None)
+    if named:
+        return named
+    if inputs.metadata is not None:
+        default = inputs.metadata.default_endpoint()
+        if default is not None:
+            return default.path
+    raise InputError.single(
+        inputs.plan_source,
+        f"tests[{index}].endpoint",
+        "an endpoint path (none in the test, the plan or service.metadata.yaml)",
+    )
+
+
+def _method(inputs: SuiteInputs, test: TestSpec, endpoint: str) -> str:
+    if test.method:
+        return test.method
+    if inputs.plan.method:
+        return inputs.plan.method
+    if inputs.metadata is not None:
+        method = inputs.metadata.method_for(endpoint)
+        if method:
+            return method.upper()
+    return "POST" if test.body is not None or test.payload_sizes else "GET"
+
+
+def apply_adjustments(test: TestSpec, adjustments: dict[str, str | float]) -> TestSpec:
+    """A retry's changes (spec cycle 18): scaled rates, a shorter duration, an added warm-up."""
+    data = test.model_dump(by_alias=False, exclude_none=True)
+    factor = adjustments.get("loadFactor")
+    if isinstance(factor, int | float):
+        for key in ("rps", "baseline_rps", "start_rps", "step_rps", "max_rps"):
+            if key in data:
+                data[key] = max(1.0, round(float(data[key]) * factor, 3))
+        if "vus" in data:
+            data["vus"] = max(1, round(data["vus"] * factor))
+        if "stages" in data:
+            data["stages"] = [{**s, "target": round(s["target"] * factor, 3)} for s in data["stages"]]
+    for key in ("duration", "warmup"):
+        if key in adjustments:
+            data[key] = adjustments[key]
+    if "rps" in adjustments and "rps" in data:
+        data["rps"] = adjustments["rps"]
+    return TestSpec.model_validate(data)
+
+
+def interpret(
+    inputs: SuiteInputs,
+    *,
+    target_url: str | None = None,
+    trace_id: str | None = None,
+    edition_id: str | None = None,
+    source_agent: str | None = None,
+    allow_hosts: list[str] | None = None,
+    adjustments: dict[int, dict[str, str | float]] | None = None,
+) -> ExecutionPlan:
+    """Resolve a loaded suite into an execution plan; raises InputError for anything that cannot run."""
+    from sk_loadagent.engine import build_profile, check_target
+
+    plan = inputs.plan
+    base_url = _target_base_url(inputs, target_url)
+    hosts = [*plan.allow_hosts, *(allow_hosts or [])]
+    check_target(base_url, hosts)
+    trace = trace_id or plan.trace_id or default_trace_id(plan.module_id)
+    edition = edition_id or plan.edition_id
+    window = plan.execution_window
+    retry_default = bool(plan.retry_on_fail) or bool(inputs.flags(plan.module_id, edition).retry_on_fail)
+    planned: list[PlannedTest] = []
+    for index, spec in enumerate(plan.tests):
+        test = spec
+        extra = (adjustments or {}).get(index)
+        if extra:
+            test = apply_adjustments(spec, extra)
+        endpoint = _endpoint(inputs, index, test)
+        method = _method(inputs, test, endpoint)
+        test = test.model_copy(update={"endpoint": endpoint, "method": method})
+        flags = inputs.flags(plan.module_id, edition, test.type)
+        slo = inputs.sources().limits(
+            module_id=plan.module_id, edition_id=edition, test_type=test.type, endpoint=endpoint
+        )
+        p95, error_rate = slo.value("latencyP95"), slo.value("errorRateMax")
+        try:
+            profile = build_profile(
+                test,
+                base_url=base_url,
+                method=method,
+                execution_window=window,
+                slo_p95_ms=p95,
+                slo_error_rate=error_rate,
+            )
+        except InputError as exc:
+            raise InputError(inputs.plan_source, _prefixed(exc, index)) from None
+        planned.append(
+            PlannedTest(
+                index=index,
+                label=test.label() if test.name else f"{test.type} {endpoint}",
+                test_type=test.type,
+                endpoint=endpoint,
+                method=method,
+                url=base_url + endpoint,
+                test=test,
+                profile=profile.describe(),
+                slo_p95_ms=p95,
+                slo_error_rate=error_rate,
+                exclude_from_gate=bool(test.exclude_from_gate) or flags.exclude_from_gate,
+                retry_on_fail=_retry_on_fail(test.retry_on_fail, flags.retry_on_fail, retry_default),
+                adjustments=extra,
+            )
+        )
+    return ExecutionPlan(
+        trace_id=trace,
+        module_id=plan.module_id,
+        edition_id=edition,
+        source_agent=source_agent or plan.source_agent,
+        plan_file=inputs.plan_source,
+        base_url=base_url,
+        allow_hosts=hosts,
+        execution_window=window,
+        retry_on_fail=retry_default,
+        max_retries=plan.max_retries if plan.max_retries is not None else 3,
+        tests=planned,
+        threshold_files=[SourcedDocument(source=s, document=d.to_wire()) for s, d in inputs.thresholds],
+        metadata=inputs.metadata.to_wire() if inputs.metadata is not None else None,
+        edition_config=inputs.editions.to_wire() if inputs.editions is not None else None,
+        annotations=inputs.annotations.to_wire() if inputs.annotations is not None else None,
+        weighting=inputs.weighting.to_wire() if inputs.weighting is not None else None,
+        seed_baselines=[b.to_wire() for b in inputs.baselines],
+    )
+
+
+def _retry_on_fail(from_test: bool | None, from_studio: bool | None, default: bool) -> bool:
+    """The test's own setting wins, then Studio's, then the plan's."""
+    for value in (from_test, from_studio):
+        if value is not None:
+            return value
+    return default
+
+
+def _prefixed(exc: InputError, index: int) -> list[Any]:
+    for problem in exc.problems:
+        problem.field = f"tests[{index}].{problem.field}" if problem.field else f"tests[{index}]"
+    return list(exc.problems)

@@ -1,0 +1,101 @@
+"""Every input file of spec cycle 3, loaded and validated in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sk_loadagent.errors import InputError
+from sk_loadagent.models.annotation import AnnotationFlags, StudioAnnotations
+from sk_loadagent.models.baseline import PerfBaseline
+from sk_loadagent.models.edition import EditionConfig
+from sk_loadagent.models.loading import load_document, read_document, validate_document
+from sk_loadagent.models.metadata import ServiceMetadata
+from sk_loadagent.models.plan import TestSuitePlan
+from sk_loadagent.models.thresholds import PerfThresholds
+from sk_loadagent.models.weighting import CustomWeighting
+from sk_loadagent.suite.sources import Sources
+
+
+@dataclass
+class SuiteInputs:
+    plan: TestSuitePlan
+    plan_source: str = "test-suite.plan.yaml"
+    thresholds: list[tuple[str, PerfThresholds]] = field(default_factory=list)
+    metadata: ServiceMetadata | None = None
+    editions: EditionConfig | None = None
+    annotations: StudioAnnotations | None = None
+    weighting: CustomWeighting | None = None
+    baselines: list[PerfBaseline] = field(default_factory=list)
+
+    weighting_source: str = "customWeighting.yaml"
+
+    def sources(self) -> Sources:
+        return Sources(
+            thresholds=self.thresholds,
+            metadata=self.metadata,
+            editions=self.editions,
+            annotations=self.annotations,
+            weighting=self.weighting,
+            weighting_source=self.weighting_source,
+        )
+
+    def flags(self, module_id: str, edition_id: str | None, test_type: str | None = None) -> AnnotationFlags:
+        """Studio's flags for a test (exclusions, retry wishes); all off without an annotation file."""
+        return self.sources().flags(module_id, edition_id, test_type)
+
+
+def _thresholds(path: str | Path) -> list[tuple[str, PerfThresholds]]:
+    """A thresholds file holds one document or a list of them (several modules in one file)."""
+    data = read_document(path)
+    source = str(path)
+    if isinstance(data, list):
+        return [
+            (f"{source}[{i}]", validate_document(d, PerfThresholds, f"{source}[{i}]"))
+            for i, d in enumerate(data)
+        ]
+    if data is None:
+        raise InputError.single(source, "", "a perf-thresholds document", "an empty file")
+    return [(source, validate_document(data, PerfThresholds, source))]
+
+
+def _baselines(path: str | Path) -> list[PerfBaseline]:
+    data = read_document(path)
+    source = str(path)
+    items = data if isinstance(data, list) else [data]
+    return [validate_document(item, PerfBaseline, source) for item in items]
+
+
+def _plan(plan: str | Path | dict[str, Any] | TestSuitePlan) -> tuple[TestSuitePlan, str]:
+    if isinstance(plan, TestSuitePlan):
+        return plan, "test-suite.plan.yaml"
+    if isinstance(plan, dict):
+        return validate_document(plan, TestSuitePlan, "test-suite.plan.yaml"), "test-suite.plan.yaml"
+    return load_document(plan, TestSuitePlan), str(plan)
+
+
+def load_inputs(
+    plan: str | Path | dict[str, Any] | TestSuitePlan,
+    *,
+    thresholds: Sequence[str | Path] = (),
+    metadata: str | Path | None = None,
+    editions: str | Path | None = None,
+    annotations: str | Path | None = None,
+    weighting: str | Path | None = None,
+    baseline: str | Path | None = None,
+) -> SuiteInputs:
+    """Load the plan and optional inputs; InputError names the file and field of the first bad one."""
+    suite_plan, source = _plan(plan)
+    return SuiteInputs(
+        plan=suite_plan,
+        plan_source=source,
+        thresholds=[item for path in thresholds for item in _thresholds(path)],
+        metadata=load_document(metadata, ServiceMetadata) if metadata else None,
+        editions=load_document(editions, EditionConfig) if editions else None,
+        annotations=load_document(annotations, StudioAnnotations) if annotations else None,
+        weighting=load_document(weighting, CustomWeighting) if weighting else None,
+        weighting_source=str(weighting) if weighting else "customWeighting.yaml",
+        baselines=_baselines(baseline) if baseline else [],
+    )

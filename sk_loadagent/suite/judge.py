@@ -1,0 +1,254 @@
+"""Judging each test of a suite: compare with memory, score, classify, and decide on retries.
+
+Each function takes perf-metrics (one test, or a suite with ``tests``) and returns the same shape with its
+part filled in, so a skill can run it alone, as another agent would (e.g. scoring a Resiliency run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from itertools import pairwise
+from typing import Any
+
+from sk_loadagent.analysis import (
+    ResolvedLimits,
+    classify,
+    comparison_input,
+    detect_infrastructure_anomaly,
+    edition_deviation,
+    obsolete_after_regressions,
+    obsolete_suggestion,
+    retry_decision,
+    run_noise_for,
+    score_breakdown,
+    series_change_points,
+    written_score,
+)
+from sk_loadagent.analysis import (
+    compare as compare_runs,
+)
+from sk_loadagent.analysis import (
+    evaluate as evaluate_limits,
+)
+from sk_loadagent.memory import MemoryStore
+from sk_loadagent.models.loading import validate_document
+from sk_loadagent.models.metrics import BaselineComparison, PerfMetrics, ScoreWeights, Violation
+from sk_loadagent.models.thresholds import PerfThresholds, ThresholdLimits
+from sk_loadagent.suite.assemble import suite_metrics
+from sk_loadagent.suite.baselines import load_history, seed_input, series_key
+from sk_loadagent.suite.execution_plan import ExecutionPlan
+from sk_loadagent.suite.sources import Sources
+
+_FLAKY_WINDOW = 6
+_IGNORED_METRICS = {
+    "cpu": {"cpuUsageMax"},
+    "memory": {"memoryUsageMax"},
+    "latency": {"latencyP50", "latencyP95", "latencyP99"},
+    "rps": {"rpsMin"},
+    "errorRate": {"errorRateMax"},
+}
+
+
+def each_test(suite: PerfMetrics, fn: Callable[[PerfMetrics], PerfMetrics]) -> PerfMetrics:
+    """Apply ``fn`` to every test and rebuild the suite's top level from the results."""
+    if not suite.tests:
+        return fn(suite)
+    return suite_metrics([fn(t) for t in suite.tests])
+
+
+def _sources(plan: ExecutionPlan | None, thresholds: dict[str, Any] | None) -> Sources:
+    sources = plan.sources() if plan is not None else Sources()
+    if thresholds is not None:
+        doc = validate_document(thresholds, PerfThresholds, "thresholds")
+        sources.thresholds = [("thresholds", doc), *sources.thresholds]
+    return sources
+
+
+def _memory_limits(test: PerfMetrics, tolerance_p95: float = 0.25) -> ThresholdLimits | None:
+    """Spec cycle 8: latency.p95 must be ≤ the historical baseline + the allowed delta."""
+    comparison = test.baseline_comparison
+    if comparison is None or comparison.p95_latency_baseline is None or comparison.exploratory:
+        return None
+    return ThresholdLimits(latency_p95=round(comparison.p95_latency_baseline * (1 + tolerance_p95), 3))
+
+
+def limits_for(test: PerfMetrics, sources: Sources) -> ResolvedLimits:
+    first = sources.limits_for(test)
+    return sources.limits_for(test, memory_derived=_memory_limits(test, first.tolerance.p95))
+
+
+# -- compare ---------------------------------------------------------------------------------------------
+
+
+def _flaky(statuses: list[str | None]) -> bool:
+    """A flakiness pattern: the status flipped between good and bad at least twice in the recent runs."""
+    good = [s in ("pass", "warning") for s in statuses[-_FLAKY_WINDOW:] if s is not None]
+    flips = sum(1 for a, b in pairwise(good) if a != b)
+    return flips >= 2
+
+
+def _edition_deviation(store: MemoryStore | None, test: PerfMetrics) -> dict[str, str] | None:
+    if store is None or test.latency is None or test.latency.p95 is None or test.edition_id is None:
+        return None
+    latest: dict[str, float] = {}
+    for record in store.find(module_id=test.module_id, test_type=test.test_type, endpoint=test.endpoint):
+        if record.edition_id and record.edition_id != test.edition_id and record.p95_latency_ms:
+            latest[record.edition_id] = record.p95_latency_ms
+    if not latest:
+        return None
+    latest[test.edition_id] = test.latency.p95
+    return edition_deviation(latest) or None
+
+
+def compare_test(
+    test: PerfMetrics, plan: ExecutionPlan | None, store: MemoryStore | None, sources: Sources
+) -> PerfMetrics:
+    history = load_history(store, series_key(test))
+    entries = history.entries
+    baseline = history.baseline_input()
+    seeds = list(plan.seed_baselines if plan else [])
+    if baseline is None and seeds:
+        from sk_loadagent.models.baseline import PerfBaseline
+
+        baseline = seed_input([PerfBaseline.model_validate(s) for s in seeds], test)
+    tolerance = sources.limits_for(test).tolerance
+    comparison = compare_runs(comparison_input(test), baseline, tolerance, run_noise=run_noise_for(entries))
+    updates: dict[str, Any] = {"flaky_history": _flaky([e.status for e in entries]) or None}
+    points = series_change_points(entries)
+    if points:
+        updates["change_points"] = [cp.index for _, cp in points]
+        notes = list(comparison.notes or [])
+        for entry, cp in points:
+            notes.append(
+                f"change point at run {entry.trace_id or entry.run_id}: p95 {cp.before_mean:.2f} -> "
+                f"{cp.after_mean:.2f} ms ({cp.rel_change:+.0%}, p={cp.p_value:.3f})"
+            )
+        updates["notes"] = notes
+    if obsolete_after_regressions(entries):
+        updates["baseline_obsolete"] = True
+        updates["notes"] = [*(updates.get("notes") or comparison.notes or []), obsolete_suggestion()]
+    deviation = _edition_deviation(store, test)
+    if deviation:
+        updates["edition_deviation"] = deviation
+    return test.model_copy(update={"baseline_comparison": comparison.model_copy(update=updates)})
+
+
+def compare(suite: PerfMetrics, plan: ExecutionPlan | None, store: MemoryStore | None) -> PerfMetrics:
+    sources = _sources(plan, None)
+    return each_test(suite, lambda t: compare_test(t, plan, store, sources))
+
+
+# -- score -----------------------------------------------------------------------------------------------
+
+
+def score_test(test: PerfMetrics, sources: Sources, weights: ScoreWeights | None) -> PerfMetrics:
+    limits = limits_for(test, sources)
+    chosen = weights or sources.weights(test.module_id, test.edition_id, test.test_type)
+    breakdown = score_breakdown(test, limits, chosen)
+    return test.model_copy(
+        update={
+            "performance_score": written_score(breakdown.score),
+            "score_components": breakdown.components,
+            "score_weights": breakdown.weights,
+            "thresholds": limits.as_effective(),
+        }
+    )
+
+
+def score(
+    suite: PerfMetrics,
+    plan: ExecutionPlan | None,
+    *,
+    thresholds: dict[str, Any] | None = None,
+    weights: dict[str, float] | None = None,
+) -> PerfMetrics:
+    sources = _sources(plan, thresholds)
+    given = validate_document(weights, ScoreWeights, "weights") if weights else None
+    return each_test(suite, lambda t: score_test(t, sources, given))
+
+
+# -- evaluate --------------------------------------------------------------------------------------------
+
+
+def _not_ignored(violations: list[Violation], ignore: frozenset[str]) -> list[Violation]:
+    dropped = {metric for name in ignore for metric in _IGNORED_METRICS.get(name, set())}
+    return [v for v in violations if v.metric not in dropped]
+
+
+def evaluate_test(test: PerfMetrics, sources: Sources) -> PerfMetrics:
+    if test.performance_score is None:
+        test = score_test(test, sources, None)
+    assert test.performance_score is not None
+    limits = limits_for(test, sources)
+    flags = sources.flags(test.module_id, test.edition_id, test.test_type)
+    violations = _not_ignored(evaluate_limits(test, limits), flags.ignore)
+    comparison: BaselineComparison | None = test.baseline_comparison
+    if comparison is not None and "baseline" in flags.ignore:
+        comparison = None
+    verdict = classify(test.performance_score, violations, comparison, tolerance=limits.tolerance.p95)
+    status, reasons = verdict.status, list(verdict.reasons)
+    if flags.override_status is not None:
+        reasons.append(f"status set to {flags.override_status} by a Studio annotation (scoreOverride)")
+        status = flags.override_status
+    reasons += [f"Studio annotation: {r}" for r in flags.reasons]
+    excluded = bool(test.excluded_from_gate) or flags.exclude_from_gate
+    return test.model_copy(
+        update={
+            "status": status,
+            "violations": violations or None,
+            "reasons": reasons,
+            "regression": verdict.regression,
+            "exploratory": comparison is None or bool(comparison.exploratory) or flags.exploratory,
+            "excluded_from_gate": excluded or None,
+        }
+    )
+
+
+def evaluate(
+    suite: PerfMetrics, plan: ExecutionPlan | None, *, thresholds: dict[str, Any] | None = None
+) -> PerfMetrics:
+    sources = _sources(plan, thresholds)
+    return each_test(suite, lambda t: evaluate_test(t, sources))
+
+
+# -- retry -----------------------------------------------------------------------------------------------
+
+
+def recommend(suite: PerfMetrics, plan: ExecutionPlan | None, *, attempt: int) -> dict[str, Any]:
+    """Spec cycle 18: which tests to retry, with which strategy and adjustments; the planner loops."""
+    max_attempts = plan.max_retries if plan is not None else 3
+    decision: dict[str, Any] = {
+        "retry": False,
+        "tests": [],
+        "strategy": {},
+        "adjustments": {},
+        "reasons": {},
+        "cooldownSeconds": 0.0,
+    }
+    scores: list[float] = []
+    for test in suite.tests or [suite]:
+        if test.excluded_from_gate:
+            continue
+        planned = plan.test(test.test_index) if plan is not None and test.test_index is not None else None
+        comparison = test.baseline_comparison
+        choice = retry_decision(
+            test,
+            attempt=attempt,
+            max_attempts=max_attempts,
+            retry_on_fail=planned.retry_on_fail if planned is not None else False,
+            history_flaky=bool(comparison is not None and comparison.flaky_history),
+            infrastructure_anomaly=detect_infrastructure_anomaly(test),
+        )
+        key = str(test.test_index if test.test_index is not None else 0)
+        decision["reasons"][key] = choice.reason
+        if not choice.retry:
+            continue
+        decision["retry"] = True
+        decision["tests"].append(test.test_index if test.test_index is not None else 0)
+        decision["strategy"][key] = choice.strategy
+        decision["adjustments"][key] = dict(choice.adjustments)
+        decision["cooldownSeconds"] = max(decision["cooldownSeconds"], choice.cooldown_s)
+        if test.performance_score is not None:
+            scores.append(test.performance_score)
+    decision["previousScore"] = min(scores) if scores else None
+    return decision
