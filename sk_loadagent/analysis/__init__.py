@@ -42,7 +42,16 @@ from sk_loadagent.analysis.scoring import (
 )
 from sk_loadagent.analysis.summary import summarize
 from sk_loadagent.analysis.thresholds import Limit, ResolvedLimits, Tolerance, evaluate, resolve_limits
-from sk_loadagent.analysis.verdict import GateEntry, GateResult, Verdict, classify, gate, written_score
+from sk_loadagent.analysis.verdict import (
+    GateEntry,
+    GateResult,
+    TypeReading,
+    Verdict,
+    classify,
+    gate,
+    type_reading,
+    written_score,
+)
 
 __all__ = [
     "DEFAULT_RUN_NOISE",
@@ -56,6 +65,7 @@ __all__ = [
     "RetryDecision",
     "ScoreBreakdown",
     "Tolerance",
+    "TypeReading",
     "Verdict",
     "WeightOverride",
     "baseline_pool",
@@ -85,5 +95,6 @@ __all__ = [
     "series_change_points",
     "should_promote",
     "summarize",
+    "type_reading",
     "written_score",
 ]

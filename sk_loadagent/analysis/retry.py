@@ -8,16 +8,25 @@ degraded run. Strategy per trigger:
 - generator saturation → throttled (rps × 0.6, so the generator is not the bottleneck);
 - target CPU spike or another anomaly → standard after a 60 s cool-down;
 - a spike test failing by less than 15 % → throttled (cycle 8);
-- any other fail, or score < 0.5 → staged (duration ÷ 4, at least 15 s: reproduce before failing);
+- any other fail, or score < 0.5 → staged (a quarter of the duration, at least 15 s, never longer than
+  the test: reproduce before failing);
 - degraded and known flaky → memory-guided (same parameters after a 60 s cool-down);
 - retryOnFail → standard; a second standard attempt becomes throttled.
+
+A throttled retry scales the test's planned schedule: ``loadFactor`` multiplies every planned rate (as
+``suite.execution_plan.apply_adjustments`` applies it, always to the plan) and ``rps`` reports the peak rate
+that will run. A throttle after a throttle runs at 0.6 of the plan again, not 0.36: cycle 18 bounds the
+reduction at 30–50 %, so a second throttle checks whether the throttled run is stable.
+
+A Studio reviewer's ``retryWith`` (cycle 18, human-aware retry) replaces the strategy's adjustments with
+the reviewer's parameters whenever a retry is triggered.
 
 At most ``max_attempts`` retries (3 by default); after that the decision says to escalate.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -57,6 +66,7 @@ class RetryDecision:
         return RetryInfo(
             retry_attempt=attempt,
             original_status=original_status,
+            trigger=self.trigger,
             strategy=self.strategy,
             adjustments=dict(self.adjustments) or None,
             reason=self.reason,
@@ -158,6 +168,18 @@ def _trigger(
     return None
 
 
+@dataclass(frozen=True)
+class PlannedLoad:
+    """What the plan asked of the attempt being judged, for sizing the next one.
+
+    ``peak_rps`` is the highest arrival rate of the test's schedule as planned, before any retry scaled it
+    (a spike's ``rps``, not its baseline nor the run's mean); ``duration`` is this attempt's ``duration``.
+    """
+
+    peak_rps: float | None = None
+    duration: float | None = None
+
+
 def retry_decision(
     metrics: PerfMetrics,
     *,
@@ -166,9 +188,11 @@ def retry_decision(
     retry_on_fail: bool,
     history_flaky: bool,
     infrastructure_anomaly: str | None,
+    planned: PlannedLoad | None = None,
+    retry_with: Mapping[str, str | float] | None = None,
 ) -> RetryDecision:
     """Whether to retry the run that produced ``metrics``; ``attempt`` counts the retries already made
-    (0 for the original run)."""
+    (0 for the original run). ``retry_with`` is a reviewer's retry parameters (Studio ``retryWith``)."""
     found = _trigger(metrics, retry_on_fail, history_flaky, infrastructure_anomaly)
     if found is None:
         return RetryDecision(
@@ -184,27 +208,61 @@ def retry_decision(
         )
     if strategy == "standard" and attempt >= 1 and not trigger.startswith("infrastructure"):
         strategy = "throttled"  # the same run failed again: separate capacity from flakiness
-    adjustments = _adjustments(metrics, strategy)
+    if retry_with:
+        strategy, adjustments = reviewer_strategy(retry_with), dict(retry_with)
+    else:
+        adjustments = _adjustments(metrics, strategy, planned or PlannedLoad())
     cooldown = {"warm-start": 0.0, "memory-guided": LONG_COOLDOWN_S}.get(strategy, COOLDOWN_S)
     if trigger.startswith("infrastructure") and strategy == "standard":
         cooldown = LONG_COOLDOWN_S
     detail = ", ".join(f"{k} {v}" for k, v in adjustments.items())
-    reason = f"{trigger}: {strategy} retry {attempt + 1} of {max_attempts}" + (
+    source = " set by Studio retryWith" if retry_with else ""
+    reason = f"{trigger}: {strategy} retry {attempt + 1} of {max_attempts}{source}" + (
         f" ({detail})" if detail else ""
     )
     return RetryDecision(True, trigger, strategy, adjustments, cooldown, reason)
 
 
-def _adjustments(metrics: PerfMetrics, strategy: Strategy) -> dict[str, str | float]:
+def reviewer_strategy(retry_with: Mapping[str, str | float]) -> Strategy:
+    """The cycle 18 strategy a reviewer's parameters amount to: a new rate or concurrency throttles, a new
+    duration alone stages, a warm-up alone is a warm start."""
+    if "rps" in retry_with or "vus" in retry_with:
+        return "throttled"
+    if "duration" in retry_with:
+        return "staged"
+    if "warmup" in retry_with:
+        return "warm-start"
+    return "standard"
+
+
+def schedule_peak_rps(metrics: PerfMetrics) -> float | None:
+    """The highest target rate over the run's phases (its schedule's peak), else the mean target rate."""
+    rates = [p.target_rps for p in metrics.phases or [] if p.target_rps]
+    return max(rates) if rates else metrics.target_rps
+
+
+def _throttled(metrics: PerfMetrics, planned: PlannedLoad) -> dict[str, str | float]:
+    out: dict[str, str | float] = {"loadFactor": THROTTLE_FACTOR}
+    # Without the plan, the run's own schedule stands in for it (its peak, not its mean target rate).
+    peak = planned.peak_rps or schedule_peak_rps(metrics)
+    if peak:
+        # The arithmetic apply_adjustments does on the planned rates, so "rps" is the rate that will run.
+        out["rps"] = max(1.0, round(peak * THROTTLE_FACTOR, 3))
+    return out
+
+
+def _staged_duration(metrics: PerfMetrics, planned: PlannedLoad) -> float:
+    original = planned.duration or metrics.test_duration
+    if not original:
+        return STAGED_MIN_S
+    return min(original, max(STAGED_MIN_S, round(original / STAGED_DIVISOR)))
+
+
+def _adjustments(metrics: PerfMetrics, strategy: Strategy, planned: PlannedLoad) -> dict[str, str | float]:
     if strategy == "throttled":
-        out: dict[str, str | float] = {"loadFactor": THROTTLE_FACTOR}
-        if metrics.target_rps:
-            out["rps"] = round(metrics.target_rps * THROTTLE_FACTOR, 3)
-        return out
-    if strategy == "staged" and metrics.test_duration:
-        return {"duration": format_duration(max(STAGED_MIN_S, round(metrics.test_duration / STAGED_DIVISOR)))}
+        return _throttled(metrics, planned)
     if strategy == "staged":
-        return {"duration": format_duration(STAGED_MIN_S)}
+        return {"duration": format_duration(_staged_duration(metrics, planned))}
     if strategy == "warm-start":
         return {"warmup": format_duration(WARMUP_S)}
     return {}

@@ -9,6 +9,7 @@ in its function's docstring, and every component carries a reason a person can c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
@@ -127,13 +128,20 @@ def resource_utilization_score(
 
 
 def p95_delta(comparison: BaselineComparison | None) -> float | None:
-    """The relative p95 change against the baseline, or None without a usable baseline."""
+    """The relative p95 change against the baseline, or None without a usable baseline. Another agent may
+    send only the spelled delta (spec cycle 7: ``"deltaLatencyP95": "+31%"``); it is read when the
+    figures are missing."""
     if comparison is None or comparison.exploratory:
         return None
     base, current = comparison.p95_latency_baseline, comparison.p95_current
     if base is None or current is None or base <= 0:
-        return None
+        return _spelled_delta(comparison.delta_latency_p95)
     return current / base - 1.0
+
+
+def _spelled_delta(text: str | None) -> float | None:
+    match = re.fullmatch(r"\s*([+-]?\d+(?:\.\d+)?)\s*%\s*", text or "")
+    return float(match.group(1)) / 100 if match else None
 
 
 def baseline_delta_score(comparison: BaselineComparison | None) -> ComponentScore:

@@ -27,7 +27,13 @@ from datetime import UTC, datetime
 from sk_loadagent.engine.result import Phase, RunResult
 from sk_loadagent.histogram import RELATIVE_ERROR
 from sk_loadagent.models.durations import parse_duration
-from sk_loadagent.models.metrics import MeasurementInfo, PerfMetrics, PhaseSummary, TimelinePoint
+from sk_loadagent.models.metrics import (
+    MeasurementInfo,
+    PerfMetrics,
+    PhaseSummary,
+    StressReport,
+    TimelinePoint,
+)
 from sk_loadagent.telemetry.resources import ResourceSamples
 
 from ._generator import generator_stats
@@ -47,10 +53,16 @@ def summarize(
     """Every measured figure of the run; score, status, thresholds and comparison are left empty."""
     view = RunView(result)
     warnings: list[str] = []
+    test_type = _test_type(result, test_type)
     measured = [p for p in result.phases if p.measured]
     if not measured:
         warnings.append("no phase is marked measured: the whole run is measured")
         measured = [Phase("run", 0.0, result.duration, True)]
+    stress: tuple[StressReport | None, list[str]] | None = None
+    if test_type == "stress" or (test_type is None and result.extra.get("stress") is not None):
+        stress = stress_report(view, result.extra.get("stress"))
+        measured, held_note = _held_steps(measured, stress[0])
+        warnings += held_note
     spans: list[Span] = [(p.start, p.end) for p in measured]
     fig = view.figures(spans)
     seconds = fig.seconds
@@ -88,9 +100,35 @@ def summarize(
         metrics.resources = usage
         metrics.cpu_usage_pct = usage.cpu_avg_pct
         metrics.memory_usage_mb = usage.memory_peak_mb
-    warnings += _type_reports(metrics, view, spans, (first, last), resources, test_type)
+    warnings += _type_reports(metrics, view, spans, (first, last), resources, test_type, stress)
     metrics.warnings = warnings or None
     return metrics
+
+
+def _test_type(result: RunResult, test_type: str | None) -> str | None:
+    if test_type is None and isinstance(result.extra.get("testType"), str):
+        return str(result.extra["testType"])
+    return test_type
+
+
+def _held_steps(measured: list[Phase], report: StressReport | None) -> tuple[list[Phase], list[str]]:
+    """A stress test's figures are those of the steps that held: past the breaking point the system is
+    overloaded by design, and its latency there is in the stress report, not a threshold breach."""
+    if report is None or report.first_failed_rps is None:
+        return measured, []
+    steps = [p for p in measured if p.name.startswith("step-")]
+    held = 0
+    for step in report.steps:
+        if not step.held:
+            break
+        held += 1
+    if report.breaking_point_rps is None or held == 0 or held > len(steps):
+        return measured, []
+    kept = [p for p in measured if not p.name.startswith("step-")] + steps[:held]
+    return sorted(kept, key=lambda p: p.start), [
+        f"stress: latency, errors and rate are those of the {held} steps that held (up to "
+        f"{report.breaking_point_rps:g} rps); the steps past the breaking point are in 'stress'"
+    ]
 
 
 def _target_rps(measured: list[Phase]) -> float | None:
@@ -146,11 +184,10 @@ def _type_reports(
     measured: tuple[float, float],
     resources: ResourceSamples | None,
     test_type: str | None,
+    stress: tuple[StressReport | None, list[str]] | None,
 ) -> list[str]:
     result = view.result
     warnings: list[str] = []
-    if test_type is None and isinstance(result.extra.get("testType"), str):
-        test_type = str(result.extra["testType"])
     if test_type == "spike" or (test_type is None and any(p.name.lower() == "spike" for p in result.phases)):
         metrics.spike = spike_report(view)
         if metrics.spike is None:
@@ -160,9 +197,8 @@ def _type_reports(
         if problem:
             warnings.append(problem)
         metrics.soak = soak_report(view, measured[0], measured[1], window, resources)
-    stress = result.extra.get("stress")
-    if test_type == "stress" or (test_type is None and stress is not None):
-        metrics.stress, stress_warnings = stress_report(view, stress)
+    if stress is not None:
+        metrics.stress, stress_warnings = stress
         warnings += stress_warnings
     if test_type == "latency" or (test_type is None and len(result.variants) > 1):
         metrics.latency_profile, profile_warnings = latency_profile(view, spans)

@@ -10,7 +10,9 @@ Precedence, per limit (the first source that sets it wins):
 5. ``default`` (errorRateMax 0.01, latencyP95 800 ms).
 
 With no ``rpsMin`` from any source, an open-model test must still deliver 90 % of its target rate
-(source ``target-rate``); a closed-model test has no rate minimum. Regression tolerances follow the same
+(source ``target-rate``); a closed-model test has no rate minimum. Latency-profiling and stress tests take
+no ``rpsMin`` from any source: the first probes at a fixed low rate, the second is judged by its breaking
+point. Regression tolerances follow the same
 precedence per metric (p95 +25 %, p99 +25 %, rps −20 %, error rate +0.01 absolute by default).
 """
 
@@ -27,6 +29,7 @@ from ._format import ms, number, pct, signed_pct_spaced
 DEFAULT_ERROR_RATE_MAX = 0.01
 DEFAULT_LATENCY_P95_MS = 800.0
 IMPLICIT_RPS_SHARE = 0.90
+RATE_JUDGED_ELSEWHERE = frozenset({"latency", "stress"})
 MINOR_LATENCY_EXCESS = 0.20
 MINOR_ERROR_FACTOR = 2.0
 MINOR_RPS_SHARE = 0.80
@@ -159,6 +162,9 @@ def resolve_limits(
             if value is not None:
                 limits[metric] = Limit(float(value), source)
                 break
+    if test_type in RATE_JUDGED_ELSEWHERE:
+        limits.pop("rpsMin", None)
+        target_rps = None
     limits.setdefault("errorRateMax", Limit(DEFAULT_ERROR_RATE_MAX, "default"))
     limits.setdefault("latencyP95", Limit(DEFAULT_LATENCY_P95_MS, "default"))
     if "rpsMin" not in limits and target_rps is not None and target_rps > 0:

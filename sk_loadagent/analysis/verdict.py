@@ -8,7 +8,9 @@ The final status is the worst of three readings:
     two or more minor → degraded; two or more of which at least one is significant → fail;
 (c) the regression rules of cycles 8, 11 and 17: a statistically confirmed regression
     (``BaselineComparison.regressed``) → at least degraded; confirmed with a p95 change above twice the
-    tolerance while any threshold is violated → fail.
+    tolerance while any threshold is violated → fail;
+(d) what the test type itself found (``type_reading``): a soak that is degrading (a significant latency
+    or memory slope) → degraded; a stress test whose breaking point is below its design limit → fail.
 
 It is also flagged as a regression (cycle 11) when the score fell by more than 0.15 against the
 baseline's, or the baseline passed and this run is degraded or failed.
@@ -79,12 +81,44 @@ def threshold_status(violations: Sequence[Violation]) -> Status:
     return "degraded" if significant else "warning"
 
 
+@dataclass(frozen=True)
+class TypeReading:
+    status: Status
+    reason: str
+
+
+def type_reading(metrics: PerfMetrics) -> TypeReading | None:
+    """The verdict of a soak's degradation or a stress test's breaking point; None for other tests."""
+    soak = metrics.soak
+    if soak is not None:
+        if soak.degrading:
+            return TypeReading("degraded", f"soak {soak.verdict} → degraded")
+        return TypeReading("pass", f"soak {soak.verdict}")
+    stress = metrics.stress
+    if stress is None or stress.design_limit_rps is None:
+        return None
+    design, held = stress.design_limit_rps, stress.breaking_point_rps
+    broke = (
+        f"broke at {stress.first_failed_rps:g} rps ({stress.failure_mode or 'unspecified'})"
+        if stress.first_failed_rps is not None
+        else "did not break up to the highest step"
+    )
+    if held is None:
+        return TypeReading("fail", f"stress: no step held; {broke}, design limit {design:g} rps → fail")
+    if held < design:
+        return TypeReading(
+            "fail", f"stress: held up to {held:g} rps, below the design limit {design:g} rps; {broke} → fail"
+        )
+    return TypeReading("pass", f"stress: held up to {held:g} rps (design limit {design:g} rps); {broke}")
+
+
 def classify(
     score: float,
     violations: Sequence[Violation],
     comparison: BaselineComparison | None,
     *,
     tolerance: float = 0.25,
+    reading: TypeReading | None = None,
 ) -> Verdict:
     """The status, its reasons and the regression flag (see the module docstring). ``tolerance`` is the
     p95 regression tolerance that applied (``ResolvedLimits.tolerance.p95``)."""
@@ -94,6 +128,9 @@ def classify(
     limits = threshold_status(violations)
     status = worse(status, limits)
     reasons.append(_violation_reason(violations))
+    if reading is not None:
+        status = worse(status, reading.status)
+        reasons.append(reading.reason)
     regression = False
     if comparison is not None and not comparison.exploratory:
         regression_status, regression_reasons = _regression(comparison, violations, tolerance)
@@ -108,7 +145,7 @@ def classify(
             reasons.append(f"status went from pass (baseline) to {status}: regression")
             regression = True
     elif comparison is not None:
-        reasons.append("no baseline: exploratory, nothing can regress")
+        reasons.append("no baseline: exploratory, nothing to regress against")
     return Verdict(status, reasons, regression)
 
 

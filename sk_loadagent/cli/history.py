@@ -6,11 +6,13 @@ import argparse
 import json
 import sys
 from itertools import groupby
+from pathlib import Path
 from typing import Any, TextIO
 
 from sk_loadagent.analysis import HistoryEntry, series_change_points
 from sk_loadagent.analysis.changepoint import ChangePoint
-from sk_loadagent.memory import open_store
+from sk_loadagent.errors import MemoryStoreError
+from sk_loadagent.memory import MemoryStore, open_store
 from sk_loadagent.memory.history import HistoryRow, history_rows
 
 
@@ -62,22 +64,30 @@ def _num(value: float | None, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 
+def _baseline_text(series: list[HistoryRow]) -> str:
+    """The live baseline; an obsolete one is history, not the baseline runs are compared with."""
+    flagged = [r for r in series if r.is_baseline]
+    live = next((r for r in reversed(flagged) if not r.baseline_obsolete), None)
+    if live is not None:
+        return (
+            f"{live.run_id} from {live.created_at:%Y-%m-%d %H:%M} (p95 {_num(live.p95_latency_ms, '.2f')} ms)"
+        )
+    if flagged:
+        return (
+            f"none ({flagged[-1].run_id} was marked obsolete; the next validated pass becomes the baseline)"
+        )
+    return "none yet (the next run is exploratory)"
+
+
 def print_table(rows: list[HistoryRow], out: TextIO) -> None:
     for key, group in groupby(rows, key=lambda r: r.key):
         series = list(group)
         points = series_change_points_by_run(series)
-        baseline = next((r for r in reversed(series) if r.is_baseline), None)
         label = " / ".join(
             str(v or "-") for v in (key.edition_id, key.module_id, key.test_type, key.endpoint)
         )
         print(f"\n{label}  ({len(series)} runs)", file=out)
-        print(
-            f"  baseline: {baseline.run_id} from {baseline.created_at:%Y-%m-%d %H:%M} "
-            f"(p95 {_num(baseline.p95_latency_ms, '.2f')} ms)"
-            if baseline
-            else "  baseline: none yet (the next run is exploratory)",
-            file=out,
-        )
+        print(f"  baseline: {_baseline_text(series)}", file=out)
         print(
             f"  {'when (UTC)':<16} {'status':<9} {'score':>5} {'p95 ms':>9} {'rps':>9} {'errors':>7}  flags",
             file=out,
@@ -106,8 +116,25 @@ def print_table(rows: list[HistoryRow], out: TextIO) -> None:
             )
 
 
+def _local_file(memory: str) -> Path | None:
+    """The file a path, ``sqlite://`` or ``json://`` URL names; None for a server (``postgresql://``)."""
+    text = memory.strip()
+    scheme, separator, rest = text.partition("://")
+    if not separator:
+        return Path(text).expanduser() if text else None
+    return Path(rest).expanduser() if scheme.lower() in ("sqlite", "json") and rest else None
+
+
+def open_existing(memory: str) -> MemoryStore:
+    """The store to read. Reading never creates one: a mistyped path would show as an empty history."""
+    path = _local_file(memory)
+    if path is not None and not path.exists():
+        raise MemoryStoreError(f"{memory}: no memory store there (nothing stored yet, or a mistyped path)")
+    return open_store(memory)
+
+
 def history_command(args: argparse.Namespace, memory: str) -> int:
-    with open_store(memory) as store:
+    with open_existing(memory) as store:
         rows = history_rows(store, module_id=args.module, edition_id=args.edition, test_type=args.test_type)
     if args.json:
         json.dump(summaries(rows), sys.stdout, indent=2)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -35,6 +36,17 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _score(text: str) -> float:
+    """A --min-score: a performanceScore between 0 and 1 (a typo like 85 would fail every run)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a score between 0 and 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a score between 0 and 1, got {text}")
+    return value
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--memory",
@@ -48,7 +60,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, metavar="N", help="load generator processes (default: all cores)")
     p.add_argument("--transport", choices=["auto", "fast", "httpx"], default="auto", help="HTTP client")
     p.add_argument("--target-pid", type=int, metavar="PID", help="pid of the target, for CPU/memory sampling")
-    p.add_argument("--min-score", type=float, metavar="X", help="fail the gate below this performanceScore")
+    p.add_argument("--min-score", type=_score, metavar="X", help="fail the gate below this performanceScore")
     p.add_argument(
         "--fail-on-degraded",
         action=argparse.BooleanOptionalAction,
@@ -136,15 +148,30 @@ def _report_error(exc: BaseException) -> int | None:
     return None
 
 
+def _quiet_semantic_kernel() -> None:
+    """Semantic Kernel logs every failing function at ERROR. With no logging configured, Python's last-resort
+    handler prints each of those to stderr, so one bad input would be reported three times; the CLI reports
+    errors itself. Logging a user configures (a root handler) still receives them."""
+    logger = logging.getLogger("semantic_kernel")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
+    _quiet_semantic_kernel()
     try:
         return handler(args)
     except KeyboardInterrupt:
         print("sk-loadagent: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`sk-loadagent plan | head`): stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except Exception as exc:
         code = _report_error(exc)
         if code is None:

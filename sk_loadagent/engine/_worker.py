@@ -136,11 +136,14 @@ class _Run:
         self.recorder.set_request_bytes(self.transport.request_bytes())
         self.driver: OpenLoop | ClosedLoop
         if profile.model == "open":
+            schedule = ArrivalSchedule(profile.executor.rate_segments())
+            if _share(schedule.total, spec.worker, spec.workers) > spec.sample_budget:
+                self.recorder.keep_no_samples()
             self.driver = OpenLoop(
                 loop=loop,
                 transport=self.transport,
                 recorder=self.recorder,
-                schedule=ArrivalSchedule(profile.executor.rate_segments()),
+                schedule=schedule,
                 worker=spec.worker,
                 workers=spec.workers,
                 max_connections=spec.max_connections,
@@ -156,6 +159,11 @@ class _Run:
                 workers=spec.workers,
                 think_time=profile.think_time,
             )
+
+
+def _share(arrivals: int, worker: int, workers: int) -> int:
+    """Arrivals ``worker``, ``worker + workers``, ... of ``arrivals``: this worker's share of the schedule."""
+    return max(0, -(-(arrivals - worker) // workers))
 
 
 class _Supervisor:

@@ -76,6 +76,11 @@ class BaselineComparison(OpenWireModel):
     flaky_history: bool | None = None
     baseline_obsolete: bool | None = None
     edition_deviation: dict[str, str] | None = None
+    previous_run_id: str | None = Field(
+        default=None, description="the latest stored run of the series (cycle 11 score/status rule)"
+    )
+    previous_score: float | None = None
+    previous_status: AnyStatus | None = None
     notes: list[str] | None = None
 
 
@@ -239,6 +244,8 @@ class RetryInfo(WireModel):
 
     retry_attempt: int
     original_status: Status | None = None
+    original_score: float | None = Field(default=None, ge=0, le=1)
+    trigger: str | None = None
     strategy: str | None = None
     adjustments: dict[str, str | float] | None = None
     reason: str | None = None
@@ -258,6 +265,9 @@ class PerfMetrics(OpenWireModel):
     method: str | None = None
     test_target: str | None = None
     performance_score: float | None = Field(default=None, ge=0, le=1)
+    score_status: Status | None = Field(
+        default=None, description="the band of performanceScore alone (spec cycle 15 scoreStatus)"
+    )
     status: AnyStatus | None = None
     rps: float | None = None
     target_rps: float | None = None
@@ -280,6 +290,9 @@ class PerfMetrics(OpenWireModel):
     regression: bool | None = None
     exploratory: bool | None = None
     excluded_from_gate: bool | None = None
+    excluded_from_score: bool | None = Field(
+        default=None, description="Studio excludeFromScore: reported, never the suite's decisive test"
+    )
     retry_attempt: int | None = None
     retry: RetryInfo | None = None
     test_duration: Duration | None = None

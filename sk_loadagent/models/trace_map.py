@@ -14,7 +14,7 @@ import math
 from pydantic import Field, model_validator
 
 from sk_loadagent.models._base import FieldProblem, WireModel
-from sk_loadagent.models.metrics import AnyStatus, PerfMetrics
+from sk_loadagent.models.metrics import AnyStatus, PerfMetrics, RetryInfo
 
 
 class TraceMapEntry(WireModel):
@@ -34,6 +34,10 @@ class TraceMapEntry(WireModel):
     rps: float | None = Field(default=None, ge=0)
     requests: int | None = Field(default=None, ge=0)
     performance_score: float | None = Field(default=None, ge=0, le=1)
+    retry_attempt: int | None = Field(default=None, ge=0, description="cycle 18 artifact tagging")
+    retry: RetryInfo | None = Field(
+        default=None, description="cycle 18 retry metadata: attempt, trigger, strategy, adjustments, outcome"
+    )
 
     @model_validator(mode="after")
     def _spellings_agree(self) -> TraceMapEntry:
@@ -81,6 +85,8 @@ class TraceMapEntry(WireModel):
             "rps": metrics.rps,
             "requests": metrics.requests,
             "performance_score": metrics.performance_score,
+            "retry_attempt": metrics.retry_attempt or None,
+            "retry": metrics.retry,
         }
         return cls.model_validate({name: value for name, value in fields.items() if value is not None})
 

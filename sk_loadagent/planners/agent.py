@@ -113,6 +113,8 @@ async def run_suite(
         baseline_file=request.baseline is not None,
         max_retries=max_retries,
     )
+    for left_out in chain.skipped:
+        recorder.skipped(left_out.skill, left_out.function, left_out.reason, context.trace_id)
     arguments = context_arguments(
         chain,
         plan=request.plan if not isinstance(request.plan, Path) else str(request.plan),

@@ -30,6 +30,29 @@ class StepRecorder:
     def __init__(self) -> None:
         self.records: list[dict[str, Any]] = []
 
+    def skipped(self, skill: str, function: str, reason: str, trace_id: str | None = None) -> None:
+        """A step the planner left out, so the log shows every step of the chain and why one did not run."""
+        self.records.append(
+            {
+                "event": "step",
+                "step": f"{skill}-{function}",
+                "traceId": trace_id,
+                "retryAttempt": 0,
+                "startedAt": datetime.now(UTC).isoformat(),
+                "durationMs": 0.0,
+                "outcome": "skipped",
+                "reason": reason,
+            }
+        )
+
+    def _adopt_trace_id(self, trace_id: Any) -> None:
+        # The plan may name the traceId only once interpret has read it: earlier records get it then.
+        if trace_id is None:
+            return
+        for record in self.records:
+            if record.get("traceId") is None:
+                record["traceId"] = trace_id
+
     async def __call__(
         self,
         context: FunctionInvocationContext,
@@ -57,3 +80,4 @@ class StepRecorder:
             if error is not None:
                 record["error"] = error
             self.records.append(record)
+            self._adopt_trace_id(record["traceId"])

@@ -46,6 +46,8 @@ def trace_map(suite: PerfMetrics) -> LoadTraceMap:
                     "rps": t.rps,
                     "status": t.status,
                     "performanceScore": t.performance_score,
+                    "retryAttempt": t.retry_attempt or None,
+                    "retry": t.retry,
                 }
                 for t in _tests(suite)
             ],
@@ -54,9 +56,37 @@ def trace_map(suite: PerfMetrics) -> LoadTraceMap:
 
 
 def _regression(suite: PerfMetrics) -> bool:
+    """A test's own verdict (a pass → degraded run, a score drop) or a confirmed p95 regression."""
     return any(
-        t.baseline_comparison is not None and bool(t.baseline_comparison.regressed) for t in _tests(suite)
+        bool(t.regression) or (t.baseline_comparison is not None and bool(t.baseline_comparison.regressed))
+        for t in _tests(suite)
     )
+
+
+def _retried(suite: PerfMetrics) -> PerfMetrics | None:
+    """The test whose retry the tile reports: the decisive test if it was retried, else the most retried."""
+    if suite.retry is not None:
+        return suite
+    retried = [t for t in _tests(suite) if t.retry is not None]
+    return max(retried, key=lambda t: t.retry.retry_attempt if t.retry else 0, default=None)
+
+
+def _status_score(status: str | None, score: float | None) -> str:
+    return (status or "unknown") + (f" {score:.2f}" if score is not None else "")
+
+
+def retry_explanation(test: PerfMetrics) -> str | None:
+    """Cycle 18 "auto-tuning explanation": why the test was retried, how, and how it ended."""
+    retry = test.retry
+    if retry is None:
+        return None
+    why = retry.reason or (f"{retry.strategy} retry" if retry.strategy else "retry")
+    change = (
+        f"{_status_score(retry.original_status, retry.original_score)} → "
+        f"{_status_score(test.status, test.performance_score)}"
+    )
+    ending = {"recovered": "recovered after retry", "escalated": "escalated for review"}
+    return f"{why}. {change}: {ending.get(retry.outcome or '', 'pending')}."
 
 
 def _exploratory(suite: PerfMetrics) -> bool:
@@ -76,7 +106,8 @@ def _actions(suite: PerfMetrics) -> list[str]:
 
 
 def preview(suite: PerfMetrics) -> PerformancePreview:
-    retry = suite.retry
+    retried = _retried(suite)
+    retry = retried.retry if retried is not None else None
     return PerformancePreview.model_validate(
         {
             "traceId": suite.trace_id,
@@ -92,6 +123,10 @@ def preview(suite: PerfMetrics) -> PerformancePreview:
             "tags": [v for v in (suite.module_id, suite.edition_id, suite.test_type) if v],
             "actions": _actions(suite),
             "badge": _badge(retry.outcome if retry else None),
+            "previousStatus": retry.original_status if retry else None,
+            "previousScore": retry.original_score if retry else None,
+            "retryExplanation": retry_explanation(retried) if retried is not None else None,
+            "excludedFromScore": suite.excluded_from_score,
         }
     )
 
@@ -123,6 +158,7 @@ def alert(suite: PerfMetrics) -> RegressionAlert | None:
             "testType": worst.test_type,
             "status": worst.status,
             "performanceScore": worst.performance_score,
+            "retryAttempt": max((t.retry_attempt or 0) for t in flagged),
             "actionRequired": True,
             "escalated": escalated,
             "tests": [

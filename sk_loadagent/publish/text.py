@@ -31,7 +31,7 @@ def pct(value: float | None) -> str:
 def _baseline_clause(test: PerfMetrics) -> str:
     comparison = test.baseline_comparison
     if comparison is None:
-        return ""
+        return " Not compared with a baseline: exploratory run."
     if comparison.exploratory or comparison.p95_latency_baseline is None:
         return " No baseline yet: exploratory run."
     delta = comparison.delta_latency_p95 or "n/a"
@@ -106,7 +106,7 @@ def suggested_actions(test: PerfMetrics) -> list[str]:
         actions.append("Inspect the failing responses (see errors in perf-metrics.json)")
     if metrics & {"latencyP50", "latencyP95", "latencyP99"}:
         actions.append("Review service timeouts, connection reuse and slow dependencies")
-    if metrics & {"cpuUsageMax", "memoryUsageMax"}:
+    if metrics & {"cpuUsagePct", "memoryUsageMb"}:
         actions.append("Check the target's CPU and memory profile (possible saturation or leak)")
     actions.append("Rerun with reduced RPS to confirm")
     actions.append("Notify ResiliencyAgent")

@@ -17,7 +17,8 @@ class PerformanceScorer:
         name="score_performance",
         description=(
             "Score perf-metrics 0-1: 0.35 latency + 0.25 throughput + 0.20 error rate + 0.10 resource "
-            "utilisation + 0.10 baseline delta, against thresholds (default: p95 800 ms, errorRate 1 %)."
+            "utilisation + 0.10 baseline delta, against thresholds (default: p95 800 ms, errorRate 1 %); "
+            "scoreStatus is its band: pass >= 0.90, warning 0.75-0.89, degraded 0.50-0.74, fail < 0.50."
         ),
     )
     def score_performance(

@@ -22,9 +22,16 @@ def gate_tests(tests: list[PerfMetrics]) -> list[PerfMetrics]:
     return counted or tests
 
 
+def scored_tests(tests: list[PerfMetrics]) -> list[PerfMetrics]:
+    """Tests that may be the suite's decisive test: not excluded from the gate nor, by a Studio
+    ``excludeFromScore``, from the score; the excluded ones only decide when nothing else is left."""
+    counted = gate_tests(tests)
+    return [t for t in counted if not t.excluded_from_score] or counted
+
+
 def suite_metrics(tests: list[PerfMetrics]) -> PerfMetrics:
     if not tests:
         raise ValueError("a suite needs at least one test")
-    top = decisive_test(gate_tests(tests))
+    top = decisive_test(scored_tests(tests))
     fields = top.model_dump(exclude={"tests"})
     return PerfMetrics.model_validate({**fields, "tests": [t.model_dump() for t in tests]})

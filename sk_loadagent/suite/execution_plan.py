@@ -7,7 +7,7 @@ URL, endpoint, method, load profile, stress SLO, retry adjustments), so the othe
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -17,6 +17,9 @@ from sk_loadagent.models.durations import Duration
 from sk_loadagent.models.plan import TestSpec, check_base_url
 from sk_loadagent.suite.inputs import SuiteInputs
 from sk_loadagent.suite.sources import Sources
+
+if TYPE_CHECKING:
+    from sk_loadagent.engine import LoadProfile
 
 
 class SourcedDocument(WireModel):
@@ -40,6 +43,9 @@ class PlannedTest(WireModel):
     exclude_from_gate: bool = False
     retry_on_fail: bool = False
     adjustments: dict[str, str | float] | None = None
+    planned_peak_rps: float | None = Field(
+        default=None, description="the schedule's highest arrival rate as planned, before retry adjustments"
+    )
 
 
 class ExecutionPlan(WireModel):
@@ -146,9 +152,20 @@ def apply_adjustments(test: TestSpec, adjustments: dict[str, str | float]) -> Te
     for key in ("duration", "warmup"):
         if key in adjustments:
             data[key] = adjustments[key]
-    if "rps" in adjustments and "rps" in data:
+    # Beside a loadFactor, "rps" only reports the throttled rate (from the last run's mean target, which for a
+    # spike is not its peak, and after an earlier throttle is already reduced): the factor has scaled the
+    # planned rates, so each throttled attempt runs at the factor times the plan, never compounded.
+    if "rps" in adjustments and "rps" in data and not isinstance(factor, int | float):
         data["rps"] = adjustments["rps"]
+    # A reviewer's retryWith may set the concurrency of a VU-driven test.
+    if "vus" in adjustments and "vus" in data and not isinstance(factor, int | float):
+        data["vus"] = adjustments["vus"]
     return TestSpec.model_validate(data)
+
+
+def _peak_rps(profile: LoadProfile) -> float | None:
+    """The highest arrival rate of an open-model schedule; None for a VU-driven one."""
+    return profile.executor.peak() if profile.model == "open" else None
 
 
 def interpret(
@@ -195,6 +212,16 @@ def interpret(
                 slo_p95_ms=p95,
                 slo_error_rate=error_rate,
             )
+            as_planned = profile
+            if extra:
+                as_planned = build_profile(
+                    spec.model_copy(update={"endpoint": endpoint, "method": method}),
+                    base_url=base_url,
+                    method=method,
+                    execution_window=window,
+                    slo_p95_ms=p95,
+                    slo_error_rate=error_rate,
+                )
         except InputError as exc:
             raise InputError(inputs.plan_source, _prefixed(exc, index)) from None
         planned.append(
@@ -212,6 +239,7 @@ def interpret(
                 exclude_from_gate=bool(test.exclude_from_gate) or flags.exclude_from_gate,
                 retry_on_fail=_retry_on_fail(test.retry_on_fail, flags.retry_on_fail, retry_default),
                 adjustments=extra,
+                planned_peak_rps=_peak_rps(as_planned),
             )
         )
     return ExecutionPlan(

@@ -7,6 +7,7 @@ part filled in, so a skill can run it alone, as another agent would (e.g. scorin
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
@@ -22,6 +23,7 @@ from sk_loadagent.analysis import (
     run_noise_for,
     score_breakdown,
     series_change_points,
+    type_reading,
     written_score,
 )
 from sk_loadagent.analysis import (
@@ -30,22 +32,30 @@ from sk_loadagent.analysis import (
 from sk_loadagent.analysis import (
     evaluate as evaluate_limits,
 )
+from sk_loadagent.analysis.history import HistoryEntry, score_regression
+from sk_loadagent.analysis.retry import PlannedLoad
+from sk_loadagent.analysis.verdict import score_band
 from sk_loadagent.memory import MemoryStore
+from sk_loadagent.models.annotation import RetryWith
+from sk_loadagent.models.durations import format_duration
 from sk_loadagent.models.loading import validate_document
 from sk_loadagent.models.metrics import BaselineComparison, PerfMetrics, ScoreWeights, Violation
 from sk_loadagent.models.thresholds import PerfThresholds, ThresholdLimits
 from sk_loadagent.suite.assemble import suite_metrics
 from sk_loadagent.suite.baselines import load_history, seed_input, series_key
-from sk_loadagent.suite.execution_plan import ExecutionPlan
+from sk_loadagent.suite.execution_plan import ExecutionPlan, PlannedTest
 from sk_loadagent.suite.sources import Sources
 
 _FLAKY_WINDOW = 6
+# score_regression compares the two entries it is given; their dates play no part.
+_UNDATED = datetime.min.replace(tzinfo=UTC)
+# Studio's ignore names -> the metrics the violations carry (analysis.thresholds.evaluate).
 _IGNORED_METRICS = {
-    "cpu": {"cpuUsageMax"},
-    "memory": {"memoryUsageMax"},
+    "cpu": {"cpuUsagePct"},
+    "memory": {"memoryUsageMb"},
     "latency": {"latencyP50", "latencyP95", "latencyP99"},
-    "rps": {"rpsMin"},
-    "errorRate": {"errorRateMax"},
+    "rps": {"rps"},
+    "errorRate": {"errorRate"},
 }
 
 
@@ -114,6 +124,13 @@ def compare_test(
     tolerance = sources.limits_for(test).tolerance
     comparison = compare_runs(comparison_input(test), baseline, tolerance, run_noise=run_noise_for(entries))
     updates: dict[str, Any] = {"flaky_history": _flaky([e.status for e in entries]) or None}
+    if entries:
+        previous = max(entries, key=lambda e: e.created_at)
+        updates.update(
+            previous_run_id=previous.run_id or None,
+            previous_score=previous.score,
+            previous_status=previous.status,
+        )
     points = series_change_points(entries)
     if points:
         updates["change_points"] = [cp.index for _, cp in points]
@@ -148,6 +165,7 @@ def score_test(test: PerfMetrics, sources: Sources, weights: ScoreWeights | None
     return test.model_copy(
         update={
             "performance_score": written_score(breakdown.score),
+            "score_status": score_band(breakdown.score)[0],
             "score_components": breakdown.components,
             "score_weights": breakdown.weights,
             "thresholds": limits.as_effective(),
@@ -185,8 +203,21 @@ def evaluate_test(test: PerfMetrics, sources: Sources) -> PerfMetrics:
     comparison: BaselineComparison | None = test.baseline_comparison
     if comparison is not None and "baseline" in flags.ignore:
         comparison = None
-    verdict = classify(test.performance_score, violations, comparison, tolerance=limits.tolerance.p95)
-    status, reasons = verdict.status, list(verdict.reasons)
+    verdict = classify(
+        test.performance_score,
+        violations,
+        comparison,
+        tolerance=limits.tolerance.p95,
+        reading=type_reading(test),
+    )
+    status, reasons, regression = verdict.status, list(verdict.reasons), verdict.regression
+    since_previous = _previous_run_regression(comparison, test.performance_score, status)
+    # When the previous run is the baseline and classify found a regression, it has been judged once.
+    if regression and comparison is not None and comparison.previous_run_id == comparison.baseline_run_id:
+        since_previous = None
+    if since_previous is not None:
+        reasons.append(f"{since_previous}: regression")
+        regression = True
     if flags.override_status is not None:
         reasons.append(f"status set to {flags.override_status} by a Studio annotation (scoreOverride)")
         status = flags.override_status
@@ -197,11 +228,31 @@ def evaluate_test(test: PerfMetrics, sources: Sources) -> PerfMetrics:
             "status": status,
             "violations": violations or None,
             "reasons": reasons,
-            "regression": verdict.regression,
+            "regression": regression,
             "exploratory": comparison is None or bool(comparison.exploratory) or flags.exploratory,
             "excluded_from_gate": excluded or None,
+            "excluded_from_score": bool(test.excluded_from_score) or flags.exclude_from_score or None,
         }
     )
+
+
+def _previous_run_regression(comparison: BaselineComparison | None, score: float, status: str) -> str | None:
+    """Spec cycle 11 against the previous run of the series (the baseline rule is in ``classify``): the
+    score fell by more than 0.15, or the status went from pass to degraded or fail."""
+    if comparison is None or comparison.previous_run_id is None:
+        return None
+    previous = HistoryEntry(
+        run_id=comparison.previous_run_id,
+        trace_id=None,
+        created_at=_UNDATED,
+        status=comparison.previous_status,
+        score=comparison.previous_score,
+        p95=None,
+    )
+    current = HistoryEntry(
+        run_id="", trace_id=None, created_at=_UNDATED, status=status, score=score, p95=None
+    )
+    return score_regression(previous, current)
 
 
 def evaluate(
@@ -214,15 +265,36 @@ def evaluate(
 # -- retry -----------------------------------------------------------------------------------------------
 
 
+def _planned_load(planned: PlannedTest | None) -> PlannedLoad | None:
+    if planned is None:
+        return None
+    return PlannedLoad(peak_rps=planned.planned_peak_rps, duration=planned.test.duration)
+
+
+def _reviewer_adjustments(retry_with: RetryWith | None) -> dict[str, str | float] | None:
+    """A Studio ``retryWith`` spelled as retry adjustments (durations as the plan writes them)."""
+    if retry_with is None:
+        return None
+    values: dict[str, str | float | None] = {
+        "rps": retry_with.rps,
+        "vus": retry_with.vus,
+        "duration": format_duration(retry_with.duration) if retry_with.duration is not None else None,
+        "warmup": format_duration(retry_with.warmup) if retry_with.warmup is not None else None,
+    }
+    return {k: v for k, v in values.items() if v is not None}
+
+
 def recommend(suite: PerfMetrics, plan: ExecutionPlan | None, *, attempt: int) -> dict[str, Any]:
     """Spec cycle 18: which tests to retry, with which strategy and adjustments; the planner loops."""
     max_attempts = plan.max_retries if plan is not None else 3
+    sources = plan.sources() if plan is not None else Sources()
     decision: dict[str, Any] = {
         "retry": False,
         "tests": [],
         "strategy": {},
         "adjustments": {},
         "reasons": {},
+        "triggers": {},
         "cooldownSeconds": 0.0,
     }
     scores: list[float] = []
@@ -231,6 +303,7 @@ def recommend(suite: PerfMetrics, plan: ExecutionPlan | None, *, attempt: int) -
             continue
         planned = plan.test(test.test_index) if plan is not None and test.test_index is not None else None
         comparison = test.baseline_comparison
+        flags = sources.flags(test.module_id, test.edition_id, test.test_type)
         choice = retry_decision(
             test,
             attempt=attempt,
@@ -238,9 +311,13 @@ def recommend(suite: PerfMetrics, plan: ExecutionPlan | None, *, attempt: int) -
             retry_on_fail=planned.retry_on_fail if planned is not None else False,
             history_flaky=bool(comparison is not None and comparison.flaky_history),
             infrastructure_anomaly=detect_infrastructure_anomaly(test),
+            planned=_planned_load(planned),
+            retry_with=_reviewer_adjustments(flags.retry_with),
         )
         key = str(test.test_index if test.test_index is not None else 0)
         decision["reasons"][key] = choice.reason
+        if choice.trigger is not None:
+            decision["triggers"][key] = choice.trigger
         if not choice.retry:
             continue
         decision["retry"] = True

@@ -37,15 +37,21 @@ class AttemptLedger:
             ran.append(index)
         self.attempts.append(_Attempt(attempt, ran, decision))
 
-    def _strategy_for(self, index: int) -> tuple[str | None, dict[str, str | float] | None, str | None]:
+    def _decided_for(self, index: int) -> dict[str, Any]:
+        """The strategy, adjustments, reason and trigger of the last decision that retried the test."""
+        key = str(index)
         for past in reversed(self.attempts[:-1]):
-            key = str(index)
             if past.decision.get("retry") and index in past.decision.get("tests", []):
-                strategy = (past.decision.get("strategy") or {}).get(key)
-                adjustments = (past.decision.get("adjustments") or {}).get(key)
-                reason = (past.decision.get("reasons") or {}).get(key)
-                return strategy, adjustments, reason
-        return None, None, None
+                return {
+                    name: (past.decision.get(source) or {}).get(key)
+                    for name, source in (
+                        ("strategy", "strategy"),
+                        ("adjustments", "adjustments"),
+                        ("reason", "reasons"),
+                        ("trigger", "triggers"),
+                    )
+                }
+        return {}
 
     def merged(self, *, max_retries: int) -> dict[str, Any]:
         """The suite perf-metrics over the latest attempt of every test, with retry metadata where one ran."""
@@ -56,17 +62,16 @@ class AttemptLedger:
             test = self.latest[index]
             attempt = test.retry_attempt or 0
             if attempt > 0:
-                strategy, adjustments, reason = self._strategy_for(index)
                 recovered = test.status in _RECOVERED and index not in still_wanted
+                first = self.first[index]
                 test = test.model_copy(
                     update={
                         "retry": RetryInfo(
                             retry_attempt=attempt,
-                            original_status=_status(self.first[index]),
-                            strategy=strategy,
-                            adjustments=adjustments,
-                            reason=reason,
+                            original_status=_status(first),
+                            original_score=first.performance_score,
                             outcome="recovered" if recovered else "escalated",
+                            **self._decided_for(index),
                         )
                     }
                 )

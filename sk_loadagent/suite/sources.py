@@ -97,7 +97,9 @@ class Sources:
             calibration = self.editions.weights(edition_id)
             if calibration is not None:
                 given: dict[str, Any] = dict(calibration.given())
-                overrides.append(WeightOverride(edition_id=edition_id, source="edition.config.json", **given))
+                # Unscoped, so it ranks below every customWeighting.yaml entry (as edition SLOs rank below
+                # perf-thresholds.yaml); it was already looked up for this edition.
+                overrides.append(WeightOverride(source="edition.config.json", **given))
         if self.weighting is not None:
             for entry in self.weighting.matching(module_id, edition_id, test_type):
                 overrides.append(

@@ -118,6 +118,7 @@ def test_retry_info_for_perf_metrics():
     assert info.to_wire() == {
         "retryAttempt": 1,
         "originalStatus": "fail",
+        "trigger": "status fail",
         "strategy": "staged",
         "adjustments": {"duration": "30s"},
         "reason": "status fail: staged retry 1 of 3 (duration 30s)",

@@ -151,7 +151,7 @@ def test_unconfirmed_change_does_not_move_the_status():
 def test_exploratory_run_cannot_regress():
     verdict = classify(0.97, [], BaselineComparison(exploratory=True, regressed=False))
     assert (verdict.status, verdict.regression) == ("pass", False)
-    assert verdict.reasons[-1] == "no baseline: exploratory, nothing can regress"
+    assert verdict.reasons[-1] == "no baseline: exploratory, nothing to regress against"
 
 
 def test_score_drop_above_015_is_flagged_as_regression():

@@ -37,6 +37,7 @@ def test_every_plan_named_by_the_brief_exists() -> None:
         "plans/latency.plan.yaml",
         "plans/appointments.plan.yaml",
         "plans/notifications.plan.yaml",
+        "plans/custom.plan.yaml",
     }
 
 
@@ -53,7 +54,7 @@ def test_plan_loads_and_targets_an_endpoint_of_its_module(path: Path, openapi: d
 
 def test_the_plans_try_every_test_type() -> None:
     types = {test.type for path in PLANS for test in load_document(path, TestSuitePlan).tests}
-    assert types == {"load", "spike", "soak", "stress", "concurrency", "latency"}
+    assert types == {"load", "spike", "soak", "stress", "concurrency", "latency", "custom"}
 
 
 def schedule_seconds(test: TestSpec) -> float:

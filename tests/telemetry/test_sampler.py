@@ -121,7 +121,8 @@ def test_sees_resident_memory_grow(children: list[subprocess.Popen[bytes]]) -> N
     run_while_sampled(child, sampler)
     samples = sampler.result
     grown = samples.rss_mb[-1] - samples.rss_mb[0]
-    assert 70 < grown < 85, grown  # 20 x 4 MB = 76.3 MiB
+    # 20 x 4 MB = 76.3 MiB; on a busy machine the first sample can land after an allocation or two
+    assert 60 < grown < 85, grown
     slope = np.polyfit(samples.t - samples.t[0], samples.rss_mb, 1)[0]
     assert slope > 20  # MiB per second
 

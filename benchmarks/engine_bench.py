@@ -1,0 +1,503 @@
+"""`make bench`: the load engine against its peers on this machine (issue 3, item 7).
+
+    .venv/bin/python benchmarks/engine_bench.py            # the default run, about 10 minutes
+    .venv/bin/python benchmarks/engine_bench.py --quick    # one repetition of shorter tests (~3 minutes)
+    .venv/bin/python benchmarks/engine_bench.py --soak-minutes 30   # only the memory soak (10,000 rps)
+
+1. Saturation: the engine and each peer (wrk, hey, k6, locust FastHttpUser) with 50 keep-alive connections
+   against nginx (or the bundled fast server) for the same time: rps, generator CPU seconds, requests per
+   generator CPU-second and the engine's ratio to each peer.
+2. Accuracy: open-model 200 req/s for 20 s against a server that freezes for 1 s of every 5 s; each tool's
+   p50/p90/p99/max beside the closed-form truth.
+3. Rate holding: 30,000 rps for 30 s with one worker process, then with two; late starts (> 5 ms).
+4. Overhead: against a 1 ms server at 1,000 rps, the engine's p50 beside wrk's.
+
+Traffic goes to 127.0.0.1 only and every run is bounded in time. Targets are pinned to CPU 0 and generators
+to CPU 1 (taskset); every tool's CPU is measured the same way, from its process tree (see _engine_procs).
+Runs of the different tools are interleaved and each figure is the median of the repetitions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _engine_peers import Peers, accuracy_tools, find_peers, saturation_tools
+from _engine_procs import Finished, run_tool, tree_rss_by_role
+from _engine_servers import FREEZE_AT, PERIOD, due
+from _engine_targets import Target, start_bundled, start_saturation_target
+
+HERE = Path(__file__).resolve().parent
+DRIVER = str(HERE / "_engine_driver.py")
+TARGET_CPU = 0
+GENERATOR_CPU = "1"
+BOTH_CPUS = "0,1"
+ENGINE = "engine (sk-loadagent)"
+ENGINE_FEW = "engine, maxConnections 10"
+CONNECTIONS = 50
+LATE_MS = 5.0
+PROBE_SECONDS = 10
+QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How long and how often each part runs."""
+
+    reps: int
+    saturation_s: int
+    freeze_s: int
+    freeze_rate: int
+    freeze_period: float
+    hold_rps: int
+    hold_s: int
+    probe_rates: tuple[int, ...]
+    overhead_s: int
+    peers: bool
+    bundled: bool
+    install: bool
+    parts: tuple[str, ...] = ("saturation", "accuracy", "hold", "overhead")
+    tiny: bool = False
+
+
+def plan_from(args: argparse.Namespace) -> Plan:
+    parts = tuple(args.only.split(",")) if args.only else ("saturation", "accuracy", "hold", "overhead")
+    common = {
+        "peers": not args.no_peers,
+        "bundled": args.bundled,
+        "install": not args.no_install,
+        "parts": parts,
+    }
+    if args.tiny:  # the smoke test: seconds, not minutes
+        return Plan(
+            1, 1, 2, 100, 1.0, 2000, 1, (), 1, **{**common, "peers": False, "bundled": True, "tiny": True}
+        )
+    if args.quick:
+        return Plan(1, 5, 10, 200, PERIOD, 30_000, 10, (), 5, **common)
+    return Plan(3, 10, 20, 200, PERIOD, 30_000, 30, (45_000, 60_000), 10, **common)
+
+
+# -- helpers -----------------------------------------------------------------------------------------------
+def median(values: Sequence[float]) -> float:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return statistics.median(finite) if finite else math.nan
+
+
+def engine_cmd(url: str, seconds: float, *, rps: float = 0, vus: int = 0, workers: int = 0) -> list[str]:
+    cmd = [sys.executable, DRIVER, "--url", url, "--duration", str(seconds), "--workers", str(workers)]
+    return [*cmd, "--vus", str(vus)] if vus else [*cmd, "--rps", str(rps)]
+
+
+def engine_json(finished: Finished) -> dict[str, object]:
+    """The driver's one JSON line (the last line of its output)."""
+    for line in reversed(finished.output.strip().splitlines()):
+        if line.startswith("{"):
+            parsed: dict[str, object] = json.loads(line)
+            return parsed
+    raise ValueError(f"the engine printed no result (exit {finished.returncode}): {finished.output[-500:]}")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |"]
+    lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        lines.append("| " + " | ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) + " |")
+    return "\n".join(lines)
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+@contextmanager
+def running(start: Callable[[], Target]) -> Iterator[Target]:
+    target = start()
+    try:
+        yield target
+    finally:
+        target.stop()
+
+
+# -- 1. saturation -----------------------------------------------------------------------------------------
+@dataclass
+class SatRun:
+    requests: int
+    cpu: float  # rusage of the whole process tree, start to exit
+    steady_util: float | None  # cores used in the middle of the run
+    seconds: float
+    engine_block: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def per_cpu_s(self) -> float:
+        """Requests per generator CPU-second while running (start-up and shutdown excluded if measured)."""
+        if self.steady_util:
+            return self.rps / self.steady_util
+        return self.requests / self.cpu if self.cpu else math.nan
+
+    @property
+    def whole_per_cpu_s(self) -> float:
+        return self.requests / self.cpu if self.cpu else math.nan
+
+
+def saturation(plan: Plan, peers: Peers | None, workdir: Path) -> dict[str, list[SatRun]]:
+    secs = plan.saturation_s
+    with running(lambda: start_saturation_target(TARGET_CPU, plan.install, prefer_bundled=plan.bundled)) as t:
+        say(
+            f"## 1. Saturation: {CONNECTIONS} keep-alive connections for {secs} s against {t.name} (CPU 0), "
+            f"generators on CPU {GENERATOR_CPU}, {plan.reps} interleaved run(s)"
+        )
+        tools: list[tuple[str, list[str], Callable[[Finished], SatRun]]] = [
+            (ENGINE, engine_cmd(t.url, secs, vus=CONNECTIONS), lambda f: _engine_sat(f, secs))
+        ]
+        if peers is not None:
+            for tool in saturation_tools(peers, t.url, CONNECTIONS, secs, workdir):
+                tools.append((tool.name, tool.cmd, _peer_sat(tool.parse, secs)))
+        runs: dict[str, list[SatRun]] = {name: [] for name, _, _ in tools}
+        for rep in range(plan.reps):
+            for name, cmd, parse in tools:
+                finished = run_tool(cmd, cpus=GENERATOR_CPU, limit_seconds=secs + 60, env=_env())
+                try:
+                    run = parse(finished)
+                except (ValueError, KeyError, OSError, StopIteration) as exc:
+                    say(f"  run {rep + 1} {name}: no result ({exc})")
+                    continue
+                runs[name].append(run)
+                say(
+                    f"  run {rep + 1} {name:<22} {run.rps:>9,.0f} rps  {run.cpu:6.2f} CPU-s  "
+                    f"{run.per_cpu_s:>9,.0f} req/CPU-s"
+                )
+                time.sleep(1.0)
+    print_saturation(runs)
+    return runs
+
+
+def _env() -> dict[str, str]:
+    return {"K6_NO_USAGE_REPORT": "true"}
+
+
+def _engine_sat(finished: Finished, secs: int) -> SatRun:
+    block = engine_json(finished)
+    util = finished.steady_utilisation(skip_start=2.0, skip_end=1.0) if secs >= 5 else None
+    return SatRun(int(block["requests"]), finished.cpu_seconds, util, secs, block)  # type: ignore[call-overload]
+
+
+def _peer_sat(parse: Callable[[str], int], secs: int) -> Callable[[Finished], SatRun]:
+    def read(finished: Finished) -> SatRun:
+        util = finished.steady_utilisation(skip_start=2.0, skip_end=1.0) if secs >= 5 else None
+        return SatRun(parse(finished.output), finished.cpu_seconds, util, secs)
+
+    return read
+
+
+def print_saturation(runs: dict[str, list[SatRun]]) -> None:
+    mine = runs.get(ENGINE, [])
+    rows = []
+    for name, rs in runs.items():
+        if not rs:
+            rows.append([name, "n/a", "n/a", "n/a", "n/a", "n/a", "n/a"])
+            continue
+        per = median([r.per_cpu_s for r in rs])
+        ratios = [m.per_cpu_s / r.per_cpu_s for m, r in zip(mine, rs, strict=False)]
+        rows.append(
+            [
+                name,
+                f"{median([r.rps for r in rs]):,.0f}",
+                f"{median([r.cpu for r in rs]):.2f}",
+                f"{1e6 / per:.1f}",
+                f"{per:,.0f}",
+                f"{median([r.whole_per_cpu_s for r in rs]):,.0f}",
+                "—" if name == ENGINE else f"{median(ratios):.2f}× ({', '.join(f'{x:.2f}' for x in ratios)})",
+            ]
+        )
+    say()
+    say(
+        table(
+            [
+                "tool",
+                "rps",
+                "generator CPU-s",
+                "CPU µs/request",
+                "req per CPU-s",
+                "req per CPU-s (whole run)",
+                "engine ÷ tool (per run)",
+            ],
+            rows,
+        )
+    )
+    if mine:
+        own = [
+            float(r.engine_block["cpuSeconds"]) / max(1, int(r.engine_block["requests"])) * 1e6  # type: ignore[arg-type,call-overload]
+            for r in mine
+        ]
+        say(
+            f"engine's own generator block: {median(own):.1f} µs CPU per request in the measured phase "
+            f"(target ≤ 20 µs); every response timed and classified"
+        )
+    say(
+        "CPU-s: rusage of the tool's process tree from start to exit; req per CPU-s: rps ÷ cores used "
+        "between 2 s after the start and 1 s before the end (start-up excluded); whole run: requests ÷ CPU-s."
+    )
+    say()
+
+
+# -- 2. accuracy under a freezing server -------------------------------------------------------------------
+def truth(rate: int, secs: int, period: float) -> dict[str, float]:
+    """Closed form: each request starts at its scheduled time and is answered when the server allows."""
+    freeze_at = period * FREEZE_AT / PERIOD
+    phase = 0.5 * period / PERIOD
+    lat = sorted(due(phase + i / rate, period, freeze_at) - (phase + i / rate) for i in range(rate * secs))
+    return {k: lat[max(0, math.ceil(q * len(lat)) - 1)] * 1e3 for k, q in QUANTILES}
+
+
+def accuracy(plan: Plan, peers: Peers | None, workdir: Path) -> dict[str, list[dict[str, float]]]:
+    rate, secs = plan.freeze_rate, plan.freeze_s
+    expected = truth(rate, secs, plan.freeze_period)
+    with running(lambda: start_bundled("freeze", TARGET_CPU, period=plan.freeze_period)) as t:
+        frozen = plan.freeze_period * (1 - FREEZE_AT / PERIOD)
+        say(
+            f"## 2. Accuracy: open model {rate} req/s for {secs} s; the server answers in 1 ms but freezes "
+            f"{frozen:g} s of every {plan.freeze_period:g} s; {plan.reps} interleaved run(s)"
+        )
+        tools: list[tuple[str, list[str], Callable[[Finished], dict[str, float]], dict[str, str]]] = [
+            (ENGINE, engine_cmd(t.url, secs, rps=rate), _engine_latency, {}),
+        ]
+        if not plan.tiny:
+            # Too few connections for the freeze: requests wait in the generator and are still timed from
+            # their intended start, so the figures must not move.
+            few = [*engine_cmd(t.url, secs, rps=rate), "--max-connections", "10"]
+            tools.append((ENGINE_FEW, few, _engine_latency, {}))
+        if peers is not None:
+            for tool in accuracy_tools(peers, t.url, rate, secs, workdir):
+                tools.append((tool.name, tool.cmd, _peer_latency(tool.parse), tool.env))
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name, *_ in tools}
+        for rep in range(plan.reps):
+            for name, cmd, parse, env in tools:
+                finished = run_tool(cmd, cpus=GENERATOR_CPU, limit_seconds=secs + 60, env={**_env(), **env})
+                try:
+                    found = parse(finished)
+                except (ValueError, KeyError, OSError, StopIteration) as exc:
+                    say(f"  run {rep + 1} {name}: no result ({exc})")
+                    continue
+                runs[name].append(found)
+                say(f"  run {rep + 1} {name:<28} " + "  ".join(f"{k} {found[k]:8.1f}" for k, _ in QUANTILES))
+    print_accuracy(runs, expected)
+    return runs
+
+
+def _engine_latency(finished: Finished) -> dict[str, float]:
+    block = engine_json(finished)
+    lat: dict[str, float] = block["latencyMs"]  # type: ignore[assignment]
+    return {"p50": lat["0.5"], "p90": lat["0.9"], "p99": lat["0.99"], "max": lat["1.0"]}
+
+
+def _peer_latency(parse: Callable[[str], dict[str, float]]) -> Callable[[Finished], dict[str, float]]:
+    return lambda finished: parse(finished.output)
+
+
+def print_accuracy(runs: dict[str, list[dict[str, float]]], expected: dict[str, float]) -> None:
+    rows = [["closed-form truth", *(f"{expected[k]:.1f}" for k, _ in QUANTILES), "—", "—"]]
+    for name, rs in runs.items():
+        if not rs:
+            rows.append([name, "n/a", "n/a", "n/a", "n/a", "n/a", "n/a"])
+            continue
+        med = {k: median([r[k] for r in rs]) for k, _ in QUANTILES}
+        errors = [f"{(med[k] - expected[k]) / expected[k] * 100:+.1f} %" for k in ("p90", "p99")]
+        rows.append([name, *(f"{med[k]:.1f}" for k, _ in QUANTILES), *errors])
+    say()
+    say(table(["tool", "p50 ms", "p90 ms", "p99 ms", "max ms", "p90 vs truth", "p99 vs truth"], rows))
+    say(
+        "engine: latency from each request's intended start (nearest-rank over every request); "
+        "target: p90 and p99 within 3 % of the truth"
+    )
+    say()
+
+
+# -- 3. holding a constant arrival rate --------------------------------------------------------------------
+def hold(plan: Plan) -> list[dict[str, object]]:
+    """The hold target with one worker, the same with two, then higher rates with two while they hold."""
+    results = []
+    with running(lambda: start_saturation_target(TARGET_CPU, plan.install, prefer_bundled=plan.bundled)) as t:
+        say(
+            f"## 3. Holding a constant arrival rate against {t.name} (CPU 0); late = started more than "
+            f"{LATE_MS:g} ms after its intended time"
+        )
+        trials = [(1, GENERATOR_CPU, plan.hold_rps, plan.hold_s), (2, BOTH_CPUS, plan.hold_rps, plan.hold_s)]
+        trials += [(2, BOTH_CPUS, rps, PROBE_SECONDS) for rps in plan.probe_rates]
+        for workers, cpus, rps, secs in trials:
+            cmd = engine_cmd(t.url, secs, rps=rps, workers=workers)
+            finished = run_tool(cmd, cpus=cpus, limit_seconds=secs + 60)
+            try:
+                block = engine_json(finished)
+            except ValueError as exc:
+                say(f"  --workers {workers}: no result ({exc})")
+                continue
+            results.append(block)
+            held = held_rate(block, rps, secs)
+            say(hold_line(block, rps, secs, workers, cpus, held))
+            if rps != plan.hold_rps and not held:
+                break
+    say()
+    return results
+
+
+def held_rate(block: dict[str, object], rps: int, secs: int) -> bool:
+    requests = int(block["requests"])  # type: ignore[call-overload]
+    late = int(block["lateStarts"])  # type: ignore[call-overload]
+    return requests >= rps * secs * 0.999 and late < 0.01 * requests and block["dropped"] == 0
+
+
+def hold_line(block: dict[str, object], rps: int, secs: int, workers: int, cpus: str, held: bool) -> str:
+    requests = int(block["requests"])  # type: ignore[call-overload]
+    late = int(block["lateStarts"])  # type: ignore[call-overload]
+    share = late / requests * 100 if requests else math.nan
+    cpu = float(block["cpuSeconds"])  # type: ignore[arg-type]
+    lat: dict[str, float] = block["latencyMs"]  # type: ignore[assignment]
+    return (
+        f"  {rps:,} rps for {secs} s, --workers {workers} (CPUs {cpus}): {requests:,} of {rps * secs:,} "
+        f"sent, {late:,} late ({share:.2f} %), {block['dropped']:,} dropped, {block['ok']:,} ok, "
+        f"p99 {lat['0.99']:.2f} ms; "
+        f"generator CPU {cpu:.1f} s ({cpu / secs * 100:.0f} % of a core) → "
+        f"{'holds' if held else 'does NOT hold'} (target < 1 % late)"
+    )
+
+
+# -- 4. overhead against a 1 ms server ---------------------------------------------------------------------
+def overhead(plan: Plan, peers: Peers | None) -> dict[str, list[float]]:
+    secs = plan.overhead_s
+    runs: dict[str, list[float]] = {ENGINE: [], "wrk -c1": []}
+    with running(lambda: start_bundled("delay", TARGET_CPU, delay=0.001)) as t:
+        say(f"## 4. Overhead: a 1 ms server (bundled, asyncio timers), {secs} s per run, {plan.reps} run(s)")
+        for _ in range(plan.reps):
+            finished = run_tool(
+                engine_cmd(t.url, secs, rps=1000), cpus=GENERATOR_CPU, limit_seconds=secs + 60
+            )
+            try:
+                runs[ENGINE].append(_engine_latency(finished)["p50"])
+            except (ValueError, KeyError) as exc:
+                say(f"  engine: no result ({exc})")
+            if peers is not None and peers.wrk:
+                from _engine_peers import _wrk_latency
+
+                cmd = [peers.wrk, "-t1", "-c1", f"-d{secs}s", "--latency", t.url]
+                out = run_tool(cmd, cpus=GENERATOR_CPU, limit_seconds=secs + 60)
+                try:
+                    runs["wrk -c1"].append(_wrk_latency(out.output)["p50"])
+                except ValueError as exc:
+                    say(f"  wrk: no result ({exc})")
+    mine, theirs = median(runs[ENGINE]), median(runs["wrk -c1"])
+    line = f"engine p50 at 1,000 rps (open model): {mine:.3f} ms"
+    if runs["wrk -c1"]:
+        diff = mine - theirs
+        verdict = "met" if abs(diff) <= 0.3 else "NOT met"
+        line += (
+            f"; wrk -t1 -c1 p50: {theirs:.3f} ms; difference {diff:+.3f} ms (target within 0.3 ms: {verdict})"
+        )
+    else:
+        line += "; wrk absent, no comparison"
+    say(line)
+    say()
+    return runs
+
+
+# -- soak --------------------------------------------------------------------------------------------------
+def soak(minutes: float, rps: float, install: bool, bundled: bool) -> int:
+    """Hold ``rps`` for ``minutes`` with one worker process and print the generator's RSS every 10 s."""
+    target = start_saturation_target(TARGET_CPU, install, prefer_bundled=bundled)
+    seconds = minutes * 60.0
+    say(f"soak: {rps:,.0f} rps for {minutes:g} min against {target.name}, one worker process (--workers 1)")
+    peaks = {"root": 0.0, "workers": 0.0, "other": 0.0, "tree": 0.0}
+
+    def sample(t: float, root: int) -> None:
+        roles = tree_rss_by_role(root)
+        roles["tree"] = sum(roles.values())
+        for role, mb in roles.items():
+            peaks[role] = max(peaks[role], mb)
+        say(
+            f"  t={t:7.1f} s  RSS: worker {roles['workers']:6.1f} MB, whole tree {roles['tree']:6.1f} MB "
+            f"(driver {roles['root']:.1f} MB, resource tracker {roles['other']:.1f} MB)"
+        )
+
+    try:
+        cmd = engine_cmd(target.url, seconds, rps=rps, workers=1)
+        finished = run_tool(
+            cmd, cpus=GENERATOR_CPU, limit_seconds=seconds + 120.0, rss_every=10.0, on_rss=sample
+        )
+    finally:
+        target.stop()
+    say(finished.output.strip()[-2000:])
+    worker, tree = peaks["workers"], peaks["tree"]
+    say(
+        f"soak result: max RSS of the generator (worker process) {worker:.1f} MB, of the whole tree "
+        f"{tree:.1f} MB, over {minutes:g} min at {rps:,.0f} rps"
+    )
+    say(
+        f"  target < 200 MB: {'met' if worker < 200 else 'NOT met'} for the worker, "
+        f"{'met' if tree < 200 else 'NOT met'} for the tree; "
+        f"generator CPU {finished.cpu_seconds:.1f} s, exit {finished.returncode}"
+    )
+    return 0 if finished.returncode == 0 else 1
+
+
+# -- main --------------------------------------------------------------------------------------------------
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="one repetition of shorter tests")
+    parser.add_argument(
+        "--tiny", action="store_true", help="seconds-long run, bundled target, no peers (smoke)"
+    )
+    parser.add_argument("--only", default="", help="comma list of saturation,accuracy,hold,overhead")
+    parser.add_argument("--soak-minutes", type=float, default=0.0, help="run only the memory soak")
+    parser.add_argument("--soak-rps", type=float, default=10_000.0)
+    parser.add_argument("--bundled", action="store_true", help="use the bundled fast server, not nginx")
+    parser.add_argument("--no-peers", action="store_true", help="run the engine only")
+    parser.add_argument("--no-install", action="store_true", help="never install nginx or peer tools")
+    args = parser.parse_args(argv)
+    # A SIGTERM must still run the finally clauses that stop nginx and the bundled servers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if args.soak_minutes > 0:
+        return soak(args.soak_minutes, args.soak_rps, not args.no_install, args.bundled)
+    plan = plan_from(args)
+    if (os.cpu_count() or 1) < 2:
+        say("this bench pins the target and the generator to separate cores and needs 2 of them")
+        return 2
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="engine-bench-") as tmp:
+        workdir = Path(tmp)
+        peers = find_peers(plan.install, workdir) if plan.peers else None
+        if peers is not None:
+            for name, why in peers.missing.items():
+                say(f"skipping {name}: {why}")
+        if "saturation" in plan.parts:
+            saturation(plan, peers, workdir)
+        if "accuracy" in plan.parts:
+            accuracy(plan, peers, workdir)
+        if "hold" in plan.parts:
+            hold(plan)
+        if "overhead" in plan.parts:
+            overhead(plan, peers)
+    say(f"bench finished in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,60 @@
+"""A seconds-long run of `make bench` (engine_bench.py --tiny): the script runs end to end against its
+bundled target only and prints its tables, the closed-form truth beside the engine's figures."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("taskset") is None, reason="the bench pins processes with taskset"
+)
+
+
+def _import(name: str) -> ModuleType:
+    """A module of benchmarks/ (a folder of scripts, not a package), with its sibling helpers."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def test_closed_form_truth_matches_the_peer_measurements() -> None:
+    bench = _import("engine_bench")
+    truth = bench.truth(200, 20, 5.0)
+    assert truth["p50"] == pytest.approx(1.0, abs=1e-6)
+    assert truth["p90"] == pytest.approx(501.0, abs=0.01)
+    assert truth["p99"] == pytest.approx(951.0, abs=0.01)
+    assert truth["max"] == pytest.approx(1001.0, abs=0.01)
+
+
+def test_tiny_run_prints_both_tables() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "engine_bench.py"), "--tiny", "--only", "saturation,accuracy"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    out = done.stdout
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "## 1. Saturation" in out
+    assert re.search(r"\|\s+engine \(sk-loadagent\) \|\s+[\d,]+ \|", out), out
+    assert "engine's own generator block:" in out
+    assert "## 2. Accuracy" in out
+    accuracy = out.split("## 2. Accuracy", 1)[1]
+    truth = re.search(r"\|\s+closed-form truth \|\s+1\.0 \|\s+101\.0 \|\s+191\.0 \|\s+201\.0 \|", accuracy)
+    assert truth, out
+    row = re.search(r"\|\s+engine \(sk-loadagent\) \|\s+([\d.]+) \|\s+([\d.]+) \|\s+([\d.]+) \|", accuracy)
+    assert row, out
+    assert float(row.group(3)) > 100.0  # the freeze shows in the tail: timed from the intended start

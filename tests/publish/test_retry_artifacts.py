@@ -1,0 +1,112 @@
+"""Retry information in the published artifacts (spec cycles 11, 18, 19): regression-alert.yaml's
+retryAttempt, load-trace-map.yaml's retry metadata, and the preview's before/after fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sk_loadagent.models.metrics import BaselineComparison, LatencySummary, PerfMetrics
+from sk_loadagent.publish.artifacts import alert, preview, trace_map
+from sk_loadagent.suite.judge import recommend
+from sk_loadagent.suite.retries import AttemptLedger
+
+
+def _test(status: str, score: float, attempt: int = 0, **fields: Any) -> PerfMetrics:
+    values: dict[str, Any] = {
+        "trace_id": "proj-945",
+        "module_id": "CheckoutService",
+        "edition_id": "vetclinic",
+        "test_type": "load",
+        "test_index": 0,
+        "endpoint": "/checkout/submit",
+        "status": status,
+        "performance_score": score,
+        "latency": LatencySummary(p50=40, p95=90, p99=120),
+        "rps": 100.0,
+        "target_rps": 100.0,
+        "error_rate": 0.0,
+        "test_duration": 60.0,
+        "retry_attempt": attempt,
+    }
+    values.update(fields)
+    return PerfMetrics(**values)
+
+
+def _retried(final_status: str, final_score: float, attempts: int) -> PerfMetrics:
+    """A test that failed (0.42), was retried ``attempts`` times and ended as given."""
+    ledger = AttemptLedger()
+    run = _test("fail", 0.42)
+    for attempt in range(attempts + 1):
+        if attempt:
+            run = _test(final_status, final_score, attempt, test_duration=15.0)
+        ledger.record(attempt, run, recommend(run, None, attempt=attempt))
+    return PerfMetrics.model_validate(ledger.merged(max_retries=3))
+
+
+def test_the_preview_shows_the_status_and_score_before_the_retry_and_why() -> None:
+    tile = preview(_retried("warning", 0.81, 1)).to_wire()
+    assert (tile["status"], tile["performanceScore"], tile["retryAttempt"]) == ("warning", 0.81, 1)
+    assert (tile["previousStatus"], tile["previousScore"], tile["badge"]) == (
+        "fail",
+        0.42,
+        "Recovered after retry",
+    )
+    assert tile["retryExplanation"] == (
+        "status fail: staged retry 1 of 3 (duration 15s). fail 0.42 → warning 0.81: recovered after retry."
+    )
+
+
+def test_an_escalated_retry_says_so_in_the_preview_and_the_alert() -> None:
+    suite = _retried("fail", 0.4, 3)
+    tile = preview(suite).to_wire()
+    assert (tile["previousStatus"], tile["previousScore"], tile["badge"]) == (
+        "fail",
+        0.42,
+        "Escalated for review",
+    )
+    assert tile["retryExplanation"] == (
+        "status fail: staged retry 3 of 3 (duration 15s). fail 0.42 → fail 0.40: escalated for review."
+    )
+    found = alert(suite)
+    assert found is not None
+    assert (found.retry_attempt, found.escalated, found.status) == (3, True, "fail")
+
+
+def test_a_run_without_retries_has_no_before_fields_and_alerts_with_retry_attempt_0() -> None:
+    suite = PerfMetrics.model_validate(
+        {**_test("degraded", 0.6).to_wire(), "tests": [_test("degraded", 0.6).to_wire()]}
+    )
+    tile = preview(suite).to_wire()
+    assert {"previousStatus", "previousScore", "retryExplanation", "badge"} & set(tile) == set()
+    found = alert(suite)
+    assert found is not None
+    assert found.retry_attempt == 0
+
+
+def test_the_trace_map_carries_each_test_s_retry_metadata() -> None:
+    entry = trace_map(_retried("warning", 0.81, 1)).to_wire()["tests"][0]
+    assert entry["retryAttempt"] == 1
+    assert entry["retry"] == {
+        "retryAttempt": 1,
+        "originalStatus": "fail",
+        "originalScore": 0.42,
+        "trigger": "status fail",
+        "strategy": "staged",
+        "adjustments": {"duration": "15s"},
+        "reason": "status fail: staged retry 1 of 3 (duration 15s)",
+        "outcome": "recovered",
+    }
+    unretried = trace_map(_test("pass", 0.95)).to_wire()["tests"][0]
+    assert {"retryAttempt", "retry"} & set(unretried) == set()
+
+
+def test_the_preview_regression_follows_the_test_s_own_regression_flag() -> None:
+    # pass → degraded since the baseline: the verdict says regression, the p95 did not regress.
+    comparison = BaselineComparison(regressed=False, baseline_status="pass", exploratory=False)
+    test = _test("degraded", 0.7, regression=True, baseline_comparison=comparison)
+    suite = PerfMetrics.model_validate({**test.to_wire(), "tests": [test.to_wire()]})
+    tile = preview(suite).to_wire()
+    assert (tile["regression"], suite.regression) == (True, True)
+    assert "compare-baseline" in tile["actions"]
+    calm = _test("pass", 0.95, regression=False, baseline_comparison=comparison)
+    assert preview(calm).to_wire()["regression"] is False
