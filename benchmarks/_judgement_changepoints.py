@@ -121,7 +121,7 @@ def change_point_section(seeds: int) -> ChangePointSummary:
     say(
         f"\n== Change points: {BUILDS} stored runs, p95 {BASE_P95_MS:g} ms ±{NOISE:.0%} uniform noise, "
         f"{STEP:.0%} step at build {FIRST_STEP_BUILD}..{LAST_STEP_BUILD} (varies by seed); "
-        f"product defaults (alpha 0.01, minSize 3, minMagnitude 5 %) =="
+        f"product defaults (alpha 0.05, 199 permutations, minSize 3, minMagnitude 5 %) =="
     )
     say(f"{'seed':>4}  {'stepBuild':>9}  {'stepFound':>11}  {'within':>6}  {'noiseFound':>12}")
     started = time.monotonic()

@@ -161,7 +161,7 @@ def edition_deviation(p95_by_edition: Mapping[str, float], base_edition: str | N
 def series_change_points(
     entries: Sequence[HistoryEntry],
     *,
-    alpha: float = 0.01,
+    alpha: float = 0.05,
     min_size: int = 3,
     min_magnitude: float = 0.05,
     seed: int = 0,
