@@ -159,7 +159,10 @@ def _timeline(view: RunView) -> list[TimelinePoint]:
     step = view.result.window_seconds
     phases = view.result.phases
     points = []
+    end = max((p.end for p in phases), default=float("inf"))
     for w in view.windows:
+        if w.start >= end - 1e-9 and w.requests == 0:
+            continue  # a closed model's last responses can spill past the schedule into an empty window
         fig = view.figures([(w.start, w.start + step)])
         lat = fig.latency
         points.append(

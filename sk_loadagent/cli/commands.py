@@ -16,6 +16,8 @@ from sk_loadagent.models.metrics import PerfMetrics
 from sk_loadagent.suite.gate import GateDecision, decide_gate
 
 if TYPE_CHECKING:
+    from semantic_kernel.connectors.ai.chat_completion_client_base import ChatCompletionClientBase
+
     from sk_loadagent.planners.agent import SuiteRequest
 
 
@@ -35,9 +37,13 @@ def suite_request(args: argparse.Namespace) -> SuiteRequest:
     )
 
 
-def print_outcome(metrics: PerfMetrics, gate: GateDecision, artifacts: dict[str, str]) -> None:
+def print_outcome(
+    metrics: PerfMetrics, gate: GateDecision, artifacts: dict[str, str], explanation: str | None = None
+) -> None:
     out = sys.stdout
     out.write("\n" + summary_table(metrics) + "\n\n")
+    if explanation:
+        out.write("Explanation:\n  " + explanation.replace("\n", "\n  ") + "\n\n")
     reasons = reasons_block(metrics)
     if reasons:
         out.write("Why:\n" + reasons + "\n\n")
@@ -49,9 +55,26 @@ def print_outcome(metrics: PerfMetrics, gate: GateDecision, artifacts: dict[str,
     out.flush()
 
 
+def explain_service(args: argparse.Namespace) -> ChatCompletionClientBase | None:
+    """The chat service for --explain, from the environment; without one the run goes on unexplained."""
+    if not args.explain:
+        return None
+    from sk_loadagent.prompts import NO_SERVICE_LINE, ChatServiceConfigError, chat_service_from_env
+
+    try:
+        service = chat_service_from_env()
+    except ChatServiceConfigError as exc:
+        print(f"--explain: {exc}", file=sys.stderr)
+        return None
+    if service is None:
+        print(NO_SERVICE_LINE, file=sys.stderr)
+    return service
+
+
 async def run_command(args: argparse.Namespace, memory: str) -> int:
     from sk_loadagent.planners.agent import run_suite
 
+    chat_service = explain_service(args)
     store: MemoryStore | None = None if args.no_memory else open_store(memory)
     printer = None if args.quiet else ProgressPrinter()
     context = RunContext(
@@ -74,6 +97,8 @@ async def run_command(args: argparse.Namespace, memory: str) -> int:
             progress=printer,
             max_retries=args.max_retries,
             retry_cooldown_cap=args.retry_cooldown,
+            chat_service=chat_service,
+            explain=chat_service is not None,
         )
     finally:
         if printer is not None:
@@ -81,7 +106,9 @@ async def run_command(args: argparse.Namespace, memory: str) -> int:
         if store is not None:
             store.close()
     gate = decide_gate(outcome.metrics, min_score=args.min_score, fail_on_degraded=args.fail_on_degraded)
-    print_outcome(outcome.metrics, gate, outcome.artifacts)
+    print_outcome(outcome.metrics, gate, outcome.artifacts, outcome.explanation)
+    if outcome.explanation_note:
+        print(f"--explain: no explanation: {outcome.explanation_note}", file=sys.stderr)
     return 0 if gate.passed else 1
 
 

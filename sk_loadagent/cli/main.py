@@ -74,6 +74,12 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         "--retry-cooldown", type=float, metavar="S", help="cap the cooldown before a retry (spec: 30-60 s)"
     )
     p.add_argument("--source-agent", metavar="NAME", help="agent that triggered this run")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="add an LLM-written explanation of the result (needs OPENAI_API_KEY and OPENAI_CHAT_MODEL_ID, "
+        "or AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY and AZURE_OPENAI_CHAT_DEPLOYMENT_NAME)",
+    )
     p.add_argument("--quiet", action="store_true", help="no live progress")
 
 

@@ -236,13 +236,21 @@ def _join_path(prefix: str, path: str) -> str:
 def _without_union_noise(
     items: list[tuple[ErrorDetails, tuple[int | str, ...], tuple[int | str, ...] | None]],
 ) -> list[tuple[ErrorDetails, tuple[int | str, ...], tuple[int | str, ...] | None]]:
-    """Per union, drop the shape errors of members when another member got past its shape check."""
+    """Per union, drop the shape errors of members when another member got past its shape check: it
+    failed on something other than shape, or on the shape of a value nested inside the union's own."""
     real: set[tuple[int | str, ...]] = {
-        u for item, _, u in items if u is not None and item["type"] not in _SHAPE_ERRORS
+        u
+        for item, loc, u in items
+        if u is not None and (item["type"] not in _SHAPE_ERRORS or len(loc) > len(u))
     }
     kept = []
     for item, loc, union_at in items:
-        if union_at is not None and item["type"] in _SHAPE_ERRORS and union_at in real:
+        if (
+            union_at is not None
+            and item["type"] in _SHAPE_ERRORS
+            and len(loc) <= len(union_at)
+            and union_at in real
+        ):
             continue
         kept.append((item, loc, union_at))
     return kept

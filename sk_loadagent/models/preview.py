@@ -47,6 +47,9 @@ class PerformancePreview(WireModel):
     hover_details: dict[str, float | str] | None = Field(
         default=None, description="score breakdown and metric deltas shown on hover"
     )
+    explanation: str | None = Field(
+        default=None, description="LLM-written insight into the run, from its own figures (opt-in: --explain)"
+    )
 
 
 class LoadTestResult(WireModel):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from semantic_kernel import Kernel
+from semantic_kernel.connectors.ai.chat_completion_client_base import ChatCompletionClientBase
 from semantic_kernel.filters import FilterTypes
 
 from sk_loadagent.engine import Progress, RunOptions
@@ -17,7 +18,9 @@ from sk_loadagent.models.metrics import PerfMetrics
 from sk_loadagent.planners.chain import SkillChain, plan_chain
 from sk_loadagent.planners.runner import context_arguments, execute_chain
 from sk_loadagent.planners.step_log import StepRecorder
+from sk_loadagent.prompts import add_prompt_plugins, explain_suite
 from sk_loadagent.publish import write_score_log
+from sk_loadagent.publish.explanation import add_explanation
 from sk_loadagent.skills import (
     LoadRunnerExecutor,
     MemoryPusher,
@@ -53,6 +56,9 @@ class AgentOutcome:
     steps: list[dict[str, Any]]
     attempts: list[dict[str, Any]]
     memory_records: list[dict[str, Any]]
+    explanation: str | None = None
+    # Why an explanation that was asked for is missing (no chat service, or it failed).
+    explanation_note: str | None = None
 
 
 def build_kernel(
@@ -63,8 +69,10 @@ def build_kernel(
     target_pid: int | None = None,
     progress: Callable[[str, Progress], None] | None = None,
     recorder: StepRecorder | None = None,
+    chat_service: ChatCompletionClientBase | None = None,
 ) -> Kernel:
-    """A kernel with the eight skills registered under their spec names and the step recorder as filter."""
+    """A kernel with the eight skills registered under their spec names and the step recorder as filter;
+    with a chat service, also that service and the prompt functions (sk_loadagent.prompts)."""
     recorder = recorder or StepRecorder()
     kernel = Kernel()
     kernel.add_plugin(TestPlanInterpreter(), plugin_name="TestPlanInterpreter")
@@ -81,6 +89,9 @@ def build_kernel(
     )
     if store is not None:
         kernel.add_plugin(MemoryPusher(store), plugin_name="MemoryPusher")
+    if chat_service is not None:
+        kernel.add_service(chat_service)
+        add_prompt_plugins(kernel)
     kernel.add_filter(FilterTypes.FUNCTION_INVOCATION, recorder)
     return kernel
 
@@ -96,8 +107,14 @@ async def run_suite(
     progress: Callable[[str, Progress], None] | None = None,
     max_retries: int = 3,
     retry_cooldown_cap: float | None = None,
+    chat_service: ChatCompletionClientBase | None = None,
+    explain: bool = False,
 ) -> AgentOutcome:
-    """Plan the chain from the context, run it on a fresh kernel, and write the complete step log."""
+    """Plan the chain from the context, run it on a fresh kernel, and write the complete step log.
+
+    With ``explain`` the kernel's chat service (``chat_service``) writes an explanation of the result into
+    the preview; without a service, or when it fails, the run is unchanged and the outcome says why.
+    """
     recorder = StepRecorder()
     kernel = build_kernel(
         store=store,
@@ -106,6 +123,7 @@ async def run_suite(
         target_pid=target_pid,
         progress=progress,
         recorder=recorder,
+        chat_service=chat_service,
     )
     chain = plan_chain(
         context,
@@ -130,6 +148,13 @@ async def run_suite(
     arguments = await execute_chain(kernel, chain, arguments, cooldown_cap=retry_cooldown_cap)
     metrics = PerfMetrics.model_validate(arguments["perfMetrics"])
     artifacts = dict(arguments.get("artifacts") or {})
+    explanation, note = None, None
+    if explain:
+        # Before the step log is written, so the explain step is logged with the skills' steps.
+        explained = await explain_suite(kernel, metrics)
+        explanation, note = explained.text, explained.reason
+        if explanation is not None and "preview" in artifacts:
+            add_explanation(out_dir, explanation)
     write_score_log(Path(out_dir), metrics, recorder.records, arguments.get("attempts") or [])
     return AgentOutcome(
         metrics=metrics,
@@ -138,4 +163,6 @@ async def run_suite(
         steps=list(recorder.records),
         attempts=list(arguments.get("attempts") or []),
         memory_records=list(arguments.get("memoryRecords") or []),
+        explanation=explanation,
+        explanation_note=note,
     )

@@ -30,7 +30,9 @@ async def test_fast_and_httpx_give_identical_metrics(serve: Serve) -> None:
     np.testing.assert_array_equal(fast.samples.start, slow.samples.start)  # the same intended schedule
     np.testing.assert_array_equal(fast.samples.bytes_out, slow.samples.bytes_out)
     p50 = {t: float(np.median(r.samples.latency)) for t, r in results.items()}
-    assert abs(p50["fast"] - p50["httpx"]) < 0.002, p50
+    # Latency differs only by client overhead (httpx costs far more CPU per request); 3 ms is generous
+    # on a loaded 2-core CI machine and still catches a transport that mis-times requests.
+    assert abs(p50["fast"] - p50["httpx"]) < 0.003, p50
 
 
 async def test_latency_sweep_sends_each_payload_size_as_a_variant(serve: Serve) -> None:

@@ -309,3 +309,11 @@ def test_problems_from_a_part_of_a_document() -> None:
         "tests[3].body: expected text or a mapping or a list, got 5",
         "tests[3].rps: expected a number greater than 0, got -1",
     ]
+
+
+def test_a_bad_value_inside_the_mapping_form_of_thresholds_is_the_only_problem(tmp_path: Path) -> None:
+    # `thresholds` is a mapping or a list of scopes; the mapping got past its shape check, so the list form's
+    # "expected a list" would only mislead.
+    text = "module: CheckoutService\nthresholds:\n  latencyMs:\n    p95: fast\n"
+    path, err = _error(tmp_path, "perf-thresholds.yaml", text, PerfThresholds)
+    assert str(err) == f"{path}: thresholds.latencyMs.p95: expected a number, got 'fast'"

@@ -5,31 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sk_loadagent.models.metrics import BaselineComparison, LatencySummary, PerfMetrics
+from perf_builders import judged_test
+
+from sk_loadagent.models.metrics import BaselineComparison, PerfMetrics
 from sk_loadagent.publish.artifacts import alert, preview, trace_map
 from sk_loadagent.suite.judge import recommend
 from sk_loadagent.suite.retries import AttemptLedger
 
 
 def _test(status: str, score: float, attempt: int = 0, **fields: Any) -> PerfMetrics:
-    values: dict[str, Any] = {
-        "trace_id": "proj-945",
-        "module_id": "CheckoutService",
-        "edition_id": "vetclinic",
-        "test_type": "load",
-        "test_index": 0,
-        "endpoint": "/checkout/submit",
-        "status": status,
-        "performance_score": score,
-        "latency": LatencySummary(p50=40, p95=90, p99=120),
-        "rps": 100.0,
-        "target_rps": 100.0,
-        "error_rate": 0.0,
-        "test_duration": 60.0,
-        "retry_attempt": attempt,
-    }
-    values.update(fields)
-    return PerfMetrics(**values)
+    return judged_test(status, score, retry_attempt=attempt, **fields)
 
 
 def _retried(final_status: str, final_score: float, attempts: int) -> PerfMetrics:

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from perf_builders import judged_test
 
 from sk_loadagent.memory import MemoryStore
 from sk_loadagent.models.metrics import (
     GeneratorStats,
-    LatencySummary,
     PerfMetrics,
     PhaseSummary,
     ResourceUsage,
@@ -43,24 +43,7 @@ def _plan(retry_on_fail: bool = False, max_retries: int | None = None) -> Execut
     return interpret(load_inputs(plan))
 
 
-def _judged(status: str, score: float, **fields: Any) -> PerfMetrics:
-    values: dict[str, Any] = {
-        "trace_id": "proj-945",
-        "module_id": "CheckoutService",
-        "edition_id": "vetclinic",
-        "test_type": "load",
-        "test_index": 0,
-        "endpoint": "/checkout/submit",
-        "status": status,
-        "performance_score": score,
-        "latency": LatencySummary(p50=40, p95=90, p99=120),
-        "rps": 100.0,
-        "target_rps": 100.0,
-        "test_duration": 60.0,
-        "retry_attempt": 0,
-    }
-    values.update(fields)
-    return PerfMetrics(**values)
+_judged = judged_test
 
 
 def _decide(test: PerfMetrics, plan: ExecutionPlan | None = None, attempt: int = 0) -> dict[str, Any]:

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 import yaml
+from perf_builders import judged_test
 
-from sk_loadagent.models.metrics import LatencySummary, PerfMetrics, PhaseSummary, Violation
+from sk_loadagent.models.metrics import PerfMetrics, PhaseSummary, Violation
 from sk_loadagent.suite.execution_plan import ExecutionPlan, interpret
 from sk_loadagent.suite.inputs import load_inputs
 from sk_loadagent.suite.judge import recommend
@@ -19,23 +20,7 @@ SAMPLE_PLAN = Path(__file__).parents[2] / "samples" / "vetclinic" / "test-suite.
 MISS = Violation(metric="latencyP99", limit=120, observed=130, severity="minor", source="file", message="p99")
 
 
-def _judged(status: str, score: float, **fields: Any) -> PerfMetrics:
-    values: dict[str, Any] = {
-        "trace_id": "proj-945",
-        "module_id": "CheckoutService",
-        "edition_id": "vetclinic",
-        "test_type": "load",
-        "test_index": 0,
-        "endpoint": "/checkout/submit",
-        "status": status,
-        "performance_score": score,
-        "latency": LatencySummary(p50=40, p95=90, p99=120),
-        "rps": 100.0,
-        "target_rps": 100.0,
-        "retry_attempt": 0,
-    }
-    values.update(fields)
-    return PerfMetrics(**values)
+_judged = judged_test
 
 
 def _plan(
