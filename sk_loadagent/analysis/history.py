@@ -19,11 +19,10 @@ from sk_loadagent.models.metrics import BaselineComparison
 from ._format import signed_pct
 from .changepoint import ChangePoint, change_points
 from .regression import DEFAULT_RUN_NOISE
-from .verdict import Verdict, written_score
+from .verdict import Verdict, fell_from_pass, score_fell, written_score
 
 PROMOTION_CONFIDENCE = 0.85
 OBSOLETE_AFTER = 3
-SCORE_DROP = 0.15
 _NOISE_FLOOR, _NOISE_CEILING = 0.01, 0.5
 
 
@@ -123,17 +122,27 @@ def score_regression(prev: HistoryEntry | None, current: HistoryEntry) -> str | 
     score fell by more than 0.15, or the status went from pass to degraded or fail."""
     if prev is None:
         return None
+    return regression_since(prev.run_id, prev.score, prev.status, current.score, current.status)
+
+
+def regression_since(
+    run_id: str,
+    before_score: float | None,
+    before_status: str | None,
+    score: float | None,
+    status: str | None,
+) -> str | None:
+    """``score_regression`` on the figures alone: why a run scoring ``score`` with ``status`` regressed
+    since run ``run_id``, or None."""
     reasons = []
-    if prev.score is not None and current.score is not None:
-        before, now = written_score(prev.score), written_score(current.score)
-        drop = round(before - now, 2)
-        if drop > SCORE_DROP:
-            reasons.append(f"score fell {drop:.2f} ({before:.2f} → {now:.2f})")
-    if prev.status == "pass" and current.status in ("degraded", "fail"):
-        reasons.append(f"status went from pass to {current.status}")
+    fell = score_fell(before_score, score)
+    if fell:
+        reasons.append(fell)
+    if fell_from_pass(before_status, status):
+        reasons.append(f"status went from pass to {status}")
     if not reasons:
         return None
-    return " and ".join(reasons) + f" since run {prev.run_id}"
+    return " and ".join(reasons) + f" since run {run_id}"
 
 
 def edition_deviation(p95_by_edition: Mapping[str, float], base_edition: str | None = None) -> dict[str, str]:

@@ -117,12 +117,8 @@ def _held_steps(measured: list[Phase], report: StressReport | None) -> tuple[lis
     if report is None or report.first_failed_rps is None:
         return measured, []
     steps = [p for p in measured if p.name.startswith("step-")]
-    held = 0
-    for step in report.steps:
-        if not step.held:
-            break
-        held += 1
-    if report.breaking_point_rps is None or held == 0 or held > len(steps):
+    held = next(i for i, step in enumerate(report.steps) if not step.held)
+    if held == 0 or held > len(steps):
         return measured, []
     kept = [p for p in measured if not p.name.startswith("step-")] + steps[:held]
     return sorted(kept, key=lambda p: p.start), [

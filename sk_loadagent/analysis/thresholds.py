@@ -44,6 +44,17 @@ LIMIT_METRICS: tuple[str, ...] = (
     "memoryUsageMax",
 )
 
+# The metric a limit's violations carry: what was measured (the limit errorRateMax is broken by errorRate).
+VIOLATED_AS: dict[str, str] = {
+    "latencyP50": "latencyP50",
+    "latencyP95": "latencyP95",
+    "latencyP99": "latencyP99",
+    "rpsMin": "rps",
+    "errorRateMax": "errorRate",
+    "cpuUsageMax": "cpuUsagePct",
+    "memoryUsageMax": "memoryUsageMb",
+}
+
 
 @dataclass(frozen=True)
 class Limit:
@@ -221,43 +232,50 @@ def evaluate(metrics: PerfMetrics, limits: ResolvedLimits) -> list[Violation]:
     rate is minor up to 2 × its limit, significant beyond (spec cycle 8); rps is minor down to 80 % of the
     minimum. A figure that was not measured breaks nothing (the score says it was not measured).
     """
-    violations: list[Violation] = []
+    seen = measured(metrics)
+    found = [
+        _above(name, name[len("latency") :].lower(), seen[name], limits.get(name), ms)
+        for name in ("latencyP50", "latencyP95", "latencyP99")
+    ]
+    found.append(_above("cpuUsageMax", "CPU", seen["cpuUsageMax"], limits.get("cpuUsageMax"), _percent))
+    found.append(
+        _above("memoryUsageMax", "memory", seen["memoryUsageMax"], limits.get("memoryUsageMax"), _megabytes)
+    )
+    found.append(_error_rate(seen["errorRateMax"], limits.get("errorRateMax")))
+    found.append(_rps(seen["rpsMin"], limits.get("rpsMin")))
+    return [v for v in found if v is not None]
+
+
+def measured(metrics: PerfMetrics) -> dict[str, float | None]:
+    """What the run measured for each limit, by limit name (``LIMIT_METRICS``)."""
     latency = metrics.latency
-    for p in ("p50", "p95", "p99"):
-        observed = getattr(latency, p) if latency is not None else None
-        violation = _above(f"latency{p.upper()}", p, observed, limits.get(f"latency{p.upper()}"), ms)
-        if violation:
-            violations.append(violation)
-    for metric, label, observed, limit, show in (
-        ("cpuUsagePct", "CPU", metrics.cpu_usage_pct, limits.get("cpuUsageMax"), lambda v: f"{number(v)} %"),
-        (
-            "memoryUsageMb",
-            "memory",
-            metrics.memory_usage_mb,
-            limits.get("memoryUsageMax"),
-            lambda v: f"{number(v)} MB",
-        ),
-    ):
-        violation = _above(metric, label, observed, limit, show)
-        if violation:
-            violations.append(violation)
-    error_violation = _error_rate(metrics.error_rate, limits.get("errorRateMax"))
-    if error_violation:
-        violations.append(error_violation)
-    rps_violation = _rps(metrics.rps, limits.get("rpsMin"))
-    if rps_violation:
-        violations.append(rps_violation)
-    return violations
+    return {
+        "latencyP50": latency.p50 if latency else None,
+        "latencyP95": latency.p95 if latency else None,
+        "latencyP99": latency.p99 if latency else None,
+        "rpsMin": metrics.rps,
+        "errorRateMax": metrics.error_rate,
+        "cpuUsageMax": metrics.cpu_usage_pct,
+        "memoryUsageMax": metrics.memory_usage_mb,
+    }
+
+
+def _percent(value: float) -> str:
+    return f"{number(value)} %"
+
+
+def _megabytes(value: float) -> str:
+    return f"{number(value)} MB"
 
 
 def _above(
-    metric: str, label: str, observed: float | None, limit: Limit | None, show: Callable[[float], str]
+    limit_name: str, label: str, observed: float | None, limit: Limit | None, show: Callable[[float], str]
 ) -> Violation | None:
     if observed is None or limit is None or observed <= limit.value:
         return None
     excess = observed / limit.value - 1.0
     return Violation(
-        metric=metric,
+        metric=VIOLATED_AS[limit_name],
         limit=limit.value,
         observed=observed,
         severity="minor" if excess <= MINOR_LATENCY_EXCESS else "significant",
@@ -275,7 +293,7 @@ def _error_rate(observed: float | None, limit: Limit | None) -> Violation | None
     factor = observed / limit.value if limit.value > 0 else float("inf")
     times = f"{factor:.1f}×" if factor != float("inf") else "any error"
     return Violation(
-        metric="errorRate",
+        metric=VIOLATED_AS["errorRateMax"],
         limit=limit.value,
         observed=observed,
         severity="minor" if factor <= MINOR_ERROR_FACTOR else "significant",
@@ -289,7 +307,7 @@ def _rps(observed: float | None, limit: Limit | None) -> Violation | None:
         return None
     share = observed / limit.value
     return Violation(
-        metric="rps",
+        metric=VIOLATED_AS["rpsMin"],
         limit=limit.value,
         observed=observed,
         severity="minor" if share >= MINOR_RPS_SHARE else "significant",

@@ -141,7 +141,7 @@ def classify(
         if drop:
             reasons.append(drop)
             regression = True
-        if comparison.baseline_status == "pass" and status in ("degraded", "fail"):
+        if fell_from_pass(comparison.baseline_status, status):
             reasons.append(f"status went from pass (baseline) to {status}: regression")
             regression = True
     elif comparison is not None:
@@ -204,17 +204,24 @@ def _interval(comparison: BaselineComparison) -> str:
     return f" [{i.low}, {i.high}]" if i is not None else ""
 
 
-def _score_drop(score: float, comparison: BaselineComparison) -> str | None:
-    if comparison.baseline_score is None:
+def score_fell(before: float | None, now: float | None) -> str | None:
+    """Spec cycle 11, first half: the written score fell by more than 0.15 (``"score fell 0.34 (1.00 →
+    0.66)"``), else None."""
+    if before is None or now is None:
         return None
-    before, now = written_score(comparison.baseline_score), written_score(score)
+    before, now = written_score(before), written_score(now)
     drop = round(before - now, 2)
-    if drop > SCORE_DROP:
-        return (
-            f"score fell {drop:.2f} ({before:.2f} → {now:.2f}) vs the baseline, "
-            f"more than {SCORE_DROP}: regression"
-        )
-    return None
+    return f"score fell {drop:.2f} ({before:.2f} → {now:.2f})" if drop > SCORE_DROP else None
+
+
+def fell_from_pass(before: str | None, now: str | None) -> bool:
+    """Spec cycle 11, second half: the status went from pass to degraded or fail."""
+    return before == "pass" and now in ("degraded", "fail")
+
+
+def _score_drop(score: float, comparison: BaselineComparison) -> str | None:
+    fell = score_fell(comparison.baseline_score, score)
+    return f"{fell} vs the baseline, more than {SCORE_DROP}: regression" if fell else None
 
 
 @dataclass(frozen=True)

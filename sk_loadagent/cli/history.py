@@ -6,13 +6,11 @@ import argparse
 import json
 import sys
 from itertools import groupby
-from pathlib import Path
 from typing import Any, TextIO
 
 from sk_loadagent.analysis import HistoryEntry, series_change_points
 from sk_loadagent.analysis.changepoint import ChangePoint
-from sk_loadagent.errors import MemoryStoreError
-from sk_loadagent.memory import MemoryStore, open_store
+from sk_loadagent.memory import open_store
 from sk_loadagent.memory.history import HistoryRow, history_rows
 
 
@@ -116,25 +114,8 @@ def print_table(rows: list[HistoryRow], out: TextIO) -> None:
             )
 
 
-def _local_file(memory: str) -> Path | None:
-    """The file a path, ``sqlite://`` or ``json://`` URL names; None for a server (``postgresql://``)."""
-    text = memory.strip()
-    scheme, separator, rest = text.partition("://")
-    if not separator:
-        return Path(text).expanduser() if text else None
-    return Path(rest).expanduser() if scheme.lower() in ("sqlite", "json") and rest else None
-
-
-def open_existing(memory: str) -> MemoryStore:
-    """The store to read. Reading never creates one: a mistyped path would show as an empty history."""
-    path = _local_file(memory)
-    if path is not None and not path.exists():
-        raise MemoryStoreError(f"{memory}: no memory store there (nothing stored yet, or a mistyped path)")
-    return open_store(memory)
-
-
 def history_command(args: argparse.Namespace, memory: str) -> int:
-    with open_existing(memory) as store:
+    with open_store(memory, create=False) as store:
         rows = history_rows(store, module_id=args.module, edition_id=args.edition, test_type=args.test_type)
     if args.json:
         json.dump(summaries(rows), sys.stdout, indent=2)

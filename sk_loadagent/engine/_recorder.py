@@ -146,7 +146,6 @@ class Recorder:
         variant = _ints(self.variant, np.int16)
         has_status = code > 0
         outcome = np.where(has_status, self._table[np.clip(code, 0, 599)], -code).astype(np.int8)
-        unsent = (outcome == Outcome.CONNECT_REFUSED) | (outcome == Outcome.CONNECT_ERROR)
         s = Samples(
             start=start,
             latency=end - start,
@@ -154,7 +153,7 @@ class Recorder:
             status=np.where(has_status, code, 0).astype(np.int16),
             outcome=outcome,
             bytes_in=nbytes,
-            bytes_out=np.where(unsent, 0, self._bytes_out[variant]),
+            bytes_out=self._sent_bytes(outcome, variant),
             variant=variant.astype(np.int16),
         )
         batch = _Batch(s, late=(sent - start) > self.late_threshold)
@@ -195,9 +194,7 @@ class Recorder:
 
     def _add_totals(self, b: _Batch, responses: int) -> None:
         whole = b.part(None)
-        connect = int(
-            ((whole.outcome == Outcome.CONNECT_REFUSED) | (whole.outcome == Outcome.CONNECT_ERROR)).sum()
-        )
+        connect = int(_unsent(whole.outcome).sum())
         self.requests += whole.n
         self.responses += responses
         self.errors += whole.errors
@@ -241,7 +238,6 @@ class Recorder:
         if not self.complete or not self._parts:
             return Samples.empty()
         kept = _Kept.join(self._parts)
-        unsent = (kept.outcome == Outcome.CONNECT_REFUSED) | (kept.outcome == Outcome.CONNECT_ERROR)
         merged = Samples(
             start=kept.start,
             latency=kept.latency,
@@ -249,10 +245,16 @@ class Recorder:
             status=kept.status,
             outcome=kept.outcome,
             bytes_in=kept.bytes_in.astype(np.int64),
-            bytes_out=np.where(unsent, 0, self._bytes_out[kept.variant]),
+            bytes_out=self._sent_bytes(kept.outcome, kept.variant),
             variant=kept.variant,
         )
         return merged.select(np.argsort(merged.start, kind="stable"))
+
+    def _sent_bytes(
+        self, outcome: npt.NDArray[np.integer[Any]], variant: npt.NDArray[np.integer[Any]]
+    ) -> npt.NDArray[np.int64]:
+        """Bytes each request put on the wire: its template's, none when it never connected."""
+        return np.where(_unsent(outcome), 0, self._bytes_out[variant])
 
     def _window(self, index: int) -> Window:
         window = self.windows.get(index)
@@ -262,6 +264,10 @@ class Recorder:
 
 
 _CONSOLIDATE = 64
+
+
+def _unsent(outcome: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.bool_]:
+    return np.isin(outcome, (Outcome.CONNECT_REFUSED, Outcome.CONNECT_ERROR))
 
 
 @dataclass

@@ -16,34 +16,44 @@ ACCEPTED_FORMS = (
 )
 
 
-def open_store(url: str | Path) -> MemoryStore:
-    """Open (creating when new) the memory store at ``url``; see ``ACCEPTED_FORMS``.
+def open_store(url: str | Path, *, create: bool = True) -> MemoryStore:
+    """Open the memory store at ``url``; see ``ACCEPTED_FORMS``. A file store is created when new, unless
+    ``create`` is false (a reader: a mistyped path must not show as an empty history).
 
     Raises MemoryStoreError for an unknown scheme, a file that is not a store (left untouched), a store
-    written by a newer sk-loadagent, or a PostgreSQL URL without psycopg installed.
+    written by a newer sk-loadagent, a PostgreSQL URL without psycopg installed, or, without ``create``,
+    a file store that does not exist.
     """
+    kind, where = _locate(url)
+    if isinstance(where, Path):
+        if not create and not where.exists():
+            raise MemoryStoreError(f"{url}: no memory store there (nothing stored yet, or a mistyped path)")
+        return JsonStore(where) if kind == "json" else SqliteStore(where)
+    return _open_postgres(where)
+
+
+def _locate(url: str | Path) -> tuple[str, Path | str]:
+    """``("json" | "sqlite", file)`` or ``("postgresql", url)``."""
     if isinstance(url, Path):
-        return _open_path(url.expanduser())
+        return _by_suffix(url.expanduser())
     text = url.strip()
     if not text:
         raise MemoryStoreError(f"memory store: expected {ACCEPTED_FORMS}, got an empty string")
     scheme, separator, rest = text.partition("://")
     if not separator:
-        return _open_path(Path(text).expanduser())
+        return _by_suffix(Path(text).expanduser())
     scheme = scheme.lower()
-    if scheme == "json":
-        return JsonStore(_path_of(rest, text))
-    if scheme == "sqlite":
-        return SqliteStore(_path_of(rest, text))
+    if scheme in ("json", "sqlite"):
+        return scheme, _path_of(rest, text)
     if scheme in ("postgresql", "postgres"):
-        return _open_postgres(text)
+        return "postgresql", text
     raise MemoryStoreError(
         f"{redact(text)}: unknown memory store scheme '{scheme}://'; expected {ACCEPTED_FORMS}"
     )
 
 
-def _open_path(path: Path) -> MemoryStore:
-    return JsonStore(path) if path.suffix.lower() == ".json" else SqliteStore(path)
+def _by_suffix(path: Path) -> tuple[str, Path]:
+    return ("json" if path.suffix.lower() == ".json" else "sqlite"), path
 
 
 def _path_of(rest: str, url: str) -> Path:

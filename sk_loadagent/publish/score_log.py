@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sk_loadagent.analysis.thresholds import VIOLATED_AS, measured
 from sk_loadagent.models.metrics import PerfMetrics
 from sk_loadagent.publish import paths
 from sk_loadagent.publish._atomic import write_atomic
@@ -29,37 +30,13 @@ def _score_line(suite: PerfMetrics, test: PerfMetrics) -> dict[str, Any] | None:
     }
 
 
-def _observed(test: PerfMetrics, metric: str) -> float | None:
-    """What the run measured for a limit, so a met limit shows its margin too (regression tolerances are
-    judged in baselineComparison, not here)."""
-    latency = test.latency
-    measured = {
-        "latencyP50": latency.p50 if latency else None,
-        "latencyP95": latency.p95 if latency else None,
-        "latencyP99": latency.p99 if latency else None,
-        "rpsMin": test.rps,
-        "errorRateMax": test.error_rate,
-        "cpuUsageMax": test.cpu_usage_pct,
-        "memoryUsageMax": test.memory_usage_mb,
-    }
-    return measured.get(metric)
-
-
-# A limit's name -> the metric its violations carry (analysis.thresholds.evaluate names them by what was
-# measured: the limit errorRateMax is broken by errorRate).
-_VIOLATED_AS = {
-    "rpsMin": "rps",
-    "errorRateMax": "errorRate",
-    "cpuUsageMax": "cpuUsagePct",
-    "memoryUsageMax": "memoryUsageMb",
-}
-
-
 def _threshold_lines(suite: PerfMetrics, test: PerfMetrics) -> list[dict[str, Any]]:
     broken = {v.metric: v for v in test.violations or []}
+    # A met limit shows what was measured too, so its margin is visible.
+    seen = measured(test)
     lines = []
     for limit in test.thresholds or []:
-        violation = broken.get(_VIOLATED_AS.get(limit.metric, limit.metric))
+        violation = broken.get(VIOLATED_AS.get(limit.metric, limit.metric))
         lines.append(
             {
                 "event": "threshold",
@@ -68,7 +45,7 @@ def _threshold_lines(suite: PerfMetrics, test: PerfMetrics) -> list[dict[str, An
                 "metric": limit.metric,
                 "limit": limit.limit,
                 "source": limit.source,
-                "observed": violation.observed if violation else _observed(test, limit.metric),
+                "observed": violation.observed if violation else seen.get(limit.metric),
                 "violated": violation is not None,
                 "severity": violation.severity if violation else None,
             }

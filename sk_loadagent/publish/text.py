@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sk_loadagent.analysis.thresholds import VIOLATED_AS
 from sk_loadagent.models.metrics import PerfMetrics
 
 _STATUS_WORDS = {
@@ -97,16 +98,20 @@ def alert_reason(test: PerfMetrics) -> str:
 def suggested_actions(test: PerfMetrics) -> list[str]:
     actions: list[str] = []
     comparison = test.baseline_comparison
-    metrics = {v.metric for v in test.violations or []}
+    broken = {v.metric for v in test.violations or []}
+
+    def broke(*limits: str) -> bool:
+        return any(VIOLATED_AS[limit] in broken for limit in limits)
+
     if test.generator is not None and test.generator.saturated:
         actions.append("Load generator was saturated: rerun with more --workers before trusting the result")
     if comparison is not None and comparison.regressed:
         actions.append("Compare with the baseline run and review the changes since it")
-    if metrics & {"errorRate"}:
+    if broke("errorRateMax"):
         actions.append("Inspect the failing responses (see errors in perf-metrics.json)")
-    if metrics & {"latencyP50", "latencyP95", "latencyP99"}:
+    if broke("latencyP50", "latencyP95", "latencyP99"):
         actions.append("Review service timeouts, connection reuse and slow dependencies")
-    if metrics & {"cpuUsagePct", "memoryUsageMb"}:
+    if broke("cpuUsageMax", "memoryUsageMax"):
         actions.append("Check the target's CPU and memory profile (possible saturation or leak)")
     actions.append("Rerun with reduced RPS to confirm")
     actions.append("Notify ResiliencyAgent")

@@ -7,6 +7,7 @@ URL, endpoint, method, load profile, stress SLO, retry adjustments), so the othe
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
@@ -197,31 +198,25 @@ def interpret(
             test = apply_adjustments(spec, extra)
         endpoint = _endpoint(inputs, index, test)
         method = _method(inputs, test, endpoint)
-        test = test.model_copy(update={"endpoint": endpoint, "method": method})
+        route = {"endpoint": endpoint, "method": method}
+        test = test.model_copy(update=route)
         flags = inputs.flags(plan.module_id, edition, test.type)
         slo = inputs.sources().limits(
             module_id=plan.module_id, edition_id=edition, test_type=test.type, endpoint=endpoint
         )
         p95, error_rate = slo.value("latencyP95"), slo.value("errorRateMax")
+        build = partial(
+            build_profile,
+            base_url=base_url,
+            method=method,
+            execution_window=window,
+            slo_p95_ms=p95,
+            slo_error_rate=error_rate,
+        )
         try:
-            profile = build_profile(
-                test,
-                base_url=base_url,
-                method=method,
-                execution_window=window,
-                slo_p95_ms=p95,
-                slo_error_rate=error_rate,
-            )
-            as_planned = profile
-            if extra:
-                as_planned = build_profile(
-                    spec.model_copy(update={"endpoint": endpoint, "method": method}),
-                    base_url=base_url,
-                    method=method,
-                    execution_window=window,
-                    slo_p95_ms=p95,
-                    slo_error_rate=error_rate,
-                )
+            profile = build(test)
+            # The schedule before any retry scaled it, for sizing the next retry (its peak rate).
+            as_planned = build(spec.model_copy(update=route)) if extra else profile
         except InputError as exc:
             raise InputError(inputs.plan_source, _prefixed(exc, index)) from None
         planned.append(

@@ -7,7 +7,6 @@ part filled in, so a skill can run it alone, as another agent would (e.g. scorin
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
@@ -32,8 +31,9 @@ from sk_loadagent.analysis import (
 from sk_loadagent.analysis import (
     evaluate as evaluate_limits,
 )
-from sk_loadagent.analysis.history import HistoryEntry, score_regression
+from sk_loadagent.analysis.history import regression_since
 from sk_loadagent.analysis.retry import PlannedLoad
+from sk_loadagent.analysis.thresholds import VIOLATED_AS
 from sk_loadagent.analysis.verdict import score_band
 from sk_loadagent.memory import MemoryStore
 from sk_loadagent.models.annotation import RetryWith
@@ -47,15 +47,13 @@ from sk_loadagent.suite.execution_plan import ExecutionPlan, PlannedTest
 from sk_loadagent.suite.sources import Sources
 
 _FLAKY_WINDOW = 6
-# score_regression compares the two entries it is given; their dates play no part.
-_UNDATED = datetime.min.replace(tzinfo=UTC)
-# Studio's ignore names -> the metrics the violations carry (analysis.thresholds.evaluate).
-_IGNORED_METRICS = {
-    "cpu": {"cpuUsagePct"},
-    "memory": {"memoryUsageMb"},
-    "latency": {"latencyP50", "latencyP95", "latencyP99"},
-    "rps": {"rps"},
-    "errorRate": {"errorRate"},
+# Studio's ignore names -> the limits they silence; violations carry the metric VIOLATED_AS names.
+_IGNORED_LIMITS = {
+    "cpu": ("cpuUsageMax",),
+    "memory": ("memoryUsageMax",),
+    "latency": ("latencyP50", "latencyP95", "latencyP99"),
+    "rps": ("rpsMin",),
+    "errorRate": ("errorRateMax",),
 }
 
 
@@ -189,7 +187,7 @@ def score(
 
 
 def _not_ignored(violations: list[Violation], ignore: frozenset[str]) -> list[Violation]:
-    dropped = {metric for name in ignore for metric in _IGNORED_METRICS.get(name, set())}
+    dropped = {VIOLATED_AS[limit] for name in ignore for limit in _IGNORED_LIMITS.get(name, ())}
     return [v for v in violations if v.metric not in dropped]
 
 
@@ -237,22 +235,12 @@ def evaluate_test(test: PerfMetrics, sources: Sources) -> PerfMetrics:
 
 
 def _previous_run_regression(comparison: BaselineComparison | None, score: float, status: str) -> str | None:
-    """Spec cycle 11 against the previous run of the series (the baseline rule is in ``classify``): the
-    score fell by more than 0.15, or the status went from pass to degraded or fail."""
+    """Spec cycle 11 against the previous run of the series (the baseline rule is in ``classify``)."""
     if comparison is None or comparison.previous_run_id is None:
         return None
-    previous = HistoryEntry(
-        run_id=comparison.previous_run_id,
-        trace_id=None,
-        created_at=_UNDATED,
-        status=comparison.previous_status,
-        score=comparison.previous_score,
-        p95=None,
+    return regression_since(
+        comparison.previous_run_id, comparison.previous_score, comparison.previous_status, score, status
     )
-    current = HistoryEntry(
-        run_id="", trace_id=None, created_at=_UNDATED, status=status, score=score, p95=None
-    )
-    return score_regression(previous, current)
 
 
 def evaluate(

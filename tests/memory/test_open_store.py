@@ -50,3 +50,20 @@ def test_unusable_urls_are_refused_with_the_accepted_forms(url: str, message: st
     if "scheme" in message:
         assert str(caught.value).endswith(f"expected {ACCEPTED_FORMS}")
     assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize("url", ["missing.db", "json://missing.store", "sqlite://missing.sqlite", "m.json"])
+def test_a_reader_never_creates_a_store(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(MemoryStoreError) as caught:
+        open_store(url, create=False)
+    assert str(caught.value) == f"{url}: no memory store there (nothing stored yet, or a mistyped path)"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_reader_opens_a_store_a_writer_created(tmp_path: Path) -> None:
+    path = tmp_path / "memory.sqlite"
+    with open_store(path):
+        pass
+    with open_store(path, create=False) as store:
+        assert store.find() == []
