@@ -267,7 +267,10 @@ _CONSOLIDATE = 64
 
 
 def _unsent(outcome: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.bool_]:
-    return np.isin(outcome, (Outcome.CONNECT_REFUSED, Outcome.CONNECT_ERROR))
+    # Two comparisons: np.isin costs about 4x as much on a flush-sized array.
+    return np.asarray(
+        (outcome == Outcome.CONNECT_REFUSED) | (outcome == Outcome.CONNECT_ERROR), dtype=np.bool_
+    )
 
 
 @dataclass
