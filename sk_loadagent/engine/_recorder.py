@@ -125,7 +125,7 @@ class Recorder:
         self.phases[self.phase_index(intended - self.t0)].dropped += 1
 
     def phase_index(self, t: float) -> int:
-        return max(0, bisect.bisect_right(self._phase_starts, t) - 1)
+        return max(0, bisect.bisect_right(self._phase_starts, round(t, 9)) - 1)  # 1 ns: see flush
 
     def note_in_flight(self, now: float, in_flight: int) -> None:
         window = self._window(int((now - self.t0) // self.window_seconds))
@@ -138,9 +138,12 @@ class Recorder:
         n = len(self.start)
         if n == 0:
             return
-        start = _floats(self.start) - self.t0
-        sent = _floats(self.sent) - self.t0
-        end = _floats(self.end) - self.t0
+        # Intended starts are t0 + a schedule offset; subtracting t0 back leaves float noise (1.0 comes
+        # back as 0.9999999999998) that would put a request in the previous window or phase. Offsets
+        # and clock readings are exact to 1 ns, so rounding every time to 1 ns restores them.
+        start = np.round(_floats(self.start) - self.t0, 9)
+        sent = np.round(_floats(self.sent) - self.t0, 9)
+        end = np.round(_floats(self.end) - self.t0, 9)
         code = _ints(self.code, np.int16)
         nbytes = _ints(self.nbytes, np.int64)
         variant = _ints(self.variant, np.int16)
