@@ -1,7 +1,10 @@
-"""What a load run hands to analysis: the samples it collected and how it collected them.
+"""What a run measured, as analysis receives it: the engine's request samples, windows and generator report,
+and the target's resource samples from telemetry.
 
 Plain data (numpy arrays and dataclasses), no statistics: analysis turns these into figures, so every
-figure in an artifact can be traced back to the samples here.
+figure in an artifact can be traced back to the samples here. The module sits below engine, telemetry and
+analysis and imports only numpy and the histogram, so analysis never loads the engine's HTTP clients.
+``sk_loadagent.engine.result`` and ``sk_loadagent.telemetry.resources`` re-export these types.
 """
 
 from __future__ import annotations
@@ -160,3 +163,35 @@ class RunResult:
     variants: list[int] = field(default_factory=list)  # payload bytes per request template
     warnings: list[str] = field(default_factory=list)
     extra: dict[str, object] = field(default_factory=dict)  # executor-specific facts (e.g. stress steps)
+
+
+@dataclass
+class ResourceSamples:
+    """CPU and memory of one process (and its children) sampled at a fixed interval.
+
+    ``t`` is wall-clock time (``time.time()``), so it lines up with ``RunResult.started_at``;
+    ``cpu_pct`` is percent of one core (top's convention: a busy two-thread process can show 200);
+    ``cpu_quota_cores`` is the number of cores the service may use, to turn that into a share.
+    """
+
+    pid: int
+    t: npt.NDArray[np.float64]
+    cpu_pct: npt.NDArray[np.float64]
+    rss_mb: npt.NDArray[np.float64]
+    cpu_quota_cores: float
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.t.size)
+
+    def between(self, start: float, end: float) -> ResourceSamples:
+        """The samples taken in [start, end] (wall-clock)."""
+        keep = (self.t >= start) & (self.t <= end)
+        return ResourceSamples(
+            self.pid,
+            self.t[keep],
+            self.cpu_pct[keep],
+            self.rss_mb[keep],
+            self.cpu_quota_cores,
+            list(self.notes),
+        )

@@ -1,0 +1,13 @@
+"""The engine's results, defined in ``sk_loadagent.measurements`` (below analysis) and re-exported here."""
+
+from sk_loadagent.measurements import (
+    OUTCOME_NAMES,
+    GeneratorReport,
+    Outcome,
+    Phase,
+    RunResult,
+    Samples,
+    Window,
+)
+
+__all__ = ["OUTCOME_NAMES", "GeneratorReport", "Outcome", "Phase", "RunResult", "Samples", "Window"]
