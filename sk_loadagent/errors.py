@@ -11,6 +11,18 @@ class LoadAgentError(Exception):
     exit_code: int = 1
 
 
+def root_cause(exc: BaseException) -> BaseException:
+    """Semantic Kernel wraps a function's exception two or three times; the user needs the innermost one."""
+    seen: set[int] = set()
+    while not isinstance(exc, LoadAgentError) and id(exc) not in seen:
+        seen.add(id(exc))
+        inner = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+        if inner is None:
+            break
+        exc = inner
+    return exc
+
+
 @dataclass
 class InputProblem:
     """One thing wrong with an input: where it is, what was expected and what was found."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sk_loadagent.engine.result import GeneratorReport
+from sk_loadagent.measurements import GeneratorReport
 from sk_loadagent.models.metrics import GeneratorStats
 
 from ._format import number, pct

@@ -8,8 +8,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
+from sk_loadagent.measurements import ResourceSamples
 from sk_loadagent.models.metrics import ResourceUsage
-from sk_loadagent.telemetry.resources import ResourceSamples
 
 
 def resource_usage(resources: ResourceSamples, wall_start: float, wall_end: float) -> ResourceUsage:

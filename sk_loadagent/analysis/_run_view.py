@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from sk_loadagent.engine.result import OUTCOME_NAMES, Outcome, RunResult, Samples, Window
 from sk_loadagent.histogram import LatencyHistogram
+from sk_loadagent.measurements import OUTCOME_NAMES, Outcome, RunResult, Samples, Window
 from sk_loadagent.models.metrics import LatencySummary
 
 from ._quantiles import summary_from_histogram, summary_from_seconds

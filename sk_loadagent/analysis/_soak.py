@@ -7,8 +7,8 @@ import math
 import numpy as np
 from scipy import stats
 
+from sk_loadagent.measurements import ResourceSamples
 from sk_loadagent.models.metrics import SoakReport, SoakWindow
-from sk_loadagent.telemetry.resources import ResourceSamples
 
 from ._format import number, p_value, signed_pct
 from ._run_view import RunView

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sk_loadagent.engine.result import Phase
+from sk_loadagent.measurements import Phase
 from sk_loadagent.models.metrics import SpikeReport
 
 from ._format import ms

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sk_loadagent.engine.result import Phase
+from sk_loadagent.measurements import Phase
 from sk_loadagent.models.metrics import StressReport, StressStep
 
 from ._format import number, pct

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sk_loadagent.engine.result import Phase, RunResult
 from sk_loadagent.histogram import RELATIVE_ERROR
+from sk_loadagent.measurements import Phase, ResourceSamples, RunResult
 from sk_loadagent.models.durations import parse_duration
 from sk_loadagent.models.metrics import (
     MeasurementInfo,
@@ -34,7 +34,6 @@ from sk_loadagent.models.metrics import (
     StressReport,
     TimelinePoint,
 )
-from sk_loadagent.telemetry.resources import ResourceSamples
 
 from ._generator import generator_stats
 from ._payloads import latency_profile

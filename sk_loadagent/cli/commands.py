@@ -13,6 +13,7 @@ from sk_loadagent.engine import RunOptions
 from sk_loadagent.memory import MemoryStore, open_store
 from sk_loadagent.models.context import RunContext
 from sk_loadagent.models.metrics import PerfMetrics
+from sk_loadagent.publish.outdir import OutputFolder
 from sk_loadagent.suite.gate import GateDecision, decide_gate
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ async def run_command(args: argparse.Namespace, memory: str) -> int:
     from sk_loadagent.planners.agent import run_suite
 
     chat_service = explain_service(args)
-    store: MemoryStore | None = None if args.no_memory else open_store(memory)
+    store: MemoryStore | None = None
     printer = None if args.quiet else ProgressPrinter()
     context = RunContext(
         trace_id=args.trace_id,
@@ -84,12 +85,16 @@ async def run_command(args: argparse.Namespace, memory: str) -> int:
         memory_compare=not args.no_memory_compare,
     )
     request = suite_request(args)
+    # Claimed before the store opens and any load is sent: an unwritable or busy --out is exit 2, and a run
+    # that fails from here on leaves no earlier artifact there to be taken for its result.
+    output = OutputFolder.claim(args.out)
     try:
+        store = None if args.no_memory else open_store(memory)
         outcome = await run_suite(
             request,
             context,
             store=store,
-            out_dir=args.out,
+            out_dir=output,
             options=RunOptions(
                 workers=args.workers, transport=args.transport, allow_hosts=tuple(args.allow_host)
             ),
@@ -100,7 +105,11 @@ async def run_command(args: argparse.Namespace, memory: str) -> int:
             chat_service=chat_service,
             explain=chat_service is not None,
         )
+    except BaseException:
+        output.abandon()
+        raise
     finally:
+        output.release()
         if printer is not None:
             printer.close()
         if store is not None:

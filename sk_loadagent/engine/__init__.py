@@ -14,7 +14,7 @@ from sk_loadagent.engine._build import build_profile
 from sk_loadagent.engine._options import Progress, RunOptions
 from sk_loadagent.engine._profile import LoadProfile, StressRule
 from sk_loadagent.engine._runner import run_load
-from sk_loadagent.engine._safety import check_target
+from sk_loadagent.engine._safety import check_target, is_loopback
 from sk_loadagent.engine._transports.mock import MockReply, MockTransport
 from sk_loadagent.engine.result import GeneratorReport, Outcome, Phase, RunResult, Samples, Window
 
@@ -33,5 +33,6 @@ __all__ = [
     "Window",
     "build_profile",
     "check_target",
+    "is_loopback",
     "run_load",
 ]

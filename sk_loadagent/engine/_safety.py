@@ -3,26 +3,48 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from sk_loadagent.errors import InputProblem, TargetNotAllowedError
 
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost."})
 _EXPECTED = "a loopback host (127.0.0.1, ::1, localhost)"
 
 
 def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 (also IPv4-mapped) and the name localhost; never resolves other names."""
-    if host.lower() in _LOOPBACK_NAMES:
+    """The one loopback rule, for every decision that a target is local (allowed, or its process sampled).
+
+    True for 127.0.0.0/8, ::1 (also IPv4-mapped), ``localhost`` and ``localhost.``, and a name every address
+    of which is loopback (an /etc/hosts alias, say). Literal addresses and the localhost names are decided
+    without a lookup; other names are resolved with the system resolver. The transport resolves the name
+    again when it connects: a name whose DNS answers change in between (rebinding by whoever runs its DNS)
+    is outside what this guard can see.
+    """
+    name = host.strip().strip("[]").lower()
+    if name.rstrip(".") == "localhost":
         return True
     try:
-        address = ipaddress.ip_address(host)
+        return _loopback_address(ipaddress.ip_address(name))
     except ValueError:
-        return False
+        return _resolves_only_to_loopback(name)
+
+
+def _loopback_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped.is_loopback
     return address.is_loopback
+
+
+def _resolves_only_to_loopback(name: str) -> bool:
+    if not name:
+        return False
+    try:
+        infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+        addresses = {ipaddress.ip_address(str(info[4][0]).partition("%")[0]) for info in infos}
+    except (OSError, UnicodeError, ValueError):
+        return False
+    return bool(addresses) and all(_loopback_address(a) for a in addresses)
 
 
 def _allowed_by(host: str, pattern: str) -> bool:
@@ -37,7 +59,8 @@ def _allowed_by(host: str, pattern: str) -> bool:
 def check_target(url: str, allow_hosts: Sequence[str]) -> None:
     """Refuse (TargetNotAllowedError) a URL whose host is neither loopback nor listed in ``allow_hosts``.
 
-    ``allow_hosts`` entries are exact hosts or ``*.example.com`` suffix patterns. No DNS lookups happen here.
+    ``allow_hosts`` entries are exact hosts or ``*.example.com`` suffix patterns. A name that is neither a
+    literal loopback host nor allow-listed is resolved (``is_loopback``) before it is refused.
     """
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
@@ -45,7 +68,7 @@ def check_target(url: str, allow_hosts: Sequence[str]) -> None:
         raise TargetNotAllowedError(
             f"target {url}", [InputProblem("url", "an http:// or https:// URL with a host", repr(url))]
         )
-    if is_loopback(host) or any(_allowed_by(host.rstrip("."), p) for p in allow_hosts):
+    if any(_allowed_by(host.rstrip("."), p) for p in allow_hosts) or is_loopback(host):
         return
     shown = f"[{host}]" if ":" in host else host
     how = f"to load a non-loopback host, list it under allowHosts in the plan or pass --allow-host {shown}"

@@ -1,10 +1,10 @@
 """The JSON file store (spec cycle 17's perf-metrics.memory.json): ``{"schemaVersion": N, "runs": [...]}``.
 
 Writers take an exclusive ``flock`` on a sibling ``.lock`` file, read the document, change it, and replace
-it atomically: temp file in the same directory, fsync, ``os.replace``, fsync of the directory. Readers take
-no lock and see the previous document or the next one, never half of one. A writer killed mid-write leaves
-only a temp file, which the next writer removes. Every write rewrites the whole file (one run per line), so
-this store suits hundreds of runs; SQLite suits many thousands.
+it with ``sk_loadagent.atomic.write_atomic`` (temp file beside it, fsync, ``os.replace``, fsync of the
+directory). Readers take no lock and see the previous document or the next one, never half of one. A writer
+killed mid-write leaves only a temp file, which the next writer removes. Every write rewrites the whole
+file (one run per line), so this store suits hundreds of runs; SQLite suits many thousands.
 
 Opening a document of an older schema migrates it in place, keeping the original as ``<name>.v<N>.bak``.
 A spec perf-baseline.memory.json (one entry or a list) opens read-only: its entries become records.
@@ -19,15 +19,15 @@ import random
 import re
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from sk_loadagent.atomic import TEMP_SUFFIX, temp_prefix, write_atomic
 from sk_loadagent.errors import InputError, MemoryStoreError
 from sk_loadagent.memory._schema import SCHEMA_VERSION, check_version, upgrade_run
 from sk_loadagent.memory._spec_import import is_baseline_document, records_from_baselines
@@ -201,7 +201,7 @@ class JsonStore(StoreBase):
             try:
                 if document.version is not None and document.version < SCHEMA_VERSION:
                     self._keep_backup(document.version)
-                _replace_atomically(self.path, _render(records))
+                write_atomic(self.path, _render(records))
             except OSError as exc:
                 raise store_error(self._source, "<file>", "a writable location", str(exc)) from None
             return result
@@ -240,7 +240,7 @@ class JsonStore(StoreBase):
                 return
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
             backup = self.path.with_name(f"{self.path.name}.v{version}.{stamp}.bak")
-        _replace_atomically(backup, original)
+        write_atomic(backup, original)
 
 
 def _current_baseline(records: tuple[RunRecord, ...] | list[RunRecord], key: SeriesKey) -> RunRecord | None:
@@ -350,53 +350,12 @@ def _render(records: list[RunRecord]) -> bytes:
     return (f'{{"schemaVersion":{SCHEMA_VERSION},"runs":[\n' + ",\n".join(lines) + "\n]}\n").encode("utf-8")
 
 
-def _write_all(handle: IO[bytes], payload: bytes) -> None:
-    handle.write(payload)
-
-
-def _temp_prefix(path: Path) -> str:
-    return f".{path.name}."
-
-
-def _replace_atomically(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{_temp_prefix(path)}{uuid.uuid4().hex}.tmp")
-    # O_CREAT with 0o666 lets the umask decide a new file's mode, as for any file the user creates.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            _write_all(handle, payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(FileNotFoundError):
-            os.chmod(tmp, path.stat().st_mode & 0o7777)  # keep the mode of the file we replace
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    # The rename is durable only once the directory entry is on disk.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _remove_stale_temps(path: Path) -> None:
     """Temp files left by writers that died mid-write; only the lock holder writes temps, so all are stale.
 
     The pattern is exact so that the temps of another store in the same directory are left alone."""
-    pattern = re.compile(re.escape(_temp_prefix(path)) + r"(?:v\d+(?:\.\d+T\d+Z)?\.bak\.)?[0-9a-f]{32}\.tmp")
+    backup = r"(?:v\d+(?:\.\d+T\d+Z)?\.bak\.)?"
+    pattern = re.compile(re.escape(temp_prefix(path)) + backup + r"[0-9a-f]{32}" + re.escape(TEMP_SUFFIX))
     try:
         names = os.listdir(path.parent)
     except OSError:

@@ -21,6 +21,7 @@ from sk_loadagent.planners.step_log import StepRecorder
 from sk_loadagent.prompts import add_prompt_plugins, explain_suite
 from sk_loadagent.publish import write_score_log
 from sk_loadagent.publish.explanation import add_explanation
+from sk_loadagent.publish.outdir import OutputFolder
 from sk_loadagent.skills import (
     LoadRunnerExecutor,
     MemoryPusher,
@@ -101,7 +102,7 @@ async def run_suite(
     context: RunContext,
     *,
     store: MemoryStore | None,
-    out_dir: str | Path,
+    out_dir: str | Path | OutputFolder,
     options: RunOptions | None = None,
     target_pid: int | None = None,
     progress: Callable[[str, Progress], None] | None = None,
@@ -114,17 +115,13 @@ async def run_suite(
 
     With ``explain`` the kernel's chat service (``chat_service``) writes an explanation of the result into
     the preview; without a service, or when it fails, the run is unchanged and the outcome says why.
+
+    ``out_dir`` is claimed before any load is sent (an unwritable folder, or one another run holds, is an
+    InputError), unless the caller passes one it claimed; it receives the run's artifacts as one set at the
+    end, and is released. A run that raises or is interrupted leaves none of its files there, and removes an
+    earlier run's (``publish.outdir``).
     """
     recorder = StepRecorder()
-    kernel = build_kernel(
-        store=store,
-        out_dir=out_dir,
-        options=options,
-        target_pid=target_pid,
-        progress=progress,
-        recorder=recorder,
-        chat_service=chat_service,
-    )
     chain = plan_chain(
         context,
         memory_enabled=store is not None,
@@ -145,20 +142,37 @@ async def run_suite(
         targetUrl=request.target_url,
         allowHosts=request.allow_hosts or None,
     )
-    arguments = await execute_chain(kernel, chain, arguments, cooldown_cap=retry_cooldown_cap)
-    metrics = PerfMetrics.model_validate(arguments["perfMetrics"])
-    artifacts = dict(arguments.get("artifacts") or {})
-    explanation, note = None, None
-    if explain:
-        # Before the step log is written, so the explain step is logged with the skills' steps.
-        explained = await explain_suite(kernel, metrics)
-        explanation, note = explained.text, explained.reason
-        if explanation is not None and "preview" in artifacts:
-            add_explanation(out_dir, explanation)
-    write_score_log(Path(out_dir), metrics, recorder.records, arguments.get("attempts") or [])
+    output = out_dir if isinstance(out_dir, OutputFolder) else OutputFolder.claim(out_dir)
+    try:
+        kernel = build_kernel(
+            store=store,
+            out_dir=output.staging,
+            options=options,
+            target_pid=target_pid,
+            progress=progress,
+            recorder=recorder,
+            chat_service=chat_service,
+        )
+        arguments = await execute_chain(kernel, chain, arguments, cooldown_cap=retry_cooldown_cap)
+        metrics = PerfMetrics.model_validate(arguments["perfMetrics"])
+        staged = dict(arguments.get("artifacts") or {})
+        explanation, note = None, None
+        if explain:
+            # Before the step log is written, so the explain step is logged with the skills' steps.
+            explained = await explain_suite(kernel, metrics)
+            explanation, note = explained.text, explained.reason
+            if explanation is not None and "preview" in staged:
+                add_explanation(output.staging, explanation)
+        write_score_log(output.staging, metrics, recorder.records, arguments.get("attempts") or [])
+        output.commit(arguments.get("editionId"), arguments.get("moduleId"))
+    except BaseException:
+        output.discard(arguments.get("editionId"), arguments.get("moduleId"))
+        raise
+    finally:
+        output.release()
     return AgentOutcome(
         metrics=metrics,
-        artifacts=artifacts,
+        artifacts={name: str(output.final_path(path)) for name, path in staged.items()},
         chain=chain,
         steps=list(recorder.records),
         attempts=list(arguments.get("attempts") or []),

@@ -9,19 +9,11 @@ from typing import Any
 
 from semantic_kernel.filters import FunctionInvocationContext
 
-from sk_loadagent.errors import LoadAgentError
+from sk_loadagent.errors import root_cause
 
-
-def root_cause(exc: BaseException) -> BaseException:
-    """Semantic Kernel wraps a function's exception two or three times; the user needs the innermost one."""
-    seen: set[int] = set()
-    while not isinstance(exc, LoadAgentError) and id(exc) not in seen:
-        seen.add(id(exc))
-        inner = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
-        if inner is None:
-            break
-        exc = inner
-    return exc
+# root_cause lives in sk_loadagent.errors (prompts need it too, and prompts sit below the planners); it is
+# still importable from here.
+__all__ = ["StepRecorder", "root_cause"]
 
 
 class StepRecorder:

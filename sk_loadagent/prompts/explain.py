@@ -19,8 +19,8 @@ from semantic_kernel.connectors.ai.chat_completion_client_base import ChatComple
 from semantic_kernel.exceptions import KernelException
 from semantic_kernel.functions import KernelArguments, KernelFunctionFromPrompt, KernelPlugin
 
+from sk_loadagent.errors import root_cause
 from sk_loadagent.models.metrics import PerfMetrics
-from sk_loadagent.planners.step_log import root_cause
 
 PLUGIN_NAME = "LoadAgentPrompts"
 EXPLAIN_FUNCTION = "explain_run"

@@ -9,12 +9,12 @@ from typing import Any
 
 import yaml
 
+from sk_loadagent.atomic import write_atomic
 from sk_loadagent.models.alert import RegressionAlert
 from sk_loadagent.models.metrics import PerfMetrics
 from sk_loadagent.models.preview import PerformancePreview
 from sk_loadagent.models.trace_map import LoadTraceMap
 from sk_loadagent.publish import paths
-from sk_loadagent.publish._atomic import write_atomic
 from sk_loadagent.publish.score_log import score_log_lines, write_score_log
 from sk_loadagent.publish.text import alert_reason, suggested_actions, tile_summary
 

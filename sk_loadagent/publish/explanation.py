@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sk_loadagent.atomic import write_atomic
 from sk_loadagent.models.preview import PerformancePreview
 from sk_loadagent.publish import paths
-from sk_loadagent.publish._atomic import write_atomic
 from sk_loadagent.publish.artifacts import dump_json
 
 

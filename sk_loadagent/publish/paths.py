@@ -10,6 +10,9 @@ TRACE_MAP = "load-trace-map.yaml"
 PREVIEW = "studio.performance.preview.json"
 SCORE_LOG = "performance-score.log.jsonl"
 ALERT = "regression-alert.yaml"
+# Every top-level artifact, perf-metrics.json first: a new one belongs here, so that a run that fails
+# removes an earlier run's copy of it too (publish.outdir).
+TOP_LEVEL = (PERF_METRICS, TRACE_MAP, PREVIEW, SCORE_LOG, ALERT)
 
 
 def safe_name(name: str | None, default: str = "default") -> str:

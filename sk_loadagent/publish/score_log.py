@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from sk_loadagent.analysis.thresholds import VIOLATED_AS, measured
+from sk_loadagent.atomic import write_atomic
 from sk_loadagent.models.metrics import PerfMetrics
 from sk_loadagent.publish import paths
-from sk_loadagent.publish._atomic import write_atomic
 
 
 def _score_line(suite: PerfMetrics, test: PerfMetrics) -> dict[str, Any] | None:

@@ -2,6 +2,10 @@
 domain code, and each can be added to another agent's kernel on its own::
 
     kernel.add_plugin(PerformanceScorer(), plugin_name="PerformanceScorer")
+
+A bad argument raises ``sk_loadagent.errors.InputError`` naming the argument, the field and what was
+expected; ``kernel.invoke`` raises it wrapped in Semantic Kernel's ``KernelInvokeException``, and
+``sk_loadagent.errors.root_cause(exc)`` returns it.
 """
 
 from sk_loadagent.skills.load_runner_executor import LoadRunnerExecutor

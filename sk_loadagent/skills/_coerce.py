@@ -1,13 +1,29 @@
-"""Argument shapes a caller may pass through KernelArguments, turned into our models."""
+"""Argument shapes a caller may pass through KernelArguments, turned into our models.
+
+Every skill checks its arguments here and raises ``InputError`` naming the argument, the field and what was
+expected. Semantic Kernel wraps an exception raised in a kernel function in ``KernelInvokeException`` (its
+``__cause__`` chain keeps ours) and logs it; ``sk_loadagent.errors.root_cause`` finds the InputError again,
+and the CLI maps it to exit code 2. Skills never ``assert`` on an argument: asserts vanish under ``-O`` and
+an AssertionError names nothing.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from sk_loadagent.errors import InputError
 from sk_loadagent.models.loading import validate_document
 from sk_loadagent.models.metrics import PerfMetrics
+from sk_loadagent.models.plan import TestSuitePlan
+from sk_loadagent.suite.execute import TestRun
 from sk_loadagent.suite.execution_plan import ExecutionPlan
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def perf_metrics(value: Any) -> PerfMetrics:
@@ -15,8 +31,6 @@ def perf_metrics(value: Any) -> PerfMetrics:
     if isinstance(value, PerfMetrics):
         return value
     if isinstance(value, str):
-        import json
-
         try:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
@@ -25,9 +39,90 @@ def perf_metrics(value: Any) -> PerfMetrics:
 
 
 def execution_plan(value: Any) -> ExecutionPlan | None:
+    """An optional execution plan (the output of interpret_plan), as a dict or the model."""
     if value is None or isinstance(value, ExecutionPlan):
         return value
     return validate_document(value, ExecutionPlan, "executionPlan")
+
+
+def required_execution_plan(value: Any) -> ExecutionPlan:
+    plan = execution_plan(value)
+    if plan is None:
+        raise InputError.single("executionPlan", "", "the execution plan from interpret_plan", "nothing")
+    return plan
+
+
+def plan_document(value: Any) -> str | Path | dict[str, Any] | TestSuitePlan:
+    """interpret_plan's ``plan``: a path to test-suite.plan.yaml, or the plan itself."""
+    if isinstance(value, str | Path | dict | TestSuitePlan) and value != "":
+        return value
+    raise InputError.single(
+        "plan", "", "a path to test-suite.plan.yaml or the plan as a mapping", _shown(value)
+    )
+
+
+def run_results(value: Any, plan: ExecutionPlan) -> list[TestRun]:
+    """collect_metrics' ``runResults``: the TestRun list run_load_tests returned, for tests of ``plan``."""
+    expected = "the list of runs that run_load_tests returned"
+    if not isinstance(value, list | tuple) or not value:
+        raise InputError.single("runResults", "", expected, _shown(value))
+    planned = {t.index for t in plan.tests}
+    for position, run in enumerate(value):
+        if not isinstance(run, TestRun):
+            raise InputError.single(
+                "runResults", f"[{position}]", "a TestRun from run_load_tests", _shown(run)
+            )
+        if run.index not in planned:
+            raise InputError.single(
+                "runResults",
+                f"[{position}].index",
+                f"a test index of the plan {sorted(planned)}",
+                str(run.index),
+            )
+    return list(value)
+
+
+def attempt_number(value: Any) -> int:
+    """``retryAttempt``: 0 for the first attempt, then 1, 2, ..."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InputError.single(
+            "retryAttempt", "", "a whole number from 0 (the first attempt)", _shown(value)
+        )
+    return value
+
+
+def retry_adjustments(value: Any) -> dict[int, Any]:
+    """``retryAdjustments``: per test index (an int, or its text as JSON keys are), a mapping of changes."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError.single(
+            "retryAdjustments", "", "a mapping of test index to adjustments", _shown(value)
+        )
+    adjustments: dict[int, Any] = {}
+    for key, changes in value.items():
+        try:
+            index = int(key)
+        except (TypeError, ValueError):
+            raise InputError.single(
+                "retryAdjustments", str(key), "a test index (a whole number)", _shown(key)
+            ) from None
+        if not isinstance(changes, dict):
+            raise InputError.single("retryAdjustments", str(key), "a mapping of adjustments", _shown(changes))
+        adjustments[index] = changes
+    return adjustments
+
+
+def attempt_history(value: Any) -> list[dict[str, Any]]:
+    """publish_preview's ``attempts``: the retry history, one mapping per attempt."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InputError.single("attempts", "", "a list of attempts (mappings)", _shown(value))
+    for position, attempt in enumerate(value):
+        if not isinstance(attempt, dict):
+            raise InputError.single("attempts", f"[{position}]", "a mapping (one attempt)", _shown(attempt))
+    return value
 
 
 def same_shape(original: Any, result: PerfMetrics) -> Any:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from semantic_kernel.functions import kernel_function
 
 from sk_loadagent.engine import Progress, RunOptions
-from sk_loadagent.skills._coerce import execution_plan
+from sk_loadagent.skills._coerce import attempt_number, required_execution_plan
 from sk_loadagent.suite.execute import TestRun, run_tests
 
 
@@ -36,9 +36,8 @@ class LoadRunnerExecutor:
         retryTests: Annotated[list[int] | None, "indices of the tests to re-run on a retry"] = None,
         retryAttempt: Annotated[int, "0 for the first attempt"] = 0,
     ) -> list[TestRun]:
-        plan = execution_plan(executionPlan)
-        assert plan is not None
-        only = retryTests if retryAttempt and retryTests else None
+        plan = required_execution_plan(executionPlan)
+        only = retryTests if attempt_number(retryAttempt) and retryTests else None
         return await run_tests(
             plan, tests=only, options=self.options, target_pid=self.target_pid, progress=self.progress
         )

@@ -6,9 +6,8 @@ from typing import Annotated, Any
 
 from semantic_kernel.functions import kernel_function
 
-from sk_loadagent.skills._coerce import execution_plan
+from sk_loadagent.skills._coerce import attempt_number, required_execution_plan, run_results
 from sk_loadagent.suite.collect import collect
-from sk_loadagent.suite.execute import TestRun
 
 
 class PerfMetricCollector:
@@ -24,7 +23,6 @@ class PerfMetricCollector:
         runResults: Annotated[Any, "the runs from run_load_tests (a list of TestRun)"],
         retryAttempt: Annotated[int, "attempt number, recorded in every test"] = 0,
     ) -> dict[str, Any]:
-        plan = execution_plan(executionPlan)
-        assert plan is not None
-        runs: list[TestRun] = list(runResults)
-        return collect(plan, runs, retry_attempt=retryAttempt).to_wire()
+        plan = required_execution_plan(executionPlan)
+        runs = run_results(runResults, plan)
+        return collect(plan, runs, retry_attempt=attempt_number(retryAttempt)).to_wire()

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from semantic_kernel.functions import kernel_function
 
 from sk_loadagent.publish import write_artifacts
-from sk_loadagent.skills._coerce import perf_metrics
+from sk_loadagent.skills._coerce import attempt_history, perf_metrics
 
 
 class PreviewPublisher:
@@ -35,6 +35,6 @@ class PreviewPublisher:
             perf_metrics(perfMetrics),
             self.out_dir,
             steps=self.steps() if self.steps else [],
-            attempts=attempts or [],
+            attempts=attempt_history(attempts),
         )
         return {name: str(path) for name, path in written.items()}

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from semantic_kernel.functions import kernel_function
 
+from sk_loadagent.skills._coerce import plan_document, retry_adjustments
 from sk_loadagent.suite.execution_plan import interpret
 from sk_loadagent.suite.inputs import load_inputs
 
@@ -40,7 +41,7 @@ class TestPlanInterpreter:
         retryAdjustments: Annotated[dict[str, Any] | None, "per test index, the retry's adjustments"] = None,
     ) -> dict[str, Any]:
         inputs = load_inputs(
-            plan,
+            plan_document(plan),
             thresholds=thresholdFiles or (),
             metadata=metadataFile,
             editions=editionsFile,
@@ -48,7 +49,7 @@ class TestPlanInterpreter:
             weighting=weightingFile,
             baseline=baselineFile,
         )
-        adjustments = {int(k): v for k, v in (retryAdjustments or {}).items()}
+        adjustments = retry_adjustments(retryAdjustments)
         result = interpret(
             inputs,
             target_url=targetUrl,

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from semantic_kernel.functions import kernel_function
 
-from sk_loadagent.skills._coerce import execution_plan, perf_metrics, same_shape
+from sk_loadagent.skills._coerce import attempt_number, execution_plan, perf_metrics, same_shape
 from sk_loadagent.suite.judge import evaluate, recommend
 
 
@@ -39,4 +39,6 @@ class ThresholdEvaluator:
             dict[str, Any] | None, "the execution plan (retryOnFail, maxRetries)"
         ] = None,
     ) -> dict[str, Any]:
-        return recommend(perf_metrics(perfMetrics), execution_plan(executionPlan), attempt=retryAttempt)
+        return recommend(
+            perf_metrics(perfMetrics), execution_plan(executionPlan), attempt=attempt_number(retryAttempt)
+        )

@@ -9,12 +9,10 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from sk_loadagent.engine import Progress, RunOptions, RunResult, build_profile, run_load
+from sk_loadagent.engine import Progress, RunOptions, RunResult, build_profile, is_loopback, run_load
 from sk_loadagent.suite.execution_plan import ExecutionPlan, PlannedTest
 from sk_loadagent.telemetry import ProcessSampler
 from sk_loadagent.telemetry.resources import ResourceSamples
-
-_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 @dataclass
@@ -31,7 +29,7 @@ class TestRun:
 def find_listener_pid(url: str) -> int | None:
     """The pid listening on a loopback URL's port, when this user may see it; None otherwise."""
     parts = urlsplit(url)
-    if parts.hostname not in _LOOPBACK:
+    if not parts.hostname or not is_loopback(parts.hostname):
         return None
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sk_loadagent.engine.result import GeneratorReport, Outcome, Phase, RunResult, Samples, Window
 from sk_loadagent.histogram import LatencyHistogram
+from sk_loadagent.measurements import GeneratorReport, Outcome, Phase, RunResult, Samples, Window
 
 T0 = 1_700_000_000.0
 

@@ -18,7 +18,7 @@ from sk_loadagent.analysis import (
     should_promote,
     summarize,
 )
-from sk_loadagent.engine.result import Phase
+from sk_loadagent.measurements import Phase
 from sk_loadagent.models.metrics import PerfMetrics
 from sk_loadagent.models.thresholds import PerfThresholds
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from sk_loadagent.analysis import ComparisonInput, compare, comparison_input, pool_inputs, summarize
-from sk_loadagent.engine.result import Phase
 from sk_loadagent.histogram import LatencyHistogram
+from sk_loadagent.measurements import Phase
 from sk_loadagent.models.thresholds import RegressionTolerance
 
 

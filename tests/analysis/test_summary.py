@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from sk_loadagent.analysis import summarize
-from sk_loadagent.engine.result import Outcome, Phase
-from sk_loadagent.telemetry.resources import ResourceSamples
+from sk_loadagent.measurements import Outcome, Phase, ResourceSamples
 
 T0 = 1_700_000_000.0
 

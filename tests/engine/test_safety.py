@@ -1,12 +1,59 @@
-"""check_target: loopback always, anything else only when allow-listed; the refusal says how to allow it."""
+"""check_target: loopback always, anything else only when allow-listed; the refusal says how to allow it.
+
+Names are resolved by a fake resolver here, so the results do not depend on this machine's /etc/hosts."""
 
 from __future__ import annotations
 
+import socket
+from typing import Any
+
 import pytest
 
-from sk_loadagent.engine import RunOptions, build_profile, check_target, run_load
+from sk_loadagent.engine import RunOptions, build_profile, check_target, is_loopback, run_load
 from sk_loadagent.errors import InputError, TargetNotAllowedError
 from sk_loadagent.models.plan import TestSpec
+
+# What the fake resolver knows; any other name does not resolve.
+NAMES = {
+    "app.test": ["127.0.0.1", "::1"],  # an /etc/hosts alias of loopback
+    "wide.test": ["127.0.0.1", "10.0.0.7"],  # loopback and a LAN address
+    "lan.test": ["10.0.0.7"],
+}
+
+
+@pytest.fixture(autouse=True)
+def resolver(monkeypatch: pytest.MonkeyPatch) -> None:
+    def getaddrinfo(host: str, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
+        if host not in NAMES:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, 1, 6, "", (a, 0)) for a in NAMES[host]]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("127.255.255.254", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("::ffff:127.0.0.2", True),
+        ("localhost", True),
+        ("localhost.", True),
+        ("LocalHost.", True),
+        ("app.test", True),
+        ("wide.test", False),
+        ("lan.test", False),
+        ("nowhere.test", False),
+        ("0.0.0.0", False),
+        ("10.0.0.7", False),
+        ("", False),
+    ],
+)
+def test_the_loopback_rule(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
 
 
 @pytest.mark.parametrize(
@@ -19,6 +66,7 @@ from sk_loadagent.models.plan import TestSpec
         "http://LOCALHOST:8080",
         "https://localhost./",
         "http://[::ffff:127.0.0.1]:80/",
+        "http://app.test:8080/",
     ],
 )
 def test_loopback_is_always_allowed(url: str) -> None:
@@ -49,7 +97,9 @@ def test_non_loopback_is_refused_with_a_message_that_says_how_to_allow_it() -> N
         ("http://example.com.evil.net/", ["example.com"], False),
         ("http://[2001:db8::1]:80/", ["2001:db8::1"], True),
         ("http://[2001:db8::1]:80/", [], False),
-        ("http://myhost.localhost/", [], False),  # not resolved, not the name localhost
+        ("http://myhost.localhost/", [], False),  # does not resolve here, and is not the name localhost
+        ("http://wide.test/", [], False),  # one of its addresses is not loopback
+        ("http://lan.test/", ["lan.test"], True),
         ("http://0.0.0.0:80/", [], False),
     ],
 )

@@ -6,6 +6,7 @@ the parent through a marker file, and waits to be killed: the state a crash leav
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import IO, Any
@@ -42,15 +43,33 @@ def _stall(marker: Path) -> None:
 def stall_mid_write(url: str, kind: str, marker: str) -> None:
     flag = Path(marker)
     if kind == "json":
-        from sk_loadagent.memory import _json_store
+        real_fdopen = os.fdopen
 
-        def half_then_stall(handle: IO[bytes], payload: bytes) -> None:
-            handle.write(payload[: len(payload) // 2])
-            handle.flush()
-            _stall(flag)
-            handle.write(payload[len(payload) // 2 :])
+        class HalfThenStall:
+            """The temp file's handle in the shared atomic writer: half the payload reaches the disk."""
 
-        _json_store._write_all = half_then_stall
+            def __init__(self, handle: IO[bytes]) -> None:
+                self._handle = handle
+
+            def write(self, payload: bytes) -> None:
+                self._handle.write(payload[: len(payload) // 2])
+                self._handle.flush()
+                _stall(flag)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(self._handle, name)
+
+            def __enter__(self) -> HalfThenStall:
+                return self
+
+            def __exit__(self, *exc: object) -> None:
+                self._handle.close()
+
+        def stalling_fdopen(fd: int, mode: str = "r", *args: Any, **kwargs: Any) -> HalfThenStall:
+            return HalfThenStall(real_fdopen(fd, mode, *args, **kwargs))
+
+        # Only this spawned writer process is changed, and all it writes is the store.
+        os.fdopen = stalling_fdopen
     else:
         module: Any
         if kind == "sqlite":

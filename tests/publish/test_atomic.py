@@ -1,4 +1,5 @@
-"""Every artifact is written atomically: a failure mid-write leaves the previous file and no temp file."""
+"""The one atomic writer (sk_loadagent.atomic), used for every artifact and for the JSON memory store: a
+failure mid-write leaves the previous file and no temp file, and both get the same file mode."""
 
 from __future__ import annotations
 
@@ -10,9 +11,27 @@ from typing import Any
 
 import pytest
 
+from sk_loadagent.atomic import write_atomic
+from sk_loadagent.memory import RunRecord, open_store
 from sk_loadagent.models.metrics import PerfMetrics
 from sk_loadagent.publish import write_artifacts
-from sk_loadagent.publish._atomic import write_atomic
+
+
+def suite_of(trace_id: str) -> PerfMetrics:
+    return PerfMetrics.model_validate(
+        {
+            "traceId": trace_id,
+            "moduleId": "CheckoutService",
+            "editionId": "vetclinic",
+            "testType": "load",
+            "endpoint": "/checkout/submit",
+            "performanceScore": 1.0,
+            "status": "pass",
+            "latency": {"p95": 30.0},
+            "rps": 100.0,
+            "errorRate": 0.0,
+        }
+    )
 
 
 def leftovers(directory: Path) -> list[str]:
@@ -104,26 +123,48 @@ def test_a_replaced_file_keeps_its_mode(tmp_path: Path) -> None:
     assert target.stat().st_mode & 0o777 == 0o640
 
 
+def test_a_new_file_gets_the_umask_mode_and_is_synced_with_its_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "perf-metrics.json"
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    previous = os.umask(0o027)
+    try:
+        write_atomic(target, "{}\n")
+    finally:
+        os.umask(previous)
+
+    assert target.stat().st_mode & 0o777 == 0o640
+    # The temp file's data first, then the directory that holds the rename.
+    assert [Path(p).parent for p in synced] == [tmp_path, tmp_path.parent]
+    assert Path(synced[0]).name.startswith(".perf-metrics.json.")
+    assert synced[1] == str(tmp_path)
+
+
+def test_the_memory_store_and_the_artifacts_get_the_same_mode(tmp_path: Path) -> None:
+    previous = os.umask(0o027)
+    try:
+        with open_store(tmp_path / "perf-metrics.memory.json") as store:
+            store.push(RunRecord(edition_id="e", module_id="M", test_type="load", endpoint="/"))
+        write_artifacts(suite_of("run-1"), tmp_path / "perf", steps=[], attempts=[])
+    finally:
+        os.umask(previous)
+
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.rglob("*") if p.is_file()}
+    assert set(modes.values()) == {0o640}, modes
+
+
 def test_a_failure_while_publishing_keeps_that_artifact_from_the_previous_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def suite(trace_id: str) -> PerfMetrics:
-        return PerfMetrics.model_validate(
-            {
-                "traceId": trace_id,
-                "moduleId": "CheckoutService",
-                "editionId": "vetclinic",
-                "testType": "load",
-                "endpoint": "/checkout/submit",
-                "performanceScore": 1.0,
-                "status": "pass",
-                "latency": {"p95": 30.0},
-                "rps": 100.0,
-                "errorRate": 0.0,
-            }
-        )
-
-    write_artifacts(suite("run-1"), tmp_path, steps=[], attempts=[])
+    write_artifacts(suite_of("run-1"), tmp_path, steps=[], attempts=[])
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     real_replace = os.replace
 
@@ -134,7 +175,7 @@ def test_a_failure_while_publishing_keeps_that_artifact_from_the_previous_run(
 
     monkeypatch.setattr(os, "replace", fail_on_preview)
     with pytest.raises(OSError, match="Input/output error"):
-        write_artifacts(suite("run-2"), tmp_path, steps=[], attempts=[])
+        write_artifacts(suite_of("run-2"), tmp_path, steps=[], attempts=[])
 
     preview = tmp_path / "studio.performance.preview.json"
     assert preview.read_bytes() == before[preview]

@@ -18,10 +18,9 @@ from semantic_kernel.exceptions import KernelInvokeException
 from semantic_kernel.functions import KernelArguments
 
 from sk_loadagent.engine import MockReply, MockTransport, RunOptions
-from sk_loadagent.errors import InputError
+from sk_loadagent.errors import InputError, root_cause
 from sk_loadagent.memory import MemoryStore, SeriesKey, open_store
 from sk_loadagent.models.metrics import PerfMetrics
-from sk_loadagent.planners.step_log import root_cause
 from sk_loadagent.skills import (
     LoadRunnerExecutor,
     MemoryPusher,

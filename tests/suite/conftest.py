@@ -7,8 +7,6 @@ p50/p95/p99 from the latency histogram, the sparse histogram itself, and per-sec
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from local_services import drop_schema, new_schema, postgres_server, schema_url
 
 from sk_loadagent.histogram import LatencyHistogram
 from sk_loadagent.memory import MemoryStore, RunRecord, SeriesKey, open_store
@@ -29,7 +28,6 @@ EDITION = "vetclinic"
 ENDPOINT = "/checkout/submit"
 KEY = SeriesKey(edition_id=EDITION, module_id=MODULE, test_type="load", endpoint=ENDPOINT)
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
-PG_URL = os.environ.get("SK_LOADAGENT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def latencies_ms(median: float, n: int = 3000, *, seed: int, sigma: float = 0.25) -> np.ndarray:
@@ -143,24 +141,12 @@ def judge_and_push(store: MemoryStore) -> Callable[..., tuple[PerfMetrics, dict[
 
 
 def _postgres_schema_url(request: pytest.FixtureRequest) -> str:
-    """A URL to a fresh schema on the local server (dropped after the test), or a skip saying why not."""
-    try:
-        import psycopg
-    except ImportError:
-        pytest.skip("psycopg is not installed (pip install 'sk-loadagent[postgres]')")
-    try:
-        with psycopg.connect(PG_URL, connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error as exc:
-        pytest.skip(f"PostgreSQL is not reachable at {PG_URL}: {str(exc).strip().splitlines()[0]}")
-    schema = f"skla_suite_{uuid.uuid4().hex[:12]}"
-
-    def drop() -> None:
-        with psycopg.connect(PG_URL, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-    request.addfinalizer(drop)
-    return f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={schema}"
+    """A URL to a fresh schema on the local server (dropped after the test); without the server a skip, or
+    a failure under CI=true."""
+    server = postgres_server()
+    schema = new_schema("skla_suite")
+    request.addfinalizer(lambda: drop_schema(server, schema))
+    return schema_url(server, schema)
 
 
 @pytest.fixture(params=["json", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

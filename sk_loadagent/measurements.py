@@ -1,0 +1,197 @@
+"""What a run measured, as analysis receives it: the engine's request samples, windows and generator report,
+and the target's resource samples from telemetry.
+
+Plain data (numpy arrays and dataclasses), no statistics: analysis turns these into figures, so every
+figure in an artifact can be traced back to the samples here. The module sits below engine, telemetry and
+analysis and imports only numpy and the histogram, so analysis never loads the engine's HTTP clients.
+``sk_loadagent.engine.result`` and ``sk_loadagent.telemetry.resources`` re-export these types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from sk_loadagent.histogram import LatencyHistogram
+
+
+class Outcome(IntEnum):
+    """How one request ended. ``OK`` is a response whose status the test expects."""
+
+    OK = 0
+    HTTP_4XX = 1
+    HTTP_5XX = 2
+    TIMEOUT = 3
+    CONNECT_REFUSED = 4
+    RESET = 5
+    PROTOCOL_ERROR = 6
+    CONNECT_ERROR = 7
+    UNEXPECTED_STATUS = 8  # a 1xx/2xx/3xx status the test does not list in expectStatus
+
+
+OUTCOME_NAMES: dict[int, str] = {
+    Outcome.OK: "ok",
+    Outcome.HTTP_4XX: "http4xx",
+    Outcome.HTTP_5XX: "http5xx",
+    Outcome.TIMEOUT: "timeout",
+    Outcome.CONNECT_REFUSED: "connectRefused",
+    Outcome.RESET: "reset",
+    Outcome.PROTOCOL_ERROR: "protocolError",
+    Outcome.CONNECT_ERROR: "connectError",
+    Outcome.UNEXPECTED_STATUS: "unexpectedStatus",
+}
+
+
+@dataclass
+class Phase:
+    """A stretch of the schedule. Times are seconds from the run's start (t0)."""
+
+    name: str
+    start: float
+    end: float
+    measured: bool
+    target_rps: float | None = None
+    target_vus: int | None = None
+    payload_bytes: int | None = None
+
+
+@dataclass
+class Samples:
+    """One entry per request that was sent, in parallel arrays.
+
+    ``start`` is the request's intended start (open model) or its send time (closed model), in seconds
+    from t0; ``latency`` runs from that start to the end of the response (NaN without a response);
+    ``service`` runs from the actual send; ``variant`` indexes the request template (payload size).
+    """
+
+    start: npt.NDArray[np.float64]
+    latency: npt.NDArray[np.float64]
+    service: npt.NDArray[np.float64]
+    status: npt.NDArray[np.int16]
+    outcome: npt.NDArray[np.int8]
+    bytes_in: npt.NDArray[np.int64]
+    bytes_out: npt.NDArray[np.int64]
+    variant: npt.NDArray[np.int16]
+
+    @classmethod
+    def empty(cls) -> Samples:
+        return cls(
+            start=np.empty(0, np.float64),
+            latency=np.empty(0, np.float64),
+            service=np.empty(0, np.float64),
+            status=np.empty(0, np.int16),
+            outcome=np.empty(0, np.int8),
+            bytes_in=np.empty(0, np.int64),
+            bytes_out=np.empty(0, np.int64),
+            variant=np.empty(0, np.int16),
+        )
+
+    def __len__(self) -> int:
+        return int(self.start.size)
+
+    @classmethod
+    def concat(cls, parts: list[Samples]) -> Samples:
+        if not parts:
+            return cls.empty()
+        merged = cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in _SAMPLE_FIELDS))
+        order = np.argsort(merged.start, kind="stable")
+        return merged.select(order)
+
+    def select(self, index: npt.NDArray[np.intp] | npt.NDArray[np.bool_]) -> Samples:
+        return Samples(*(getattr(self, f)[index] for f in _SAMPLE_FIELDS))
+
+
+_SAMPLE_FIELDS = ("start", "latency", "service", "status", "outcome", "bytes_in", "bytes_out", "variant")
+
+
+@dataclass
+class Window:
+    """Aggregates of one time window (one second by default), always kept, mergeable across workers."""
+
+    start: float
+    requests: int = 0
+    outcomes: dict[int, int] = field(default_factory=dict)
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    service: LatencyHistogram = field(default_factory=LatencyHistogram)
+    bytes_in: int = 0
+    bytes_out: int = 0
+    max_in_flight: int = 0
+
+
+@dataclass
+class GeneratorReport:
+    """The generator's own cost and shortfalls during the measured phase."""
+
+    requests: int
+    cpu_seconds: float
+    wall_seconds: float
+    late_starts: int
+    dropped: int
+    workers: int
+    transport: str
+    max_in_flight: int
+    connections_opened: int
+    late_threshold_s: float = 0.005
+
+    @property
+    def cpu_pct(self) -> float:
+        return 100.0 * self.cpu_seconds / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+
+@dataclass
+class RunResult:
+    """Everything a run collected.
+
+    ``samples`` holds every request when the run fit the sample budget (``complete`` True); otherwise it
+    is empty and analysis works from ``windows`` (histograms with ``histogram.RELATIVE_ERROR``).
+    """
+
+    target: str
+    phases: list[Phase]
+    samples: Samples
+    complete: bool
+    windows: list[Window]
+    window_seconds: float
+    generator: GeneratorReport
+    sample_budget: int
+    started_at: float  # wall-clock (time.time()) of t0
+    duration: float  # seconds from t0 to the end of the schedule
+    timed_from: str = "intended-start"  # "actual-send" for closed-model (VU) executors
+    variants: list[int] = field(default_factory=list)  # payload bytes per request template
+    warnings: list[str] = field(default_factory=list)
+    extra: dict[str, object] = field(default_factory=dict)  # executor-specific facts (e.g. stress steps)
+
+
+@dataclass
+class ResourceSamples:
+    """CPU and memory of one process (and its children) sampled at a fixed interval.
+
+    ``t`` is wall-clock time (``time.time()``), so it lines up with ``RunResult.started_at``;
+    ``cpu_pct`` is percent of one core (top's convention: a busy two-thread process can show 200);
+    ``cpu_quota_cores`` is the number of cores the service may use, to turn that into a share.
+    """
+
+    pid: int
+    t: npt.NDArray[np.float64]
+    cpu_pct: npt.NDArray[np.float64]
+    rss_mb: npt.NDArray[np.float64]
+    cpu_quota_cores: float
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.t.size)
+
+    def between(self, start: float, end: float) -> ResourceSamples:
+        """The samples taken in [start, end] (wall-clock)."""
+        keep = (self.t >= start) & (self.t <= end)
+        return ResourceSamples(
+            self.pid,
+            self.t[keep],
+            self.cpu_pct[keep],
+            self.rss_mb[keep],
+            self.cpu_quota_cores,
+            list(self.notes),
+        )
