@@ -147,9 +147,9 @@ def _q(left_n: IntArray, right_n: IntArray, between: FloatArray, within_left: Fl
     return energy * (left_n * right_n / (left_n + right_n))
 
 
-def _statistics(rows: FloatArray, min_size: int, reach: int) -> tuple[FloatArray, IntArray]:
-    """For every row: the best Q and its τ with the right side running to the end (column 0) and with it
-    ending at most ``reach`` runs after τ (column 1). Shapes (rows, 2)."""
+def _statistics(rows: FloatArray, min_size: int, reach: int, *, locate: bool) -> tuple[FloatArray, IntArray]:
+    """For every row: the best Q with the right side running to the end (column 0) and with it ending at
+    most ``reach`` runs after τ (column 1), shape (rows, 2); with ``locate``, also their τ (else zeros)."""
     k, m = rows.shape
     order, ranks = _ranks(rows)
     prefix = _prefix_distance_sums(rows, ranks)
@@ -161,16 +161,20 @@ def _statistics(rows: FloatArray, min_size: int, reach: int) -> tuple[FloatArray
     within_after[:, :m] = np.cumsum(suffix_terms[:, ::-1], axis=1)[:, ::-1]
 
     best = np.empty((k, 2))
-    where = np.empty((k, 2), dtype=np.int64)
-    tau = np.arange(min_size, m - min_size + 1)
-    between = within[:, m : m + 1] - within[:, tau] - within_after[:, tau]
-    q_end = _q(tau, m - tau, between, within[:, tau], within_after[:, tau])
-    where[:, _END] = tau[np.argmax(q_end, axis=1)]
+    where = np.zeros((k, 2), dtype=np.int64)
+    first, last = min_size, m - min_size  # the τ a split may take
+    tau = np.arange(first, last + 1)
+    between = within[:, m : m + 1] - within[:, first : last + 1] - within_after[:, first : last + 1]
+    q_end = _q(tau, m - tau, between, within[:, first : last + 1], within_after[:, first : last + 1])
     best[:, _END] = q_end.max(axis=1)
+    if locate:
+        where[:, _END] = tau[np.argmax(q_end, axis=1)]
 
+    # Q(τ, τ+L)·(τ+L)/2 = within(τ+L) − within(τ) − L·within(τ)/(τ−1) − inside(τ, L)·(L−1+τ)/(L−1), the
+    # same Q as ``_q`` with its terms regrouped so each length costs a few passes over the rows.
     best[:, _REACH] = -np.inf
-    where[:, _REACH] = where[:, _END]
-    # inside[:, t] = the distance sum inside x[t..t+length); nearest[:, j] = Σ of |x_j − x_{j−d}|, d < length
+    left_term = within[:, first:] / (np.arange(first, m + 1) - 1)
+    # inside[:, t] = the distance sum inside x[t..t+L); nearest[:, j] = Σ of |x_j − x_{j−d}| for d < L
     inside = np.zeros((k, m))
     nearest = np.zeros((k, m))
     for length in range(2, min(reach, m - min_size) + 1):
@@ -179,13 +183,17 @@ def _statistics(rows: FloatArray, min_size: int, reach: int) -> tuple[FloatArray
         inside = inside[:, :-1] + nearest
         if length < min_size:
             continue
-        tau = np.arange(min_size, m - length + 1)
-        end = tau + length
-        between = within[:, end] - within[:, tau] - inside[:, tau]
-        q = _q(tau, np.full_like(tau, length), between, within[:, tau], inside[:, tau])
-        better = q.max(axis=1) > best[:, _REACH]
-        where[better, _REACH] = tau[np.argmax(q[better], axis=1)]
-        best[better, _REACH] = q[better].max(axis=1)
+        stop = m - length + 1  # τ < stop
+        tau = np.arange(first, stop)
+        q = within[:, first + length : stop + length] - within[:, first:stop]
+        q -= length * left_term[:, : stop - first]
+        q -= inside[:, first:stop] * ((lag + tau) / lag)
+        q *= 2.0 / (tau + length)
+        top = q.max(axis=1)
+        if locate:
+            better = top > best[:, _REACH]
+            where[better, _REACH] = tau[np.argmax(q[better], axis=1)]
+        np.maximum(best[:, _REACH], top, out=best[:, _REACH])
     return best, where
 
 
@@ -205,7 +213,7 @@ def _segment(x: FloatArray, start: int, stop: int, settings: _Settings) -> _Segm
     values = x[start:stop]
     if values.size < 2 * settings.min_size:
         return None
-    q, tau = _statistics(values[None, :], settings.min_size, settings.reach)
+    q, tau = _statistics(values[None, :], settings.min_size, settings.reach, locate=True)
     # Each segment gets its own stream so the result does not depend on the order segments are visited.
     rng = np.random.default_rng([settings.seed, start, stop])
     rows_per_chunk = max(1, _CHUNK_VALUES // values.size)
@@ -213,7 +221,7 @@ def _segment(x: FloatArray, start: int, stop: int, settings: _Settings) -> _Segm
     for first in range(0, settings.permutations, rows_per_chunk):
         rows = min(rows_per_chunk, settings.permutations - first)
         shuffled = rng.permuted(np.broadcast_to(values, (rows, values.size)), axis=1)
-        null[first : first + rows] = _statistics(shuffled, settings.min_size, settings.reach)[0]
+        null[first : first + rows] = _statistics(shuffled, settings.min_size, settings.reach, locate=False)[0]
     return _Segment(start, stop, q[0], tau[0] + start, null)
 
 
