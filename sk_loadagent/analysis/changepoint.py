@@ -7,19 +7,20 @@ use it for performance CI:
    statistic Q(τ, κ) = τ(κ−τ)/κ · (2·mean|a−b| − mean|a−a'| − mean|b−b'|) compares a = x[0..τ) with
    b = x[τ..κ); it is large when the two sides come from different distributions (not only different
    means). Two candidates per segment: the best split with b running to the segment's end (κ = m, as
-   signal-processing-algorithms searches), and the best over (τ, κ) with b ending up to ``reach`` runs
-   after τ (Matteson & James's search over segment ends, bounded to keep the cost linear in m). The second
-   finds a rise that a later fall cancels over the whole segment.
+   signal-processing-algorithms searches), and the best over (τ, κ) with b 5 to ``reach`` runs long
+   (Matteson & James's search over segment ends, bounded to keep the cost linear in m). The second finds
+   a rise that a later fall cancels over the whole segment.
 2. **One test per round.** The best candidate over all current segments is tested by permutation, as
    ``ecp`` does: every segment is shuffled (seeded), each shuffle's best statistic over all segments is
    the null sample, and p = (1 + #{shuffles ≥ observed}) / (permutations + 1). The two candidate kinds are
    combined by their smaller p (min-p, itself calibrated on the same shuffles). A split with p ≤ α is
    kept and the search goes on in its two halves; the first p > α ends it. A segment's shuffles are drawn
-   once, so a round costs only the two new halves.
+   once, so a round costs only the two new halves. The end-running kind weighs 3:1 in the min-p (its
+   power for a change next to either end of the series).
 3. **Merge.** Only then the magnitude rule: a change point whose neighbouring segments differ by less than
-   ``min_magnitude`` (max of |after/before − 1| and |before/after − 1|, as Otava's merge step measures it)
-   is removed, the weakest first, and its neighbours are re-measured against their new neighbours. Running
-   this after the search (not before each split) keeps shifts that cancel out from hiding each other.
+   ``min_magnitude`` (|after − before| over the larger of the two) is removed, the weakest first, and its
+   neighbours are re-measured against their new neighbours, as Otava's merge step does. Running this
+   after the search (not before each split) keeps shifts that cancel out from hiding each other.
 
 Within-segment distance sums come from ranks (a merge pass over the shuffles, O(m log² m)) and the
 bounded κ search is O(m · reach), so a segment's shuffles never hold an m × m matrix.
@@ -48,8 +49,11 @@ REACH = 50
 # Shuffles are evaluated in chunks of about this many values, which bounds the working memory.
 _CHUNK_VALUES = 400_000
 _END, _REACH = 0, 1
-# The weights of the two candidate kinds in the min-p combination: measured on generated series, 3:1
-# for the end-running split keeps its power for a change near either end of the series.
+# The bounded search's right side is at least this long: shorter bumps are what noise makes (measured on
+# pure-noise series); a real change that short is still the end-running candidate's to find.
+_SHORTEST_BUMP = 5
+# The weights of the two candidate kinds in the min-p combination, chosen on generated series: 3:1 for
+# the end-running split keeps its power for a change near either end of the series.
 _WEIGHTS = np.array([0.75, 0.25])
 
 
@@ -57,9 +61,9 @@ _WEIGHTS = np.array([0.75, 0.25])
 class ChangePoint:
     """``index`` is the first run of the new regime; means are over the neighbouring segments.
 
-    ``rel_change`` is after/before − 1 (None when the mean before is 0); ``magnitude`` is the larger of
-    |after/before − 1| and |before/after − 1| with a zero mean contributing 0, so a change from or to 0
-    has magnitude 1; ``p_value`` is that of the permutation test of the round that found it.
+    ``rel_change`` is after/before − 1 (None when the mean before is 0); ``magnitude`` is |after − before|
+    over the larger of the two (symmetric, at most 1; 1 for a change from or to 0); ``p_value`` is that
+    of the permutation test of the round that found it.
     """
 
     index: int
@@ -181,7 +185,7 @@ def _statistics(rows: FloatArray, min_size: int, reach: int, *, locate: bool) ->
         lag = length - 1
         nearest = nearest[:, 1:] + np.abs(rows[:, lag:] - rows[:, :-lag])
         inside = inside[:, :-1] + nearest
-        if length < min_size:
+        if length < max(min_size, _SHORTEST_BUMP):
             continue
         stop = m - length + 1  # τ < stop
         tau = np.arange(first, stop)
@@ -275,9 +279,10 @@ def _search(x: FloatArray, settings: _Settings) -> dict[int, float]:
 
 
 def _magnitude(before: float, after: float) -> float:
-    forward = abs(after / before - 1.0) if before != 0 else 0.0
-    backward = abs(before / after - 1.0) if after != 0 else 0.0
-    return max(forward, backward)
+    """|after − before| relative to the larger of the two: symmetric (a rise and the fall back to where it
+    was have one size), at most 1, and 1 for a change from or to 0."""
+    larger = max(abs(before), abs(after))
+    return abs(after - before) / larger if larger > 0 else 0.0
 
 
 def _side_means(x: FloatArray, cuts: list[int]) -> list[tuple[float, float]]:

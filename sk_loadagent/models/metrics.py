@@ -62,7 +62,7 @@ class ChangePointMark(WireModel):
     p95_before: float = Field(description="mean p95 (ms) of the segment before, up to the previous change")
     p95_after: float = Field(description="mean p95 (ms) of the segment after, up to the next change")
     rel_change: str | None = Field(default=None, description='after/before − 1, "+12%"; None from a 0 mean')
-    magnitude: float = Field(description="max(|after/before − 1|, |before/after − 1|), the merge rule's size")
+    magnitude: float = Field(description="|after − before| over the larger of the two: the merge rule's size")
     p_value: float = Field(description="the permutation test's p in the round that found it")
 
 

@@ -44,7 +44,7 @@ def test_change_point_describes_both_sides():
     assert point.before_mean == pytest.approx(series[:15].mean())
     assert point.after_mean == pytest.approx(series[15:].mean())
     assert point.rel_change == pytest.approx(point.after_mean / point.before_mean - 1)
-    assert point.magnitude == pytest.approx(point.rel_change)  # a rise: forward change is the larger
+    assert point.magnitude == pytest.approx((point.after_mean - point.before_mean) / point.after_mean)
     assert point.p_value <= 0.02
 
 
@@ -96,9 +96,7 @@ def test_several_shifts_of_mixed_sign_are_each_found_with_their_own_magnitude():
     assert [p.index for p in points] == [20, 40, 60, 80]
     for point, before, after in zip(points, levels, levels[1:], strict=False):
         assert point.rel_change == pytest.approx(after / before - 1, abs=0.02)
-        assert point.magnitude == pytest.approx(
-            max(abs(after / before - 1), abs(before / after - 1)), abs=0.02
-        )
+        assert point.magnitude == pytest.approx(abs(after - before) / max(after, before), abs=0.02)
 
 
 def test_weak_points_are_merged_after_the_search():

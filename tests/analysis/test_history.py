@@ -177,7 +177,7 @@ def test_series_change_points_wire_form_names_both_sides_of_the_change():
         "p95Before": pytest.approx(100.9, abs=0.01),
         "p95After": pytest.approx(130.9, abs=0.01),
         "relChange": "+30%",
-        "magnitude": pytest.approx(0.2973, abs=0.0001),
+        "magnitude": pytest.approx(0.2292, abs=0.0001),
         "pValue": mark["pValue"],
     }
     assert 0 < mark["pValue"] <= 0.05

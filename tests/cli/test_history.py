@@ -93,7 +93,7 @@ def test_json_lists_every_run_with_the_change_point_on_the_first_run_of_the_new_
     assert point["index"] == STEP_AT
     assert (point["runIdBefore"], point["traceIdBefore"]) == ("run-05", "trace-run-05")
     assert (point["runIdAfter"], point["traceIdAfter"]) == ("run-06", "trace-run-06")
-    assert point["magnitude"] == pytest.approx(0.52, abs=0.005)
+    assert point["magnitude"] == pytest.approx(0.34, abs=0.005)
     first = checkout[0]
     assert first == {
         "editionId": "vetclinic",
@@ -129,7 +129,7 @@ def test_the_table_shows_each_series_with_its_baseline_and_change_point(
     assert f"change point {STEP} (p=0.015)" in step_row
     above = out.splitlines()[out.splitlines().index(step_row) - 1]
     assert above.startswith("  -- p95 ")
-    assert above.endswith(f"({STEP}, magnitude 52%, p=0.015) after run run-05 --")
+    assert above.endswith(f"({STEP}, magnitude 34%, p=0.015) after run run-05 --")
     assert sum("change point" in line for line in out.splitlines()) == 1
     assert "vetclinic / NotificationService / spike / /notify  (2 runs)" in out
     assert "  baseline: none yet (the next run is exploratory)" in out  # NotificationService has none
