@@ -6,8 +6,12 @@ verdict carries human-readable reasons and every random choice is seeded from th
 
 from sk_loadagent.analysis.changepoint import ChangePoint, change_points
 from sk_loadagent.analysis.history import (
+    CHANGE_POINT_WINDOW,
     HistoryEntry,
+    SeriesChangePoint,
+    SeriesChangePoints,
     baseline_pool,
+    change_point_note,
     edition_deviation,
     obsolete_after_regressions,
     obsolete_suggestion,
@@ -54,6 +58,7 @@ from sk_loadagent.analysis.verdict import (
 )
 
 __all__ = [
+    "CHANGE_POINT_WINDOW",
     "DEFAULT_RUN_NOISE",
     "ChangePoint",
     "ComparisonInput",
@@ -64,11 +69,14 @@ __all__ = [
     "ResolvedLimits",
     "RetryDecision",
     "ScoreBreakdown",
+    "SeriesChangePoint",
+    "SeriesChangePoints",
     "Tolerance",
     "TypeReading",
     "Verdict",
     "WeightOverride",
     "baseline_pool",
+    "change_point_note",
     "change_points",
     "classify",
     "compare",

@@ -8,9 +8,8 @@ import sys
 from itertools import groupby
 from typing import Any, TextIO
 
-from sk_loadagent.analysis import HistoryEntry, series_change_points
-from sk_loadagent.analysis.changepoint import ChangePoint
-from sk_loadagent.memory import open_store
+from sk_loadagent.analysis import HistoryEntry, SeriesChangePoint, SeriesChangePoints, series_change_points
+from sk_loadagent.memory import SeriesKey, open_store
 from sk_loadagent.memory.history import HistoryRow, history_rows
 
 
@@ -29,31 +28,39 @@ def _entry(row: HistoryRow) -> HistoryEntry:
     )
 
 
-def series_change_points_by_run(rows: list[HistoryRow]) -> dict[str, ChangePoint]:
-    """Change points of one series' p95, keyed by the run id of the first run of each new regime."""
-    found = series_change_points([_entry(r) for r in rows])
-    return {entry.run_id: cp for entry, cp in found}
+def series_change_points_of(rows: list[HistoryRow]) -> SeriesChangePoints:
+    """Change points of one series' p95 (over its latest ``CHANGE_POINT_WINDOW`` runs with a p95)."""
+    return series_change_points([_entry(r) for r in rows])
 
 
-def summaries(rows: list[HistoryRow]) -> list[dict[str, Any]]:
-    """One JSON-ready summary per run, with ``changePoint`` set on the first run of a new p95 regime."""
+def _by_first_run(found: SeriesChangePoints) -> dict[str, SeriesChangePoint]:
+    return {p.first_after.run_id: p for p in found.points}
+
+
+def _window_note(key: SeriesKey, found: SeriesChangePoints) -> str | None:
+    if not found.windowed:
+        return None
+    return (
+        f"change points of {_label(key)} over its latest {found.analysed:,} of {found.with_p95:,} runs "
+        "(older runs are left out to bound the time)"
+    )
+
+
+def summaries(rows: list[HistoryRow], notes: TextIO | None = None) -> list[dict[str, Any]]:
+    """One JSON-ready summary per run, with ``changePoint`` set on the first run of a new p95 regime;
+    a series analysed over a window says so on ``notes``."""
     out: list[dict[str, Any]] = []
-    for _, group in groupby(rows, key=lambda r: r.key):
+    for key, group in groupby(rows, key=lambda r: r.key):
         series = list(group)
-        points = series_change_points_by_run(series)
+        found = series_change_points_of(series)
+        note = _window_note(key, found)
+        if note and notes is not None:
+            print(note, file=notes)
+        points = _by_first_run(found)
         for row in series:
-            cp = points.get(row.run_id)
+            point = points.get(row.run_id)
             summary = row.to_wire()
-            summary["changePoint"] = (
-                None
-                if cp is None
-                else {
-                    "p95Before": round(cp.before_mean, 3),
-                    "p95After": round(cp.after_mean, 3),
-                    "relChange": f"{cp.rel_change * 100:+.0f}%",
-                    "pValue": round(cp.p_value, 4),
-                }
-            )
+            summary["changePoint"] = None if point is None else point.mark().to_wire(exclude_none=False)
             out.append(summary)
     return out
 
@@ -77,15 +84,29 @@ def _baseline_text(series: list[HistoryRow]) -> str:
     return "none yet (the next run is exploratory)"
 
 
+def _label(key: SeriesKey) -> str:
+    return " / ".join(str(v or "-") for v in (key.edition_id, key.module_id, key.test_type, key.endpoint))
+
+
+def _regime_line(found: SeriesChangePoint) -> str:
+    """The line drawn above the first run of a new p95 regime."""
+    cp = found.point
+    return (
+        f"  -- p95 {cp.before_mean:.2f} -> {cp.after_mean:.2f} ms ({cp.change_text}, magnitude "
+        f"{cp.magnitude * 100:.0f}%, p={cp.p_value:.3f}) after run {found.last_before.run_id} --"
+    )
+
+
 def print_table(rows: list[HistoryRow], out: TextIO) -> None:
     for key, group in groupby(rows, key=lambda r: r.key):
         series = list(group)
-        points = series_change_points_by_run(series)
-        label = " / ".join(
-            str(v or "-") for v in (key.edition_id, key.module_id, key.test_type, key.endpoint)
-        )
-        print(f"\n{label}  ({len(series)} runs)", file=out)
+        found = series_change_points_of(series)
+        points = _by_first_run(found)
+        print(f"\n{_label(key)}  ({len(series)} runs)", file=out)
         print(f"  baseline: {_baseline_text(series)}", file=out)
+        note = _window_note(key, found)
+        if note:
+            print(f"  {note}", file=out)
         print(
             f"  {'when (UTC)':<16} {'status':<9} {'score':>5} {'p95 ms':>9} {'rps':>9} {'errors':>7}  flags",
             file=out,
@@ -102,9 +123,10 @@ def print_table(rows: list[HistoryRow], out: TextIO) -> None:
                 )
                 if on
             ]
-            cp = points.get(row.run_id)
-            if cp is not None:
-                flags.append(f"change point {cp.rel_change * 100:+.0f}% (p={cp.p_value:.3f})")
+            point = points.get(row.run_id)
+            if point is not None:
+                print(_regime_line(point), file=out)
+                flags.append(f"change point {point.point.change_text} (p={point.point.p_value:.3f})")
             errors = "-" if row.error_rate is None else f"{row.error_rate * 100:.2f}%"
             print(
                 f"  {row.created_at:%Y-%m-%d %H:%M} {row.status or '-':<9} "
@@ -118,7 +140,7 @@ def history_command(args: argparse.Namespace, memory: str) -> int:
     with open_store(memory, create=False) as store:
         rows = history_rows(store, module_id=args.module, edition_id=args.edition, test_type=args.test_type)
     if args.json:
-        json.dump(summaries(rows), sys.stdout, indent=2)
+        json.dump(summaries(rows, notes=sys.stderr), sys.stdout, indent=2)
         print()
         return 0
     if not rows:

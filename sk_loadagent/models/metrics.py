@@ -51,6 +51,21 @@ class MetricDelta(WireModel):
     confidence: float | None = None
 
 
+class ChangePointMark(WireModel):
+    """A change point in a series' stored p95s: where the new regime starts, how large and how sure it is."""
+
+    index: int = Field(description="position in the analysed p95 history, oldest first (first run after)")
+    run_id_before: str | None = Field(default=None, description="the last run of the old regime")
+    trace_id_before: str | None = None
+    run_id_after: str | None = Field(default=None, description="the first run of the new regime")
+    trace_id_after: str | None = None
+    p95_before: float = Field(description="mean p95 (ms) of the segment before, up to the previous change")
+    p95_after: float = Field(description="mean p95 (ms) of the segment after, up to the next change")
+    rel_change: str | None = Field(default=None, description='after/before − 1, "+12%"; None from a 0 mean')
+    magnitude: float = Field(description="|after − before| over the larger of the two: the merge rule's size")
+    p_value: float = Field(description="the permutation test's p in the round that found it")
+
+
 class BaselineComparison(OpenWireModel):
     """How this run compares with the last validated run of the same scope (spec cycles 4, 8 and 17)."""
 
@@ -73,6 +88,7 @@ class BaselineComparison(OpenWireModel):
     exploratory: bool | None = None
     metrics: dict[str, MetricDelta] | None = None
     change_points: list[int] | None = None
+    change_point_details: list[ChangePointMark] | None = None
     flaky_history: bool | None = None
     baseline_obsolete: bool | None = None
     edition_deviation: dict[str, str] | None = None

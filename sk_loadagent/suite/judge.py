@@ -12,6 +12,7 @@ from typing import Any
 
 from sk_loadagent.analysis import (
     ResolvedLimits,
+    change_point_note,
     classify,
     comparison_input,
     detect_infrastructure_anomaly,
@@ -129,16 +130,11 @@ def compare_test(
             previous_score=previous.score,
             previous_status=previous.status,
         )
-    points = series_change_points(entries)
-    if points:
-        updates["change_points"] = [cp.index for _, cp in points]
-        notes = list(comparison.notes or [])
-        for entry, cp in points:
-            notes.append(
-                f"change point at run {entry.trace_id or entry.run_id}: p95 {cp.before_mean:.2f} -> "
-                f"{cp.after_mean:.2f} ms ({cp.rel_change:+.0%}, p={cp.p_value:.3f})"
-            )
-        updates["notes"] = notes
+    found = series_change_points(entries)
+    if found.points:
+        updates["change_points"] = [p.index for p in found.points]
+        updates["change_point_details"] = [p.mark() for p in found.points]
+        updates["notes"] = [*(comparison.notes or []), *(change_point_note(p) for p in found.points)]
     if obsolete_after_regressions(entries):
         updates["baseline_obsolete"] = True
         updates["notes"] = [*(updates.get("notes") or comparison.notes or []), obsolete_suggestion()]

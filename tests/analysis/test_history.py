@@ -155,10 +155,43 @@ def test_series_change_points_name_the_run_where_the_regime_starts():
     p95 = np.concatenate([100 * (1 + rng.uniform(-0.05, 0.05, 15)), 112 * (1 + rng.uniform(-0.05, 0.05, 15))])
     entries = [_entry(i, p95=float(v)) for i, v in enumerate(p95)]
     entries.insert(5, _entry(99, p95=None, status="fail"))  # a run without latency is skipped
-    ((entry, point),) = series_change_points(entries)
-    assert entry.run_id == "r15"
-    assert point.index == 15
-    assert series_change_points(entries[:4]) == []
+    found = series_change_points(entries)
+    ((point),) = found.points
+    assert (point.last_before.run_id, point.first_after.run_id) == ("r14", "r15")
+    assert point.index == point.point.index == 15
+    assert (found.analysed, found.with_p95, found.windowed) == (30, 30, False)
+    assert series_change_points(entries[:4]).points == []
+
+
+def test_series_change_points_wire_form_names_both_sides_of_the_change():
+    entries = [_entry(i, p95=100.0 + (i % 3) if i < 10 else 0.0) for i in range(10)]
+    entries += [_entry(10 + i, p95=130.0 + (i % 3)) for i in range(10)]
+    ((point),) = series_change_points(entries).points
+    mark = point.mark().to_wire()
+    assert mark == {
+        "index": 10,
+        "runIdBefore": "r9",
+        "traceIdBefore": "t9",
+        "runIdAfter": "r10",
+        "traceIdAfter": "t10",
+        "p95Before": pytest.approx(100.9, abs=0.01),
+        "p95After": pytest.approx(130.9, abs=0.01),
+        "relChange": "+30%",
+        "magnitude": pytest.approx(0.2292, abs=0.0001),
+        "pValue": mark["pValue"],
+    }
+    assert 0 < mark["pValue"] <= 0.05
+
+
+def test_series_change_points_keep_to_the_latest_window_and_count_from_the_series_start():
+    entries = [_entry(i, p95=100.0 + (i % 4)) for i in range(30)]
+    entries += [_entry(30 + i, p95=140.0 + (i % 4)) for i in range(10)]
+    found = series_change_points(entries, window=16)
+    assert (found.analysed, found.with_p95, found.windowed) == (16, 40, True)
+    ((point),) = found.points
+    assert point.index == 30  # in the whole series; 6 within the window
+    assert point.point.index == 6
+    assert point.first_after.run_id == "r30"
 
 
 @pytest.mark.parametrize("true_noise", [0.03, 0.08, 0.15])

@@ -3,30 +3,18 @@ bundled target only and prints its tables, the closed-form truth beside the engi
 
 from __future__ import annotations
 
-import importlib
 import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from bench_scripts import BENCHMARKS
+from bench_scripts import import_bench_module as _import
 
 pytestmark = pytest.mark.skipif(
     shutil.which("taskset") is None, reason="the bench pins processes with taskset"
 )
-
-
-def _import(name: str) -> ModuleType:
-    """A module of benchmarks/ (a folder of scripts, not a package), with its sibling helpers."""
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
 
 
 def test_closed_form_truth_matches_the_peer_measurements() -> None:

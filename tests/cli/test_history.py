@@ -89,7 +89,11 @@ def test_json_lists_every_run_with_the_change_point_on_the_first_run_of_the_new_
     assert point["relChange"] == STEP == "+52%"
     assert point["p95Before"] == pytest.approx(100, abs=2)
     assert point["p95After"] == pytest.approx(150, abs=2)
-    assert point["pValue"] == 0.01
+    assert point["pValue"] == 0.015
+    assert point["index"] == STEP_AT
+    assert (point["runIdBefore"], point["traceIdBefore"]) == ("run-05", "trace-run-05")
+    assert (point["runIdAfter"], point["traceIdAfter"]) == ("run-06", "trace-run-06")
+    assert point["magnitude"] == pytest.approx(0.34, abs=0.005)
     first = checkout[0]
     assert first == {
         "editionId": "vetclinic",
@@ -122,7 +126,10 @@ def test_the_table_shows_each_series_with_its_baseline_and_change_point(
     assert "vetclinic / CheckoutService / load / /checkout  (12 runs)" in out
     assert "  baseline: run-00 from 2025-03-01 09:00 (p95 " in out
     step_row = next(line for line in out.splitlines() if line.startswith("  2025-03-01 15:00 pass"))
-    assert f"change point {STEP} (p=0.010)" in step_row
+    assert f"change point {STEP} (p=0.015)" in step_row
+    above = out.splitlines()[out.splitlines().index(step_row) - 1]
+    assert above.startswith("  -- p95 ")
+    assert above.endswith(f"({STEP}, magnitude 34%, p=0.015) after run run-05 --")
     assert sum("change point" in line for line in out.splitlines()) == 1
     assert "vetclinic / NotificationService / spike / /notify  (2 runs)" in out
     assert "  baseline: none yet (the next run is exploratory)" in out  # NotificationService has none
@@ -240,3 +247,37 @@ def test_the_default_store_comes_from_the_environment_and_is_never_created(
 
     monkeypatch.setenv(MEMORY_ENV, memory)
     assert len(_json(capsys)) == 17
+
+
+def test_a_long_series_is_analysed_over_its_latest_runs_and_says_so(
+    memory: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sk_loadagent.analysis.history.CHANGE_POINT_WINDOW", 10)
+    note = (
+        "change points of vetclinic / CheckoutService / load / /checkout over its latest 10 of 12 runs "
+        "(older runs are left out to bound the time)"
+    )
+
+    assert main(["history", "--memory", memory]) == 0
+    out = capsys.readouterr().out
+    assert f"  {note}\n" in out
+    assert "latest" not in out.split("NotificationService")[1]  # a short series is analysed whole
+
+    runs = _json(capsys, "--memory", memory, "--module", "CheckoutService")
+    point = next(r["changePoint"] for r in runs if r["changePoint"] is not None)
+    assert isinstance(point, dict)
+    assert point["index"] == STEP_AT  # counted over the whole series, not the window
+    assert point["runIdAfter"] == f"run-{STEP_AT:02d}"
+
+
+def test_the_window_note_goes_to_stderr_so_json_stays_valid(
+    memory: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sk_loadagent.analysis.history.CHANGE_POINT_WINDOW", 10)
+    assert main(["history", "--memory", memory, "--json", "--module", "CheckoutService"]) == 0
+    captured = capsys.readouterr()
+    assert len(json.loads(captured.out)) == 15
+    assert captured.err == (
+        "change points of vetclinic / CheckoutService / load / /checkout over its latest 10 of 12 runs "
+        "(older runs are left out to bound the time)\n"
+    )

@@ -264,7 +264,14 @@ def test_a_step_change_in_the_stored_series_is_reported_on_its_first_run(kit, st
     step = [n for n in comparison.notes or [] if n.startswith("change point")]
     assert len(step) == 1
     assert step[0].startswith(f"change point at run {runs[6].trace_id}: p95 ")
-    assert "(+50%, p=0.010)" in step[0]
+    assert "(+50%, p=0.015)" in step[0]
+    (detail,) = comparison.change_point_details or []
+    assert (detail.index, detail.rel_change, detail.p_value) == (6, "+50%", 0.015)
+    assert (detail.run_id_before, detail.run_id_after) == (runs[5].run_id, runs[6].run_id)
+    assert (detail.trace_id_before, detail.trace_id_after) == (runs[5].trace_id, runs[6].trace_id)
+    wire = comparison.to_wire()
+    assert wire["changePoints"] == [6]
+    assert wire["changePointDetails"][0]["runIdAfter"] == runs[6].run_id
 
 
 def test_a_steady_series_has_no_change_point(kit, store: MemoryStore) -> None:
@@ -272,4 +279,5 @@ def test_a_steady_series_has_no_change_point(kit, store: MemoryStore) -> None:
         kit.seed_run(store, kit.measured(100, seed=i), at=kit.T0 + kit.hours(i), is_baseline=i == 0)
     comparison = _comparison(kit, store, kit.measured(100, seed=50))
     assert comparison.change_points is None
+    assert comparison.change_point_details is None
     assert not [n for n in comparison.notes or [] if n.startswith("change point")]
