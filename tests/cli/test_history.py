@@ -100,6 +100,7 @@ def test_json_lists_every_run_with_the_change_point_on_the_first_run_of_the_new_
         "moduleId": "CheckoutService",
         "testType": "load",
         "endpoint": "/checkout",
+        "loadProfile": None,
         "runId": "run-00",
         "createdAt": "2025-03-01T09:00:00Z",
         "traceId": "trace-run-00",
@@ -112,6 +113,7 @@ def test_json_lists_every_run_with_the_change_point_on_the_first_run_of_the_new_
         "isBaseline": True,
         "baselineObsolete": False,
         "validated": True,
+        "infrastructureFailure": False,
         "retryAttempt": 0,
         "changePoint": None,
     }
@@ -167,7 +169,7 @@ def test_an_empty_store_or_no_match_prints_one_clear_line(
     assert _json(capsys, "--memory", str(empty)) == []
 
 
-def test_an_obsolete_baseline_is_not_shown_as_the_baseline(
+def test_an_obsolete_baseline_is_shown_as_obsolete_and_still_compared_against(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "memory.sqlite"
@@ -189,8 +191,7 @@ def test_an_obsolete_baseline_is_not_shown_as_the_baseline(
     assert main(["history", "--memory", str(path)]) == 0
     out = capsys.readouterr().out
 
-    assert "baseline: old" not in out
-    assert "  baseline: none (old was marked obsolete; the next validated pass becomes the baseline)" in out
+    assert "  baseline: old, obsolete (still compared against; the next validated pass replaces it)" in out
     assert "baseline, obsolete" in next(
         line for line in out.splitlines() if line.startswith("  2025-03-01 09:00")
     )
