@@ -45,7 +45,7 @@ _BANDS: tuple[tuple[float, Status, str], ...] = (
     (0.0, "fail", "< 0.50"),
 )
 # Studio's ``ignore`` names -> the limits whose violations they silence; "baseline" drops the comparison.
-IGNORED_LIMITS: dict[str, tuple[str, ...]] = {
+_IGNORED_LIMITS: dict[str, tuple[str, ...]] = {
     "cpu": ("cpuUsageMax",),
     "memory": ("memoryUsageMax",),
     "latency": ("latencyP50", "latencyP95", "latencyP99"),
@@ -152,7 +152,7 @@ def classify(
     ``previous`` the latest stored run of the series; ``override`` a Studio ``scoreOverride`` status."""
     band, label = score_band(score)
     reasons = [f"score {written_score(score):.2f} is in the {band} band ({label})"]
-    counted = counted_violations(violations, ignore)
+    counted = _counted(violations, ignore)
     status = worse(band, threshold_status(counted))
     reasons.append(_violation_reason(counted))
     if len(counted) < len(violations):
@@ -180,9 +180,9 @@ def classify(
     return Verdict(status, reasons, regression, tuple(counted))
 
 
-def counted_violations(violations: Sequence[Violation], ignore: Collection[str]) -> list[Violation]:
+def _counted(violations: Sequence[Violation], ignore: Collection[str]) -> list[Violation]:
     """The violations whose limits Studio does not ignore."""
-    dropped = {VIOLATED_AS[limit] for name in ignore for limit in IGNORED_LIMITS.get(name, ())}
+    dropped = {VIOLATED_AS[limit] for name in ignore for limit in _IGNORED_LIMITS.get(name, ())}
     return [v for v in violations if v.metric not in dropped]
 
 

@@ -287,7 +287,7 @@ class PerfMetrics(OpenWireModel):
     status: AnyStatus | None = None
     rps: float | None = Field(default=None, description="successful responses per second (expected status)")
     failed_rps: float | None = Field(
-        default=None, description="failed requests per second: error responses and connection failures"
+        default=None, ge=0, description="failed requests per second: error responses and connection failures"
     )
     target_rps: float | None = None
     latency: LatencySummary | None = None

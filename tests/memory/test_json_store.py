@@ -40,6 +40,16 @@ NOT_STORES = {
         b'{"schemaVersion": 2, "runs": [{"runId": "r1", "createdAt": "2025-01-31T12:00:00Z", "rps": -5}]}',
         "runs[0].rps: expected a number greater than or equal to 0, got -5",
     ),
+    "bad-outage-flag": (
+        b'{"schemaVersion": 3, "runs": [{"runId": "r1", "createdAt": "2025-01-31T12:00:00Z", '
+        b'"infrastructureFailure": "maybe"}]}',
+        "runs[0].infrastructureFailure: expected true or false, got 'maybe'",
+    ),
+    "bad-load-profile": (
+        b'{"schemaVersion": 3, "runs": [{"runId": "r1", "createdAt": "2025-01-31T12:00:00Z", '
+        b'"loadProfile": 5}]}',
+        "runs[0].loadProfile: expected text, got 5",
+    ),
     "run-without-id": (
         b'{"schemaVersion": 2, "runs": [{"createdAt": "2025-01-31T12:00:00Z"}]}',
         "runs[0].runId: expected this field on every stored run",

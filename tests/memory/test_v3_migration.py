@@ -132,3 +132,20 @@ def test_the_next_release_is_judged_against_the_migrated_baseline(v2_store: str)
         pushed = push_test(judged, store)
         # Two stored outages and this regression are not three consecutive regressions.
         assert (pushed["baseline"], pushed["baselineObsolete"]) == (False, False)
+
+
+def test_a_stored_run_whose_metrics_no_longer_validate_migrates_with_an_unknown_profile(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "perf-metrics.memory.json"
+    run = {
+        "runId": "odd",
+        "createdAt": "2025-02-03T09:00:00Z",
+        "moduleId": "M",
+        "metrics": {"phases": "gone"},
+    }
+    path.write_text(json.dumps({"schemaVersion": 2, "runs": [run]}))
+    with open_store(path) as store:
+        (migrated,) = store.find()
+    assert (migrated.run_id, migrated.load_profile, migrated.infrastructure_failure) == ("odd", None, False)
+    assert migrated.metrics == {"phases": "gone"}

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from sk_loadagent.analysis import gate
+from sk_loadagent.errors import InputError
 from sk_loadagent.memory import MemoryStore, SeriesKey
 from sk_loadagent.models.metrics import LatencySummary, PerfMetrics, TimelinePoint
 from sk_loadagent.publish.artifacts import alert
@@ -129,3 +132,19 @@ def test_a_run_under_another_load_is_compared_with_nothing_and_says_why(
     baseline = store.baseline(fifty_key)
     assert baseline is not None
     assert baseline.run_id == pushed["runId"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("failedRps", -1, "perfMetrics: failedRps: expected a number greater than or equal to 0, got -1"),
+        ("infrastructureFailure", True, "perfMetrics: infrastructureFailure: expected text, got true"),
+        ("loadProfile", 50, "perfMetrics: loadProfile: expected text, got 50"),
+    ],
+)
+def test_bad_new_perf_metrics_fields_are_refused_by_name(field: str, value: object, message: str) -> None:
+    from sk_loadagent.skills._coerce import perf_metrics
+
+    with pytest.raises(InputError) as caught:
+        perf_metrics({"moduleId": "CheckoutService", field: value})
+    assert str(caught.value) == message
