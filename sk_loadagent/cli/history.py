@@ -91,7 +91,8 @@ def _baseline_text(series: list[HistoryRow]) -> str:
 
 
 def _label(key: SeriesKey) -> str:
-    return " / ".join(str(v or "-") for v in (key.edition_id, key.module_id, key.test_type, key.endpoint))
+    label = " / ".join(str(v or "-") for v in (key.edition_id, key.module_id, key.test_type, key.endpoint))
+    return label if key.load_profile is None else f"{label} @ {key.load_profile}"
 
 
 def _regime_line(found: SeriesChangePoint) -> str:
@@ -126,6 +127,7 @@ def print_table(rows: list[HistoryRow], out: TextIO) -> None:
                     ("obsolete", row.baseline_obsolete),
                     (f"retry {row.retry_attempt}", row.retry_attempt > 0),
                     ("unvalidated", not row.validated),
+                    ("infrastructure failure", row.infrastructure_failure),
                 )
                 if on
             ]

@@ -282,3 +282,25 @@ def test_the_window_note_goes_to_stderr_so_json_stays_valid(
         "change points of vetclinic / CheckoutService / load / /checkout over its latest 10 of 12 runs "
         "(older runs are left out to bound the time)\n"
     )
+
+
+def test_each_load_is_its_own_series_and_outages_are_flagged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifty = SeriesKey(**{**CHECKOUT.__dict__, "load_profile": "open 50 rps: steady; 15 s–1 min"})
+    five = SeriesKey(**{**CHECKOUT.__dict__, "load_profile": "open 5 rps: steady; 15 s–1 min"})
+    path = tmp_path / "memory.sqlite"
+    with open_store(path) as store:
+        store.push(_record(fifty, "base", T0, 100.0, is_baseline=True))
+        store.push(
+            _record(fifty, "outage", T0 + timedelta(hours=1), 0.0, status="fail", infrastructure_failure=True)
+        )
+        store.push(_record(five, "smoke", T0 + timedelta(hours=2), 40.0, is_baseline=True))
+
+    assert main(["history", "--memory", str(path)]) == 0
+    out = capsys.readouterr().out
+
+    assert "vetclinic / CheckoutService / load / /checkout @ open 50 rps: steady; 15 s–1 min  (2 runs)" in out
+    assert "vetclinic / CheckoutService / load / /checkout @ open 5 rps: steady; 15 s–1 min  (1 runs)" in out
+    outage = next(line for line in out.splitlines() if line.startswith("  2025-03-01 10:00"))
+    assert outage.endswith("infrastructure failure")
