@@ -13,6 +13,7 @@ from sk_loadagent.analysis.history import (
     baseline_pool,
     change_point_note,
     edition_deviation,
+    measured_runs,
     obsolete_after_regressions,
     obsolete_suggestion,
     p95_run_noise,
@@ -22,6 +23,7 @@ from sk_loadagent.analysis.history import (
     series_change_points,
     should_promote,
 )
+from sk_loadagent.analysis.outage import detect_infrastructure_failure
 from sk_loadagent.analysis.regression import (
     DEFAULT_RUN_NOISE,
     ComparisonInput,
@@ -49,6 +51,7 @@ from sk_loadagent.analysis.thresholds import Limit, ResolvedLimits, Tolerance, e
 from sk_loadagent.analysis.verdict import (
     GateEntry,
     GateResult,
+    PreviousRun,
     TypeReading,
     Verdict,
     classify,
@@ -66,6 +69,7 @@ __all__ = [
     "GateResult",
     "HistoryEntry",
     "Limit",
+    "PreviousRun",
     "ResolvedLimits",
     "RetryDecision",
     "ScoreBreakdown",
@@ -85,9 +89,11 @@ __all__ = [
     "detect_cpu_spike",
     "detect_generator_saturation",
     "detect_infrastructure_anomaly",
+    "detect_infrastructure_failure",
     "edition_deviation",
     "evaluate",
     "gate",
+    "measured_runs",
     "obsolete_after_regressions",
     "obsolete_suggestion",
     "p95_run_noise",

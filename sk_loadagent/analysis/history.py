@@ -1,8 +1,10 @@
 """Memory rules (spec cycles 11 and 17) as pure functions over the stored runs of one series.
 
-A series is one module × edition × test type × endpoint; entries may come in any order (they are sorted
-by ``created_at``). Nothing here reads or writes a store: the memory package turns its rows into
-``HistoryEntry`` values and acts on the answers.
+A series is one module × edition × test type × endpoint × load profile; entries may come in any order
+(they are sorted by ``created_at``). A run flagged ``infrastructure_failure`` (an outage, ``outage.py``) is
+kept out of every rule here: it is never a baseline nor pooled with one, never counts toward an obsolete
+baseline, and never calibrates the run-to-run noise. Nothing here reads or writes a store: the memory
+package turns its rows into ``HistoryEntry`` values and acts on the answers.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sk_loadagent.models.metrics import BaselineComparison, ChangePointMark
 from ._format import signed_pct
 from .changepoint import ALPHA, MIN_MAGNITUDE, MIN_SIZE, ChangePoint, change_points
 from .regression import DEFAULT_RUN_NOISE
-from .verdict import Verdict, fell_from_pass, score_fell, written_score
+from .verdict import Verdict, regression_since, written_score
 
 PROMOTION_CONFIDENCE = 0.85
 OBSOLETE_AFTER = 3
@@ -42,31 +44,43 @@ class HistoryEntry:
     is_baseline: bool = False
     baseline_obsolete: bool = False
     validated: bool = True
+    infrastructure_failure: bool = False
 
 
 def _chronological(entries: Sequence[HistoryEntry]) -> list[HistoryEntry]:
     return sorted(entries, key=lambda e: e.created_at)
 
 
-def _since_last_obsolete(ordered: list[HistoryEntry]) -> list[HistoryEntry]:
-    marks = [i for i, e in enumerate(ordered) if e.baseline_obsolete]
-    return ordered[marks[-1] + 1 :] if marks else ordered
-
-
 def _validated_pass(e: HistoryEntry) -> bool:
-    return e.status == "pass" and e.validated and not e.regressed and not e.baseline_obsolete
+    return (
+        e.status == "pass"
+        and e.validated
+        and not e.regressed
+        and not e.baseline_obsolete
+        and not e.infrastructure_failure
+    )
+
+
+def measured_runs(entries: Sequence[HistoryEntry]) -> list[HistoryEntry]:
+    """The entries that measured the service, oldest first: infrastructure failures left out."""
+    return [e for e in _chronological(entries) if not e.infrastructure_failure]
 
 
 def select_baseline(entries: Sequence[HistoryEntry]) -> HistoryEntry | None:
-    """The current baseline: the latest entry flagged ``is_baseline`` that is not obsolete; else the
-    latest validated, non-regressed pass after the last obsolete baseline (a re-baseline starts fresh);
-    None when there is none (the next run is exploratory)."""
+    """The current baseline: the latest entry flagged ``is_baseline`` that is not obsolete; else the latest
+    validated, non-regressed pass after the obsolete baseline (or, with no flag at all, of the series);
+    else the obsolete baseline itself, which is still compared against until a validated pass replaces
+    it; None when the series never had a baseline (the next run is exploratory)."""
     ordered = _chronological(entries)
-    flagged = [e for e in ordered if e.is_baseline and not e.baseline_obsolete]
-    if flagged:
-        return flagged[-1]
-    passes = [e for e in _since_last_obsolete(ordered) if _validated_pass(e)]
-    return passes[-1] if passes else None
+    flagged = [e for e in ordered if e.is_baseline]
+    live = [e for e in flagged if not e.baseline_obsolete]
+    if live:
+        return live[-1]
+    since = [e for e in ordered if e.created_at > flagged[-1].created_at] if flagged else ordered
+    passes = [e for e in since if _validated_pass(e)]
+    if passes:
+        return passes[-1]
+    return flagged[-1] if flagged else None
 
 
 def baseline_pool(entries: Sequence[HistoryEntry], size: int = 5) -> list[HistoryEntry]:
@@ -87,17 +101,22 @@ def should_promote(
     comparison: BaselineComparison | None,
     score: float,
     baseline: HistoryEntry | None,
+    *,
+    infrastructure_failure: bool = False,
 ) -> bool:
     """Whether this run becomes the new baseline.
 
-    The first pass of a series does. Later, a passing run that is not a regression does when its written
-    score is strictly above the baseline's AND the comparison gives P(p95 lower than the baseline's)
-    > 0.85. Requiring both keeps noise from promoting merely lucky runs: a baseline chosen for being
-    fast makes every later comparison look slower (the winner's curse) and raises false alarms.
+    Only a pass that is not a regression can. The first pass of a series does, and so does the first pass
+    after the baseline went obsolete (it passed against the obsolete baseline, so it replaces it). Later, a
+    passing run does when its written score is strictly above the baseline's AND the comparison gives
+    P(p95 lower than the baseline's) > 0.85. Requiring both keeps noise from promoting merely lucky runs:
+    a baseline chosen for being fast makes every later comparison look slower (the winner's curse) and
+    raises false alarms. An infrastructure failure never becomes a baseline (the caller passes
+    ``infrastructure_failure``).
     """
-    if verdict.status != "pass" or verdict.regression:
+    if verdict.status != "pass" or verdict.regression or infrastructure_failure:
         return False
-    if baseline is None:
+    if baseline is None or baseline.baseline_obsolete:
         return True
     if comparison is None or comparison.exploratory or comparison.regressed:
         return False
@@ -107,8 +126,9 @@ def should_promote(
 
 
 def obsolete_after_regressions(entries: Sequence[HistoryEntry], n: int = OBSOLETE_AFTER) -> bool:
-    """True when the latest ``n`` runs all regressed: the baseline no longer describes the service."""
-    ordered = _chronological(entries)
+    """True when the latest ``n`` runs that measured the service all regressed: the baseline no longer
+    describes it. Infrastructure failures neither count nor break the streak."""
+    ordered = measured_runs(entries)
     return n > 0 and len(ordered) >= n and all(e.regressed for e in ordered[-n:])
 
 
@@ -125,26 +145,6 @@ def score_regression(prev: HistoryEntry | None, current: HistoryEntry) -> str | 
     if prev is None:
         return None
     return regression_since(prev.run_id, prev.score, prev.status, current.score, current.status)
-
-
-def regression_since(
-    run_id: str,
-    before_score: float | None,
-    before_status: str | None,
-    score: float | None,
-    status: str | None,
-) -> str | None:
-    """``score_regression`` on the figures alone: why a run scoring ``score`` with ``status`` regressed
-    since run ``run_id``, or None."""
-    reasons = []
-    fell = score_fell(before_score, score)
-    if fell:
-        reasons.append(fell)
-    if fell_from_pass(before_status, status):
-        reasons.append(f"status went from pass to {status}")
-    if not reasons:
-        return None
-    return " and ".join(reasons) + f" since run {run_id}"
 
 
 def edition_deviation(p95_by_edition: Mapping[str, float], base_edition: str | None = None) -> dict[str, str]:
@@ -253,7 +253,7 @@ def p95_run_noise(entries: Sequence[HistoryEntry], *, min_runs: int = 8, last: i
     Successive log differences with a MAD scale (÷√2 for the difference of two runs) ignore a single
     level shift, which would otherwise read as noise.
     """
-    runs = [e for e in _chronological(entries) if e.validated and not e.regressed and e.p95 and e.p95 > 0]
+    runs = [e for e in measured_runs(entries) if e.validated and not e.regressed and e.p95 and e.p95 > 0]
     p95s = np.log([float(e.p95) for e in runs[-last:] if e.p95])
     if p95s.size < max(3, min_runs):
         return None

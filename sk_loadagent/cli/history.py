@@ -8,7 +8,13 @@ import sys
 from itertools import groupby
 from typing import Any, TextIO
 
-from sk_loadagent.analysis import HistoryEntry, SeriesChangePoint, SeriesChangePoints, series_change_points
+from sk_loadagent.analysis import (
+    HistoryEntry,
+    SeriesChangePoint,
+    SeriesChangePoints,
+    measured_runs,
+    series_change_points,
+)
 from sk_loadagent.memory import SeriesKey, open_store
 from sk_loadagent.memory.history import HistoryRow, history_rows
 
@@ -25,12 +31,14 @@ def _entry(row: HistoryRow) -> HistoryEntry:
         is_baseline=row.is_baseline,
         baseline_obsolete=row.baseline_obsolete,
         validated=row.validated,
+        infrastructure_failure=row.infrastructure_failure,
     )
 
 
 def series_change_points_of(rows: list[HistoryRow]) -> SeriesChangePoints:
-    """Change points of one series' p95 (over its latest ``CHANGE_POINT_WINDOW`` runs with a p95)."""
-    return series_change_points([_entry(r) for r in rows])
+    """Change points of one series' p95 (over its latest ``CHANGE_POINT_WINDOW`` runs with a p95); outages
+    (infrastructure failures) are left out: they measure no performance."""
+    return series_change_points(measured_runs([_entry(r) for r in rows]))
 
 
 def _by_first_run(found: SeriesChangePoints) -> dict[str, SeriesChangePoint]:
@@ -70,7 +78,7 @@ def _num(value: float | None, fmt: str) -> str:
 
 
 def _baseline_text(series: list[HistoryRow]) -> str:
-    """The live baseline; an obsolete one is history, not the baseline runs are compared with."""
+    """The live baseline; an obsolete one is still compared against until a validated pass replaces it."""
     flagged = [r for r in series if r.is_baseline]
     live = next((r for r in reversed(flagged) if not r.baseline_obsolete), None)
     if live is not None:
@@ -78,14 +86,13 @@ def _baseline_text(series: list[HistoryRow]) -> str:
             f"{live.run_id} from {live.created_at:%Y-%m-%d %H:%M} (p95 {_num(live.p95_latency_ms, '.2f')} ms)"
         )
     if flagged:
-        return (
-            f"none ({flagged[-1].run_id} was marked obsolete; the next validated pass becomes the baseline)"
-        )
+        return f"{flagged[-1].run_id}, obsolete (still compared against; the next validated pass replaces it)"
     return "none yet (the next run is exploratory)"
 
 
 def _label(key: SeriesKey) -> str:
-    return " / ".join(str(v or "-") for v in (key.edition_id, key.module_id, key.test_type, key.endpoint))
+    label = " / ".join(str(v or "-") for v in (key.edition_id, key.module_id, key.test_type, key.endpoint))
+    return label if key.load_profile is None else f"{label} @ {key.load_profile}"
 
 
 def _regime_line(found: SeriesChangePoint) -> str:
@@ -120,6 +127,7 @@ def print_table(rows: list[HistoryRow], out: TextIO) -> None:
                     ("obsolete", row.baseline_obsolete),
                     (f"retry {row.retry_attempt}", row.retry_attempt > 0),
                     ("unvalidated", not row.validated),
+                    ("infrastructure failure", row.infrastructure_failure),
                 )
                 if on
             ]

@@ -285,7 +285,10 @@ class PerfMetrics(OpenWireModel):
         default=None, description="the band of performanceScore alone (spec cycle 15 scoreStatus)"
     )
     status: AnyStatus | None = None
-    rps: float | None = None
+    rps: float | None = Field(default=None, description="successful responses per second (expected status)")
+    failed_rps: float | None = Field(
+        default=None, ge=0, description="failed requests per second: error responses and connection failures"
+    )
     target_rps: float | None = None
     latency: LatencySummary | None = None
     service_time: LatencySummary | None = None
@@ -305,6 +308,12 @@ class PerfMetrics(OpenWireModel):
     reasons: list[str] | None = None
     regression: bool | None = None
     exploratory: bool | None = None
+    infrastructure_failure: str | None = Field(
+        default=None, description="why the run failed at the connection level (never a baseline)"
+    )
+    load_profile: str | None = Field(
+        default=None, description="the load profile key: runs are compared only with runs of the same key"
+    )
     excluded_from_gate: bool | None = None
     excluded_from_score: bool | None = Field(
         default=None, description="Studio excludeFromScore: reported, never the suite's decisive test"

@@ -100,6 +100,7 @@ def test_json_lists_every_run_with_the_change_point_on_the_first_run_of_the_new_
         "moduleId": "CheckoutService",
         "testType": "load",
         "endpoint": "/checkout",
+        "loadProfile": None,
         "runId": "run-00",
         "createdAt": "2025-03-01T09:00:00Z",
         "traceId": "trace-run-00",
@@ -112,6 +113,7 @@ def test_json_lists_every_run_with_the_change_point_on_the_first_run_of_the_new_
         "isBaseline": True,
         "baselineObsolete": False,
         "validated": True,
+        "infrastructureFailure": False,
         "retryAttempt": 0,
         "changePoint": None,
     }
@@ -167,7 +169,7 @@ def test_an_empty_store_or_no_match_prints_one_clear_line(
     assert _json(capsys, "--memory", str(empty)) == []
 
 
-def test_an_obsolete_baseline_is_not_shown_as_the_baseline(
+def test_an_obsolete_baseline_is_shown_as_obsolete_and_still_compared_against(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "memory.sqlite"
@@ -189,8 +191,7 @@ def test_an_obsolete_baseline_is_not_shown_as_the_baseline(
     assert main(["history", "--memory", str(path)]) == 0
     out = capsys.readouterr().out
 
-    assert "baseline: old" not in out
-    assert "  baseline: none (old was marked obsolete; the next validated pass becomes the baseline)" in out
+    assert "  baseline: old, obsolete (still compared against; the next validated pass replaces it)" in out
     assert "baseline, obsolete" in next(
         line for line in out.splitlines() if line.startswith("  2025-03-01 09:00")
     )
@@ -281,3 +282,25 @@ def test_the_window_note_goes_to_stderr_so_json_stays_valid(
         "change points of vetclinic / CheckoutService / load / /checkout over its latest 10 of 12 runs "
         "(older runs are left out to bound the time)\n"
     )
+
+
+def test_each_load_is_its_own_series_and_outages_are_flagged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifty = SeriesKey(**{**CHECKOUT.__dict__, "load_profile": "open 50 rps: steady; 15 s–1 min"})
+    five = SeriesKey(**{**CHECKOUT.__dict__, "load_profile": "open 5 rps: steady; 15 s–1 min"})
+    path = tmp_path / "memory.sqlite"
+    with open_store(path) as store:
+        store.push(_record(fifty, "base", T0, 100.0, is_baseline=True))
+        store.push(
+            _record(fifty, "outage", T0 + timedelta(hours=1), 0.0, status="fail", infrastructure_failure=True)
+        )
+        store.push(_record(five, "smoke", T0 + timedelta(hours=2), 40.0, is_baseline=True))
+
+    assert main(["history", "--memory", str(path)]) == 0
+    out = capsys.readouterr().out
+
+    assert "vetclinic / CheckoutService / load / /checkout @ open 50 rps: steady; 15 s–1 min  (2 runs)" in out
+    assert "vetclinic / CheckoutService / load / /checkout @ open 5 rps: steady; 15 s–1 min  (1 runs)" in out
+    outage = next(line for line in out.splitlines() if line.startswith("  2025-03-01 10:00"))
+    assert outage.endswith("infrastructure failure")
