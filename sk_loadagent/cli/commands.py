@@ -35,6 +35,8 @@ def suite_request(args: argparse.Namespace) -> SuiteRequest:
         baseline=args.baseline,
         target_url=args.target_url,
         allow_hosts=list(args.allow_host),
+        ca_file=args.ca_file,
+        insecure=args.insecure,
     )
 
 
@@ -123,7 +125,7 @@ async def run_command(args: argparse.Namespace, memory: str) -> int:
 
 def plan_command(args: argparse.Namespace) -> int:
     from sk_loadagent.planners.chain import plan_chain
-    from sk_loadagent.suite.execution_plan import interpret
+    from sk_loadagent.suite.execution_plan import interpret, tls_from_command_line
     from sk_loadagent.suite.inputs import load_inputs
 
     inputs = load_inputs(
@@ -141,6 +143,7 @@ def plan_command(args: argparse.Namespace) -> int:
         trace_id=args.trace_id,
         edition_id=args.edition,
         allow_hosts=args.allow_host,
+        tls=tls_from_command_line(args.ca_file, args.insecure),
     )
     if args.json:
         print(json.dumps(plan.to_wire(), indent=2))

@@ -34,6 +34,14 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--allow-host", action="append", default=[], metavar="HOST", help="allow a non-loopback target host"
     )
+    p.add_argument(
+        "--ca-file",
+        metavar="FILE",
+        help="PEM file of the CA certificates that an https:// target's must chain to",
+    )
+    p.add_argument(
+        "--insecure", action="store_true", help="skip certificate verification (written into the artifacts)"
+    )
 
 
 def _score(text: str) -> float:

@@ -33,6 +33,64 @@ def check_base_url(value: str) -> str:
     return value.rstrip("/")
 
 
+def check_proxy_url(value: str) -> str:
+    """A proxy URL: http:// or https:// with a host and port, no credentials (a plan ends up in artifacts)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("a proxy URL such as http://127.0.0.1:3128")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("a proxy URL without user:password@ (credentials are never stored with a plan)")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError("a proxy URL with only a scheme, host and port, such as http://127.0.0.1:3128")
+    return value.rstrip("/")
+
+
+TLS_VERSIONS = ("1.2", "1.3")
+
+
+class TlsOptions(WireModel):
+    """How an https:// target is reached. A test's block overrides the plan's field by field."""
+
+    ca_file: str | None = Field(default=None, min_length=1)
+    cert_file: str | None = Field(default=None, min_length=1)
+    key_file: str | None = Field(default=None, min_length=1)
+    server_name: str | None = Field(default=None, min_length=1)
+    insecure_skip_verify: bool | None = None
+    min_version: Literal["1.2", "1.3"] | None = None
+
+    @field_validator("min_version", mode="before")
+    @classmethod
+    def _version_text(cls, value: object) -> object:
+        # YAML reads `minVersion: 1.2` as a number; "TLSv1.3" is how OpenSSL and nginx spell it.
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            value = f"{value:g}"
+        if isinstance(value, str):
+            text = value.strip().lower().removeprefix("tlsv").removeprefix("tls")
+            if text in TLS_VERSIONS:
+                return text
+            raise ValueError("1.2 or 1.3 (the lowest TLS version to accept)")
+        return value
+
+    @field_validator("server_name")
+    @classmethod
+    def _host_name(cls, value: str | None) -> str | None:
+        if value is not None and (any(c in value for c in " /:@") or value.startswith(".")):
+            raise ValueError("a host name such as api.example.test (no scheme, port or path)")
+        return value
+
+    @model_validator(mode="after")
+    def _key_needs_cert(self) -> TlsOptions:
+        if self.key_file is not None and self.cert_file is None:
+            raise FieldProblem("certFile", "the client certificate (PEM) that keyFile belongs to")
+        return self
+
+    def over(self, base: TlsOptions | None) -> TlsOptions:
+        """These options with every field they leave unset taken from ``base``."""
+        if base is None:
+            return self
+        return base.model_copy(update=self.model_dump(exclude_none=True))
+
+
 class TestSpec(WireModel):
     """One test of a suite. Fields a test type does not use are rejected, so a plan says what it does."""
 
@@ -67,6 +125,7 @@ class TestSpec(WireModel):
     max_connections: int | None = Field(default=None, ge=1)
     transport: TransportName | None = None
     http2: bool | None = None
+    tls: TlsOptions | None = None
     retry_on_fail: bool | None = None
     exclude_from_gate: bool | None = None
 
@@ -181,12 +240,19 @@ class TestSuitePlan(WireModel):
     retry_on_fail: bool | None = None
     max_retries: int | None = Field(default=None, ge=0, le=10)
     source_agent: str | None = None
+    tls: TlsOptions | None = None
+    proxy: str | None = None
     tests: list[TestSpec] = Field(min_length=1)
 
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str | None) -> str | None:
         return None if value is None else check_base_url(value)
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy(cls, value: str | None) -> str | None:
+        return None if value is None else check_proxy_url(value)
 
     @field_validator("endpoint")
     @classmethod

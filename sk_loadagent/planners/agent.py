@@ -47,6 +47,8 @@ class SuiteRequest:
     baseline: str | None = None
     target_url: str | None = None
     allow_hosts: list[str] = field(default_factory=list)
+    ca_file: str | None = None  # --ca-file: trust this CA for an https:// target
+    insecure: bool = False  # --insecure: skip certificate verification
 
 
 @dataclass
@@ -141,6 +143,8 @@ async def run_suite(
         baselineFile=request.baseline,
         targetUrl=request.target_url,
         allowHosts=request.allow_hosts or None,
+        caFile=request.ca_file,
+        insecureSkipVerify=request.insecure or None,
     )
     output = out_dir if isinstance(out_dir, OutputFolder) else OutputFolder.claim(out_dir)
     try:
