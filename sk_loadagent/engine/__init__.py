@@ -13,6 +13,7 @@ Worker processes are spawned without importing the rest of the agent.
 from sk_loadagent.engine._build import build_profile
 from sk_loadagent.engine._options import Progress, RunOptions
 from sk_loadagent.engine._profile import LoadProfile, StressRule
+from sk_loadagent.engine._proxy import redact as redact_proxy
 from sk_loadagent.engine._runner import run_load
 from sk_loadagent.engine._safety import check_target, is_loopback
 from sk_loadagent.engine._tls import TlsOptionError
@@ -38,5 +39,6 @@ __all__ = [
     "check_target",
     "check_tls_options",
     "is_loopback",
+    "redact_proxy",
     "run_load",
 ]

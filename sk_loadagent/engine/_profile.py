@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from sk_loadagent.engine._executors import ExecutorConfig
+from sk_loadagent.engine._proxy import redact
 from sk_loadagent.engine.result import Phase
 from sk_loadagent.models._base import WireModel
 from sk_loadagent.models.durations import format_duration
@@ -87,6 +88,8 @@ class LoadProfile(WireModel):
             text += f"; trend windows of {format_duration(self.soak_window)}"
         if self.stress is not None:
             text += f"; {self.stress.describe()}"
+        if self.proxy is not None:
+            text += f"; through the proxy {redact(self.proxy)}"
         return text
 
     def _describe_steps(self) -> str | None:

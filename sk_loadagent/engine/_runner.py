@@ -159,14 +159,14 @@ async def _preflight(profile: LoadProfile) -> None:
         ) from None
     try:
         if profile.tls is not None and profile.proxy is None:
-            await _handshake(writer, profile.tls, target, wait, profile.http2)
+            await asyncio.wait_for(_handshake(writer, profile.tls, target, wait, profile.http2), timeout=wait)
     except (ssl.SSLError, ssl.CertificateError, TimeoutError, OSError) as exc:
+        writer.transport.abort()
         reason = failure_reason(exc)
         raise TargetUnreachableError(f"{what}: TLS handshake failed: {reason} — {fix_for(reason)}") from None
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError, ssl.SSLError):
-            await writer.wait_closed()
+    writer.close()
+    with contextlib.suppress(OSError, ssl.SSLError):
+        await writer.wait_closed()
 
 
 async def _handshake(

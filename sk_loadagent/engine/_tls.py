@@ -172,7 +172,7 @@ def failure_reason(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLCertVerificationError):
         detail = (exc.verify_message or exc.reason or "unknown").rstrip(".")
         return f"certificate verify failed: {detail}"
-    if isinstance(exc, TimeoutError) or (
+    if isinstance(exc, TimeoutError | ssl.SSLWantReadError | ssl.SSLWantWriteError) or (
         isinstance(exc, ConnectionAbortedError) and "handshake" in str(exc).lower()
     ):
         return HANDSHAKE_TIMEOUT

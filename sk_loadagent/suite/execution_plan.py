@@ -16,7 +16,7 @@ from pydantic import Field
 from sk_loadagent.errors import InputError
 from sk_loadagent.models._base import WireModel
 from sk_loadagent.models.durations import Duration
-from sk_loadagent.models.plan import TestSpec, TlsOptions, check_base_url
+from sk_loadagent.models.plan import TestSpec, TlsOptions, check_base_url, proxy_url_problem
 from sk_loadagent.suite.inputs import SuiteInputs
 from sk_loadagent.suite.sources import Sources
 
@@ -140,6 +140,21 @@ def _method(inputs: SuiteInputs, test: TestSpec, endpoint: str) -> str:
     return "POST" if test.body is not None or test.payload_sizes else "GET"
 
 
+def _checked_proxy(inputs: SuiteInputs, hosts: list[str]) -> str | None:
+    """The plan's proxy: a URL without credentials, to a loopback or allowed host (shown without its
+    password when it is refused)."""
+    from sk_loadagent.engine import check_target, redact_proxy
+
+    proxy = inputs.plan.proxy
+    if proxy is None:
+        return None
+    problem = proxy_url_problem(proxy)
+    if problem is not None:
+        raise InputError.single(inputs.plan_source, "proxy", problem, repr(redact_proxy(proxy)))
+    check_target(proxy, hosts, role="proxy")
+    return proxy.rstrip("/")
+
+
 def _rooted(options: TlsOptions | None, root: Path | None) -> TlsOptions | None:
     """``options`` with relative file paths made absolute from ``root`` (the plan's folder; else the cwd)."""
     if options is None:
@@ -229,8 +244,7 @@ def interpret(
     base_url = _target_base_url(inputs, target_url)
     hosts = [*plan.allow_hosts, *(allow_hosts or [])]
     check_target(base_url, hosts)
-    if plan.proxy is not None:
-        check_target(plan.proxy, hosts, role="proxy")
+    proxy = _checked_proxy(inputs, hosts)
     plan_file = Path(inputs.plan_source)
     root = plan_file.parent if plan_file.is_file() else None
     plan_tls, cli_tls = _rooted(plan.tls, root), _rooted(tls, None)
@@ -267,7 +281,7 @@ def interpret(
             execution_window=window,
             slo_p95_ms=p95,
             slo_error_rate=error_rate,
-            proxy=plan.proxy,
+            proxy=proxy,
         )
         try:
             profile = build(test)
@@ -301,7 +315,7 @@ def interpret(
         plan_file=inputs.plan_source,
         base_url=base_url,
         allow_hosts=hosts,
-        proxy=plan.proxy,
+        proxy=proxy,
         execution_window=window,
         retry_on_fail=retry_default,
         max_retries=plan.max_retries if plan.max_retries is not None else 3,

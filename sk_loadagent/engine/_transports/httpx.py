@@ -188,9 +188,15 @@ class HttpxTransport(Transport):
             self._shared = self._new_client(binding.max_connections)
         url = f"{binding.target.scheme}://{binding.target.host_header}{binding.target.path}"
         self.requests = []
+        # tls.serverName: the name sent in SNI and checked against the certificate instead of the URL's host.
+        server_name = binding.tls.server_name if binding.tls is not None else None
+        extensions = {"sni_hostname": server_name} if server_name else {}
         for template in binding.templates:
             headers = {"User-Agent": USER_AGENT, **dict(template.headers)}
-            self.requests.append(httpx.Request(template.method, url, headers=headers, content=template.body))
+            request = httpx.Request(
+                template.method, url, headers=headers, content=template.body, extensions=extensions
+            )
+            self.requests.append(request)
         self._wire_bytes = [len(t.http11_bytes(binding.target)) for t in binding.templates]
 
     def _new_client(self, connections: int) -> httpx.AsyncClient:
