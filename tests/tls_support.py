@@ -53,6 +53,13 @@ class Pki:
         client.private_key_pem.write_to_path(str(self.folder / "client.key"))
         other = self.ca.issue_cert("someone-else@loadagent.test")
         other.private_key_pem.write_to_path(str(self.folder / "other.key"))
+        key = serialization.load_pem_private_key(client.private_key_pem.bytes(), password=None)
+        locked = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"pass phrase"),
+        )
+        (self.folder / "encrypted.key").write_bytes(locked)
         _self_signed(self.folder / "self-signed.pem")
 
     def _issue(self, name: str, *hosts: str, **validity: datetime.datetime) -> None:

@@ -20,12 +20,11 @@ def environment_proxy(url: str) -> str | None:
     """The environment's proxy for ``url`` (``https_proxy`` for https://, ``http_proxy`` for http://,
     ``all_proxy`` for both), or None when there is none, ``no_proxy`` lists the host, or it is loopback."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    if is_loopback(host):
-        return None
     proxies = urllib.request.getproxies_environment()
     proxy = proxies.get(parts.scheme) or proxies.get("all")
     if not proxy or urllib.request.proxy_bypass_environment(parts.netloc, proxies):  # type: ignore[attr-defined]
+        return None
+    if is_loopback(parts.hostname or ""):  # last: it may resolve the name
         return None
     variable = f"{parts.scheme.upper()}_PROXY" if proxies.get(parts.scheme) else "ALL_PROXY"
     proxy_parts = urlsplit(proxy)

@@ -8,6 +8,7 @@ connection that completed a handshake, so a run that reconnects pays a full hand
 
 from __future__ import annotations
 
+import re
 import ssl
 from collections import Counter
 from pathlib import Path
@@ -97,12 +98,11 @@ def client_context(options: TlsOptions, *, alpn: list[str] | None = None) -> Res
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     elif options.ca_file is not None:
-        _load(lambda: context.load_verify_locations(cafile=options.ca_file), "caFile", options.ca_file)
+        _load_ca(context, options.ca_file)
     else:
         context.load_default_certs()
     if options.cert_file is not None:
-        cert, key = options.cert_file, options.key_file
-        _load(lambda: context.load_cert_chain(cert, key, password=_no_password), "certFile", cert, key)
+        _load_client_certificate(context, options.cert_file, options.key_file)
     if options.min_version is not None:
         context.minimum_version = MIN_VERSIONS[options.min_version]
     if alpn:
@@ -121,31 +121,43 @@ def _no_password() -> str:
     raise TlsOptionError("keyFile", "an unencrypted PEM private key", "a key that needs a pass phrase")
 
 
-def _load(load: object, field: str, path: str, key_path: str | None = None) -> None:
-    """Run one of the context's load calls; a missing, unreadable or wrong file names its option."""
-    for name, file in ((field, path), ("keyFile", key_path)):
-        if file is not None:
-            _readable(name, file)
+def _load_ca(context: ssl.SSLContext, path: str) -> None:
+    _readable("caFile", path)
     try:
-        load()  # type: ignore[operator]
-    except TlsOptionError:
-        raise
+        context.load_verify_locations(cafile=path)
     except ssl.SSLError as exc:
-        reason = (exc.reason or "").upper()
-        if field == "caFile":
-            raise TlsOptionError(field, "a PEM file of CA certificates", f"{path} ({_words(exc)})") from None
-        if "KEY_VALUES_MISMATCH" in reason:
-            raise TlsOptionError(
-                "keyFile",
-                f"the private key of the certificate in certFile ({path})",
-                f"{key_path} (another key)",
-            ) from None
-        if key_path is not None and "PEM" not in reason and "CERT" not in reason:
-            raise TlsOptionError("keyFile", "a PEM private key", f"{key_path} ({_words(exc)})") from None
-        what = "a PEM client certificate" + (
-            "" if key_path else " followed by its private key (or set keyFile)"
+        raise TlsOptionError("caFile", "a PEM file of CA certificates", f"{path} ({_words(exc)})") from None
+
+
+def _load_client_certificate(context: ssl.SSLContext, cert: str, key: str | None) -> None:
+    """certFile and keyFile (or the key after the certificate in certFile); a fault names its option."""
+    _readable("certFile", cert)
+    if key is not None:
+        _readable("keyFile", key)
+    if "-----BEGIN CERTIFICATE-----" not in _pem_text(cert):
+        raise TlsOptionError("certFile", "a PEM client certificate", f"{cert} (no certificate in it)")
+    key_file, key_field = (key, "keyFile") if key is not None else (cert, "certFile")
+    if "PRIVATE KEY-----" not in _pem_text(key_file):
+        expected = (
+            "a PEM private key" if key else "a PEM certificate followed by its private key (or set keyFile)"
         )
-        raise TlsOptionError(field, what, f"{path} ({_words(exc)})") from None
+        raise TlsOptionError(key_field, expected, f"{key_file} (no private key in it)")
+    try:
+        context.load_cert_chain(cert, key, password=_no_password)
+    except ssl.SSLError as exc:
+        if "KEY_VALUES_MISMATCH" in (exc.reason or "").upper():
+            raise TlsOptionError(
+                key_field,
+                f"the private key of the certificate in certFile ({cert})",
+                f"{key_file} (another key)",
+            ) from None
+        raise TlsOptionError(
+            "certFile", "a PEM client certificate and its key", f"{cert} ({_words(exc)})"
+        ) from None
+
+
+def _pem_text(path: str) -> str:
+    return Path(path).read_bytes().decode("latin-1")
 
 
 def _readable(field: str, path: str) -> None:
@@ -162,7 +174,9 @@ def _readable(field: str, path: str) -> None:
 
 
 def _words(exc: ssl.SSLError) -> str:
-    return (exc.reason or str(exc)).lower().replace("_", " ")
+    """OpenSSL's reason in words (``NO_CERTIFICATE_OR_CRL_FOUND`` → ``no certificate or crl found``)."""
+    text = exc.reason or re.sub(r"^\[\w+\]\s*|\s*\(_ssl\.c:\d+\)$", "", str(exc))
+    return text.lower().replace("_", " ")
 
 
 # -- why a handshake failed ---------------------------------------------------------------------------------

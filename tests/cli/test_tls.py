@@ -185,6 +185,57 @@ def test_a_key_without_its_certificate(cli: Cli, tmp_path: Path, pki: Pki) -> No
     assert result.code == 2
 
 
+def test_an_encrypted_key_is_refused_instead_of_prompting(cli: Cli, tmp_path: Path, pki: Pki) -> None:
+    cert, key = pki.path("client.crt"), pki.path("encrypted.key")
+    plan = write_plan(tmp_path, "https://127.0.0.1:9", test_tls=f"{{certFile: {cert}, keyFile: {key}}}")
+    result = run(cli, plan)
+    assert result.err == bad_input(
+        f"{plan}: tests[0].tls.keyFile: expected an unencrypted PEM private key, "
+        "got a key that needs a pass phrase"
+    )
+    assert result.code == 2
+
+
+def test_a_certificate_file_that_is_not_a_certificate(cli: Cli, tmp_path: Path, pki: Pki) -> None:
+    key = pki.path("client.key")
+    plan = write_plan(tmp_path, "https://127.0.0.1:9", test_tls=f"{{certFile: {key}, keyFile: {key}}}")
+    result = run(cli, plan)
+    assert result.err == bad_input(
+        f"{plan}: tests[0].tls.certFile: expected a PEM client certificate, got {key} (no certificate in it)"
+    )
+    assert result.code == 2
+
+
+def test_a_certificate_file_without_its_key(cli: Cli, tmp_path: Path, pki: Pki) -> None:
+    cert = pki.path("client.crt")
+    plan = write_plan(tmp_path, "https://127.0.0.1:9", test_tls=f"certFile: {cert}")
+    result = run(cli, plan)
+    assert result.err == bad_input(
+        f"{plan}: tests[0].tls.certFile: expected a PEM certificate followed by its private key (or set "
+        f"keyFile), got {cert} (no private key in it)"
+    )
+    assert result.code == 2
+
+
+def test_a_server_name_with_a_scheme(cli: Cli, tmp_path: Path) -> None:
+    plan = write_plan(tmp_path, "https://127.0.0.1:9", plan_tls="serverName: https://api.test")
+    result = run(cli, plan)
+    assert result.err == bad_input(
+        f"{plan}: tls.serverName: expected a host name such as api.example.test (no scheme, port or path), "
+        "got 'https://api.test'"
+    )
+    assert result.code == 2
+
+
+def test_the_plan_command_checks_the_ca_file_too(cli: Cli, tmp_path: Path) -> None:
+    plan = write_plan(tmp_path, "https://127.0.0.1:9")
+    result = cli("plan", "--plan", str(plan), "--ca-file", "missing-ca.pem")
+    assert result.err == bad_input(
+        "command line: --ca-file: expected an existing PEM file, got missing-ca.pem (no file at this path)"
+    )
+    assert result.code == 2
+
+
 @pytest.mark.parametrize(("written", "shown"), [("1.1", "1.1"), ("'SSLv3'", "'SSLv3'")])
 def test_an_unknown_min_version(cli: Cli, tmp_path: Path, written: str, shown: str) -> None:
     plan = write_plan(tmp_path, "https://127.0.0.1:9", test_tls=f"minVersion: {written}")
