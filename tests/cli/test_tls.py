@@ -131,118 +131,96 @@ def test_the_command_line_wins_over_the_plan(cli: Cli, tmp_path: Path, self_sign
 
 
 # -- bad TLS options and proxies: exit 2 before any load ---------------------------------------------------
-def test_a_missing_ca_file_in_the_plan(cli: Cli, tmp_path: Path, self_signed: HttpsServer) -> None:
-    plan = write_plan(tmp_path, self_signed.url, plan_tls="caFile: nowhere/ca.pem")
-    result = run(cli, plan)
-    assert (result.code, result.out) == (2, "")
-    assert result.err == bad_input(
-        f"{plan}: tls.caFile: expected an existing PEM file, "
-        f"got {tmp_path}/nowhere/ca.pem (no file at this path)"
-    )
-    assert self_signed.connections == 0
+# What the plan says (write_plan's keyword arguments) and the message after "<plan file>: ", with {pki} the
+# test PKI's folder and {dir} the plan's.
+BAD_PLANS: dict[str, tuple[dict[str, str], str]] = {
+    "missing caFile": (
+        {"plan_tls": "caFile: nowhere/ca.pem"},
+        "tls.caFile: expected an existing PEM file, got {dir}/nowhere/ca.pem (no file at this path)",
+    ),
+    "caFile without certificates": (
+        {"test_tls": "caFile: {pki}/client.key"},
+        "tests[0].tls.caFile: expected a PEM file of CA certificates, got {pki}/client.key "
+        "(no certificate or crl found)",
+    ),
+    "key of another certificate": (
+        {"test_tls": "{{certFile: {pki}/client.crt, keyFile: {pki}/other.key}}"},
+        "tests[0].tls.keyFile: expected the private key of the certificate in certFile ({pki}/client.crt), "
+        "got {pki}/other.key (another key)",
+    ),
+    "key without certificate": (
+        {"test_tls": "keyFile: {pki}/client.key"},
+        "tests[0].tls.certFile: expected the client certificate (PEM) that keyFile belongs to",
+    ),
+    "encrypted key": (
+        {"test_tls": "{{certFile: {pki}/client.crt, keyFile: {pki}/encrypted.key}}"},
+        "tests[0].tls.keyFile: expected an unencrypted PEM private key, got a key that needs a pass phrase",
+    ),
+    "certFile without a certificate": (
+        {"test_tls": "{{certFile: {pki}/client.key, keyFile: {pki}/client.key}}"},
+        "tests[0].tls.certFile: expected a PEM client certificate, "
+        "got {pki}/client.key (no certificate in it)",
+    ),
+    "certFile without its key": (
+        {"test_tls": "certFile: {pki}/client.crt"},
+        "tests[0].tls.certFile: expected a PEM certificate followed by its private key (or set keyFile), "
+        "got {pki}/client.crt (no private key in it)",
+    ),
+    "serverName with a scheme": (
+        {"plan_tls": "serverName: https://api.test"},
+        "tls.serverName: expected a host name such as api.example.test (no scheme, port or path), "
+        "got 'https://api.test'",
+    ),
+    "minVersion 1.1": (
+        {"test_tls": "minVersion: 1.1"},
+        "tests[0].tls.minVersion: expected 1.2 or 1.3 (the lowest TLS version to accept), got 1.1",
+    ),
+    "minVersion SSLv3": (
+        {"test_tls": "minVersion: SSLv3"},
+        "tests[0].tls.minVersion: expected 1.2 or 1.3 (the lowest TLS version to accept), got 'SSLv3'",
+    ),
+    "proxy with credentials": (
+        {"extra": "proxy: http://load:s3cret@127.0.0.1:3128\n"},
+        "proxy: expected a proxy URL without user:password@ (give a proxy that needs credentials in "
+        "HTTPS_PROXY), got 'http://load:***@127.0.0.1:3128'",
+    ),
+}
 
 
-def test_a_missing_ca_file_on_the_command_line(cli: Cli, tmp_path: Path, self_signed: HttpsServer) -> None:
-    result = run(cli, write_plan(tmp_path, self_signed.url), "--ca-file", "missing-ca.pem")
-    assert result.err == bad_input(
-        "command line: --ca-file: expected an existing PEM file, got missing-ca.pem (no file at this path)"
-    )
-    assert result.code == 2
-    assert self_signed.connections == 0
-
-
-def test_a_ca_file_that_is_not_pem(cli: Cli, tmp_path: Path, self_signed: HttpsServer) -> None:
-    junk = tmp_path / "ca.txt"
-    junk.write_text("not a certificate\n")
-    result = run(cli, write_plan(tmp_path, self_signed.url, test_tls=f"caFile: {junk}"))
-    assert result.err == bad_input(
-        f"{tmp_path / 'tls.plan.yaml'}: tests[0].tls.caFile: expected a PEM file of CA certificates, "
-        f"got {junk} (no certificate or crl found)"
-    )
-    assert result.code == 2
-
-
-def test_a_key_that_does_not_match_the_certificate(
-    cli: Cli, tmp_path: Path, pki: Pki, self_signed: HttpsServer
+@pytest.mark.parametrize("case", list(BAD_PLANS))
+def test_bad_tls_options_exit_2_before_any_connection(
+    cli: Cli, tmp_path: Path, pki: Pki, self_signed: HttpsServer, case: str
 ) -> None:
-    cert, key = pki.path("client.crt"), pki.path("other.key")
-    plan = write_plan(tmp_path, self_signed.url, test_tls=f"{{certFile: {cert}, keyFile: {key}}}")
+    fields, message = BAD_PLANS[case]
+    plan = write_plan(tmp_path, self_signed.url, **{k: v.format(pki=pki.folder) for k, v in fields.items()})
     result = run(cli, plan)
+    expected = bad_input(f"{plan}: " + message.format(pki=pki.folder, dir=tmp_path))
+    assert (result.code, result.err, result.out) == (2, expected, "")
+    assert self_signed.connections == 0
+
+
+@pytest.mark.parametrize("command", ["run", "plan"])
+def test_a_missing_ca_file_on_the_command_line(
+    cli: Cli, tmp_path: Path, self_signed: HttpsServer, command: str
+) -> None:
+    plan = write_plan(tmp_path, self_signed.url)
+    result = cli(
+        command, "--plan", str(plan), "--ca-file", "missing-ca.pem", *(COMMON if command == "run" else ())
+    )
     assert result.err == bad_input(
-        f"{plan}: tests[0].tls.keyFile: expected the private key of the certificate in certFile ({cert}), "
-        f"got {key} (another key)"
+        "command line: --ca-file: expected an existing PEM file, got missing-ca.pem (no file at this path)"
     )
     assert result.code == 2
     assert self_signed.connections == 0
 
 
-def test_a_key_without_its_certificate(cli: Cli, tmp_path: Path, pki: Pki) -> None:
-    plan = write_plan(tmp_path, "https://127.0.0.1:9", test_tls=f"keyFile: {pki.path('client.key')}")
+def test_a_proxy_outside_loopback_is_refused(cli: Cli, tmp_path: Path) -> None:
+    plan = write_plan(tmp_path, "http://127.0.0.1:9", extra="proxy: http://proxy.example:3128\n")
     result = run(cli, plan)
     assert result.err == bad_input(
-        f"{plan}: tests[0].tls.certFile: expected the client certificate (PEM) that keyFile belongs to"
-    )
-    assert result.code == 2
-
-
-def test_an_encrypted_key_is_refused_instead_of_prompting(cli: Cli, tmp_path: Path, pki: Pki) -> None:
-    cert, key = pki.path("client.crt"), pki.path("encrypted.key")
-    plan = write_plan(tmp_path, "https://127.0.0.1:9", test_tls=f"{{certFile: {cert}, keyFile: {key}}}")
-    result = run(cli, plan)
-    assert result.err == bad_input(
-        f"{plan}: tests[0].tls.keyFile: expected an unencrypted PEM private key, "
-        "got a key that needs a pass phrase"
-    )
-    assert result.code == 2
-
-
-def test_a_certificate_file_that_is_not_a_certificate(cli: Cli, tmp_path: Path, pki: Pki) -> None:
-    key = pki.path("client.key")
-    plan = write_plan(tmp_path, "https://127.0.0.1:9", test_tls=f"{{certFile: {key}, keyFile: {key}}}")
-    result = run(cli, plan)
-    assert result.err == bad_input(
-        f"{plan}: tests[0].tls.certFile: expected a PEM client certificate, got {key} (no certificate in it)"
-    )
-    assert result.code == 2
-
-
-def test_a_certificate_file_without_its_key(cli: Cli, tmp_path: Path, pki: Pki) -> None:
-    cert = pki.path("client.crt")
-    plan = write_plan(tmp_path, "https://127.0.0.1:9", test_tls=f"certFile: {cert}")
-    result = run(cli, plan)
-    assert result.err == bad_input(
-        f"{plan}: tests[0].tls.certFile: expected a PEM certificate followed by its private key (or set "
-        f"keyFile), got {cert} (no private key in it)"
-    )
-    assert result.code == 2
-
-
-def test_a_server_name_with_a_scheme(cli: Cli, tmp_path: Path) -> None:
-    plan = write_plan(tmp_path, "https://127.0.0.1:9", plan_tls="serverName: https://api.test")
-    result = run(cli, plan)
-    assert result.err == bad_input(
-        f"{plan}: tls.serverName: expected a host name such as api.example.test (no scheme, port or path), "
-        "got 'https://api.test'"
-    )
-    assert result.code == 2
-
-
-def test_the_plan_command_checks_the_ca_file_too(cli: Cli, tmp_path: Path) -> None:
-    plan = write_plan(tmp_path, "https://127.0.0.1:9")
-    result = cli("plan", "--plan", str(plan), "--ca-file", "missing-ca.pem")
-    assert result.err == bad_input(
-        "command line: --ca-file: expected an existing PEM file, got missing-ca.pem (no file at this path)"
-    )
-    assert result.code == 2
-
-
-@pytest.mark.parametrize(("written", "shown"), [("1.1", "1.1"), ("'SSLv3'", "'SSLv3'")])
-def test_an_unknown_min_version(cli: Cli, tmp_path: Path, written: str, shown: str) -> None:
-    plan = write_plan(tmp_path, "https://127.0.0.1:9", test_tls=f"minVersion: {written}")
-    result = run(cli, plan)
-    assert result.err == bad_input(
-        f"{plan}: tests[0].tls.minVersion: expected 1.2 or 1.3 (the lowest TLS version to accept), "
-        f"got {shown}"
+        "proxy http://proxy.example:3128: host: expected a loopback host (127.0.0.1, ::1, localhost), got "
+        "proxy.example; to send load through a non-loopback proxy, list it under allowHosts or "
+        "--allow-host proxy.example"
     )
     assert result.code == 2
 
@@ -258,26 +236,3 @@ def test_min_version_accepts_the_usual_spellings(cli: Cli, tmp_path: Path, pki: 
         finally:
             server.stop()
         assert set(server.versions) == {"TLSv1.3"}
-
-
-def test_a_proxy_with_credentials_in_the_plan_is_refused_without_echoing_them(
-    cli: Cli, tmp_path: Path
-) -> None:
-    plan = write_plan(tmp_path, "http://127.0.0.1:9", extra="proxy: http://load:s3cret@127.0.0.1:3128\n")
-    result = run(cli, plan)
-    assert result.err == bad_input(
-        f"{plan}: proxy: expected a proxy URL without user:password@ (give a proxy that needs credentials in "
-        "HTTPS_PROXY), got 'http://load:***@127.0.0.1:3128'"
-    )
-    assert result.code == 2
-
-
-def test_a_proxy_outside_loopback_is_refused(cli: Cli, tmp_path: Path) -> None:
-    plan = write_plan(tmp_path, "http://127.0.0.1:9", extra="proxy: http://proxy.example:3128\n")
-    result = run(cli, plan)
-    assert result.err == bad_input(
-        "proxy http://proxy.example:3128: host: expected a loopback host (127.0.0.1, ::1, localhost), got "
-        "proxy.example; to send load through a non-loopback proxy, list it under allowHosts or "
-        "--allow-host proxy.example"
-    )
-    assert result.code == 2
