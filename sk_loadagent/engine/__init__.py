@@ -11,6 +11,7 @@ are spawned without importing the rest of the agent.
 """
 
 from sk_loadagent.engine._build import build_profile
+from sk_loadagent.engine._caps import machine_caps
 from sk_loadagent.engine._options import Progress, RunOptions
 from sk_loadagent.engine._profile import LoadProfile, StressRule
 from sk_loadagent.engine._runner import run_load
@@ -34,5 +35,6 @@ __all__ = [
     "build_profile",
     "check_target",
     "is_loopback",
+    "machine_caps",
     "run_load",
 ]
