@@ -222,9 +222,9 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def _interrupted() -> int:
     if _Stop.signal == signal.SIGTERM:
-        print("sk-loadagent: terminated (SIGTERM): the run was stopped before it finished", file=sys.stderr)
+        print("sk-loadagent: terminated (SIGTERM): stopped before finishing", file=sys.stderr)
         return EXIT_TERMINATED
-    print("sk-loadagent: interrupted (SIGINT): the run was stopped before it finished", file=sys.stderr)
+    print("sk-loadagent: interrupted (SIGINT): stopped before finishing", file=sys.stderr)
     return EXIT_INTERRUPTED
 
 

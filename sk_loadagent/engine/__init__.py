@@ -14,7 +14,7 @@ from sk_loadagent.engine._build import build_profile
 from sk_loadagent.engine._caps import machine_caps
 from sk_loadagent.engine._options import Progress, RunOptions
 from sk_loadagent.engine._profile import LoadProfile, StressRule
-from sk_loadagent.engine._runner import run_load
+from sk_loadagent.engine._runner import RunBound, run_bound, run_load
 from sk_loadagent.engine._safety import check_target, is_loopback
 from sk_loadagent.engine._transports.mock import MockReply, MockTransport
 from sk_loadagent.engine.result import GeneratorReport, Outcome, Phase, RunResult, Samples, Window
@@ -27,6 +27,7 @@ __all__ = [
     "Outcome",
     "Phase",
     "Progress",
+    "RunBound",
     "RunOptions",
     "RunResult",
     "Samples",
@@ -36,5 +37,6 @@ __all__ = [
     "check_target",
     "is_loopback",
     "machine_caps",
+    "run_bound",
     "run_load",
 ]

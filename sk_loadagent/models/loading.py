@@ -398,8 +398,9 @@ class _Recursive(Exception):
     pass
 
 
-def _expanded_values(root: yaml.Node) -> int:
-    """How many values the document holds once every alias is expanded, counted without expanding it."""
+def _expanded_values(root: yaml.Node) -> tuple[int, int]:
+    """How many values the document holds once every alias is expanded, counted without expanding it, and
+    how many nodes it has (fewer when an alias repeats one)."""
     sizes: dict[int, int] = {}
     active: set[int] = set()
 
@@ -419,7 +420,18 @@ def _expanded_values(root: yaml.Node) -> int:
         sizes[key] = total
         return total
 
-    return size(root)
+    return size(root), len(sizes)
+
+
+def _unshared(value: Any) -> Any:
+    """A copy in which no list or mapping appears twice: aliases expanded here, in Python, where the work is
+    bounded by the values cap and Ctrl-C stops it (pydantic and json.dumps would expand them in native code
+    that never looks at signals)."""
+    if isinstance(value, dict):
+        return {key: _unshared(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unshared(item) for item in value]
+    return value
 
 
 def _load_yaml(text: str, source: str, caps: Caps) -> Any:
@@ -430,7 +442,7 @@ def _load_yaml(text: str, source: str, caps: Caps) -> Any:
             return None
         limit = caps.values
         try:
-            values = _expanded_values(root)
+            values, nodes = _expanded_values(root)
         except _Recursive:
             raise InputError.single(
                 source, "", "a document without recursive aliases", "an alias inside itself"
@@ -438,7 +450,8 @@ def _load_yaml(text: str, source: str, caps: Caps) -> Any:
         if limit is not None and values > limit:
             expected = f"at most {limit:,} values once YAML aliases are expanded ({caps.explain('values')})"
             raise InputError.single(source, "", expected, f"{values:,} values")
-        return loader.construct_document(root)
+        data = loader.construct_document(root)
+        return _unshared(data) if values > nodes else data
     except yaml.YAMLError as exc:
         raise _yaml_error(source, exc) from None
     except _DuplicateKey as dup:
