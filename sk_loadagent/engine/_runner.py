@@ -400,7 +400,7 @@ def _assemble(
     facts = RunFacts(
         late_threshold=options.late_threshold_s,
         window_seconds=options.window_seconds,
-        grace_seconds=profile.timeout,
+        timeout=profile.timeout,
         max_connections=profile.max_connections,
         workers=workers,
         duration=duration,
