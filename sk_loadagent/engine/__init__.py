@@ -11,9 +11,10 @@ are spawned without importing the rest of the agent.
 """
 
 from sk_loadagent.engine._build import build_profile
+from sk_loadagent.engine._caps import machine_caps
 from sk_loadagent.engine._options import Progress, RunOptions
 from sk_loadagent.engine._profile import LoadProfile, StressRule
-from sk_loadagent.engine._runner import run_load
+from sk_loadagent.engine._runner import RunBound, run_bound, run_load
 from sk_loadagent.engine._safety import check_target, is_loopback
 from sk_loadagent.engine._transports.mock import MockReply, MockTransport
 from sk_loadagent.engine.result import GeneratorReport, Outcome, Phase, RunResult, Samples, Window
@@ -26,6 +27,7 @@ __all__ = [
     "Outcome",
     "Phase",
     "Progress",
+    "RunBound",
     "RunOptions",
     "RunResult",
     "Samples",
@@ -34,5 +36,7 @@ __all__ = [
     "build_profile",
     "check_target",
     "is_loopback",
+    "machine_caps",
+    "run_bound",
     "run_load",
 ]

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from sk_loadagent.errors import InputError
 from sk_loadagent.models._base import WireModel
+from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.durations import Duration
 from sk_loadagent.models.plan import TestSpec, check_base_url
 from sk_loadagent.suite.inputs import SuiteInputs
@@ -67,6 +68,7 @@ class ExecutionPlan(WireModel):
     annotations: dict[str, Any] | None = None
     weighting: dict[str, Any] | None = None
     seed_baselines: list[dict[str, Any]] = Field(default_factory=list)
+    caps: Caps | None = Field(default=None, description="the caps the plan was checked against")
 
     def sources(self) -> Sources:
         """The judging inputs the plan carries, validated again (the plan may have come over the wire)."""
@@ -178,10 +180,13 @@ def interpret(
     source_agent: str | None = None,
     allow_hosts: list[str] | None = None,
     adjustments: dict[int, dict[str, str | float]] | None = None,
+    caps: Caps | None = None,
 ) -> ExecutionPlan:
-    """Resolve a loaded suite into an execution plan; raises InputError for anything that cannot run."""
-    from sk_loadagent.engine import build_profile, check_target
+    """Resolve a loaded suite into an execution plan; raises InputError for anything that cannot run,
+    including a test over ``caps`` (default: this machine's, ``engine.machine_caps()``)."""
+    from sk_loadagent.engine import build_profile, check_target, machine_caps
 
+    caps = caps if caps is not None else machine_caps()
     plan = inputs.plan
     base_url = _target_base_url(inputs, target_url)
     hosts = [*plan.allow_hosts, *(allow_hosts or [])]
@@ -212,6 +217,7 @@ def interpret(
             execution_window=window,
             slo_p95_ms=p95,
             slo_error_rate=error_rate,
+            caps=caps,
         )
         try:
             profile = build(test)
@@ -255,6 +261,7 @@ def interpret(
         annotations=inputs.annotations.to_wire() if inputs.annotations is not None else None,
         weighting=inputs.weighting.to_wire() if inputs.weighting is not None else None,
         seed_baselines=[b.to_wire() for b in inputs.baselines],
+        caps=caps,
     )
 
 

@@ -182,7 +182,9 @@ class HttpxTransport(Transport):
         url = f"{binding.target.scheme}://{binding.target.host_header}{binding.target.path}"
         self.requests = []
         for template in binding.templates:
-            headers = {"User-Agent": USER_AGENT, **dict(template.headers)}
+            # As bytes: httpx encodes str values as ASCII, the fast path (and HTTP/1.1) as latin-1.
+            merged = {"User-Agent": USER_AGENT, **dict(template.headers)}
+            headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in merged.items()]
             self.requests.append(httpx.Request(template.method, url, headers=headers, content=template.body))
         self._wire_bytes = [len(t.http11_bytes(binding.target)) for t in binding.templates]
 
