@@ -11,10 +11,11 @@ Worker processes are spawned without importing the rest of the agent.
 """
 
 from sk_loadagent.engine._build import build_profile
+from sk_loadagent.engine._caps import machine_caps
 from sk_loadagent.engine._options import Progress, RunOptions
 from sk_loadagent.engine._profile import LoadProfile, StressRule
 from sk_loadagent.engine._proxy import redact as redact_proxy
-from sk_loadagent.engine._runner import run_load
+from sk_loadagent.engine._runner import RunBound, run_bound, run_load
 from sk_loadagent.engine._safety import check_target, is_loopback
 from sk_loadagent.engine._tls import TlsOptionError
 from sk_loadagent.engine._tls import check_options as check_tls_options
@@ -29,6 +30,7 @@ __all__ = [
     "Outcome",
     "Phase",
     "Progress",
+    "RunBound",
     "RunOptions",
     "RunResult",
     "Samples",
@@ -39,6 +41,8 @@ __all__ = [
     "check_target",
     "check_tls_options",
     "is_loopback",
+    "machine_caps",
     "redact_proxy",
+    "run_bound",
     "run_load",
 ]

@@ -19,7 +19,7 @@ class RunFacts:
 
     late_threshold: float
     window_seconds: float
-    grace_seconds: float
+    timeout: float  # requests still unanswered this long after the schedule ended were cut
     max_connections: int
     workers: int
     duration: float
@@ -139,7 +139,7 @@ def shortfall_warnings(
         )
     if cut:
         warnings.append(
-            f"{cut} requests were still unanswered {facts.grace_seconds:g}s after the schedule ended and "
+            f"{cut} requests were still unanswered {facts.timeout:g}s after the schedule ended and "
             "count as timeouts"
         )
     for output in outputs:

@@ -25,7 +25,6 @@ class WorkerSpec:
     sample_budget: int
     window_seconds: float
     late_threshold: float
-    grace_seconds: float
     progress_interval: float
     stress_phases: tuple[int, ...] = ()
     in_process: bool = False  # then CPU is the engine thread's (the caller's process does other work too)

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from sk_loadagent.errors import InputError
 from sk_loadagent.models._base import WireModel
+from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.durations import Duration
 from sk_loadagent.models.plan import TestSpec, TlsOptions, check_base_url, proxy_url_problem
 from sk_loadagent.suite.inputs import SuiteInputs
@@ -69,6 +70,7 @@ class ExecutionPlan(WireModel):
     annotations: dict[str, Any] | None = None
     weighting: dict[str, Any] | None = None
     seed_baselines: list[dict[str, Any]] = Field(default_factory=list)
+    caps: Caps | None = Field(default=None, description="the caps the plan was checked against")
 
     def sources(self) -> Sources:
         """The judging inputs the plan carries, validated again (the plan may have come over the wire)."""
@@ -231,15 +233,18 @@ def interpret(
     source_agent: str | None = None,
     allow_hosts: list[str] | None = None,
     adjustments: dict[int, dict[str, str | float]] | None = None,
+    caps: Caps | None = None,
     tls: TlsOptions | None = None,
 ) -> ExecutionPlan:
-    """Resolve a loaded suite into an execution plan; raises InputError for anything that cannot run.
+    """Resolve a loaded suite into an execution plan; raises InputError for anything that cannot run,
+    including a test over ``caps`` (default: this machine's, ``engine.machine_caps()``).
 
     ``tls`` (the command line's, see ``tls_from_command_line``) wins over each test's ``tls``, which wins over
     the plan's, field by field; relative files in the plan are read from the plan's folder.
     """
-    from sk_loadagent.engine import build_profile, check_target
+    from sk_loadagent.engine import build_profile, check_target, machine_caps
 
+    caps = caps if caps is not None else machine_caps()
     plan = inputs.plan
     base_url = _target_base_url(inputs, target_url)
     hosts = [*plan.allow_hosts, *(allow_hosts or [])]
@@ -281,6 +286,7 @@ def interpret(
             execution_window=window,
             slo_p95_ms=p95,
             slo_error_rate=error_rate,
+            caps=caps,
             proxy=proxy,
         )
         try:
@@ -326,6 +332,7 @@ def interpret(
         annotations=inputs.annotations.to_wire() if inputs.annotations is not None else None,
         weighting=inputs.weighting.to_wire() if inputs.weighting is not None else None,
         seed_baselines=[b.to_wire() for b in inputs.baselines],
+        caps=caps,
     )
 
 

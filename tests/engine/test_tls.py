@@ -268,3 +268,12 @@ async def test_the_transport_counts_failed_handshakes_by_reason(pki: Pki, https:
     # Every handshake is counted, the warm-up connections opened before the start included.
     assert list(transport.tls_failures) == ["certificate verify failed: certificate has expired"]
     assert transport.tls_failures["certificate verify failed: certificate has expired"] >= 20
+
+
+def test_the_memory_cap_counts_what_a_tls_connection_holds() -> None:
+    from sk_loadagent.engine._caps import TLS_CONNECTION_BYTES, memory_need
+
+    test = spec(None, maxConnections=100)
+    plain = memory_need(build_profile(test, base_url="http://127.0.0.1:9"), processes=1)
+    tls = memory_need(build_profile(test, base_url="https://127.0.0.1:9"), processes=1)
+    assert tls.connections - plain.connections == 100 * TLS_CONNECTION_BYTES

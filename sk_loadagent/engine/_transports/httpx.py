@@ -192,7 +192,9 @@ class HttpxTransport(Transport):
         server_name = binding.tls.server_name if binding.tls is not None else None
         extensions = {"sni_hostname": server_name} if server_name else {}
         for template in binding.templates:
-            headers = {"User-Agent": USER_AGENT, **dict(template.headers)}
+            # As bytes: httpx encodes str values as ASCII, the fast path (and HTTP/1.1) as latin-1.
+            merged = {"User-Agent": USER_AGENT, **dict(template.headers)}
+            headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in merged.items()]
             request = httpx.Request(
                 template.method, url, headers=headers, content=template.body, extensions=extensions
             )
