@@ -44,6 +44,8 @@ def suite_request(args: argparse.Namespace, caps: Caps | None = None) -> SuiteRe
         target_url=args.target_url,
         allow_hosts=list(args.allow_host),
         caps=caps,
+        ca_file=args.ca_file,
+        insecure=args.insecure,
     )
 
 
@@ -145,7 +147,7 @@ def _store_failure(exc: BaseException) -> StoreUnavailableError | None:
 
 def plan_command(args: argparse.Namespace) -> int:
     from sk_loadagent.planners.chain import plan_chain
-    from sk_loadagent.suite.execution_plan import interpret
+    from sk_loadagent.suite.execution_plan import interpret, tls_from_command_line
     from sk_loadagent.suite.inputs import load_inputs
 
     caps = caps_from(args)
@@ -166,6 +168,7 @@ def plan_command(args: argparse.Namespace) -> int:
         edition_id=args.edition,
         allow_hosts=args.allow_host,
         caps=caps,
+        tls=tls_from_command_line(args.ca_file, args.insecure),
     )
     if args.json:
         print(json.dumps(plan.to_wire(), indent=2))

@@ -53,6 +53,14 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
         help="set one cap (repeatable): memory=SIZE, connections=N, duration=DURATION, body=SIZE, values=N, "
         "file=SIZE, or NAME=off",
     )
+    p.add_argument(
+        "--ca-file",
+        metavar="FILE",
+        help="PEM file of the CA certificates that an https:// target's must chain to",
+    )
+    p.add_argument(
+        "--insecure", action="store_true", help="skip certificate verification (written into the artifacts)"
+    )
 
 
 def _score(text: str) -> float:

@@ -21,10 +21,12 @@ from sk_loadagent.engine._executors import (
     Stage,
 )
 from sk_loadagent.engine._profile import LoadProfile, StressRule
+from sk_loadagent.engine._proxy import environment_proxy
+from sk_loadagent.engine._tls import TlsOptionError, check_options
 from sk_loadagent.errors import InputError
 from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.loading import problems_from
-from sk_loadagent.models.plan import TestSpec, check_base_url, check_endpoint
+from sk_loadagent.models.plan import TestSpec, TlsOptions, check_base_url, check_endpoint
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_PAYLOAD_SIZES = (0, 1024, 16384, 131072)
@@ -68,6 +70,7 @@ def build_profile(
     slo_p95_ms: float | None = None,
     slo_error_rate: float | None = None,
     caps: Caps | None = None,
+    proxy: str | None = None,
 ) -> LoadProfile:
     """Turn one plan test into a validated LoadProfile; bad input raises InputError naming the field.
 
@@ -75,6 +78,9 @@ def build_profile(
     sizes); ``headers`` are defaults the test's own headers override; ``execution_window`` bounds a soak test
     without a duration; ``slo_*`` tell a stress test when a step has broken. A profile over ``caps``
     (default: ``machine_caps()``) is refused, and so is one whose measured phases hold no request.
+    ``proxy`` (the plan's) wins over the environment's (see ``_proxy``). An https:// URL gets the test's
+    ``tls`` options, checked here: a missing file or a key that does not match its certificate fails before
+    any load.
     """
     caps = caps if caps is not None else machine_caps()
     ctx = _Context(test, f"test {test.label()!r}", execution_window, slo_p95_ms, slo_error_rate)
@@ -94,7 +100,8 @@ def build_profile(
     chosen = (test.method or (method.upper() if method else None)) or (
         "POST" if body is not None or shape.payload_sizes else "GET"
     )
-    _check_transport(ctx, url)
+    via = proxy or environment_proxy(url)
+    _check_transport(ctx, url, via)
     try:
         profile = LoadProfile(
             test_type=test.type,
@@ -110,6 +117,8 @@ def build_profile(
             max_connections=_max_connections(ctx, shape.executor, caps.connections),
             transport=test.transport or "auto",
             http2=bool(test.http2),
+            tls=_tls(ctx, url),
+            proxy=via,
             stress=shape.stress,
             soak_window=shape.soak_window,
         )
@@ -145,19 +154,30 @@ def _max_connections(ctx: _Context, executor: ExecutorBase, cap: int | None) -> 
     return default if cap is None else min(default, cap)
 
 
-def _check_transport(ctx: _Context, url: str) -> None:
+def _check_transport(ctx: _Context, url: str, proxy: str | None) -> None:
     if ctx.test.http2 and importlib.util.find_spec("h2") is None:
         raise ctx.fail(
             "http2",
             "the optional h2 package for HTTP/2: pip install 'sk-loadagent[http2]'",
             "h2 is not installed",
         )
-    plain = url.startswith("http://") and not ctx.test.http2
-    if ctx.test.transport == "fast" and not plain:
+    if ctx.test.transport == "fast" and (ctx.test.http2 or proxy is not None):
         raise ctx.fail(
             "transport",
-            "httpx or auto for https:// or http2 targets (the fast transport speaks plain HTTP/1.1)",
+            "httpx or auto for HTTP/2 or through a proxy (the fast transport speaks HTTP/1.1 directly)",
         )
+
+
+def _tls(ctx: _Context, url: str) -> TlsOptions | None:
+    """The test's TLS options for an https:// URL (none for http://), after checking their files."""
+    if not url.startswith("https://"):
+        return None
+    options = ctx.test.tls or TlsOptions()
+    try:
+        check_options(options)
+    except TlsOptionError as exc:
+        raise ctx.fail(f"tls.{exc.field}", exc.expected, exc.got) from None
+    return options
 
 
 def _body_and_headers(ctx: _Context, defaults: dict[str, str]) -> tuple[str | None, dict[str, str]]:

@@ -34,6 +34,7 @@ MEMORY_SHARE = 0.5  # of the available memory, so the target and the OS keep the
 BACKLOG_BYTES = 128  # a request waiting for a free connection (deque entry: measured 105 B)
 SAMPLE_BYTES = 3 * 33  # a kept raw sample: in its worker, pickled to the parent and merged there
 CONNECTION_BYTES = 16 * KIB  # an open keep-alive connection or VU (measured 10-13 KiB with the server's side)
+TLS_CONNECTION_BYTES = 48 * KIB  # on top for https://: OpenSSL's buffers, the loop's TLS layer (37-50 KB)
 WINDOW_BYTES = 18 * KIB  # one per-second window (two 1,102-bucket histograms: measured 18.3 KB)
 
 
@@ -112,10 +113,11 @@ def memory_need(profile: LoadProfile, processes: int, *, window_seconds: float =
     else:
         backlog, planned = 0.0, DEFAULT_SAMPLE_BUDGET  # a closed model may fill the budget at any rate
     windows = math.ceil((profile.total_duration + profile.timeout) / window_seconds)
+    connection = CONNECTION_BYTES + (TLS_CONNECTION_BYTES if profile.tls is not None else 0)
     return MemoryNeed(
         backlog=backlog,
         samples=min(planned, DEFAULT_SAMPLE_BUDGET) * SAMPLE_BYTES,
-        connections=profile.max_connections * (CONNECTION_BYTES + body),
+        connections=profile.max_connections * (connection + body),
         windows=windows * WINDOW_BYTES * (2 * processes + 1),
     )
 

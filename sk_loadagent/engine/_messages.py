@@ -77,4 +77,6 @@ class WorkerOutput:
     requests: int
     responses: int
     connect_failures: int
+    tls_failures: dict[str, int] = field(default_factory=dict)  # failed handshakes by reason
+    tls_resumed: int = 0  # connections that resumed a TLS session
     warnings: list[str] = field(default_factory=list)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,23 +24,28 @@ from sk_loadagent.engine._merge import (
     merge_windows,
     merged_samples,
     shortfall_warnings,
+    tls_failures,
+    tls_warnings,
 )
 from sk_loadagent.engine._messages import ProgressPart, StepReport, WorkerOutput, WorkerSpec
 from sk_loadagent.engine._options import Progress, RunOptions
 from sk_loadagent.engine._profile import LoadProfile, StressRule
+from sk_loadagent.engine._proxy import redact
 from sk_loadagent.engine._recorder import PhaseTally
 from sk_loadagent.engine._requests import Target
 from sk_loadagent.engine._safety import check_target
 from sk_loadagent.engine._schedule import ArrivalSchedule
 from sk_loadagent.engine._stress import StepFacts, broken_reasons, facts_from, step_record
+from sk_loadagent.engine._tls import client_context, describe_failures, failure_reason, fix_for
 from sk_loadagent.engine._transports.base import Transport
 from sk_loadagent.engine._worker import IN_FLIGHT_SLACK
 from sk_loadagent.engine.result import OUTCOME_NAMES, Outcome, Phase, RunResult
 from sk_loadagent.errors import InputError, TargetUnreachableError, WorkerFailedError
 from sk_loadagent.histogram import LatencyHistogram
+from sk_loadagent.models.plan import TlsOptions
 
 POLL = 0.05
-PREFLIGHT_TIMEOUT = 5.0  # the target check's connect, at most (and at most the per-request timeout)
+PREFLIGHT_TIMEOUT = 5.0  # the target check (connect, TLS handshake), at most (and at most the timeout)
 READY_TIMEOUT = 30.0  # a spawned interpreter imports numpy, pydantic and the engine before it is ready
 START_DELAY_LOCAL = 0.02
 START_DELAY_PROCESS = 0.25
@@ -83,6 +89,8 @@ async def run_load(
     passes its part of ``run_bound(profile)``.
     """
     check_target(profile.url, options.allow_hosts)
+    if profile.proxy is not None:
+        check_target(redact(profile.proxy), options.allow_hosts, role="proxy")
     transport = choose_transport(profile, options)
     if isinstance(transport, str):
         await _preflight(profile)
@@ -116,14 +124,14 @@ def choose_transport(profile: LoadProfile, options: RunOptions) -> str | Transpo
     if isinstance(options.transport, Transport):
         return options.transport
     choice = options.transport if options.transport != "auto" else profile.transport
-    fast_ok = profile.url.startswith("http://") and not profile.http2 and profile.method != "HEAD"
+    fast_ok = not profile.http2 and profile.proxy is None and profile.method != "HEAD"
     if choice == "auto":
         return "fast" if fast_ok else "httpx"
     if choice == "fast" and not fast_ok:
         raise InputError.single(
             f"test {profile.name!r}",
             "transport",
-            "httpx or auto for https://, HTTP/2 or HEAD requests (the fast transport speaks plain HTTP/1.1)",
+            "httpx or auto for HTTP/2, a proxy or HEAD (the fast transport speaks HTTP/1.1 directly)",
             "fast",
         )
     return choice
@@ -162,25 +170,46 @@ def _spec(
 
 
 async def _preflight(profile: LoadProfile) -> None:
-    """One TCP connect before any worker starts, so a dead target fails in a second, not after the run."""
-    target = Target.from_url(profile.url)
+    """One connect (and TLS handshake) before any worker starts, so a dead target, or one whose certificate
+    this client refuses, fails in a second, not after the run. Through a proxy, the proxy is what is tried.
+    Both steps together take at most min(timeout, PREFLIGHT_TIMEOUT)."""
+    target = Target.from_url(profile.proxy or profile.url)
+    what = (
+        f"proxy {redact(profile.proxy)} of target {profile.url}" if profile.proxy else f"target {profile.url}"
+    )
+    wait = min(profile.timeout, PREFLIGHT_TIMEOUT)
+    deadline = time.monotonic() + wait
     try:
-        _, writer = await asyncio.wait_for(
-            asyncio.open_connection(target.host, target.port), timeout=min(profile.timeout, PREFLIGHT_TIMEOUT)
-        )
+        _, writer = await asyncio.wait_for(asyncio.open_connection(target.host, target.port), timeout=wait)
     except ConnectionRefusedError:
         raise TargetUnreachableError(
-            f"target {profile.url}: connection refused: nothing listens on {target.host}:{target.port}; "
+            f"{what}: connection refused: nothing listens on {target.host}:{target.port}; "
             "is the service running?"
         ) from None
     except (TimeoutError, OSError) as exc:
         reason = str(exc) or "no answer"
         raise TargetUnreachableError(
-            f"target {profile.url}: cannot connect to {target.host}:{target.port} ({reason})"
+            f"{what}: cannot connect to {target.host}:{target.port} ({reason})"
         ) from None
+    try:
+        if profile.tls is not None and profile.proxy is None:
+            left = max(0.05, deadline - time.monotonic())
+            await asyncio.wait_for(_handshake(writer, profile.tls, target, left, profile.http2), timeout=left)
+    except (ssl.SSLError, ssl.CertificateError, TimeoutError, OSError) as exc:
+        writer.transport.abort()
+        reason = failure_reason(exc)
+        raise TargetUnreachableError(f"{what}: TLS handshake failed: {reason} — {fix_for(reason)}") from None
     writer.close()
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, ssl.SSLError):
         await writer.wait_closed()
+
+
+async def _handshake(
+    writer: asyncio.StreamWriter, tls: TlsOptions, target: Target, wait: float, http2: bool
+) -> None:
+    context = client_context(tls, alpn=["h2", "http/1.1"] if http2 else ["http/1.1"])
+    server_name = tls.server_name or target.host
+    await writer.start_tls(context, server_hostname=server_name, ssl_handshake_timeout=wait)
 
 
 async def _wait_ready(handles: Sequence[WorkerHandle]) -> None:
@@ -404,6 +433,7 @@ def _assemble(
         max_connections=profile.max_connections,
         workers=workers,
         duration=duration,
+        tls=profile.tls is not None,
     )
     windows = merge_windows(outputs, options.window_seconds, duration)
     samples, complete = merged_samples(outputs)
@@ -420,7 +450,10 @@ def _assemble(
         duration=duration,
         timed_from="actual-send" if profile.model == "closed" else "intended-start",
         variants=list(profile.payload_sizes),
-        warnings=shortfall_warnings(outputs, tallies[: len(phases)], facts),
+        warnings=[
+            *tls_warnings(outputs, insecure=bool(profile.tls and profile.tls.insecure_skip_verify)),
+            *shortfall_warnings(outputs, tallies[: len(phases)], facts),
+        ],
         extra=extra,
     )
 
@@ -447,9 +480,14 @@ def _raise_if_unreachable(result: RunResult, url: str, outputs: list[WorkerOutpu
     if requests and not responses and failures == requests:
         counts = {
             OUTCOME_NAMES[o]: sum(w.outcomes.get(o, 0) for w in result.windows)
-            for o in (Outcome.CONNECT_REFUSED, Outcome.CONNECT_ERROR)
+            for o in (Outcome.CONNECT_REFUSED, Outcome.CONNECT_ERROR, Outcome.TLS)
         }
         how = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
-        raise TargetUnreachableError(
-            f"target {url}: no request got a response; all {requests} attempts failed to connect ({how})"
-        )
+        lead = f"target {url}: no request got a response; all {requests} attempts"
+        handshakes = tls_failures(outputs)
+        if counts["tls"] == requests and handshakes:
+            raise TargetUnreachableError(f"{lead} failed the TLS handshake: {describe_failures(handshakes)}")
+        message = f"{lead} failed to connect ({how})"
+        if handshakes:
+            message += f"; TLS: {describe_failures(handshakes)}"
+        raise TargetUnreachableError(message)

@@ -141,6 +141,8 @@ class _Run:
                 timeout=profile.timeout,
                 max_connections=spec.max_connections,
                 http2=profile.http2,
+                tls=profile.tls,
+                proxy=profile.proxy,
             )
         )
         self.recorder.set_request_bytes(self.transport.request_bytes())
@@ -314,6 +316,8 @@ async def run_share(spec: WorkerSpec, link: Link) -> WorkerOutput:
         requests=recorder.requests,
         responses=recorder.responses,
         connect_failures=recorder.connect_failures,
+        tls_failures=dict(run.transport.tls_failures),
+        tls_resumed=run.transport.tls_resumed,
     )
 
 

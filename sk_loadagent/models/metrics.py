@@ -147,6 +147,9 @@ class GeneratorStats(WireModel):
     transport: str | None = None
     max_in_flight: int | None = None
     connections_opened: int | None = None
+    tls_sessions_resumed: int | None = Field(
+        default=None, description="https:// only: connections whose TLS handshake resumed a session"
+    )
     late_threshold_ms: float | None = None
     saturated: bool | None = None
 

@@ -63,6 +63,66 @@ def check_base_url(value: str) -> str:
     return value.rstrip("/")
 
 
+def proxy_url_problem(value: str) -> str | None:
+    """What is wrong with a plan's proxy URL (None when it is fine). Checked where the value can be shown
+    without its password: a proxy with credentials is refused, since a resolved plan is passed around and
+    printed (use HTTPS_PROXY for one that needs them)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "an http:// or https:// proxy URL such as http://127.0.0.1:3128"
+    if parts.username is not None or parts.password is not None:
+        return "a proxy URL without user:password@ (give a proxy that needs credentials in HTTPS_PROXY)"
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return "a proxy URL with only a scheme, host and port, such as http://127.0.0.1:3128"
+    return None
+
+
+TLS_VERSIONS = ("1.2", "1.3")
+
+
+class TlsOptions(WireModel):
+    """How an https:// target is reached. A test's block overrides the plan's field by field."""
+
+    ca_file: str | None = Field(default=None, min_length=1)
+    cert_file: str | None = Field(default=None, min_length=1)
+    key_file: str | None = Field(default=None, min_length=1)
+    server_name: str | None = Field(default=None, min_length=1)
+    insecure_skip_verify: StrictBool | None = None
+    min_version: Literal["1.2", "1.3"] | None = None
+
+    @field_validator("min_version", mode="before")
+    @classmethod
+    def _version_text(cls, value: object) -> object:
+        # YAML reads `minVersion: 1.2` as a number; "TLSv1.3" is how OpenSSL and nginx spell it.
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            value = f"{value:g}"
+        if isinstance(value, str):
+            text = value.strip().lower().removeprefix("tlsv").removeprefix("tls")
+            if text in TLS_VERSIONS:
+                return text
+            raise ValueError("1.2 or 1.3 (the lowest TLS version to accept)")
+        return value
+
+    @field_validator("server_name")
+    @classmethod
+    def _host_name(cls, value: str | None) -> str | None:
+        if value is not None and (any(c in value for c in " /:@") or value.startswith(".")):
+            raise ValueError("a host name such as api.example.test (no scheme, port or path)")
+        return value
+
+    @model_validator(mode="after")
+    def _key_needs_cert(self) -> TlsOptions:
+        if self.key_file is not None and self.cert_file is None:
+            raise FieldProblem("certFile", "the client certificate (PEM) that keyFile belongs to")
+        return self
+
+    def over(self, base: TlsOptions | None) -> TlsOptions:
+        """These options with every field they leave unset taken from ``base``."""
+        if base is None:
+            return self
+        return base.model_copy(update=self.model_dump(by_alias=False, exclude_none=True))
+
+
 class TestSpec(WireModel):
     """One test of a suite. Fields a test type does not use are rejected, so a plan says what it does."""
 
@@ -98,6 +158,7 @@ class TestSpec(WireModel):
     max_connections: int | None = Field(default=None, ge=1)
     transport: TransportName | None = None
     http2: StrictBool | None = None
+    tls: TlsOptions | None = None
     retry_on_fail: StrictBool | None = None
     exclude_from_gate: StrictBool | None = None
 
@@ -223,6 +284,8 @@ class TestSuitePlan(WireModel):
     retry_on_fail: StrictBool | None = None
     max_retries: int | None = Field(default=None, ge=0, le=10)
     source_agent: str | None = None
+    tls: TlsOptions | None = None
+    proxy: str | None = None
     tests: list[TestSpec] = Field(min_length=1)
 
     @field_validator("base_url")

@@ -49,6 +49,8 @@ class SuiteRequest:
     target_url: str | None = None
     allow_hosts: list[str] = field(default_factory=list)
     caps: Caps | None = None  # None: this machine's (sk_loadagent.engine.machine_caps)
+    ca_file: str | None = None  # --ca-file: trust this CA for an https:// target
+    insecure: bool = False  # --insecure: skip certificate verification
 
 
 @dataclass
@@ -144,6 +146,8 @@ async def run_suite(
         targetUrl=request.target_url,
         allowHosts=request.allow_hosts or None,
         caps=request.caps.to_wire() if request.caps is not None else None,
+        caFile=request.ca_file,
+        insecureSkipVerify=request.insecure or None,
     )
     output = out_dir if isinstance(out_dir, OutputFolder) else OutputFolder.claim(out_dir)
     try:

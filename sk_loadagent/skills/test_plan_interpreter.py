@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from semantic_kernel.functions import kernel_function
 
 from sk_loadagent.skills._coerce import plan_caps, plan_document, retry_adjustments
-from sk_loadagent.suite.execution_plan import interpret
+from sk_loadagent.suite.execution_plan import interpret, tls_from_command_line
 from sk_loadagent.suite.inputs import load_inputs
 
 
@@ -40,6 +40,10 @@ class TestPlanInterpreter:
         allowHosts: Annotated[list[str] | None, "non-loopback hosts the user allows"] = None,
         retryAdjustments: Annotated[dict[str, Any] | None, "per test index, the retry's adjustments"] = None,
         caps: Annotated[dict[str, Any] | None, "caps on the run; None: this machine's"] = None,
+        caFile: Annotated[str | None, "PEM file of CA certificates to trust for an https:// target"] = None,
+        insecureSkipVerify: Annotated[
+            bool | None, "skip TLS certificate verification (recorded as a warning)"
+        ] = None,
     ) -> dict[str, Any]:
         limits = plan_caps(caps)
         inputs = load_inputs(
@@ -62,5 +66,6 @@ class TestPlanInterpreter:
             allow_hosts=allowHosts,
             adjustments=adjustments,
             caps=limits,
+            tls=tls_from_command_line(caFile, insecureSkipVerify),
         )
         return result.to_wire()

@@ -57,6 +57,7 @@ async def run_one(
         slo_p95_ms=planned.slo_p95_ms,
         slo_error_rate=planned.slo_error_rate,
         caps=plan.caps,
+        proxy=plan.proxy,
     )
     label = planned.label
 
