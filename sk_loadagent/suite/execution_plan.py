@@ -49,6 +49,9 @@ class PlannedTest(WireModel):
     planned_peak_rps: float | None = Field(
         default=None, description="the schedule's highest arrival rate as planned, before retry adjustments"
     )
+    planned_seconds: float | None = Field(
+        default=None, description="the whole schedule in seconds (a stress test's search included)"
+    )
 
 
 class ExecutionPlan(WireModel):
@@ -224,6 +227,13 @@ def _peak_rps(profile: LoadProfile) -> float | None:
     return profile.executor.peak() if profile.model == "open" else None
 
 
+def _schedule_seconds(profile: LoadProfile) -> float:
+    """How long the test's load runs: its schedule, or a stress test's whole duration (steps and probes)."""
+    if profile.stress is not None and profile.stress.budget_seconds is not None:
+        return profile.stress.budget_seconds
+    return profile.total_duration
+
+
 def interpret(
     inputs: SuiteInputs,
     *,
@@ -311,6 +321,7 @@ def interpret(
                 retry_on_fail=_retry_on_fail(test.retry_on_fail, flags.retry_on_fail, retry_default),
                 adjustments=extra,
                 planned_peak_rps=_peak_rps(as_planned),
+                planned_seconds=_schedule_seconds(profile),
             )
         )
     return ExecutionPlan(
