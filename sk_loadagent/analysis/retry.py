@@ -29,12 +29,12 @@ A retry costs time and can only help when it can change the verdict. The rule, i
    all, and only within the retry budget (``fits_budget``); a failing test that wanted a retry it could
    not get escalates.
 
-Warm-start applies to test types whose schedule has a warm-up phase (load, soak, concurrency); for the
-others a standard retry runs, which finds the service as warm as the first run left it. A throttled retry
-scales the test's planned schedule: ``loadFactor`` multiplies every planned rate (as
-``suite.execution_plan.apply_adjustments`` applies it, always to the plan) and ``rps`` reports the peak rate
-that will run. A Studio reviewer's ``retryWith`` (cycle 18, human-aware retry) replaces the strategy's
-adjustments whenever a retry is triggered.
+Warm-start applies to test types whose schedule has a warm-up phase (load, soak, concurrency), and when the
+retry budget has room for the warm-up; otherwise a standard retry runs, which finds the service as warm as
+the first run left it. A throttled retry scales the test's planned schedule: ``loadFactor`` multiplies every
+planned rate (as ``suite.execution_plan.apply_adjustments`` applies it, always to the plan) and ``rps``
+reports the peak rate that will run. A Studio reviewer's ``retryWith`` (cycle 18, human-aware retry)
+replaces the strategy's adjustments whenever a retry is triggered.
 
 Cool-downs are at most ``COOLDOWN_S`` (none before a warm start: the point is a warm service); the planner
 shortens a cool-down so the retry fits its budget, or sets another length (``--retry-cooldown``).
@@ -498,12 +498,14 @@ def retry_decision(
     planned: PlannedLoad | None = None,
     retry_with: Mapping[str, str | float] | None = None,
     retried_for: Collection[str] = (),
+    budget: RetryBudget | None = None,
 ) -> RetryDecision:
     """Whether to retry the run that produced ``metrics`` (see the module docstring for the rule).
 
     ``attempt`` counts the retries already made (0 for the original run); ``retried_for`` lists the trigger
     kinds that already retried this test; ``noise`` is the score's (``score_noise``); ``retry_with`` is a
-    reviewer's retry parameters (Studio ``retryWith``).
+    reviewer's retry parameters (Studio ``retryWith``). With a ``budget``, a warm start whose warm-up would
+    not fit becomes a standard retry (whether the retry fits at all is ``fits_budget``'s, over the suite).
     """
     status = metrics.status
     failing = status in _FAILING
@@ -542,16 +544,21 @@ def retry_decision(
             reason=f"{trigger}, but {max_attempts} retries are used up: escalate (regression alert)",
         )
     load = planned or PlannedLoad()
+    note = ""
     if retry_with:
         strategy, adjustments = reviewer_strategy(retry_with), dict(retry_with)
     else:
         strategy, adjustments = found.strategy, _adjustments(metrics, found.strategy, load)
+        if strategy == "warm-start" and not _fits(retry_seconds(metrics, load, adjustments), budget):
+            strategy, adjustments = "standard", {}
+            note = "; no room for a warm-up in the retry budget, and the first run warmed the service"
     cooldown = 0.0 if strategy == "warm-start" else COOLDOWN_S
     detail = ", ".join(f"{k} {v}" for k, v in adjustments.items())
     source = " set by Studio retryWith" if retry_with else ""
     reason = f"{trigger}: {strategy} retry {attempt + 1} of {max_attempts}{source}" + (
         f" ({detail})" if detail else ""
     )
+    reason += note
     return RetryDecision(
         True,
         trigger,
@@ -620,6 +627,10 @@ class RetryBudget:
 
     seconds_left: float
     overhead_s: float = 0.0
+
+
+def _fits(cost: float, budget: RetryBudget | None) -> bool:
+    return fits_budget([cost], budget) == 1
 
 
 def fits_budget(costs: Sequence[float], budget: RetryBudget | None) -> int:

@@ -346,6 +346,7 @@ def recommend(
         "expectedSeconds": 0.0,
     }
     counted = [t for t in suite.tests or [suite] if not t.excluded_from_gate]
+    allowed = _retry_budget(counted, plan, budget)
     wanted: list[tuple[PerfMetrics, RetryDecision]] = []
     for test in counted:
         index = test.test_index if test.test_index is not None else 0
@@ -362,6 +363,7 @@ def recommend(
             planned=_planned_load(planned),
             retry_with=_reviewer_adjustments(flags.retry_with),
             retried_for=(retried_for or {}).get(str(index), ()),
+            budget=allowed,
         )
         key = str(index)
         decision["reasons"][key] = choice.reason
@@ -373,7 +375,6 @@ def recommend(
             wanted.append((test, choice))
         elif choice.escalate:
             decision["escalated"].append(index)
-    allowed = _retry_budget(counted, plan, budget)
     fitting = fits_budget([choice.cost_s for _, choice in wanted], allowed)
     overhead = allowed.overhead_s if allowed is not None else 0.0
     scores: list[float] = []

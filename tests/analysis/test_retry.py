@@ -252,6 +252,20 @@ def test_an_infrastructure_anomaly_on_a_failing_test_chooses_its_strategy(
     assert d.cooldown_s <= 10.0
 
 
+def test_a_warm_start_without_room_for_its_warm_up_is_a_standard_retry() -> None:
+    cold = _metrics("degraded", 0.7, timeline=COLD)
+    planned = PlannedLoad(duration=20, seconds=22, warmup=0)
+    roomy = _decide(cold, planned=planned, budget=RetryBudget(seconds_left=40, overhead_s=2))
+    assert (roomy.strategy, roomy.adjustments, roomy.cost_s) == ("warm-start", {"warmup": "10s"}, 32)
+    # As long as the first attempt (22 s + 2 s): room for the same run again, not for a warm-up too.
+    tight = _decide(cold, planned=planned, budget=RetryBudget(seconds_left=24, overhead_s=2))
+    assert (tight.strategy, tight.adjustments, tight.cost_s, tight.cooldown_s) == ("standard", {}, 22, 10.0)
+    assert tight.reason.endswith(
+        "standard retry 1 of 3; no room for a warm-up in the retry budget, and the first run warmed the "
+        "service"
+    )
+
+
 def _saturated(**fields: Any) -> GeneratorStats:
     values = {
         "requests": 1000,

@@ -151,7 +151,7 @@ async def test_a_degraded_run_recovers_after_a_studio_requested_retry(
     test = metrics["tests"][0]
     assert (metrics["status"], metrics["retryAttempt"], test["retryAttempt"]) == ("pass", 1, 1)
     test_score = test["retry"].pop("originalScore")
-    assert 0.5 <= test_score < 0.75  # the degraded band; the exact figure moves with timer overhead
+    assert 0.6 <= test_score <= 0.8  # p95 ≈ 50 ms against 30 ms: the exact figure moves with timer overhead
     assert test["retry"] == {
         "retryAttempt": 1,
         "originalStatus": "degraded",
