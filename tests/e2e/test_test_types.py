@@ -195,8 +195,8 @@ async def test_spike_reports_the_recovery_of_a_service_that_queues(tmp_path: Pat
 # ---------------------------------------------------------------------------------------------- stress
 
 STRESS_SLO_P95_MS = 100
-SERIAL_FAST_MS = 5.0  # one request at a time: about 200 rps (a little less with timer overhead)
-SERIAL_SLOW_MS = 12.5  # about 80 rps; at most 4 wait, the excess is answered 503 at once
+SERIAL_FAST_MS = 10.0  # one request at a time: about 100 rps (a little less with timer overhead)
+SERIAL_SLOW_MS = 25.0  # about 40 rps; at most 4 wait, the excess is answered 503 at once
 
 
 def closed_capacity(name: str, endpoint: str) -> Doc:
@@ -211,36 +211,27 @@ def closed_capacity(name: str, endpoint: str) -> Doc:
     }
 
 
+def stress_of(name: str, endpoint: str, rps: float, start: float, step: float) -> Doc:
+    test = {"type": "stress", "name": name, "endpoint": endpoint, "rps": rps, "startRps": start}
+    return {**test, "stepRps": step, "stepDuration": "2s", "timeout": "3s", "body": BODY}
+
+
 @pytest.mark.slow
 async def test_stress_finds_the_capacity_of_two_serial_services(tmp_path: Path) -> None:
-    # Issue 8, items 4 and 5: `rps: 400` against a serial 5 ms service held at 100 and broke at 200, was
-    # reported as "breakingPointRps: 100" and was retried three times. The probes after the steps now find
-    # the capacity, and a capacity below the design limit escalates at once, without a retry.
+    # Issue 8, items 4 and 5: a stress test against a serial service held at one step and broke at the next,
+    # reported the lower step as its breaking point and was retried three times. The probes after the steps
+    # now find the capacity, and a capacity below the design limit escalates at once, without a retry.
+    # The true capacity is measured by closed-model runs before and after (a shared machine moves it a
+    # little); the breaking point must be within 10 % of it.
     document = await run_plan(
         tmp_path,
         [
-            closed_capacity("checkout-capacity", CHECKOUT),
-            closed_capacity("appointments-capacity", APPOINTMENTS),
-            {
-                "type": "stress",
-                "name": "checkout-stress",
-                "endpoint": CHECKOUT,
-                "rps": 400,
-                "stepDuration": "2s",
-                "timeout": "3s",
-                "body": BODY,
-            },
-            {
-                "type": "stress",
-                "name": "appointments-stress",
-                "endpoint": APPOINTMENTS,
-                "rps": 60,
-                "startRps": 45,
-                "stepRps": 15,
-                "stepDuration": "2s",
-                "timeout": "3s",
-                "body": BODY,
-            },
+            closed_capacity("fast-before", CHECKOUT),
+            closed_capacity("slow-before", APPOINTMENTS),
+            stress_of("fast-stress", CHECKOUT, rps=160, start=40, step=40),
+            stress_of("slow-stress", APPOINTMENTS, rps=30, start=15, step=15),
+            closed_capacity("fast-after", CHECKOUT),
+            closed_capacity("slow-after", APPOINTMENTS),
         ],
         thresholds={"latencyP95": STRESS_SLO_P95_MS, "errorRateMax": 0.05},
         capacity=1,
@@ -251,13 +242,15 @@ async def test_stress_finds_the_capacity_of_two_serial_services(tmp_path: Path) 
         },
         max_retries=3,
     )
-    fast_capacity, slow_capacity, fast, slow = document["tests"]
-    # Measured: at most the nominal 1 / service time (± the edges of the 2 s window).
-    assert 0.75 < fast_capacity["rps"] / (1000 / SERIAL_FAST_MS) < 1.05
-    assert 0.75 < slow_capacity["rps"] / (1000 / SERIAL_SLOW_MS) < 1.05
-    for test, capacity in ((fast, fast_capacity["rps"]), (slow, slow_capacity["rps"])):
+    fast_before, slow_before, fast, slow, fast_after, slow_after = document["tests"]
+    for test, before, after, nominal in (
+        (fast, fast_before, fast_after, 1000 / SERIAL_FAST_MS),
+        (slow, slow_before, slow_after, 1000 / SERIAL_SLOW_MS),
+    ):
+        low, high = sorted((before["rps"], after["rps"]))
+        assert 0.75 * nominal < low <= high < 1.05 * nominal
         stress = test["stress"]
-        assert within(stress["breakingPointRps"], capacity, 0.10), (stress, capacity)
+        assert 0.9 * low <= stress["breakingPointRps"] <= 1.1 * high, (stress, low, high)
         steps = stress["steps"]
         probes = [s for s in steps if s.get("probe")]
         ladder = [s for s in steps if not s.get("probe")]
@@ -272,10 +265,10 @@ async def test_stress_finds_the_capacity_of_two_serial_services(tmp_path: Path) 
         assert any(
             w.startswith("stress: latency, errors and rate are those of the") for w in test["warnings"]
         )
-    assert [s["rps"] for s in fast["stress"]["steps"][:2]] == [100, 200]
+    assert [s["rps"] for s in fast["stress"]["steps"][:3]] == [40, 80, 120]
     assert slow["stress"]["failureMode"] == "errors: http5xx"
 
-    # The fast service cannot reach its 400 rps design limit: a deterministic failure, escalated at once.
+    # The fast service cannot reach its 160 rps design limit: a deterministic failure, escalated at once.
     assert fast["status"] == "fail"
     assert fast["retry"]["outcome"] == "escalated"
     reason = fast["retry"]["reason"]
