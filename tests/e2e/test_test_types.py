@@ -194,7 +194,6 @@ async def test_spike_reports_the_recovery_of_a_service_that_queues(tmp_path: Pat
 
 # ---------------------------------------------------------------------------------------------- stress
 
-STRESS_SLO_P95_MS = 100
 SERIAL_FAST_MS = 10.0  # one request at a time: about 100 rps (a little less with timer overhead)
 SERIAL_SLOW_MS = 25.0  # about 40 rps; at most 4 wait, the excess is answered 503 at once
 
@@ -222,7 +221,9 @@ async def test_stress_finds_the_capacity_of_two_serial_services(tmp_path: Path) 
     # reported the lower step as its breaking point and was retried three times. The probes after the steps
     # now find the capacity, and a capacity below the design limit escalates at once, without a retry.
     # The true capacity is measured by closed-model runs before and after (a shared machine moves it a
-    # little); the breaking point must be within 10 % of it.
+    # little); the breaking point must be within 10 % of it. No p95 SLO beyond the default 800 ms: a short
+    # stall of a loaded machine must not break a step; overload shows as a rate not delivered, errors, or a
+    # latency rising through a probe.
     document = await run_plan(
         tmp_path,
         [
@@ -233,7 +234,7 @@ async def test_stress_finds_the_capacity_of_two_serial_services(tmp_path: Path) 
             closed_capacity("fast-after", CHECKOUT),
             closed_capacity("slow-after", APPOINTMENTS),
         ],
-        thresholds={"latencyP95": STRESS_SLO_P95_MS, "errorRateMax": 0.05},
+        thresholds={"errorRateMax": 0.05},
         capacity=1,
         jitter=0,
         endpoints={
