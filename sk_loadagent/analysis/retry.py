@@ -4,9 +4,10 @@ A retry costs time and can only help when it can change the verdict. The rule, i
 
 1. **A pass is never retried.** (An infrastructure anomaly on a pass makes it a warning in ``classify``.)
 2. **A deterministic failure escalates at once**, with its reason (a retry would reproduce it):
-   - errors throughout the run: more than twice ``errorRateMax`` and at least 5 %, in at least half the
-     measured windows: an *error storm* (answers with error statuses, timeouts) or an *infrastructure
-     failure* (connection-level failures that never clear: an outage);
+   - an infrastructure failure (``outage.detect_infrastructure_failure``: the run mostly failed at the
+     connection), unless its failures were all at the start and then cleared;
+   - an error storm: errors above twice ``errorRateMax`` and at least 5 %, in at least half the measured
+     windows;
    - p95 over twice its limit, and over the limit in at least half the measured windows;
    - a stress test whose capacity is below its design limit, with consistent steps (every rate that held
      is below every rate that broke).
@@ -18,8 +19,8 @@ A retry costs time and can only help when it can change the verdict. The rule, i
    - an open-model generator that fell behind its schedule (> 1 % late starts or any dropped) →
      throttled (× 0.6): never a closed-model or stress test, whose generator runs flat out by design;
    - a p95 regression whose 95 % interval straddles its tolerance → standard, to confirm it;
-   - a score within its noise of the band above (``score_noise``) while nothing but the score holds the
-     status → standard;
+   - a score within its noise (``score_noise``) of a better verdict: ``classify`` gives the test's facts a
+     better status at the score plus its noise → standard;
    - a flakiness pattern in history → memory-guided (same parameters);
    - ``retryOnFail`` → standard.
    A warning is retried only for the score-noise trigger (a pass-with-anomaly warning scores ≥ 0.90, so
@@ -57,13 +58,14 @@ from sk_loadagent.models.metrics import (
     RetryInfo,
     Status,
     TimelinePoint,
-    worse,
 )
 
 from ._format import ms, number, pct, signed_pct
+from .outage import CONNECTION_FAILURES
 from .regression import DEFAULT_RUN_NOISE
 from .scoring import _spelled_delta, score_breakdown
-from .thresholds import ResolvedLimits
+from .thresholds import ResolvedLimits, Tolerance
+from .verdict import classify, type_reading
 
 Strategy = Literal["standard", "throttled", "staged", "warm-start", "memory-guided"]
 TriggerKind = Literal[
@@ -90,10 +92,8 @@ SPREAD_SHARE = 0.5  # "throughout the run": in at least half the measured window
 Z95 = 1.96
 # Schedules with a warm-up phase (engine._build): elsewhere a "warmup" adjustment would change nothing.
 WARMUP_TYPES = frozenset({"load", "soak", "concurrency"})
-# Outcomes where no answer came back over a working connection: the target (or the path to it) is down.
-CONNECTION_OUTCOMES = ("connectRefused", "connectError", "reset", "protocolError")
-# At the start of a run a timeout is one more way a target that is still coming up fails to answer.
-START_OUTCOMES = (*CONNECTION_OUTCOMES, "timeout")
+# At the start of a run, a target still coming up refuses, resets or closes connections, or does not answer.
+START_OUTCOMES = (*CONNECTION_FAILURES, "protocolError", "timeout")
 _FAILING: frozenset[str] = frozenset({"degraded", "fail"})
 
 
@@ -252,8 +252,8 @@ def detect_connection_failures_at_start(metrics: PerfMetrics) -> str | None:
 
 
 def detect_errors_throughout(metrics: PerfMetrics) -> str | None:
-    """An error storm or an infrastructure failure: an error rate above twice ``errorRateMax`` and at least
-    5 %, with errors in at least half the measured windows (none are known: the run's rate alone)."""
+    """An error storm: an error rate above twice ``errorRateMax`` and at least 5 %, with errors in at least
+    half the measured windows (none are known: the run's rate alone)."""
     rate = metrics.error_rate
     limit = _limit(metrics, "errorRateMax") or 0.0
     if rate is None or rate <= 2 * limit or rate < ERROR_STORM_MIN:
@@ -265,9 +265,6 @@ def detect_errors_throughout(metrics: PerfMetrics) -> str | None:
     kinds = metrics.errors or {}
     dominant = max(kinds, key=lambda k: kinds[k]) if kinds else "unknown"
     spread = f" in {bad} of {len(windows)} windows" if windows else ""
-    connection = sum(kinds.get(k, 0) for k in CONNECTION_OUTCOMES)
-    if kinds and connection >= 0.5 * sum(kinds.values()):
-        return f"infrastructure failure: {pct(rate)} of requests failed ({dominant}){spread}, never clearing"
     over = f", over twice the {pct(limit)} errorRateMax" if limit > 0 else ""
     return f"error storm: {pct(rate)} of requests failed ({dominant}){spread}{over}"
 
@@ -308,7 +305,12 @@ def detect_stress_capacity_short(metrics: PerfMetrics) -> str | None:
 
 
 def deterministic_failure(metrics: PerfMetrics) -> str | None:
-    """Why a retry would reproduce this failure, or None."""
+    """Why a retry would reproduce this failure, or None. An infrastructure failure (the test's
+    ``infrastructureFailure``, from ``outage.detect_infrastructure_failure``) counts unless its failures were
+    all at the start and then cleared: a target still coming up, which a retry can find ready."""
+    outage = metrics.infrastructure_failure
+    if outage is not None and detect_connection_failures_at_start(metrics) is None:
+        return outage
     return (
         detect_errors_throughout(metrics)
         or detect_p95_far_over_limit(metrics)
@@ -376,28 +378,35 @@ def _scaled(metrics: PerfMetrics, factor: float) -> PerfMetrics:
 
 
 def score_within_noise(metrics: PerfMetrics, noise: ScoreNoise | None) -> str | None:
-    """The score alone set the status (its band is the status; thresholds, regression and the test type's
-    own reading are all better) and the score plus its noise reaches a better band."""
-    from sk_loadagent.analysis import verdict  # here, not at the top: verdict may import this module
-
+    """The score plus its noise would change the verdict: ``classify``, given what the test carries
+    (violations, comparison, error rate, type reading, infrastructure findings), says a better status at
+    that score. None when those facts do not reproduce the status (a Studio override set it)."""
     status, score = metrics.status, metrics.performance_score
     if noise is None or score is None or status not in ("warning", "degraded", "fail"):
         return None
-    if verdict.score_band(score)[0] != status:
+    if _status_at(metrics, score) != status:
         return None
-    others: Status = verdict.threshold_status(metrics.violations or [])
-    reading = verdict.type_reading(metrics)
-    if reading is not None:
-        others = worse(others, reading.status)
-    if metrics.baseline_comparison is not None and metrics.baseline_comparison.regressed:
-        others = worse(others, "degraded")
-    better = verdict.score_band(score + noise.score)[0]
-    if STATUS_ORDER[others] >= STATUS_ORDER[status] or STATUS_ORDER[better] >= STATUS_ORDER[status]:
+    better = _status_at(metrics, min(1.0, score + noise.score))
+    if STATUS_ORDER[better] >= STATUS_ORDER[status]:
         return None
     return (
         f"score {score:.2f} is within its noise (±{noise.score:.2f}, from {noise.source}) "
         f"of the {better} band"
     )
+
+
+def _status_at(metrics: PerfMetrics, score: float) -> Status:
+    """The status ``classify`` gives the test's own facts at ``score``."""
+    return classify(
+        score,
+        metrics.violations or [],
+        metrics.baseline_comparison,
+        tolerance=_limit(metrics, "regressionP95") or Tolerance().p95,
+        reading=type_reading(metrics),
+        error_rate=metrics.error_rate,
+        infrastructure_failure=metrics.infrastructure_failure,
+        infrastructure_anomaly=detect_infrastructure_anomaly(metrics),
+    ).status
 
 
 def regression_straddles_tolerance(metrics: PerfMetrics) -> str | None:

@@ -122,19 +122,35 @@ def test_an_error_storm_escalates_at_once() -> None:
     )
 
 
-def test_connection_failures_throughout_are_an_infrastructure_failure_not_retried() -> None:
+OUTAGE = "infrastructure failure: 800 of 1,000 requests failed (80 %), 800 of them at the connection"
+
+
+def test_an_infrastructure_failure_is_escalated_not_retried() -> None:
     outage = _metrics(
         "fail",
         0.3,
         error_rate=0.8,
         errors={"connectRefused": 700, "reset": 100},
         timeline=_timeline([1.0] * 8, [80] * 8),
+        infrastructure_failure=OUTAGE,
     )
-    d = _decide(outage)
-    assert (d.retry, d.escalate) == (False, True)
-    assert d.trigger == (
-        "infrastructure failure: 80 % of requests failed (connectRefused) in 8 of 8 windows, never clearing"
+    d = _decide(outage, retry_on_fail=True)
+    assert (d.retry, d.escalate, d.trigger) == (False, True, OUTAGE)
+    assert d.reason == f"{OUTAGE}: a retry would reproduce it: escalate"
+
+
+def test_an_outage_that_cleared_after_the_start_is_retried() -> None:
+    # Most requests failed, but all in the first windows: the target was coming up; now it answers.
+    cleared = _metrics(
+        "fail",
+        0.3,
+        error_rate=0.6,
+        errors={"connectRefused": 600},
+        timeline=_timeline([1.0] * 10, [150] * 4 + [0] * 6),
+        infrastructure_failure=OUTAGE,
     )
+    d = _decide(cleared)
+    assert (d.retry, d.kind, d.strategy) == (True, "connection-failures-at-start", "warm-start")
 
 
 def test_p95_over_twice_its_limit_throughout_escalates_but_not_a_burst() -> None:
@@ -390,6 +406,18 @@ def test_a_score_within_its_noise_of_the_band_above_is_re_measured() -> None:
     assert _decide(_metrics("degraded", 0.70), noise=NOISE).retry is False
     significant = MINOR.model_copy(update={"severity": "significant"})
     assert _decide(_metrics("degraded", 0.74, violations=[significant]), noise=NOISE).retry is False
+    # A fail at 0.48 could become degraded, unless errors above twice errorRateMax keep it at fail.
+    assert _decide(_metrics("fail", 0.48), noise=NOISE).kind == "score-within-noise"
+    errors = Violation(
+        metric="errorRate",
+        limit=0.01,
+        observed=0.03,
+        severity="significant",
+        source="default",
+        message="errors",
+    )
+    held = _metrics("fail", 0.48, error_rate=0.03, violations=[errors])
+    assert _decide(held, noise=NOISE).retry is False
 
 
 def test_a_flaky_history_gets_a_memory_guided_retry() -> None:

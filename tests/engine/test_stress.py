@@ -163,9 +163,7 @@ async def test_run_profile_probes_the_capacity_within_the_test_duration(serve: S
     profile = build_profile(test, base_url=server.url, slo_p95_ms=500)  # type: ignore[attr-defined]
     assert profile.stress is not None
     rule = profile.stress.model_copy(update={"budget_seconds": 8.0})
-    result = await run_profile(
-        profile.model_copy(update={"stress": rule}), RunOptions(workers=0, grace_seconds=1.0)
-    )
+    result = await run_profile(profile.model_copy(update={"stress": rule}), RunOptions(workers=0))
     steps = result.extra["stress"]
     assert isinstance(steps, list)
     assert [(s["rps"], s["held"], s.get("probe")) for s in steps] == [
