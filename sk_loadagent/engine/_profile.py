@@ -83,6 +83,14 @@ class LoadProfile(WireModel):
         return self.executor.total_duration
 
     @property
+    def load_seconds(self) -> float:
+        """How long the test sends load: its schedule, or a stress test's whole duration (steps and the
+        probes after them, each probe a run of its own)."""
+        if self.stress is not None and self.stress.budget_seconds is not None:
+            return self.stress.budget_seconds
+        return self.total_duration
+
+    @property
     def think_time(self) -> float:
         return float(getattr(self.executor, "think_time", 0.0))
 

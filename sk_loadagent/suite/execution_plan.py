@@ -227,13 +227,6 @@ def _peak_rps(profile: LoadProfile) -> float | None:
     return profile.executor.peak() if profile.model == "open" else None
 
 
-def _schedule_seconds(profile: LoadProfile) -> float:
-    """How long the test's load runs: its schedule, or a stress test's whole duration (steps and probes)."""
-    if profile.stress is not None and profile.stress.budget_seconds is not None:
-        return profile.stress.budget_seconds
-    return profile.total_duration
-
-
 def interpret(
     inputs: SuiteInputs,
     *,
@@ -321,7 +314,7 @@ def interpret(
                 retry_on_fail=_retry_on_fail(test.retry_on_fail, flags.retry_on_fail, retry_default),
                 adjustments=extra,
                 planned_peak_rps=_peak_rps(as_planned),
-                planned_seconds=_schedule_seconds(profile),
+                planned_seconds=profile.load_seconds,
             )
         )
     return ExecutionPlan(

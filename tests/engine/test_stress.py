@@ -22,6 +22,7 @@ from sk_loadagent.engine._stress import (
 )
 from sk_loadagent.errors import InputError
 from sk_loadagent.histogram import LatencyHistogram
+from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.plan import TestSpec
 
 Serve = Callable[..., object]
@@ -175,3 +176,14 @@ async def test_run_profile_probes_the_capacity_within_the_test_duration(serve: S
     assert 40 < steps[2]["achievedRps"] <= 46
     # The run's own figures stay those of the steps.
     assert [p.name for p in result.phases if p.measured] == ["step-1", "step-2"]
+
+
+def test_the_duration_cap_counts_the_probes_of_a_stress_test() -> None:
+    # 8 steps of 3 h are 24 h, within the default cap; the 4 probes reserved after them make 36 h.
+    test = TestSpec.model_validate({"type": "stress", "rps": 400, "stepDuration": "3h"})
+    with pytest.raises(InputError) as refused:
+        build_profile(test, base_url="http://127.0.0.1:9", caps=Caps(memory=None, connections=None))
+    assert str(refused.value) == (
+        "test 'stress': stepDuration: expected a schedule of at most 24h (the duration cap: the default, so "
+        "that a typo cannot hold a CI job for days; --cap duration=DURATION changes it), got 36h"
+    )
