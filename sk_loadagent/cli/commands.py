@@ -114,7 +114,8 @@ async def run_command(args: argparse.Namespace, memory: str) -> int:
             target_pid=args.target_pid,
             progress=printer,
             max_retries=args.max_retries,
-            retry_cooldown_cap=args.retry_cooldown,
+            retry_cooldown=args.retry_cooldown,
+            retry_budget=args.retry_budget,
             chat_service=chat_service,
             explain=chat_service is not None,
         )

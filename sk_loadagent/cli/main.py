@@ -74,6 +74,16 @@ def _score(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    """A --retry-cooldown or --retry-budget: a duration as plans write them (10s, 2m, or seconds)."""
+    from sk_loadagent.models.durations import parse_duration  # pydantic stays out of `--help`
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected {exc}, got {text!r}") from None
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--memory",
@@ -98,7 +108,16 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         "--max-retries", type=int, default=3, metavar="N", help="retry attempts per run (default 3)"
     )
     p.add_argument(
-        "--retry-cooldown", type=float, metavar="S", help="cap the cooldown before a retry (spec: 30-60 s)"
+        "--retry-cooldown",
+        type=_seconds,
+        metavar="S",
+        help="pause before each retry (default 10s, none before a warm start; shortened to fit the budget)",
+    )
+    p.add_argument(
+        "--retry-budget",
+        type=_seconds,
+        metavar="S",
+        help="time all retries may take, cool-downs included (default: as long as the first attempt)",
     )
     p.add_argument("--source-agent", metavar="NAME", help="agent that triggered this run")
     p.add_argument(

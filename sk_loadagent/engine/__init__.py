@@ -2,7 +2,8 @@
 
     profile = build_profile(test, base_url="http://127.0.0.1:8080")
     print(profile.describe())
-    result = await run_load(profile, RunOptions(workers=2))
+    result = await run_load(profile, RunOptions(workers=2))     # one schedule
+    result = await run_profile(profile, RunOptions(workers=2))  # a test: stress also probes its capacity
 
 Open-model tests start every request at its intended time and time it from then (no coordinated omission);
 closed-model tests (``concurrency``) loop virtual users. Requests go through the fast HTTP/1.1 transport
@@ -11,6 +12,7 @@ Worker processes are spawned without importing the rest of the agent.
 """
 
 from sk_loadagent.engine._build import build_profile
+from sk_loadagent.engine._capacity import run_profile
 from sk_loadagent.engine._caps import machine_caps
 from sk_loadagent.engine._options import Progress, RunOptions
 from sk_loadagent.engine._profile import LoadProfile, StressRule
@@ -45,4 +47,5 @@ __all__ = [
     "redact_proxy",
     "run_bound",
     "run_load",
+    "run_profile",
 ]

@@ -22,9 +22,11 @@ from sk_loadagent.engine._executors import (
 )
 from sk_loadagent.engine._profile import LoadProfile, StressRule
 from sk_loadagent.engine._proxy import environment_proxy
+from sk_loadagent.engine._stress import plan_search, probes_needed
 from sk_loadagent.engine._tls import TlsOptionError, check_options
 from sk_loadagent.errors import InputError
 from sk_loadagent.models.caps import Caps
+from sk_loadagent.models.durations import format_duration
 from sk_loadagent.models.loading import problems_from
 from sk_loadagent.models.plan import TestSpec, TlsOptions, check_base_url, check_endpoint
 
@@ -303,17 +305,33 @@ def _stress(ctx: _Context) -> _Shape:
         rates.append(level)
         level += step
     rates.append(top)
-    step_for = test.step_duration or DEFAULT_STEP_DURATION
+    try:
+        search = plan_search(
+            len(rates),
+            probes_needed(start, step),
+            lead=test.ramp_up or 0.0,
+            step_seconds=test.step_duration,
+            duration=test.duration,
+            default_step_seconds=DEFAULT_STEP_DURATION,
+        )
+    except ValueError as exc:  # only a given duration can be too short
+        raise ctx.fail("duration", str(exc), format_duration(test.duration or 0.0)) from None
     stages = []
     if test.ramp_up:
         stages.append(
             Stage(duration=test.ramp_up, target=rates[0], start=0.0, phase="ramp-up", measured=False)
         )
     stages += [
-        Stage(duration=step_for, target=r, start=r, phase=f"step-{i}") for i, r in enumerate(rates, start=1)
+        Stage(duration=search.step_seconds, target=r, start=r, phase=f"step-{i}")
+        for i, r in enumerate(rates, start=1)
     ]
     ceiling = test.error_ceiling or ctx.slo_error_rate or DEFAULT_ERROR_CEILING
-    rule = StressRule(slo_p95_ms=ctx.slo_p95_ms, error_ceiling=ceiling)
+    rule = StressRule(
+        slo_p95_ms=ctx.slo_p95_ms,
+        error_ceiling=ceiling,
+        probe_seconds=search.probe_seconds,
+        budget_seconds=search.budget_seconds,
+    )
     return _Shape(RampingArrivalRate(stages=stages), stress=rule)
 
 

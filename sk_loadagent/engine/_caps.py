@@ -141,7 +141,7 @@ def check_holds_a_request(profile: LoadProfile, test: TestSpec) -> list[InputPro
 def check_caps(profile: LoadProfile, test: TestSpec, caps: Caps) -> list[InputProblem]:
     """Every cap ``profile`` exceeds, as problems naming the test's field, the cap and where it came from."""
     problems: list[InputProblem] = []
-    if caps.duration is not None and profile.total_duration > caps.duration:
+    if caps.duration is not None and profile.load_seconds > caps.duration:
         expected = f"a schedule of at most {format_duration(caps.duration)} ({caps.explain('duration')})"
         problems.append(InputProblem(_duration_field(test), expected, _duration_shown(test, profile)))
     body = _largest_body(profile)
@@ -179,7 +179,7 @@ def _duration_field(test: TestSpec) -> str:
 
 
 def _duration_shown(test: TestSpec, profile: LoadProfile) -> str:
-    total = _rounded(profile.total_duration)
+    total = _rounded(profile.load_seconds)
     if test.duration is not None and total != format_duration(test.duration):
         return f"{format_duration(test.duration)}, a schedule of {total} with its other phases"
     return total

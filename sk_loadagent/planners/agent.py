@@ -111,7 +111,8 @@ async def run_suite(
     target_pid: int | None = None,
     progress: Callable[[str, Progress], None] | None = None,
     max_retries: int = 3,
-    retry_cooldown_cap: float | None = None,
+    retry_cooldown: float | None = None,
+    retry_budget: float | None = None,
     chat_service: ChatCompletionClientBase | None = None,
     explain: bool = False,
 ) -> AgentOutcome:
@@ -119,6 +120,8 @@ async def run_suite(
 
     With ``explain`` the kernel's chat service (``chat_service``) writes an explanation of the result into
     the preview; without a service, or when it fails, the run is unchanged and the outcome says why.
+    ``retry_cooldown`` and ``retry_budget`` (seconds) set the pause before each retry and bound the whole
+    retry phase (``planners.runner.execute_chain``).
 
     ``out_dir`` is claimed before any load is sent (an unwritable folder, or one another run holds, is an
     InputError), unless the caller passes one it claimed; it receives the run's artifacts as one set at the
@@ -160,7 +163,9 @@ async def run_suite(
             recorder=recorder,
             chat_service=chat_service,
         )
-        arguments = await execute_chain(kernel, chain, arguments, cooldown_cap=retry_cooldown_cap)
+        arguments = await execute_chain(
+            kernel, chain, arguments, retry_cooldown=retry_cooldown, retry_budget=retry_budget
+        )
         metrics = PerfMetrics.model_validate(arguments["perfMetrics"])
         staged = dict(arguments.get("artifacts") or {})
         explanation, note = None, None

@@ -121,6 +121,38 @@ def retry_adjustments(value: Any) -> dict[int, Any]:
     return adjustments
 
 
+def retried_for(value: Any) -> dict[str, list[str]] | None:
+    """``retriedFor``: per test index (as text), the trigger kinds that already retried the test."""
+    if value is None:
+        return None
+    expected = "a mapping of test index to a list of trigger kinds"
+    if not isinstance(value, dict):
+        raise InputError.single("retriedFor", "", expected, _shown(value))
+    for key, kinds in value.items():
+        if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+            raise InputError.single("retriedFor", str(key), "a list of trigger kinds", _shown(kinds))
+    return {str(key): kinds for key, kinds in value.items()}
+
+
+def retry_budget(value: Any) -> dict[str, float] | None:
+    """``retryBudget``: ``secondsLeft`` of the retry phase and ``attemptSeconds`` of the judged attempt."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InputError.single(
+            "retryBudget", "", "a mapping with secondsLeft and attemptSeconds", _shown(value)
+        )
+    for name in ("secondsLeft", "attemptSeconds"):
+        seconds = value.get(name)
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not 0 <= seconds < float("inf")
+        ):
+            raise InputError.single("retryBudget", name, "a number of seconds, 0 or more", _shown(seconds))
+    return {name: float(value[name]) for name in ("secondsLeft", "attemptSeconds")}
+
+
 def attempt_history(value: Any) -> list[dict[str, Any]]:
     """publish_preview's ``attempts``: the retry history, one mapping per attempt."""
     if value is None:

@@ -49,6 +49,9 @@ class PlannedTest(WireModel):
     planned_peak_rps: float | None = Field(
         default=None, description="the schedule's highest arrival rate as planned, before retry adjustments"
     )
+    planned_seconds: float | None = Field(
+        default=None, description="the whole schedule in seconds (a stress test's search included)"
+    )
 
 
 class ExecutionPlan(WireModel):
@@ -311,6 +314,7 @@ def interpret(
                 retry_on_fail=_retry_on_fail(test.retry_on_fail, flags.retry_on_fail, retry_default),
                 adjustments=extra,
                 planned_peak_rps=_peak_rps(as_planned),
+                planned_seconds=profile.load_seconds,
             )
         )
     return ExecutionPlan(

@@ -96,7 +96,8 @@ def test_stress_steps_up_to_max_and_describes_its_stop_rule() -> None:
     assert p.describe() == (
         "open model: step 25→200 rps by 25 rps every 10s (8 steps, each measured); timeout 10s; "
         "≤ 4000 connections; stop at the first step with p95 > 300 ms, error rate > 5 % or achieved < 90 % "
-        "of the offered rate"
+        "of the offered rate; then bisect between the last rate that held and the first that broke with 10s "
+        "probes, to within 5 %, 2m in all"
     )
     odd = profile(type="stress", maxRps=100, startRps=30, stepRps=30, stepDuration="5s", errorCeiling=0.02)
     assert [ph.target_rps for ph in odd.phases] == [30, 60, 90, 100]
