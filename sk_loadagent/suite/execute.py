@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -81,9 +80,11 @@ async def run_tests(
     target_pid: int | None = None,
     progress: Callable[[str, Progress], None] | None = None,
 ) -> list[TestRun]:
-    """Run every planned test (or the listed indices), in plan order."""
-    hosts = (*options.allow_hosts, *plan.allow_hosts)
-    options = dataclasses.replace(options, allow_hosts=hosts)
+    """Run every planned test (or the listed indices), in plan order.
+
+    Only ``options.allow_hosts`` (the host's configuration) may let load leave loopback: the plan's own
+    ``allowHosts`` came with the plan, which a caller of the skill, or a model, may have written.
+    """
     pid = target_pid if target_pid is not None else find_listener_pid(plan.base_url)
     chosen = [t for t in plan.tests if tests is None or t.index in tests]
     return [await run_one(plan, planned, options, pid, progress) for planned in chosen]
