@@ -1,4 +1,4 @@
-"""sk-loadagent: run, plan, history and demo.
+"""sk-loadagent: run, plan, design, history and demo.
 
 Exit codes: 0 the gate passed, 1 the gate failed, 2 bad input, 3 the target could not be reached at all.
 """
@@ -106,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--json", action="store_true", help="a JSON list of perf-metrics summaries")
     history.set_defaults(handler=cmd_history)
 
+    from sk_loadagent.cli.design import add_design_arguments
+
+    design = sub.add_parser(
+        "design", help="design a test-suite plan from OpenAPI and service metadata (no LLM)"
+    )
+    add_design_arguments(design)
+    design.set_defaults(handler=cmd_design)
+
     demo = sub.add_parser("demo", help="run the bundled sample service: a baseline, then a slowed release")
     demo.add_argument("--out", default="perf", metavar="DIR", help="artifact directory (default: ./perf)")
     demo.add_argument(
@@ -135,6 +143,12 @@ def cmd_history(args: argparse.Namespace) -> int:
     from sk_loadagent.cli.history import history_command
 
     return history_command(args, memory_url(args.memory))
+
+
+def cmd_design(args: argparse.Namespace) -> int:
+    from sk_loadagent.cli.design import design_command
+
+    return design_command(args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
