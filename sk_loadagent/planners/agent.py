@@ -34,6 +34,7 @@ from sk_loadagent.skills import (
     TestPlanInterpreter,
     ThresholdEvaluator,
 )
+from sk_loadagent.skills._runs import RunResultCache
 from sk_loadagent.suite.inputs import load_inputs
 
 
@@ -80,13 +81,14 @@ def build_kernel(
     """A kernel with the eight skills registered under their spec names and the step recorder as filter;
     with a chat service, also that service and the prompt functions (sk_loadagent.prompts)."""
     recorder = recorder or StepRecorder()
+    runs = RunResultCache()
     kernel = Kernel()
     kernel.add_plugin(TestPlanInterpreter(), plugin_name="TestPlanInterpreter")
     kernel.add_plugin(
-        LoadRunnerExecutor(options, target_pid=target_pid, progress=progress),
+        LoadRunnerExecutor(options, target_pid=target_pid, progress=progress, runs=runs),
         plugin_name="LoadRunnerExecutor",
     )
-    kernel.add_plugin(PerfMetricCollector(), plugin_name="PerfMetricCollector")
+    kernel.add_plugin(PerfMetricCollector(runs), plugin_name="PerfMetricCollector")
     kernel.add_plugin(RegressionComparer(store), plugin_name="RegressionComparer")
     kernel.add_plugin(PerformanceScorer(), plugin_name="PerformanceScorer")
     kernel.add_plugin(ThresholdEvaluator(), plugin_name="ThresholdEvaluator")
