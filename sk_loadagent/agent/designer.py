@@ -21,18 +21,21 @@ Every choice becomes a comment in the written plan.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
 import yaml
 
 from sk_loadagent.agent.bodies import sample_for
-from sk_loadagent.agent.openapi import OpenApiDocument, Operation, RequestBody
+from sk_loadagent.agent.openapi import OpenApiDocument, Operation, RequestBody, load_openapi
 from sk_loadagent.errors import InputError
 from sk_loadagent.memory import MemoryStore, SeriesKey
 from sk_loadagent.models.annotation import StudioAnnotations
 from sk_loadagent.models.edition import Edition, EditionConfig
+from sk_loadagent.models.loading import load_document
 from sk_loadagent.models.metadata import ServiceMetadata
 from sk_loadagent.models.plan import TestSpec, TestSuitePlan, TestType, check_base_url
 from sk_loadagent.models.thresholds import PerfThresholds
@@ -371,7 +374,7 @@ def design(request: DesignRequest) -> DesignedSuite:
     edition = request.editions.edition(request.edition_id) if request.editions is not None else None
     if edition is not None and not edition.covers(module):
         raise InputError.single(
-            "--edition",
+            "edition",
             str(request.edition_id),
             f"an edition that covers {module} (this one covers {', '.join(edition.modules or [])})",
         )
@@ -483,3 +486,34 @@ def _base_url(request: DesignRequest) -> str | None:
         return check_base_url(url)
     except ValueError:
         return None
+
+
+def design_from_files(
+    openapi: str | Path,
+    metadata: str | Path,
+    *,
+    editions: str | Path | None = None,
+    edition_id: str | None = None,
+    annotations: str | Path | None = None,
+    store: MemoryStore | None = None,
+    test_types: Sequence[TestType] | None = None,
+) -> DesignedSuite:
+    """Design from the files as the CLI and the LoadAgent plugin name them. The edition defaults to the first
+    one the metadata lists; an edition the edition file does not know is bad input."""
+    service = load_document(metadata, ServiceMetadata)
+    config = load_document(editions, EditionConfig) if editions else None
+    edition = edition_id or (service.editions[0] if service.editions else None)
+    if config is not None and edition is not None and config.edition(edition) is None:
+        known = ", ".join(e.edition_id for e in config.editions)
+        raise InputError.single("edition", edition, f"an edition of {editions} ({known})")
+    return design(
+        DesignRequest(
+            openapi=load_openapi(openapi),
+            metadata=service,
+            editions=config,
+            edition_id=edition,
+            annotations=load_document(annotations, StudioAnnotations) if annotations else None,
+            store=store,
+            test_types=tuple(dict.fromkeys(test_types)) if test_types else None,
+        )
+    )

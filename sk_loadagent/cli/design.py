@@ -7,17 +7,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sk_loadagent.atomic import write_atomic
 from sk_loadagent.errors import InputError
-from sk_loadagent.memory import MemoryStore, open_store
-from sk_loadagent.models.annotation import StudioAnnotations
-from sk_loadagent.models.edition import EditionConfig
-from sk_loadagent.models.loading import load_document
-from sk_loadagent.models.metadata import ServiceMetadata
 from sk_loadagent.models.plan import TEST_TYPES
 
 if TYPE_CHECKING:
     from sk_loadagent.agent.designer import DesignedSuite
+    from sk_loadagent.memory import MemoryStore
+
+# The parser is built for every command: what only this command needs is imported when it runs.
 
 
 def add_design_arguments(p: argparse.ArgumentParser) -> None:
@@ -59,29 +56,24 @@ def _target(path: str, option: str, force: bool) -> Path:
 
 
 def design_from_args(args: argparse.Namespace, store: MemoryStore | None) -> DesignedSuite:
-    from sk_loadagent.agent.designer import DesignRequest, design
-    from sk_loadagent.agent.openapi import load_openapi
+    """Design from the files the command line names (``design`` and ``agent``'s fallback)."""
+    from sk_loadagent.agent.designer import design_from_files
 
-    metadata = load_document(args.metadata, ServiceMetadata)
-    editions = load_document(args.editions, EditionConfig) if args.editions else None
-    edition_id = args.edition or (metadata.editions[0] if metadata.editions else None)
-    if editions is not None and edition_id is not None and editions.edition(edition_id) is None:
-        known = ", ".join(e.edition_id for e in editions.editions)
-        raise InputError.single("--edition", edition_id, f"an edition of {args.editions} ({known})")
-    return design(
-        DesignRequest(
-            openapi=load_openapi(args.openapi),
-            metadata=metadata,
-            editions=editions,
-            edition_id=edition_id,
-            annotations=load_document(args.annotations, StudioAnnotations) if args.annotations else None,
-            store=store,
-            test_types=tuple(dict.fromkeys(args.test_type)) if args.test_type else None,
-        )
+    return design_from_files(
+        args.openapi,
+        args.metadata,
+        editions=args.editions,
+        edition_id=args.edition,
+        annotations=args.annotations,
+        store=store,
+        test_types=getattr(args, "test_type", None),
     )
 
 
 def design_command(args: argparse.Namespace) -> int:
+    from sk_loadagent.atomic import write_atomic
+    from sk_loadagent.memory import open_store
+
     plan_path = _target(args.out, "--out", args.force)
     thresholds_path = (
         _target(args.thresholds_out, "--thresholds-out", args.force) if args.thresholds_out else None

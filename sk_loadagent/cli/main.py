@@ -1,4 +1,4 @@
-"""sk-loadagent: run, plan, design, history and demo.
+"""sk-loadagent: run, plan, design, agent, history and demo.
 
 Exit codes: 0 the gate passed, 1 the gate failed, 2 bad input, 3 the target could not be reached at all.
 """
@@ -114,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_design_arguments(design)
     design.set_defaults(handler=cmd_design)
 
+    from sk_loadagent.cli.agent import add_agent_arguments
+
+    agent = sub.add_parser("agent", help="let a chat model plan, run and judge load tests, within set limits")
+    add_agent_arguments(agent)
+    agent.set_defaults(handler=cmd_agent)
+
     demo = sub.add_parser("demo", help="run the bundled sample service: a baseline, then a slowed release")
     demo.add_argument("--out", default="perf", metavar="DIR", help="artifact directory (default: ./perf)")
     demo.add_argument(
@@ -149,6 +155,12 @@ def cmd_design(args: argparse.Namespace) -> int:
     from sk_loadagent.cli.design import design_command
 
     return design_command(args)
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    from sk_loadagent.cli.agent import agent_command
+
+    return asyncio.run(agent_command(args, memory_url(args.memory)))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

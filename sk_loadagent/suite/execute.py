@@ -8,7 +8,15 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from sk_loadagent.engine import Progress, RunOptions, RunResult, build_profile, is_loopback, run_load
+from sk_loadagent.engine import (
+    LoadProfile,
+    Progress,
+    RunOptions,
+    RunResult,
+    build_profile,
+    is_loopback,
+    run_load,
+)
 from sk_loadagent.suite.execution_plan import ExecutionPlan, PlannedTest
 from sk_loadagent.telemetry import ProcessSampler
 from sk_loadagent.telemetry.resources import ResourceSamples
@@ -41,14 +49,9 @@ def find_listener_pid(url: str) -> int | None:
     return None
 
 
-async def run_one(
-    plan: ExecutionPlan,
-    planned: PlannedTest,
-    options: RunOptions,
-    target_pid: int | None,
-    progress: Callable[[str, Progress], None] | None,
-) -> TestRun:
-    profile = build_profile(
+def profile_of(plan: ExecutionPlan, planned: PlannedTest) -> LoadProfile:
+    """The load profile a planned test runs: its schedule, length and peak."""
+    return build_profile(
         planned.test,
         base_url=plan.base_url,
         method=planned.method,
@@ -56,6 +59,16 @@ async def run_one(
         slo_p95_ms=planned.slo_p95_ms,
         slo_error_rate=planned.slo_error_rate,
     )
+
+
+async def run_one(
+    plan: ExecutionPlan,
+    planned: PlannedTest,
+    options: RunOptions,
+    target_pid: int | None,
+    progress: Callable[[str, Progress], None] | None,
+) -> TestRun:
+    profile = profile_of(plan, planned)
     label = planned.label
 
     def report(snapshot: Progress) -> None:

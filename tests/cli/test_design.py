@@ -124,7 +124,7 @@ def test_an_edition_that_does_not_cover_the_module_is_refused(cli: Cli, workdir:
 
     assert (refused.code, refused.out) == (2, "")
     assert refused.err == (
-        "sk-loadagent: bad input: --edition: multitenant-lite: expected an edition that covers "
+        "sk-loadagent: bad input: edition: multitenant-lite: expected an edition that covers "
         "CheckoutService (this one covers AppointmentsService, NotificationService)\n"
     )
 
