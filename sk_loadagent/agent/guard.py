@@ -15,7 +15,8 @@ argument (an unknown plan id, a number that is no number) comes back as ``ERROR:
 message, also without running anything. Results go back as JSON text.
 
 A chat agent's tool calls pass ``auto_function_filter`` (AUTO_FUNCTION_INVOCATION); an MCP client's pass
-``function_filter`` (FUNCTION_INVOCATION), since MCP calls do not run the auto filters.
+``function_filter`` (FUNCTION_INVOCATION), since MCP calls do not run the auto filters, and get a refusal or
+an invalid argument as an error result with the same text.
 """
 
 from __future__ import annotations
@@ -129,15 +130,29 @@ class SessionGuard:
         context: FunctionInvocationContext,
         next: Callable[[FunctionInvocationContext], Awaitable[None]],
     ) -> None:
+        """For MCP clients: a refusal or an invalid argument is raised with its message, which the MCP
+        server returns as an error result (``isError``); a result is JSON text."""
         text = self.refusal(context.function.fully_qualified_name, context.arguments or {})
         if text is not None:
-            context.result = self._refused(context.function, text)
-            return
-        await next(context)
+            self.refusals.append(text)
+            raise ToolRefusedError(text)
+        try:
+            await next(context)
+        except Exception as exc:
+            cause = root_cause(exc)
+            if isinstance(cause, LoadAgentError):
+                raise cause from None  # the client reads str(error): ours, not the kernel's wrapper
+            raise
         if context.result is not None:
             context.result = FunctionResult(
                 function=context.function.metadata, value=as_json(context.result.value)
             )
+
+
+class ToolRefusedError(LoadAgentError):
+    """A tool call the guard refused, raised for an MCP client."""
+
+    exit_code = 2
 
 
 async def errors_as_results(
@@ -181,6 +196,5 @@ def guard_chat_kernel(kernel: Kernel, guard: SessionGuard) -> None:
 
 
 def guard_mcp_kernel(kernel: Kernel, guard: SessionGuard) -> None:
-    """Filters for a kernel an MCP client calls tools on."""
+    """The filter for a kernel an MCP client calls tools on."""
     kernel.add_filter(FilterTypes.FUNCTION_INVOCATION, guard.function_filter)
-    kernel.add_filter(FilterTypes.FUNCTION_INVOCATION, errors_as_results)

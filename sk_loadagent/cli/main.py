@@ -1,4 +1,4 @@
-"""sk-loadagent: run, plan, design, agent, history and demo.
+"""sk-loadagent: run, plan, design, agent, mcp, history and demo.
 
 Exit codes: 0 the gate passed, 1 the gate failed, 2 bad input, 3 the target could not be reached at all.
 """
@@ -120,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_agent_arguments(agent)
     agent.set_defaults(handler=cmd_agent)
 
+    from sk_loadagent.cli.mcp import add_mcp_arguments
+
+    mcp = sub.add_parser("mcp", help="serve the skills and the LoadAgent plugin over MCP (stdio or HTTP)")
+    add_mcp_arguments(mcp)
+    mcp.set_defaults(handler=cmd_mcp)
+
     demo = sub.add_parser("demo", help="run the bundled sample service: a baseline, then a slowed release")
     demo.add_argument("--out", default="perf", metavar="DIR", help="artifact directory (default: ./perf)")
     demo.add_argument(
@@ -161,6 +167,12 @@ def cmd_agent(args: argparse.Namespace) -> int:
     from sk_loadagent.cli.agent import agent_command
 
     return asyncio.run(agent_command(args, memory_url(args.memory)))
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from sk_loadagent.cli.mcp import mcp_command
+
+    return asyncio.run(mcp_command(args, memory_url(args.memory)))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
