@@ -35,7 +35,7 @@ from semantic_kernel.functions import FunctionResult, KernelFunction
 from semantic_kernel.kernel import Kernel
 
 from sk_loadagent.agent.plugin import PLUGIN_NAME, LoadAgentPlugin
-from sk_loadagent.agent.session import PlannedLoad, Session, planned_load
+from sk_loadagent.agent.session import Budget, PlannedLoad, Session, planned_load
 from sk_loadagent.engine import check_target
 from sk_loadagent.errors import LoadAgentError, TargetNotAllowedError, root_cause
 from sk_loadagent.skills._coerce import required_execution_plan
@@ -52,6 +52,23 @@ def as_json(value: Any) -> str:
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json", by_alias=True, exclude_none=True)
     return json.dumps(value, default=str, separators=(",", ":"), ensure_ascii=False)
+
+
+def budget_refusal(planned: PlannedLoad, budget: Budget, left_seconds: float) -> str | None:
+    """Why a run that would send ``planned`` does not fit the budget (``left_seconds`` of load left)."""
+    if planned.peak_rps > budget.peak_rps:
+        return (
+            f"REFUSED: the run peaks at {planned.peak_rps:g} rps, above the session's limit of "
+            f"{budget.peak_rps:g} rps (--max-rps)"
+        )
+    if planned.vus > budget.vus:
+        return f"REFUSED: the run needs {planned.vus} VUs; the limit is {budget.vus} (--max-vus)"
+    if planned.seconds > left_seconds:
+        return (
+            f"REFUSED: the run schedules {planned.seconds:g} s of load and {left_seconds:g} s of "
+            f"the session's {budget.load_seconds:g} s budget are left (--budget-seconds)"
+        )
+    return None
 
 
 class SessionGuard:
@@ -92,21 +109,7 @@ class SessionGuard:
             )
         except LoadAgentError as exc:
             return f"ERROR: {exc}"
-        if planned is None:
-            return None
-        if planned.peak_rps > budget.peak_rps:
-            return (
-                f"REFUSED: the run peaks at {planned.peak_rps:g} rps, above the session's limit of "
-                f"{budget.peak_rps:g} rps (--max-rps)"
-            )
-        if planned.vus > budget.vus:
-            return f"REFUSED: the run needs {planned.vus} VUs; the limit is {budget.vus} (--max-vus)"
-        if planned.seconds > self.left_seconds:
-            return (
-                f"REFUSED: the run schedules {planned.seconds:g} s of load and {self.left_seconds:g} s of "
-                f"the session's {budget.load_seconds:g} s budget are left (--budget-seconds)"
-            )
-        return None
+        return None if planned is None else budget_refusal(planned, budget, self.left_seconds)
 
     def _refused(self, function: KernelFunction, text: str) -> FunctionResult:
         self.refusals.append(text)

@@ -12,15 +12,13 @@ from semantic_kernel import Kernel
 from semantic_kernel.connectors.ai.chat_completion_client_base import ChatCompletionClientBase
 
 from sk_loadagent.agent.designer import DesignedSuite, design_from_files
-from sk_loadagent.agent.session import PlannedLoad, Session, SessionRun, planned_load
+from sk_loadagent.agent.session import PlannedLoad, Session, SessionRun, planned_load, run_plan
 from sk_loadagent.errors import InputError
 from sk_loadagent.memory import history_rows
 from sk_loadagent.models.context import RunContext
 from sk_loadagent.models.metrics import PerfMetrics
 from sk_loadagent.models.plan import TestType
-from sk_loadagent.planners.agent import SuiteRequest, run_suite
 from sk_loadagent.prompts import explain_suite, run_digest
-from sk_loadagent.publish.outdir import OutputFolder
 from sk_loadagent.skills._coerce import argument
 from sk_loadagent.skills._schema import takes, tool_function
 from sk_loadagent.suite.gate import decide_gate
@@ -112,21 +110,12 @@ class LoadAgentPlugin:
         execution = self.session.execution_plan(suite.plan, argument("targetUrl", str | None, targetUrl))
         per_attempt = planned_load(execution, attempts=1).seconds
         run_id = self.session.new_id("run")
-        outcome = await run_suite(
-            SuiteRequest(
-                plan=suite.plan.model_copy(update={"allow_hosts": []}).to_wire(),
-                thresholds=list(config.thresholds),
-                metadata=config.metadata,
-                editions=config.editions,
-                annotations=config.annotations,
-                target_url=execution.base_url,
-                allow_hosts=list(config.allow_hosts),
-            ),
-            RunContext(trace_id=f"agent-{run_id}", source_agent=SOURCE_AGENT),
-            store=config.store,
-            out_dir=OutputFolder.claim(config.out_dir / run_id),
-            options=config.options,
-            max_retries=config.max_retries,
+        outcome = await run_plan(
+            config,
+            suite.plan,
+            target_url=execution.base_url,
+            context=RunContext(trace_id=f"agent-{run_id}", source_agent=SOURCE_AGENT),
+            folder=run_id,
         )
         gate = decide_gate(outcome.metrics, min_score=None, fail_on_degraded=True)
         record = SessionRun(

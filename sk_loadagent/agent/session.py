@@ -14,8 +14,11 @@ from pathlib import Path
 from sk_loadagent.agent.designer import DesignedSuite
 from sk_loadagent.engine import RunOptions
 from sk_loadagent.memory import MemoryStore
+from sk_loadagent.models.context import RunContext
 from sk_loadagent.models.metrics import PerfMetrics
 from sk_loadagent.models.plan import TestSuitePlan
+from sk_loadagent.planners.agent import AgentOutcome, SuiteRequest, run_suite
+from sk_loadagent.publish.outdir import OutputFolder
 from sk_loadagent.suite.execute import profile_of
 from sk_loadagent.suite.execution_plan import ExecutionPlan, interpret
 from sk_loadagent.suite.inputs import SuiteInputs, load_inputs
@@ -119,3 +122,26 @@ def planned_load(plan: ExecutionPlan, attempts: int) -> PlannedLoad:
         else:
             vus = max(vus, round(profile.executor.peak()))
     return PlannedLoad(seconds=seconds * attempts, peak_rps=peak_rps, vus=vus, target=plan.base_url)
+
+
+async def run_plan(
+    config: AgentConfig, plan: TestSuitePlan, *, target_url: str | None, context: RunContext, folder: str
+) -> AgentOutcome:
+    """Run and judge ``plan`` with the host's files, allow-list, store and options, artifacts in
+    ``config.out_dir / folder``. The plan's own ``allowHosts`` is dropped: only the host allows hosts."""
+    return await run_suite(
+        SuiteRequest(
+            plan=plan.model_copy(update={"allow_hosts": []}).to_wire(),
+            thresholds=list(config.thresholds),
+            metadata=config.metadata,
+            editions=config.editions,
+            annotations=config.annotations,
+            target_url=target_url,
+            allow_hosts=list(config.allow_hosts),
+        ),
+        context,
+        store=config.store,
+        out_dir=OutputFolder.claim(config.out_dir / folder),
+        options=config.options,
+        max_retries=config.max_retries,
+    )

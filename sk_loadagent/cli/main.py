@@ -1,4 +1,4 @@
-"""sk-loadagent: run, plan, design, agent, mcp, history and demo.
+"""sk-loadagent: run, plan, design, agent, mcp, listen, history and demo.
 
 Exit codes: 0 the gate passed, 1 the gate failed, 2 bad input, 3 the target could not be reached at all.
 """
@@ -126,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_mcp_arguments(mcp)
     mcp.set_defaults(handler=cmd_mcp)
 
+    from sk_loadagent.cli.listen import add_listen_arguments
+
+    listen = sub.add_parser("listen", help="run the suites other agents' events call for (NATS or RabbitMQ)")
+    add_listen_arguments(listen)
+    listen.set_defaults(handler=cmd_listen)
+
     demo = sub.add_parser("demo", help="run the bundled sample service: a baseline, then a slowed release")
     demo.add_argument("--out", default="perf", metavar="DIR", help="artifact directory (default: ./perf)")
     demo.add_argument(
@@ -173,6 +179,12 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     from sk_loadagent.cli.mcp import mcp_command
 
     return asyncio.run(mcp_command(args, memory_url(args.memory)))
+
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    from sk_loadagent.cli.listen import listen_command
+
+    return asyncio.run(listen_command(args, memory_url(args.memory)))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

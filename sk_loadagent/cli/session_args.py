@@ -29,8 +29,9 @@ def positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
 
 
 def add_session_arguments(
-    p: argparse.ArgumentParser, *, out: str, budget_seconds: float, max_calls: int
+    p: argparse.ArgumentParser, *, out: str, budget_seconds: float, max_calls: int | None
 ) -> None:
+    """The options; without ``max_calls`` (a listener makes no tool calls) there is no --max-calls."""
     p.add_argument("--openapi", metavar="F", help="the service's OpenAPI 3 document (to design from)")
     p.add_argument("--metadata", metavar="M", help="service.metadata.yaml")
     p.add_argument("--editions", metavar="E", help="edition.config.json")
@@ -55,13 +56,14 @@ def add_session_arguments(
         "--max-rps", type=positive(float), default=500.0, metavar="R", help="peak rate of a run (500)"
     )
     p.add_argument("--max-vus", type=positive(int), default=100, metavar="N", help="sessions of a run (100)")
-    p.add_argument(
-        "--max-calls",
-        type=positive(int),
-        default=max_calls,
-        metavar="N",
-        help=f"tool calls in all ({max_calls})",
-    )
+    if max_calls is not None:
+        p.add_argument(
+            "--max-calls",
+            type=positive(int),
+            default=max_calls,
+            metavar="N",
+            help=f"tool calls in all ({max_calls})",
+        )
     p.add_argument("--max-retries", type=int, default=0, metavar="N", help="retries per run (0)")
     p.add_argument("--workers", type=int, metavar="N", help="load generator processes (default: all cores)")
     p.add_argument("--transport", choices=["auto", "fast", "httpx"], default="auto", help="HTTP client")
@@ -87,6 +89,9 @@ def session_config(args: argparse.Namespace, store: MemoryStore | None) -> Agent
         ),
         max_retries=args.max_retries,
         budget=Budget(
-            load_seconds=args.budget_seconds, peak_rps=args.max_rps, vus=args.max_vus, calls=args.max_calls
+            load_seconds=args.budget_seconds,
+            peak_rps=args.max_rps,
+            vus=args.max_vus,
+            calls=getattr(args, "max_calls", 0),
         ),
     )

@@ -135,6 +135,22 @@ def _route(test: TestSpec) -> dict[str, Any]:
     return {k: v for k, v in route.items() if v}
 
 
+def shaped_like_plan(
+    plan: TestSuitePlan, test_type: TestType, name: str, vus: int = DEFAULT_VUS
+) -> TestSpec | None:
+    """A ``test_type`` test shaped from the plan: its steady rate, endpoint and body (``derived_test``)."""
+    template = _template(plan)
+    rate = template.rps if template.type in ("load", "soak") and template.rps else DEFAULT_RATE
+    return derived_test(
+        test_type,
+        rate,
+        vus=vus,
+        name=name,
+        route=_route(template),
+        has_window=plan.execution_window is not None,
+    )
+
+
 def _studio_tests(
     plan: TestSuitePlan,
     annotations: StudioAnnotations | None,
@@ -146,19 +162,10 @@ def _studio_tests(
     present = {t.type for t in plan.tests}
     added: list[ScheduledTest] = []
     notes: list[str] = []
-    template = _template(plan)
-    rate = template.rps if template.type in ("load", "soak") and template.rps else DEFAULT_RATE
     for test_type in annotations.requested_tests(plan.module_id, edition_id):
         if test_type in present:
             continue
-        test = derived_test(
-            test_type,
-            rate,
-            vus=vus,
-            name=f"studio-{test_type}",
-            route=_route(template),
-            has_window=plan.execution_window is not None,
-        )
+        test = shaped_like_plan(plan, test_type, f"studio-{test_type}", vus)
         if test is None:
             notes.append(f"Studio asks for a {test_type} test: left out (a custom test needs stages)")
             continue
