@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from sk_loadagent.cli.session_args import add_session_arguments, positive, session_config
+from sk_loadagent.cli.session_args import add_session_arguments, at_least_zero, positive, session_config
 
 DEFAULT_LEDGER = ".sk-loadagent/events.json"
 
@@ -32,14 +32,14 @@ def add_listen_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrency", type=positive(int), default=1, metavar="N", help="runs at once (1)")
     p.add_argument(
         "--drain-seconds",
-        type=float,
+        type=at_least_zero,
         default=30.0,
         metavar="S",
         help="at shutdown, how long runs may finish (30)",
     )
     p.add_argument(
         "--max-wait",
-        type=float,
+        type=at_least_zero,
         default=300.0,
         metavar="S",
         help="longest wait for a chaos fault to end (300)",

@@ -28,6 +28,24 @@ def positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
     return parse
 
 
+def at_least_zero(text: str) -> float:
+    """An argparse type: a number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {text}")
+    return value
+
+
+def retries(text: str) -> int:
+    """An argparse type: retries per run, 0 to 10 (as a plan's maxRetries)."""
+    if not text.isdigit() or int(text) > 10:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 10, got {text!r}")
+    return int(text)
+
+
 def add_session_arguments(
     p: argparse.ArgumentParser, *, out: str, budget_seconds: float, max_calls: int | None
 ) -> None:
@@ -64,7 +82,7 @@ def add_session_arguments(
             metavar="N",
             help=f"tool calls in all ({max_calls})",
         )
-    p.add_argument("--max-retries", type=int, default=0, metavar="N", help="retries per run (0)")
+    p.add_argument("--max-retries", type=retries, default=0, metavar="N", help="retries per run, 0 to 10 (0)")
     p.add_argument("--workers", type=int, metavar="N", help="load generator processes (default: all cores)")
     p.add_argument("--transport", choices=["auto", "fast", "httpx"], default="auto", help="HTTP client")
 

@@ -126,6 +126,8 @@ def test_a_failing_chat_service_exits_4(cli: Cli, workdir: Path, monkeypatch: py
         ("--budget-seconds", "-5", "expected a number greater than 0, got -5"),
         ("--max-rps", "lots", "expected a number greater than 0, got 'lots'"),
         ("--max-calls", "0", "expected a number greater than 0, got 0"),
+        ("--max-retries", "-1", "expected a whole number from 0 to 10, got '-1'"),
+        ("--max-retries", "11", "expected a whole number from 0 to 10, got '11'"),
     ],
 )
 def test_a_limit_that_is_no_positive_number_is_refused(

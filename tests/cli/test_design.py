@@ -139,3 +139,25 @@ def test_thresholds_out_needs_an_edition_with_slos(cli: Cli, workdir: Path) -> N
         "take the limits from, got no SLOs for the edition\n"
     )
     assert not (workdir / "test-suite.plan.yaml").exists()
+
+
+def test_an_edition_the_edition_file_does_not_know_is_refused(cli: Cli, workdir: Path) -> None:
+    editions = str(VETCLINIC / "edition.config.json")
+
+    refused = cli("design", *INPUTS, "--editions", editions, "--edition", "vetclinic-gold")
+
+    assert (refused.code, refused.out) == (2, "")
+    assert refused.err == (
+        f"sk-loadagent: bad input: edition: vetclinic-gold: expected an edition of {editions} (vetclinic, "
+        "vetclinic-premium, multitenant-lite)\n"
+    )
+
+
+def test_a_memory_store_that_does_not_exist_is_refused(cli: Cli, workdir: Path) -> None:
+    refused = cli("design", *INPUTS, "--memory", "nowhere.sqlite")
+
+    assert (refused.code, refused.out) == (2, "")
+    assert refused.err == (
+        "sk-loadagent: error: nowhere.sqlite: no memory store there (nothing stored yet, or a mistyped "
+        "path)\n"
+    )

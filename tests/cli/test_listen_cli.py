@@ -14,9 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from local_services import nats_server
 
+from sk_loadagent.cli.main import main
 from sk_loadagent.sample_service import SampleService
 
 Cli = Callable[..., Any]
@@ -31,6 +33,27 @@ def test_a_bus_url_of_another_kind_is_refused(cli: Cli, workdir: Path) -> None:
     assert result.err == (
         "sk-loadagent: bad input: --bus: redis://127.0.0.1:6379: expected a nats:// or amqp:// URL, such as "
         "nats://127.0.0.1:4222\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("--drain-seconds", "-1", "expected a number of seconds, 0 or more, got -1"),
+        ("--max-wait", "soon", "expected a number of seconds, 0 or more, got 'soon'"),
+        ("--concurrency", "0", "expected a number greater than 0, got 0"),
+    ],
+)
+def test_a_limit_of_the_wrong_kind_is_refused(
+    workdir: Path, capsys: pytest.CaptureFixture[str], option: str, value: str, expected: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["listen", "--bus", "nats://127.0.0.1:4222", "--plans", ".", f"{option}={value}"])
+
+    assert exited.value.code == 2
+    assert (
+        capsys.readouterr().err.splitlines()[-1]
+        == f"sk-loadagent listen: error: argument {option}: {expected}"
     )
 
 
