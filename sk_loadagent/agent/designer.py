@@ -344,10 +344,13 @@ def _type_plan(
 
 
 def _shape_why(test: TestSpec, basis: RateBasis) -> str:
+    breaking = basis.breaking_point
     if test.type == "spike" and test.rps is not None:
-        return f"spike from {test.baseline_rps:g} to {test.rps:g} rps: twice the base rate, then recovery"
+        peak = "the last stress breaking point" if test.rps < 2 * basis.rate else "twice the base rate"
+        return f"spike from {test.baseline_rps:g} to {test.rps:g} rps ({peak}), then recovery"
     if test.type == "stress":
-        return f"stress in steps up to {test.max_rps:g} rps; design limit {test.rps:g} rps (the base rate)"
+        top = f"1.5 x the last breaking point, {breaking:g} rps" if breaking else "twice the base rate"
+        return f"stress in steps up to {test.max_rps:g} rps ({top}); design limit {test.rps:g} rps"
     if test.type == "concurrency":
         return f"{test.vus} concurrent sessions with 1 s think time"
     if test.type == "soak":

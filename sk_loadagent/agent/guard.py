@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -43,6 +44,8 @@ from sk_loadagent.skills._coerce import required_execution_plan
 # Tools that send load, and how the guard learns what they would send.
 RUN_SUITE = f"{PLUGIN_NAME}-run_suite"
 RUN_LOAD_TESTS = "LoadRunnerExecutor-run_load_tests"
+INTERPRET_PLAN = "TestPlanInterpreter-interpret_plan"
+FILE_ARGUMENTS = ("metadataFile", "editionsFile", "annotationsFile", "weightingFile", "baselineFile")
 
 
 def as_json(value: Any) -> str:
@@ -74,10 +77,26 @@ def budget_refusal(planned: PlannedLoad, budget: Budget, left_seconds: float) ->
 class SessionGuard:
     """The guard rails of one session (see the module's docstring)."""
 
-    def __init__(self, session: Session, plugin: LoadAgentPlugin) -> None:
+    def __init__(self, session: Session, plugin: LoadAgentPlugin, files_root: Path | None = None) -> None:
         self.session = session
         self.plugin = plugin
+        # Where a client may name input files (the MCP server's folder): interpret_plan reads the files it
+        # is given, and its error messages quote their content.
+        self.files_root = files_root.resolve() if files_root is not None else None
         self.refusals: list[str] = []
+
+    def _file_outside(self, name: str, arguments: Mapping[str, Any]) -> str | None:
+        """The first file argument of interpret_plan outside ``files_root``, or None."""
+        if self.files_root is None or name != INTERPRET_PLAN:
+            return None
+        named: list[Any] = [arguments.get("plan"), *(arguments.get("thresholdFiles") or [])]
+        named += [arguments.get(key) for key in FILE_ARGUMENTS]
+        for value in named:
+            if isinstance(value, str) and not (self.files_root / value).resolve().is_relative_to(
+                self.files_root
+            ):
+                return value
+        return None
 
     @property
     def left_seconds(self) -> float:
@@ -98,6 +117,11 @@ class SessionGuard:
         self.session.calls += 1
         if self.session.calls > budget.calls:
             return f"REFUSED: the session's limit of {budget.calls} tool calls is reached (--max-calls)"
+        outside = self._file_outside(name, arguments)
+        if outside is not None:
+            return (
+                f"REFUSED: {outside} is outside the folder this server reads files from ({self.files_root})"
+            )
         try:
             planned = self._planned(name, arguments)
         except TargetNotAllowedError as exc:

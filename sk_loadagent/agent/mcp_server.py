@@ -4,9 +4,10 @@ HTTP on loopback (the mcp SDK's session manager in Starlette, under uvicorn).
 
 Tools are named ``<Plugin>-<function>`` (``PerformanceScorer-score_performance``, ``LoadAgent-run_suite``);
 their input schemas are the skills' (``skills._schema``), and the MCP server validates arguments against them
-before a call. The session's guard (``agent.guard``) applies to every call: the host's allow-list and budget,
-a refusal or an invalid argument returned as an error result with its message, results as JSON text. One
-server process is one session: the budget and the call cap count every client's calls.
+before a call. The session's guard (``agent.guard``) applies to every call: the host's allow-list and
+budget, ``interpret_plan`` reading only files inside the folder the server was started in, a refusal or an
+invalid argument returned as an error result with its message, results as JSON text. One server process is
+one session: the budget and the call cap count every client's calls.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from semantic_kernel import Kernel
@@ -42,7 +44,7 @@ def mcp_kernel(config: AgentConfig) -> tuple[Kernel, SessionGuard]:
     session = Session(config)
     plugin = LoadAgentPlugin(session)
     kernel.add_plugin(plugin, plugin_name=PLUGIN_NAME)
-    guard = SessionGuard(session, plugin)
+    guard = SessionGuard(session, plugin, files_root=Path.cwd())
     guard_mcp_kernel(kernel, guard)
     return kernel, guard
 

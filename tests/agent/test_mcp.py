@@ -70,6 +70,7 @@ async def test_over_stdio_a_client_lists_calls_and_is_refused(tmp_path: Path, se
         )
         ran = await session.call_tool("LoadAgent-run_suite", {"planId": "plan-1"})
         got = await session.call_tool("LoadAgent-get_run", {"runId": "run-2"})
+        elsewhere = await session.call_tool("TestPlanInterpreter-interpret_plan", {"plan": "/etc/passwd"})
 
     assert len(tools) == 15
     assert tools["LoadAgent-run_suite"].inputSchema["required"] == ["planId"]
@@ -93,6 +94,11 @@ async def test_over_stdio_a_client_lists_calls_and_is_refused(tmp_path: Path, se
     )
     assert json.loads(text(got))["artifacts"]["perfMetrics"] == str(
         tmp_path / "out" / "run-2" / "perf-metrics.json"
+    )
+    # interpret_plan reads files only inside the server's folder: its errors would quote what they hold.
+    assert (elsewhere.isError, text(elsewhere)) == (
+        True,
+        f"REFUSED: /etc/passwd is outside the folder this server reads files from ({tmp_path.resolve()})",
     )
 
 
