@@ -275,6 +275,9 @@ def outbound_events(
         "edition_id": metrics.edition_id,
         "status": metrics.status,
         "performance_score": metrics.performance_score,
+        # Every event carries the Studio preview and the alert, so no agent has to read the artifacts.
+        "preview": preview,
+        "alert": alert,
     }
 
     def make(kind: str, **fields: Any) -> OutboundEvent:
@@ -285,12 +288,10 @@ def outbound_events(
             "PerformanceTestCompleted",
             gate_passed=decide_gate(metrics, min_score=None, fail_on_degraded=True).passed,
             recovery_time_seconds=_recovery(tests[0]) if event.fault is not None else None,
-            preview=preview,
-            alert=alert,
         )
     ]
     if alert is not None:
-        published.append(make("PerformanceRegressionDetected", target_agent="DeveloperAgent", alert=alert))
+        published.append(make("PerformanceRegressionDetected", target_agent="DeveloperAgent"))
     degraded_soaks = [t for t in tests if t.test_type == "soak" and t.status in ("degraded", "fail")]
     for soak in degraded_soaks:
         reason = f"soak {soak.test_name or soak.endpoint}: {'; '.join(soak.reasons or []) or soak.status}"

@@ -9,6 +9,7 @@ an AssertionError names nothing.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,16 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+@functools.cache
+def _adapter(annotation: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(annotation)
+
+
 def argument(name: str, annotation: Any, value: Any) -> Any:
     """A plain argument checked against its type, by pydantic's rules: ``"3"`` is 3 but ``3.5`` is no whole
     number and ``"maybe"`` no boolean (Semantic Kernel's own coercion would truncate and guess)."""
     try:
-        return TypeAdapter(annotation).validate_python(value)
+        return _adapter(annotation).validate_python(value)
     except ValidationError as exc:
         raise InputError(name, problems_from(exc, data=value)) from None
 
