@@ -16,6 +16,7 @@ from sk_loadagent.cli.agent import NO_SERVICE
 from sk_loadagent.cli.main import main
 from sk_loadagent.models.loading import load_document
 from sk_loadagent.models.plan import TestSuitePlan
+from sk_loadagent.prompts.services import AZURE_VARS, OPENAI_VARS
 from sk_loadagent.sample_service import SampleService, samples_dir
 
 Cli = Callable[..., Any]
@@ -26,18 +27,11 @@ INPUTS = [
     "--metadata",
     str(VETCLINIC / "service.metadata.yaml"),
 ]
-CHAT_ENV = (
-    "OPENAI_API_KEY",
-    "OPENAI_CHAT_MODEL_ID",
-    "AZURE_OPENAI_ENDPOINT",
-    "AZURE_OPENAI_API_KEY",
-    "AZURE_OPENAI_CHAT_DEPLOYMENT_NAME",
-)
 
 
 @pytest.fixture
 def no_chat_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in CHAT_ENV:
+    for name in (*OPENAI_VARS, *AZURE_VARS):
         monkeypatch.delenv(name, raising=False)
 
 
