@@ -19,6 +19,7 @@ import numpy as np
 from _judgement_text import say
 
 from sk_loadagent.analysis import series_change_points
+from sk_loadagent.analysis.changepoint import ALPHA, MIN_MAGNITUDE, MIN_SIZE, PERMUTATIONS, REACH
 from sk_loadagent.memory import RunRecord, SeriesKey, open_store
 from sk_loadagent.suite.baselines import load_history
 
@@ -66,7 +67,7 @@ def found_indices(series: list[float], folder: Path) -> list[int]:
                 )
             )
         entries = load_history(store, _KEY).entries
-    return [cp.index for _, cp in series_change_points(entries)]
+    return [p.index for p in series_change_points(entries).points]
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,8 @@ def change_point_section(seeds: int) -> ChangePointSummary:
     say(
         f"\n== Change points: {BUILDS} stored runs, p95 {BASE_P95_MS:g} ms ±{NOISE:.0%} uniform noise, "
         f"{STEP:.0%} step at build {FIRST_STEP_BUILD}..{LAST_STEP_BUILD} (varies by seed); "
-        f"product defaults (alpha 0.05, 199 permutations, minSize 3, minMagnitude 5 %) =="
+        f"product defaults (alpha {ALPHA:g}, {PERMUTATIONS} permutations, minSize {MIN_SIZE}, reach {REACH}, "
+        f"minMagnitude {MIN_MAGNITUDE:.0%} after the search) =="
     )
     say(f"{'seed':>4}  {'stepBuild':>9}  {'stepFound':>11}  {'within':>6}  {'noiseFound':>12}")
     started = time.monotonic()

@@ -9,6 +9,10 @@ Three tables, then a ``targets`` block (MET / NOT MET with the numbers):
 3. Change points: synthetic 30-run p95 series (±5 % noise, a 10 % step at a varying build) stored in
    memory and read by ``series_change_points``. Targets: the step found within 2 builds in every seed;
    no change point in any pure-noise series.
+4. Change points against the reference (``_judgement_reference``): generated series with Gaussian noise,
+   judged by the product and by signal-processing-algorithms (SPA). Target: on every case the product
+   finds at least as many true changes as SPA with no more false points.
+5. Change-point cost at n = 100 / 1,000 / 2,000 / 10,000 runs. Target: 2,000 runs in ≤ 5 s and ≤ 200 MB.
 
 Every run uses the real engine against the real sample service on 127.0.0.1 and the product's own
 collect / compare / score / evaluate / push functions with a SQLite memory store in a temporary folder
@@ -33,6 +37,7 @@ from pathlib import Path
 from _judgement_aa import AASummary, aa_section
 from _judgement_ab import CONFIDENCE_TARGET, ABSummary, ab_section, calibrate
 from _judgement_changepoints import ChangePointSummary, change_point_section
+from _judgement_reference import CostRow, ReferenceRow, cost_section, reference_section
 from _judgement_runs import LoadShape
 from _judgement_text import clock, say
 
@@ -41,7 +46,8 @@ from sk_loadagent.sample_service import SampleService
 
 FALSE_ALARMS_ALLOWED = 1
 FLAGGED_SHARE = 0.95
-TIME_BUDGET_S = 600.0
+TIME_BUDGET_S = 660.0
+COST_AT, COST_SECONDS, COST_MB = 2_000, 5.0, 200.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,8 @@ class Settings:
     calibration_runs: int
     seeds: int
     seed: int
+    reference_seeds: int
+    cost_sizes: tuple[int, ...]
 
     @property
     def shape(self) -> LoadShape:
@@ -74,14 +82,27 @@ def parse_settings(argv: list[str] | None = None) -> Settings:
     p.add_argument("--calibration-runs", type=int, default=3, help="runs per calibration level (3)")
     p.add_argument("--seeds", type=int, default=60, help="change-point seeds (default 60, at least 50)")
     p.add_argument("--seed", type=int, default=20250601, help="seed of the B slowdowns and the service")
+    p.add_argument("--reference-seeds", type=int, default=100, help="seeds per reference case (100)")
+    p.add_argument(
+        "--cost-sizes",
+        default="100,1000,2000,10000",
+        help="series lengths the cost is measured at (100,1000,2000,10000)",
+    )
     a = p.parse_args(argv)
-    if a.aa_runs < 2 or a.ab_runs < 1 or a.seeds < 1 or a.calibration_runs < 1:
-        p.error("needs --aa-runs ≥ 2, --ab-runs ≥ 1, --seeds ≥ 1 and --calibration-runs ≥ 1")
+    if a.aa_runs < 2 or a.ab_runs < 1 or a.seeds < 1 or a.calibration_runs < 1 or a.reference_seeds < 1:
+        p.error(
+            "needs --aa-runs ≥ 2, --ab-runs ≥ 1, --seeds ≥ 1, --reference-seeds ≥ 1 "
+            "and --calibration-runs ≥ 1"
+        )
+    try:
+        cost_sizes = tuple(int(n) for n in a.cost_sizes.split(","))
+    except ValueError:
+        p.error(f"--cost-sizes: expected comma-separated whole numbers, got {a.cost_sizes!r}")
     if not 1.0 < a.slow_low <= a.slow_high:
         p.error("needs 1 < --slow-low ≤ --slow-high")
     return Settings(
         a.aa_runs, a.ab_runs, a.rps, a.duration, a.latency_ms, a.slow_low, a.slow_high,
-        a.calibration_runs, a.seeds, a.seed,
+        a.calibration_runs, a.seeds, a.seed, a.reference_seeds, cost_sizes,
     )  # fmt: skip
 
 
@@ -90,6 +111,8 @@ class Results:
     aa: AASummary
     ab: ABSummary
     cp: ChangePointSummary
+    reference: list[ReferenceRow]
+    cost: list[CostRow]
     seconds: float
 
 
@@ -145,8 +168,35 @@ def targets_block(s: Settings, r: Results) -> list[str]:
         f"({r.cp.hits / r.cp.seeds:.1%}) → {_mark(r.cp.hits == r.cp.seeds)}",
         f"  change points, pure noise reports none in every seed: {r.cp.noise_alarms}/{r.cp.seeds} seeds "
         f"reported one ({r.cp.noise_alarms / r.cp.seeds:.1%}) → {_mark(r.cp.noise_alarms == 0)}",
+        *_reference_targets(r.reference),
+        *_cost_targets(r.cost),
         f"  total time about {clock(TIME_BUDGET_S)} or less: {clock(r.seconds)} → "
         f"{_mark(r.seconds <= TIME_BUDGET_S)}",
+    ]
+
+
+def _reference_targets(rows: list[ReferenceRow]) -> list[str]:
+    compared = [(case, ours, spa) for case, ours, spa in rows if spa is not None]
+    if not compared:
+        return ["  change points against SPA: signal-processing-algorithms not installed → NOT MET"]
+    behind = [case.name for case, ours, spa in compared if ours.found < spa.found]
+    noisier = [case.name for case, ours, spa in compared if ours.false_points > spa.false_points]
+    return [
+        f"  change points, found ≥ SPA's on every case: behind on {', '.join(behind) or 'none'} "
+        f"→ {_mark(not behind)}",
+        f"  change points, false points ≤ SPA's on every case: more on {', '.join(noisier) or 'none'} "
+        f"→ {_mark(not noisier)}",
+    ]
+
+
+def _cost_targets(rows: list[CostRow]) -> list[str]:
+    at = next((row for row in rows if row.n == COST_AT), None)
+    if at is None:
+        return []
+    met = at.seconds <= COST_SECONDS and at.peak_mb <= COST_MB
+    return [
+        f"  change points at {COST_AT:,} runs in ≤ {COST_SECONDS:g} s and ≤ {COST_MB:g} MB: "
+        f"{at.seconds:.2f} s, {at.peak_mb:.1f} MB → {_mark(met)}"
     ]
 
 
@@ -165,7 +215,9 @@ async def run(s: Settings) -> Results:
     with tempfile.TemporaryDirectory(prefix="judgement-bench-") as tmp:
         aa, ab = await service_sections(s, Path(tmp))
     cp = change_point_section(s.seeds)
-    return Results(aa, ab, cp, time.monotonic() - started)
+    reference = reference_section(s.reference_seeds)
+    cost = cost_section(s.cost_sizes)
+    return Results(aa, ab, cp, reference, cost, time.monotonic() - started)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,7 +26,8 @@ FloatArray = npt.NDArray[np.float64]
 
 def bucket_index(seconds: FloatArray) -> npt.NDArray[np.intp]:
     us = np.clip(seconds * 1e6, _MIN_US, _MAX_US)
-    return np.ceil(np.log(us) / _LOG_GAMMA - 1e-9).astype(np.intp)
+    index: npt.NDArray[np.intp] = np.ceil(np.log(us) / _LOG_GAMMA - 1e-9).astype(np.intp)
+    return index
 
 
 def bucket_value(index: npt.NDArray[np.intp] | int) -> FloatArray:

@@ -18,7 +18,7 @@ from semantic_kernel.contents import ChatMessageContent, FunctionCallContent, Fu
 from sk_loadagent.agent.guard import SessionGuard, guard_chat_kernel
 from sk_loadagent.agent.plugin import PLUGIN_NAME, LoadAgentPlugin
 from sk_loadagent.agent.session import AgentConfig, Session, SessionRun
-from sk_loadagent.errors import LoadAgentError, root_cause
+from sk_loadagent.errors import AgentFailure, LoadAgentError, root_cause
 
 INSTRUCTIONS = """\
 You are the load and performance testing agent of a CI pipeline. You plan load tests, run them and judge
@@ -32,10 +32,8 @@ the argument to fix. Finish with a short answer: each run's status and score, an
 """
 
 
-class AgentFailedError(LoadAgentError):
+class AgentFailedError(AgentFailure):
     """The chat service failed, so the session could not finish (CLI exit code 4)."""
-
-    exit_code = 4
 
 
 @dataclass

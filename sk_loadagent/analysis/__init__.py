@@ -6,9 +6,14 @@ verdict carries human-readable reasons and every random choice is seeded from th
 
 from sk_loadagent.analysis.changepoint import ChangePoint, change_points
 from sk_loadagent.analysis.history import (
+    CHANGE_POINT_WINDOW,
     HistoryEntry,
+    SeriesChangePoint,
+    SeriesChangePoints,
     baseline_pool,
+    change_point_note,
     edition_deviation,
+    measured_runs,
     obsolete_after_regressions,
     obsolete_suggestion,
     p95_run_noise,
@@ -18,6 +23,7 @@ from sk_loadagent.analysis.history import (
     series_change_points,
     should_promote,
 )
+from sk_loadagent.analysis.outage import detect_infrastructure_failure
 from sk_loadagent.analysis.regression import (
     DEFAULT_RUN_NOISE,
     ComparisonInput,
@@ -45,6 +51,7 @@ from sk_loadagent.analysis.thresholds import Limit, ResolvedLimits, Tolerance, e
 from sk_loadagent.analysis.verdict import (
     GateEntry,
     GateResult,
+    PreviousRun,
     TypeReading,
     Verdict,
     classify,
@@ -54,6 +61,7 @@ from sk_loadagent.analysis.verdict import (
 )
 
 __all__ = [
+    "CHANGE_POINT_WINDOW",
     "DEFAULT_RUN_NOISE",
     "ChangePoint",
     "ComparisonInput",
@@ -61,14 +69,18 @@ __all__ = [
     "GateResult",
     "HistoryEntry",
     "Limit",
+    "PreviousRun",
     "ResolvedLimits",
     "RetryDecision",
     "ScoreBreakdown",
+    "SeriesChangePoint",
+    "SeriesChangePoints",
     "Tolerance",
     "TypeReading",
     "Verdict",
     "WeightOverride",
     "baseline_pool",
+    "change_point_note",
     "change_points",
     "classify",
     "compare",
@@ -77,9 +89,11 @@ __all__ = [
     "detect_cpu_spike",
     "detect_generator_saturation",
     "detect_infrastructure_anomaly",
+    "detect_infrastructure_failure",
     "edition_deviation",
     "evaluate",
     "gate",
+    "measured_runs",
     "obsolete_after_regressions",
     "obsolete_suggestion",
     "p95_run_noise",

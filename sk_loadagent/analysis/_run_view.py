@@ -27,7 +27,6 @@ class Figures:
 
     seconds: float
     requests: int = 0
-    responses: int = 0
     outcomes: dict[int, int] = field(default_factory=dict)
     bytes_in: int = 0
     bytes_out: int = 0
@@ -44,8 +43,15 @@ class Figures:
 
     @property
     def rps(self) -> float | None:
-        """Responses per second: what the service delivered, not what the generator offered."""
-        return self.responses / self.seconds if self.seconds > 0 else None
+        """Successful responses per second: what the service delivered, not what the generator offered.
+
+        An error answered fast is no throughput; it is counted in ``failed_rps``."""
+        return self.outcomes.get(Outcome.OK, 0) / self.seconds if self.seconds > 0 else None
+
+    @property
+    def failed_rps(self) -> float | None:
+        """Failed requests per second: error responses and requests that got no response."""
+        return self.errors / self.seconds if self.seconds > 0 else None
 
     @property
     def p95(self) -> float | None:
@@ -121,7 +127,6 @@ class RunView:
         return Figures(
             seconds=seconds,
             requests=int(index.size),
-            responses=int(np.isfinite(latency).sum()),
             outcomes={code: int(n) for code, n in enumerate(counts.tolist()) if n},
             bytes_in=int(s.bytes_in[index].sum()),
             bytes_out=int(s.bytes_out[index].sum()),
@@ -142,7 +147,6 @@ class RunView:
         return Figures(
             seconds=seconds,
             requests=sum(w.requests for w in windows),
-            responses=latency.count,
             outcomes={code: n for code, n in outcomes.items() if n},
             bytes_in=sum(w.bytes_in for w in windows),
             bytes_out=sum(w.bytes_out for w in windows),

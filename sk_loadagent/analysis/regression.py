@@ -331,6 +331,11 @@ def _quantile_delta(
     point = math.expm1(log_ratio)
     reach = float(np.mean(spread >= math.log1p(tolerance)))
     regressed = low > 0 and reach >= REACH and point >= tolerance / 2
+    if name == "p95":  # the deciding quantile: its reach is the one figure the interval does not show
+        notes.append(
+            f"p95: {reach:.0%} of the replicates at or past the {signed_pct(tolerance)} tolerance "
+            f"(it is reached at {REACH:.0%} or more)"
+        )
     agreeing = spread > 0 if regressed else spread < math.log1p(tolerance)
     confidence = float(np.mean(agreeing))
     delta = MetricDelta(

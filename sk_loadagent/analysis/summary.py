@@ -4,7 +4,8 @@
 PerfMetrics. The rules it follows:
 
 - Only measured phases count (warm-up does not): ``requests`` are the requests that started in them,
-  ``rps`` is responses per second over their total length, ``errorRate`` is non-OK outcomes / requests.
+  ``rps`` is successful responses (the status the test expects) per second over their total length,
+  ``failedRps`` the failed requests per second beside it, ``errorRate`` is non-OK outcomes / requests.
 - Latency is timed from each request's intended start; percentiles are nearest-rank over the raw samples
   when the run kept them all (``measurement.source == "samples"``, exact), else over the merged window
   histograms (``"histogram"``, each figure within ``measurement.relativeError``).
@@ -72,6 +73,7 @@ def summarize(
         warnings.append("no request started in the measured phases")
     metrics = PerfMetrics(
         rps=fig.rps,
+        failed_rps=fig.failed_rps,
         target_rps=_target_rps(measured),
         latency=fig.latency,
         service_time=fig.service,

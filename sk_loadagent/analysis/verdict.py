@@ -1,45 +1,41 @@
 """The status of a test (pass / warning / degraded / fail), why, and whether a CI gate lets it through.
 
-The final status is the worst of three readings:
+``classify`` is the only place a status is set. The judge (``suite.judge.evaluate_test``) gathers its inputs;
+every rule that decides a status is applied here, in this order, and each adds a reason:
 
-(a) the score band of the written (2-decimal) score: ≥ 0.90 pass, 0.75–0.89 warning, 0.50–0.74 degraded,
-    < 0.50 fail;
-(b) the threshold rules of spec cycle 8: no violation → pass; one minor → warning; one significant or
-    two or more minor → degraded; two or more of which at least one is significant → fail;
-(c) the regression rules of cycles 8, 11 and 17: a statistically confirmed regression
-    (``BaselineComparison.regressed``) → at least degraded; confirmed with a p95 change above twice the
-    tolerance while any threshold is violated → fail;
-(d) what the test type itself found (``type_reading``): a soak that is degrading (a significant latency
-    or memory slope) → degraded; a stress test whose breaking point is below its design limit → fail.
+1. the score band of the written (2-decimal) score: ≥ 0.90 pass, 0.75–0.89 warning, 0.50–0.74 degraded,
+   < 0.50 fail;
+2. the threshold rules of spec cycle 8 over the violations Studio does not ignore: no violation → pass;
+   one minor → warning; one significant or two or more minor → degraded; two or more of which at least
+   one is significant → fail;
+3. errors fail (spec cycle 11): an error rate above ``errorRateMax`` by more than the significant margin
+   (twice the limit), or a run in which no request succeeded, is fail whatever the score;
+4. an infrastructure failure (``outage.detect_infrastructure_failure``) is fail; it is not judged against
+   the baseline nor the previous run (an outage measures no performance);
+5. what the test type itself found (``type_reading``): a degrading soak → degraded; a stress test whose
+   breaking point is below its design limit → fail;
+6. the regression rules of cycles 8, 11 and 17 against the baseline (unless Studio ignores it): a
+   statistically confirmed regression (``BaselineComparison.regressed``) → at least degraded; confirmed
+   with a p95 change above twice the tolerance while any threshold is violated → fail. The run is also
+   flagged a regression when the score fell by more than 0.15 or the status went from pass to degraded
+   or fail, against the baseline or against the previous run of the series;
+7. an infrastructure anomaly (``retry.detect_infrastructure_anomaly``) on a run that would pass makes it
+   a warning: a pass is never retried, so the anomaly is reported this way;
+8. a Studio ``scoreOverride`` replaces the status, last: it is a reviewer's explicit decision.
 
-It is also flagged as a regression (cycle 11) when the score fell by more than 0.15 against the
-baseline's, or the baseline passed and this run is degraded or failed.
-
-Worked example (the spike test of spec cycle 4)::
-
-    score 0.58; violations: p95 810 ms > 800 ms limit (+1 %) from default (minor);
-    comparison: p95 600 → 810 ms, +35% [+20%, +41%], regressed, confidence 0.92, tolerance +25%
-
-    (a) 0.58 is in the degraded band                                  → degraded
-    (b) one minor violation                                           → warning
-    (c) confirmed regression → at least degraded; +35% is not above
-        2 × 25%, so not fail                                          → degraded
-    status = worst(degraded, warning, degraded) = degraded, regression = true
-
-    reasons:
-      - score 0.58 is in the degraded band (0.50–0.74)
-      - 1 threshold violation (minor): p95 810 ms > 800 ms limit (+1 %) from default
-      - p95 regressed +35% [+20%, +41%] vs the baseline (confidence 0.92): at least degraded
+The README's "How a verdict comes about" walks through a worked example that a test computes with these
+functions (``tests/analysis/test_readme_examples.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sk_loadagent.models.metrics import BaselineComparison, PerfMetrics, Status, Violation, worse
 
-from ._format import signed_pct
+from ._format import pct, signed_pct
+from .thresholds import VIOLATED_AS
 
 SCORE_DROP = 0.15
 _BANDS: tuple[tuple[float, Status, str], ...] = (
@@ -48,13 +44,34 @@ _BANDS: tuple[tuple[float, Status, str], ...] = (
     (0.50, "degraded", "0.50–0.74"),
     (0.0, "fail", "< 0.50"),
 )
+# Studio's ``ignore`` names -> the limits whose violations they silence; "baseline" drops the comparison.
+_IGNORED_LIMITS: dict[str, tuple[str, ...]] = {
+    "cpu": ("cpuUsageMax",),
+    "memory": ("memoryUsageMax",),
+    "latency": ("latencyP50", "latencyP95", "latencyP99"),
+    "rps": ("rpsMin",),
+    "errorRate": ("errorRateMax",),
+}
 
 
 @dataclass(frozen=True)
 class Verdict:
+    """The status, its reasons, the regression flag and the violations that counted (Studio ignores
+    removed)."""
+
     status: Status
     reasons: list[str]
     regression: bool
+    violations: tuple[Violation, ...] = ()
+
+
+@dataclass(frozen=True)
+class PreviousRun:
+    """The latest stored run of the series, for the cycle 11 rule against the previous build."""
+
+    run_id: str
+    score: float | None
+    status: str | None
 
 
 def written_score(score: float) -> float:
@@ -119,20 +136,91 @@ def classify(
     *,
     tolerance: float = 0.25,
     reading: TypeReading | None = None,
+    ignore: Collection[str] = frozenset(),
+    error_rate: float | None = None,
+    infrastructure_failure: str | None = None,
+    previous: PreviousRun | None = None,
+    infrastructure_anomaly: str | None = None,
+    override: Status | None = None,
 ) -> Verdict:
-    """The status, its reasons and the regression flag (see the module docstring). ``tolerance`` is the
-    p95 regression tolerance that applied (``ResolvedLimits.tolerance.p95``)."""
+    """The status, its reasons and the regression flag, by the rules of the module docstring in their order.
+
+    ``violations`` are every limit the run broke; ``ignore`` holds Studio's ignore names (``latency``,
+    ``rps``, ``errorRate``, ``cpu``, ``memory``, ``baseline``). ``tolerance`` is the p95 regression
+    tolerance that applied (``ResolvedLimits.tolerance.p95``); ``error_rate`` the run's error rate;
+    ``infrastructure_failure`` and ``infrastructure_anomaly`` the findings of the analysis detectors;
+    ``previous`` the latest stored run of the series; ``override`` a Studio ``scoreOverride`` status."""
     band, label = score_band(score)
     reasons = [f"score {written_score(score):.2f} is in the {band} band ({label})"]
-    status = band
-    limits = threshold_status(violations)
-    status = worse(status, limits)
-    reasons.append(_violation_reason(violations))
+    counted = _counted(violations, ignore)
+    status = worse(band, threshold_status(counted))
+    reasons.append(_violation_reason(counted))
+    if len(counted) < len(violations):
+        silenced = "; ".join(v.message for v in violations if v not in counted)
+        reasons.append(f"ignored by a Studio annotation: {silenced}")
+    errors_fail = _errors_fail(counted, error_rate)
+    if errors_fail is not None:
+        status = "fail"
+        reasons.append(errors_fail)
+    if infrastructure_failure is not None:
+        status = "fail"
+        reasons.append(f"{infrastructure_failure}: fail")
     if reading is not None:
         status = worse(status, reading.status)
         reasons.append(reading.reason)
+    status, regression = _history_readings(
+        status, reasons, score, counted, comparison, tolerance, ignore, infrastructure_failure, previous
+    )
+    if status == "pass" and infrastructure_anomaly is not None:
+        status = "warning"
+        reasons.append(f"{infrastructure_anomaly}: a pass with an infrastructure anomaly is a warning")
+    if override is not None:
+        reasons.append(f"status set to {override} by a Studio annotation (scoreOverride)")
+        status = override
+    return Verdict(status, reasons, regression, tuple(counted))
+
+
+def _counted(violations: Sequence[Violation], ignore: Collection[str]) -> list[Violation]:
+    """The violations whose limits Studio does not ignore."""
+    dropped = {VIOLATED_AS[limit] for name in ignore for limit in _IGNORED_LIMITS.get(name, ())}
+    return [v for v in violations if v.metric not in dropped]
+
+
+def _errors_fail(violations: Sequence[Violation], error_rate: float | None) -> str | None:
+    """Spec cycle 11: a high error rate is a failure condition, whatever the score."""
+    if error_rate is not None and error_rate >= 1.0:
+        return "no request succeeded (error rate 100 %): fail"
+    for v in violations:
+        if v.metric == VIOLATED_AS["errorRateMax"] and v.severity == "significant":
+            return (
+                f"error rate {pct(v.observed)} is more than twice the {pct(v.limit)} errorRateMax "
+                "(significant): fail"
+            )
+    return None
+
+
+def _history_readings(
+    status: Status,
+    reasons: list[str],
+    score: float,
+    violations: Sequence[Violation],
+    comparison: BaselineComparison | None,
+    tolerance: float,
+    ignore: Collection[str],
+    infrastructure_failure: str | None,
+    previous: PreviousRun | None,
+) -> tuple[Status, bool]:
+    """The regression readings against the baseline and the previous run (rule 6); appends reasons."""
+    if infrastructure_failure is not None:
+        if comparison is not None or previous is not None:
+            reasons.append(
+                "not judged against the baseline or the previous run: an outage measures no performance"
+            )
+        return status, False
     regression = False
-    if comparison is not None and not comparison.exploratory:
+    if comparison is not None and "baseline" in ignore:
+        reasons.append("the baseline comparison is ignored by a Studio annotation")
+    elif comparison is not None and not comparison.exploratory:
         regression_status, regression_reasons = _regression(comparison, violations, tolerance)
         status = worse(status, regression_status)
         reasons += regression_reasons
@@ -146,7 +234,19 @@ def classify(
             regression = True
     elif comparison is not None:
         reasons.append("no baseline: exploratory, nothing to regress against")
-    return Verdict(status, reasons, regression)
+    # The previous run is judged separately unless it is the baseline and that already found a regression.
+    judged_as_baseline = (
+        regression
+        and previous is not None
+        and comparison is not None
+        and previous.run_id == comparison.baseline_run_id
+    )
+    if previous is not None and not judged_as_baseline:
+        since = regression_since(previous.run_id, previous.score, previous.status, score, status)
+        if since is not None:
+            reasons.append(f"{since}: regression")
+            regression = True
+    return status, regression
 
 
 def _violation_reason(violations: Sequence[Violation]) -> str:
@@ -217,6 +317,26 @@ def score_fell(before: float | None, now: float | None) -> str | None:
 def fell_from_pass(before: str | None, now: str | None) -> bool:
     """Spec cycle 11, second half: the status went from pass to degraded or fail."""
     return before == "pass" and now in ("degraded", "fail")
+
+
+def regression_since(
+    run_id: str,
+    before_score: float | None,
+    before_status: str | None,
+    score: float | None,
+    status: str | None,
+) -> str | None:
+    """Why a run scoring ``score`` with ``status`` regressed since run ``run_id`` (spec cycle 11: the written
+    score fell by more than 0.15, or the status went from pass to degraded or fail), or None."""
+    reasons = []
+    fell = score_fell(before_score, score)
+    if fell:
+        reasons.append(fell)
+    if fell_from_pass(before_status, status):
+        reasons.append(f"status went from pass to {status}")
+    if not reasons:
+        return None
+    return " and ".join(reasons) + f" since run {run_id}"
 
 
 def _score_drop(score: float, comparison: BaselineComparison) -> str | None:

@@ -7,10 +7,11 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from sk_loadagent.engine._executors import ExecutorConfig
+from sk_loadagent.engine._proxy import redact
 from sk_loadagent.engine.result import Phase
 from sk_loadagent.models._base import WireModel
 from sk_loadagent.models.durations import format_duration
-from sk_loadagent.models.plan import HttpMethod, TestType
+from sk_loadagent.models.plan import HttpMethod, TestType, TlsOptions
 
 ProfileTransport = Literal["auto", "fast", "httpx"]
 
@@ -51,6 +52,8 @@ class LoadProfile(WireModel):
     max_connections: int = Field(ge=1)
     transport: ProfileTransport = "auto"
     http2: bool = False
+    tls: TlsOptions | None = None  # set for an https:// URL (the defaults verify against the system's CAs)
+    proxy: str | None = None
     stress: StressRule | None = None
     soak_window: float | None = Field(default=None, gt=0)
 
@@ -85,6 +88,8 @@ class LoadProfile(WireModel):
             text += f"; trend windows of {format_duration(self.soak_window)}"
         if self.stress is not None:
             text += f"; {self.stress.describe()}"
+        if self.proxy is not None:
+            text += f"; through the proxy {redact(self.proxy)}"
         return text
 
     def _describe_steps(self) -> str | None:

@@ -20,9 +20,9 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
-from sk_loadagent.errors import MemoryStoreError
+from sk_loadagent.errors import MemoryStoreError, StoreUnavailableError
 from sk_loadagent.memory._rows import COLUMNS, JSON_COLUMNS, record_values, row_record, series_key_text
-from sk_loadagent.memory._schema import SCHEMA_VERSION, check_version, p99_from_metrics
+from sk_loadagent.memory._schema import SCHEMA_VERSION, check_version, p99_from_metrics, v3_fields
 from sk_loadagent.memory._urls import redact, split_schema
 from sk_loadagent.memory.base import StoreBase, check_limit, duplicate_run, stamped, store_error, unknown_run
 from sk_loadagent.memory.record import RunRecord, SeriesKey
@@ -53,9 +53,10 @@ class PostgresStore(StoreBase):
                 options["connect_timeout"] = CONNECT_TIMEOUT_S
             self._conn = psycopg.connect(conninfo, autocommit=True, row_factory=dict_row, **options)
         except psycopg.Error as exc:
+            # The URL is fine as far as we can tell: the server is down or refuses us (exit 4, not 2).
             problem = _first_line(exc)
-            raise store_error(
-                self.url, "<connection>", "a PostgreSQL server we can connect to", problem
+            raise StoreUnavailableError(
+                str(store_error(self.url, "<connection>", "a PostgreSQL server we can connect to", problem))
             ) from None
         try:
             with self._errors():
@@ -163,6 +164,22 @@ class PostgresStore(StoreBase):
                     (p99, row["seq"]),
                 )
 
+    def _v2_to_v3(self) -> None:
+        runs = self._runs
+        self._conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN load_profile text").format(runs))
+        flag = "ALTER TABLE {} ADD COLUMN infrastructure_failure boolean NOT NULL DEFAULT false"
+        self._conn.execute(sql.SQL(flag).format(runs))
+        query = sql.SQL("SELECT seq, edition_id, module_id, test_type, endpoint, metrics FROM {}").format(
+            runs
+        )
+        update = sql.SQL(
+            "UPDATE {} SET load_profile = %s, infrastructure_failure = %s, series_key = %s WHERE seq = %s"
+        ).format(runs)
+        for row in self._conn.execute(query).fetchall():
+            profile, failed = v3_fields(row["metrics"])
+            key = SeriesKey(row["edition_id"], row["module_id"], row["test_type"], row["endpoint"], profile)
+            self._conn.execute(update, (profile, failed, series_key_text(key), row["seq"]))
+
     # -- plumbing --------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -225,13 +242,13 @@ class PostgresStore(StoreBase):
         )
 
     def keys(self) -> list[SeriesKey]:
-        query = sql.SQL("SELECT DISTINCT edition_id, module_id, test_type, endpoint FROM {}").format(
-            self._runs
-        )
+        query = sql.SQL(
+            "SELECT DISTINCT edition_id, module_id, test_type, endpoint, load_profile FROM {}"
+        ).format(self._runs)
         with self._errors(), self._lock:
             rows = self._conn.execute(query).fetchall()
         return sorted(
-            (SeriesKey(r["edition_id"], r["module_id"], r["test_type"], r["endpoint"]) for r in rows),
+            (_row_key(r) for r in rows),
             key=SeriesKey.sort_key,
         )
 
@@ -274,16 +291,13 @@ class PostgresStore(StoreBase):
         runs = self._runs
         with self._transaction(key) as conn:
             row = conn.execute(
-                sql.SQL("SELECT edition_id, module_id, test_type, endpoint FROM {} WHERE run_id = %s").format(
-                    runs
-                ),
+                sql.SQL(
+                    "SELECT edition_id, module_id, test_type, endpoint, load_profile FROM {} "
+                    "WHERE run_id = %s"
+                ).format(runs),
                 (run_id,),
             ).fetchone()
-            found = (
-                None
-                if row is None
-                else SeriesKey(row["edition_id"], row["module_id"], row["test_type"], row["endpoint"])
-            )
+            found = None if row is None else _row_key(row)
             if found != key:
                 raise unknown_run(self.url, key, run_id, found)
             conn.execute(
@@ -316,7 +330,12 @@ class PostgresStore(StoreBase):
             super().close()
 
 
-_STEPS = {1: PostgresStore._v1_to_v2}
+_STEPS = {1: PostgresStore._v1_to_v2, 2: PostgresStore._v2_to_v3}
+
+
+def _row_key(row: dict[str, Any]) -> SeriesKey:
+    parts = ("edition_id", "module_id", "test_type", "endpoint", "load_profile")
+    return SeriesKey(*(row[name] for name in parts))
 
 
 def _insert(conn: psycopg.Connection[Any], runs: sql.Composable, values: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ COLUMNS = (
     "module_id",
     "test_type",
     "endpoint",
+    "load_profile",
     "trace_id",
     "status",
     "performance_score",
@@ -35,6 +36,7 @@ COLUMNS = (
     "is_baseline",
     "baseline_obsolete",
     "validated",
+    "infrastructure_failure",
     "retry_attempt",
     "metrics",
     "latency_histogram",
@@ -45,7 +47,8 @@ FILTER_COLUMNS = ("module_id", "edition_id", "test_type", "endpoint")
 
 
 def series_key_text(key: SeriesKey) -> str:
-    return json.dumps([key.edition_id, key.module_id, key.test_type, key.endpoint], ensure_ascii=False)
+    parts = [key.edition_id, key.module_id, key.test_type, key.endpoint, key.load_profile]
+    return json.dumps(parts, ensure_ascii=False)
 
 
 def to_json_text(value: Any) -> str | None:

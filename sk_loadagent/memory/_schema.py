@@ -1,8 +1,12 @@
 """Schema versions of the stores and the forward migration of a stored run.
 
 Version 1 stored no ``p99LatencyMs`` and no ``scoreLog``. Version 2 takes p99 from the run's stored
-perf-metrics (``latency.p99``) and starts every old run with an empty score log. Each store applies the same
-step: the JSON store to the run objects, the SQL stores to their columns, through ``p99_from_metrics``.
+perf-metrics (``latency.p99``) and starts every old run with an empty score log. Version 3 adds the
+``loadProfile`` that splits a scope into series and the ``infrastructureFailure`` flag; both are derived from
+the run's stored perf-metrics (``v3_fields``), exactly as a new run gets them, and the SQL stores rewrite
+each run's series key to include the profile. A run whose profile cannot be derived keeps none (an unknown
+profile, its own series); no run is dropped. Each store applies the same steps: the JSON store to the run
+objects, the SQL stores to their columns.
 """
 
 from __future__ import annotations
@@ -11,10 +15,14 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import ValidationError
+
 from sk_loadagent.errors import MemoryStoreError
 from sk_loadagent.memory.base import store_error
+from sk_loadagent.memory.profile import load_profile_key
+from sk_loadagent.models.metrics import PerfMetrics
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 RunObject = dict[str, Any]
 
@@ -36,7 +44,28 @@ def _run_v1_to_v2(run: RunObject) -> RunObject:
     return upgraded
 
 
-_RUN_STEPS: dict[int, Callable[[RunObject], RunObject]] = {1: _run_v1_to_v2}
+def v3_fields(metrics: object) -> tuple[str | None, bool]:
+    """The load profile key and the infrastructure-failure flag of a run stored before schema 3, from its
+    stored perf-metrics; an unreadable one gives an unknown profile and no failure."""
+    try:
+        stored = PerfMetrics.model_validate(metrics)
+    except ValidationError:
+        return None, False
+    # Imported here: analysis is needed only by this one-off migration step, not to open a store.
+    from sk_loadagent.analysis.outage import detect_infrastructure_failure
+
+    return load_profile_key(stored), detect_infrastructure_failure(stored) is not None
+
+
+def _run_v2_to_v3(run: RunObject) -> RunObject:
+    upgraded = dict(run)
+    profile, failed = v3_fields(run.get("metrics"))
+    upgraded.setdefault("loadProfile", profile)
+    upgraded.setdefault("infrastructureFailure", failed)
+    return upgraded
+
+
+_RUN_STEPS: dict[int, Callable[[RunObject], RunObject]] = {1: _run_v1_to_v2, 2: _run_v2_to_v3}
 
 
 def upgrade_run(run: RunObject, version: int) -> RunObject:

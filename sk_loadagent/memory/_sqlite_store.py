@@ -18,9 +18,9 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from sk_loadagent.errors import MemoryStoreError
+from sk_loadagent.errors import MemoryStoreError, StoreUnavailableError
 from sk_loadagent.memory._rows import COLUMNS, record_values, row_record, series_key_text
-from sk_loadagent.memory._schema import SCHEMA_VERSION, check_version, p99_from_metrics
+from sk_loadagent.memory._schema import SCHEMA_VERSION, check_version, p99_from_metrics, v3_fields
 from sk_loadagent.memory.base import (
     StoreBase,
     check_limit,
@@ -69,7 +69,21 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE runs SET p99_latency_ms = ? WHERE seq = ?", (p99, seq))
 
 
-_STEPS = {1: _v1_to_v2}
+def _v2_to_v3(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE runs ADD COLUMN load_profile TEXT")
+    conn.execute("ALTER TABLE runs ADD COLUMN infrastructure_failure INTEGER NOT NULL DEFAULT 0")
+    query = "SELECT seq, edition_id, module_id, test_type, endpoint, metrics FROM runs"
+    rows = conn.execute(query).fetchall()
+    for seq, edition, module, test_type, endpoint, metrics in rows:
+        profile, failed = v3_fields(json.loads(metrics))
+        key = series_key_text(SeriesKey(edition, module, test_type, endpoint, profile))
+        conn.execute(
+            "UPDATE runs SET load_profile = ?, infrastructure_failure = ?, series_key = ? WHERE seq = ?",
+            (profile, int(failed), key, seq),
+        )
+
+
+_STEPS = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def _time_text(record: RunRecord) -> str:
@@ -124,6 +138,9 @@ class SqliteStore(StoreBase):
                     version = self._stored_version()  # another process may have migrated meanwhile
                     if version < SCHEMA_VERSION:
                         self._migrate(version)
+        except sqlite3.OperationalError as exc:
+            # Locked past the busy timeout, a disk I/O error, a full disk: a store we cannot use now (exit 4).
+            raise StoreUnavailableError(f"{self._source}: {exc}") from None
         except sqlite3.DatabaseError as exc:
             raise self._not_a_store(exc) from None
 
@@ -240,7 +257,7 @@ class SqliteStore(StoreBase):
     def keys(self) -> list[SeriesKey]:
         with self._errors(), self._lock:
             rows = self._conn.execute(
-                "SELECT DISTINCT edition_id, module_id, test_type, endpoint FROM runs"
+                "SELECT DISTINCT edition_id, module_id, test_type, endpoint, load_profile FROM runs"
             ).fetchall()
         return sorted((SeriesKey(*row) for row in rows), key=SeriesKey.sort_key)
 
@@ -276,7 +293,8 @@ class SqliteStore(StoreBase):
     def set_baseline(self, key: SeriesKey, run_id: str) -> None:
         with self._errors(), self._transaction() as conn:
             row = conn.execute(
-                "SELECT edition_id, module_id, test_type, endpoint FROM runs WHERE run_id = ?", (run_id,)
+                "SELECT edition_id, module_id, test_type, endpoint, load_profile FROM runs WHERE run_id = ?",
+                (run_id,),
             ).fetchone()
             found = None if row is None else SeriesKey(*row)
             if found != key:

@@ -30,6 +30,7 @@ class HistoryRow:
     is_baseline: bool
     baseline_obsolete: bool
     validated: bool
+    infrastructure_failure: bool
     retry_attempt: int
 
     @classmethod
@@ -50,6 +51,7 @@ class HistoryRow:
             is_baseline=record.is_baseline,
             baseline_obsolete=record.baseline_obsolete,
             validated=record.validated,
+            infrastructure_failure=record.infrastructure_failure,
             retry_attempt=record.retry_attempt,
         )
 
@@ -69,6 +71,7 @@ class HistoryRow:
             "isBaseline": self.is_baseline,
             "baselineObsolete": self.baseline_obsolete,
             "validated": self.validated,
+            "infrastructureFailure": self.infrastructure_failure,
             "retryAttempt": self.retry_attempt,
         }
 

@@ -1,4 +1,4 @@
-"""RunRecord: one judged test run as the memory stores keep it; SeriesKey: the scope runs are compared in."""
+"""RunRecord: one judged test run as the memory stores keep it; SeriesKey: the series runs are compared in."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from sk_loadagent.histogram import LatencyHistogram
 from sk_loadagent.models._base import WireModel
 from sk_loadagent.models.metrics import AnyStatus, PerfMetrics
 
-_KEY_FIELDS = ("edition_id", "module_id", "test_type", "endpoint")
+from .profile import load_profile_key
+
+_KEY_FIELDS = ("edition_id", "module_id", "test_type", "endpoint", "load_profile")
 
 
 def _blank_to_none(value: str | None) -> str | None:
@@ -26,24 +28,27 @@ def _blank_to_none(value: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class SeriesKey:
-    """The scope runs are compared in (spec cycles 14 and 17): same edition, module, test type and endpoint.
+    """The series runs are compared in: the scope of spec cycles 14 and 17 (same edition, module, test type
+    and endpoint) and the same load profile (``profile.load_profile_key``).
 
-    ``None`` is a value of its own: a key without an endpoint matches only runs stored without one. Blank
-    text counts as ``None`` so ``""`` and a missing field never make two series of one.
+    ``None`` is a value of its own: a key without an endpoint matches only runs stored without one, and a
+    key without a load profile only runs whose profile is unknown. Blank text counts as ``None`` so ``""``
+    and a missing field never make two series of one.
     """
 
     edition_id: str | None = None
     module_id: str | None = None
     test_type: str | None = None
     endpoint: str | None = None
+    load_profile: str | None = None
 
     def __post_init__(self) -> None:
         for name in _KEY_FIELDS:
             object.__setattr__(self, name, _blank_to_none(getattr(self, name)))
 
     def sort_key(self) -> tuple[tuple[bool, str], ...]:
-        """Module, edition, test type, endpoint; a missing part sorts first."""
-        parts = (self.module_id, self.edition_id, self.test_type, self.endpoint)
+        """Module, edition, test type, endpoint, load profile; a missing part sorts first."""
+        parts = (self.module_id, self.edition_id, self.test_type, self.endpoint, self.load_profile)
         return tuple((part is not None, part or "") for part in parts)
 
     def to_wire(self) -> dict[str, str | None]:
@@ -52,7 +57,13 @@ class SeriesKey:
             "moduleId": self.module_id,
             "testType": self.test_type,
             "endpoint": self.endpoint,
+            "loadProfile": self.load_profile,
         }
+
+    @property
+    def scope(self) -> SeriesKey:
+        """The key without its load profile: every series of one edition, module, test type and endpoint."""
+        return SeriesKey(self.edition_id, self.module_id, self.test_type, self.endpoint)
 
     def __str__(self) -> str:
         parts = (
@@ -60,6 +71,7 @@ class SeriesKey:
             ("edition", self.edition_id),
             ("testType", self.test_type),
             ("endpoint", self.endpoint),
+            ("profile", self.load_profile),
         )
         return " ".join(f"{name}={value if value is not None else '-'}" for name, value in parts)
 
@@ -88,6 +100,7 @@ class RunRecord(WireModel):
     module_id: str | None = None
     test_type: str | None = None
     endpoint: str | None = None
+    load_profile: str | None = None
     trace_id: str | None = None
     status: AnyStatus | None = None
     performance_score: float | None = Field(default=None, ge=0, le=1)
@@ -99,6 +112,7 @@ class RunRecord(WireModel):
     is_baseline: bool = False
     baseline_obsolete: bool = False
     validated: bool = True
+    infrastructure_failure: bool = False
     retry_attempt: int = Field(default=0, ge=0)
     metrics: dict[str, Any] = Field(default_factory=dict)
     latency_histogram: dict[str, Any] | None = None
@@ -136,7 +150,7 @@ class RunRecord(WireModel):
 
     @property
     def key(self) -> SeriesKey:
-        return SeriesKey(self.edition_id, self.module_id, self.test_type, self.endpoint)
+        return SeriesKey(self.edition_id, self.module_id, self.test_type, self.endpoint, self.load_profile)
 
     def histogram(self) -> LatencyHistogram | None:
         """The stored latency histogram, ready to merge or compare."""
@@ -154,7 +168,8 @@ class RunRecord(WireModel):
         validated: bool = True,
         is_baseline: bool = False,
     ) -> RunRecord:
-        """The record of one test's perf-metrics.json; the histogram defaults to the one in ``metrics``."""
+        """The record of one test's perf-metrics.json; the histogram defaults to the one in ``metrics``, the
+        load profile to ``loadProfile`` or, when unset, the key derived from the metrics."""
         latency = metrics.latency
         comparison = metrics.baseline_comparison
         retry_attempt = metrics.retry_attempt
@@ -166,6 +181,7 @@ class RunRecord(WireModel):
             module_id=metrics.module_id,
             test_type=metrics.test_type,
             endpoint=metrics.endpoint,
+            load_profile=metrics.load_profile or load_profile_key(metrics),
             trace_id=metrics.trace_id,
             status=metrics.status,
             performance_score=metrics.performance_score,
@@ -176,6 +192,7 @@ class RunRecord(WireModel):
             regressed=bool(comparison is not None and comparison.regressed),
             is_baseline=is_baseline,
             validated=validated,
+            infrastructure_failure=metrics.infrastructure_failure is not None,
             retry_attempt=retry_attempt or 0,
             metrics=metrics.to_wire(),
             latency_histogram=sparse,

@@ -22,6 +22,7 @@ from sk_loadagent.models.loading import load_document, read_document, validate_d
 from sk_loadagent.models.metadata import Endpoint, EventQueue, ResourceContract, ServiceMetadata
 from sk_loadagent.models.metrics import (
     BaselineComparison,
+    ChangePointMark,
     EffectiveLimit,
     GeneratorStats,
     LatencySummary,
@@ -57,6 +58,7 @@ __all__ = [
     "AnnotationFlags",
     "BadgeSummary",
     "BaselineComparison",
+    "ChangePointMark",
     "CustomWeighting",
     "DocCoverage",
     "Duration",

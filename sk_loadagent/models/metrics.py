@@ -51,6 +51,21 @@ class MetricDelta(WireModel):
     confidence: float | None = None
 
 
+class ChangePointMark(WireModel):
+    """A change point in a series' stored p95s: where the new regime starts, how large and how sure it is."""
+
+    index: int = Field(description="position in the analysed p95 history, oldest first (first run after)")
+    run_id_before: str | None = Field(default=None, description="the last run of the old regime")
+    trace_id_before: str | None = None
+    run_id_after: str | None = Field(default=None, description="the first run of the new regime")
+    trace_id_after: str | None = None
+    p95_before: float = Field(description="mean p95 (ms) of the segment before, up to the previous change")
+    p95_after: float = Field(description="mean p95 (ms) of the segment after, up to the next change")
+    rel_change: str | None = Field(default=None, description='after/before − 1, "+12%"; None from a 0 mean')
+    magnitude: float = Field(description="|after − before| over the larger of the two: the merge rule's size")
+    p_value: float = Field(description="the permutation test's p in the round that found it")
+
+
 class BaselineComparison(OpenWireModel):
     """How this run compares with the last validated run of the same scope (spec cycles 4, 8 and 17)."""
 
@@ -73,6 +88,7 @@ class BaselineComparison(OpenWireModel):
     exploratory: bool | None = None
     metrics: dict[str, MetricDelta] | None = None
     change_points: list[int] | None = None
+    change_point_details: list[ChangePointMark] | None = None
     flaky_history: bool | None = None
     baseline_obsolete: bool | None = None
     edition_deviation: dict[str, str] | None = None
@@ -131,6 +147,9 @@ class GeneratorStats(WireModel):
     transport: str | None = None
     max_in_flight: int | None = None
     connections_opened: int | None = None
+    tls_sessions_resumed: int | None = Field(
+        default=None, description="https:// only: connections whose TLS handshake resumed a session"
+    )
     late_threshold_ms: float | None = None
     saturated: bool | None = None
 
@@ -269,7 +288,10 @@ class PerfMetrics(OpenWireModel):
         default=None, description="the band of performanceScore alone (spec cycle 15 scoreStatus)"
     )
     status: AnyStatus | None = None
-    rps: float | None = None
+    rps: float | None = Field(default=None, description="successful responses per second (expected status)")
+    failed_rps: float | None = Field(
+        default=None, ge=0, description="failed requests per second: error responses and connection failures"
+    )
     target_rps: float | None = None
     latency: LatencySummary | None = None
     service_time: LatencySummary | None = None
@@ -289,6 +311,12 @@ class PerfMetrics(OpenWireModel):
     reasons: list[str] | None = None
     regression: bool | None = None
     exploratory: bool | None = None
+    infrastructure_failure: str | None = Field(
+        default=None, description="why the run failed at the connection level (never a baseline)"
+    )
+    load_profile: str | None = Field(
+        default=None, description="the load profile key: runs are compared only with runs of the same key"
+    )
     excluded_from_gate: bool | None = None
     excluded_from_score: bool | None = Field(
         default=None, description="Studio excludeFromScore: reported, never the suite's decisive test"

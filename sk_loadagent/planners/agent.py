@@ -15,6 +15,7 @@ from semantic_kernel.filters import FilterTypes
 from sk_loadagent.engine import Progress, RunOptions
 from sk_loadagent.errors import InputError
 from sk_loadagent.memory import MemoryStore
+from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.context import RunContext
 from sk_loadagent.models.metrics import PerfMetrics
 from sk_loadagent.planners.chain import SkillChain, plan_chain
@@ -51,6 +52,9 @@ class SuiteRequest:
     baseline: str | None = None
     target_url: str | None = None
     allow_hosts: list[str] = field(default_factory=list)
+    caps: Caps | None = None  # None: this machine's (sk_loadagent.engine.machine_caps)
+    ca_file: str | None = None  # --ca-file: trust this CA for an https:// target
+    insecure: bool = False  # --insecure: skip certificate verification
 
 
 @dataclass
@@ -165,6 +169,9 @@ async def run_suite(
         baselineFile=request.baseline,
         targetUrl=request.target_url,
         allowHosts=request.allow_hosts or None,
+        caps=request.caps.to_wire() if request.caps is not None else None,
+        caFile=request.ca_file,
+        insecureSkipVerify=request.insecure or None,
     )
     output = out_dir if isinstance(out_dir, OutputFolder) else OutputFolder.claim(out_dir)
     try:

@@ -140,6 +140,12 @@ def needs_alert(test: PerfMetrics) -> bool:
     return test.status in ("degraded", "fail") or (comparison is not None and bool(comparison.regressed))
 
 
+def _trigger(worst: PerfMetrics, regressed: bool) -> str:
+    if worst.infrastructure_failure:
+        return "infrastructure-failure"
+    return "performance-regression" if regressed else "threshold-breach"
+
+
 def alert(suite: PerfMetrics) -> RegressionAlert | None:
     """regression-alert.yaml: only when a counted test regressed, degraded or failed."""
     flagged = [t for t in _tests(suite) if needs_alert(t) and not t.excluded_from_gate]
@@ -150,7 +156,7 @@ def alert(suite: PerfMetrics) -> RegressionAlert | None:
     escalated = any(t.retry is not None and t.retry.outcome == "escalated" for t in flagged)
     return RegressionAlert.model_validate(
         {
-            "triggeredBy": "performance-regression" if regressed else "threshold-breach",
+            "triggeredBy": _trigger(worst, regressed),
             "reason": alert_reason(worst),
             "traceId": suite.trace_id,
             "editionId": suite.edition_id,

@@ -83,7 +83,7 @@ def tile_summary(suite: PerfMetrics) -> str:
 
 
 def alert_reason(test: PerfMetrics) -> str:
-    parts: list[str] = []
+    parts: list[str] = [test.infrastructure_failure] if test.infrastructure_failure else []
     comparison = test.baseline_comparison
     if comparison is not None and comparison.regressed:
         parts.append(f"p95 latency increased {comparison.delta_latency_p95} vs. baseline")

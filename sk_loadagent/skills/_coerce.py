@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from sk_loadagent.errors import InputError
+from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.loading import problems_from, validate_document
 from sk_loadagent.models.metrics import PerfMetrics
 from sk_loadagent.models.plan import TestSuitePlan
@@ -77,6 +78,13 @@ def plan_document(value: Any) -> str | Path | dict[str, Any] | TestSuitePlan:
     raise InputError.single(
         "plan", "", "a path to test-suite.plan.yaml or the plan as a mapping", _shown(value)
     )
+
+
+def plan_caps(value: Any) -> Caps | None:
+    """interpret_plan's ``caps``: a Caps or its wire mapping; None for this machine's."""
+    if value is None or isinstance(value, Caps):
+        return value
+    return validate_document(value, Caps, "caps")
 
 
 def run_results(value: Any, plan: ExecutionPlan, cache: RunResultCache | None = None) -> list[TestRun]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.plan import TestSuitePlan
-from sk_loadagent.skills._coerce import argument, plan_document, retry_adjustments
+from sk_loadagent.skills._coerce import argument, plan_caps, plan_document, retry_adjustments
 from sk_loadagent.skills._schema import takes, tool_function
-from sk_loadagent.suite.execution_plan import interpret
+from sk_loadagent.suite.execution_plan import interpret, tls_from_command_line
 from sk_loadagent.suite.inputs import load_inputs
 
 Adjustments = dict[str, dict[str, str | float]]
@@ -50,7 +51,15 @@ class TestPlanInterpreter:
         retryAdjustments: Annotated[
             Any, takes(Adjustments | None, "per test index, the retry's adjustments (from recommend_retry)")
         ] = None,
+        caps: Annotated[Any, takes(Caps | None, "caps on the run; none: this machine's")] = None,
+        caFile: Annotated[
+            Any, takes(str | None, "PEM file of CA certificates to trust for an https:// target")
+        ] = None,
+        insecureSkipVerify: Annotated[
+            Any, takes(bool | None, "skip TLS certificate verification (recorded as a warning)")
+        ] = None,
     ) -> dict[str, Any]:
+        limits = plan_caps(caps)
         paths = {
             name: argument(name, str | None, value)
             for name, value in (
@@ -59,6 +68,7 @@ class TestPlanInterpreter:
                 ("annotationsFile", annotationsFile),
                 ("weightingFile", weightingFile),
                 ("baselineFile", baselineFile),
+                ("caFile", caFile),
             )
         }
         inputs = load_inputs(
@@ -69,6 +79,7 @@ class TestPlanInterpreter:
             annotations=paths["annotationsFile"],
             weighting=paths["weightingFile"],
             baseline=paths["baselineFile"],
+            caps=limits,
         )
         result = interpret(
             inputs,
@@ -78,5 +89,9 @@ class TestPlanInterpreter:
             source_agent=argument("sourceAgent", str | None, sourceAgent),
             allow_hosts=argument("allowHosts", list[str] | None, allowHosts),
             adjustments=retry_adjustments(retryAdjustments),
+            caps=limits,
+            tls=tls_from_command_line(
+                paths["caFile"], argument("insecureSkipVerify", bool | None, insecureSkipVerify)
+            ),
         )
         return result.to_wire()

@@ -1,4 +1,4 @@
-"""What memory knows about a test's scope: its history, its baseline (pooled), and its seed baselines."""
+"""What memory knows about a test's series: its history, its baseline (pooled), and its seed baselines."""
 
 from __future__ import annotations
 
@@ -13,15 +13,25 @@ from sk_loadagent.analysis import (
     pool_inputs,
 )
 from sk_loadagent.memory import MemoryStore, RunRecord, SeriesKey
+from sk_loadagent.memory.profile import load_profile_key
 from sk_loadagent.models.baseline import PerfBaseline
 from sk_loadagent.models.metrics import PerfMetrics
 
 _UNDATED = datetime.min.replace(tzinfo=UTC)
 
 
+def load_profile(test: PerfMetrics) -> str | None:
+    """The test's load profile key: the one it carries, else the one its metrics describe."""
+    return test.load_profile or load_profile_key(test)
+
+
 def series_key(test: PerfMetrics) -> SeriesKey:
     return SeriesKey(
-        edition_id=test.edition_id, module_id=test.module_id, test_type=test.test_type, endpoint=test.endpoint
+        edition_id=test.edition_id,
+        module_id=test.module_id,
+        test_type=test.test_type,
+        endpoint=test.endpoint,
+        load_profile=load_profile(test),
     )
 
 
@@ -37,6 +47,7 @@ def history_entry(record: RunRecord) -> HistoryEntry:
         is_baseline=record.is_baseline,
         baseline_obsolete=record.baseline_obsolete,
         validated=record.validated,
+        infrastructure_failure=record.infrastructure_failure,
     )
 
 

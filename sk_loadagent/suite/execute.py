@@ -58,6 +58,8 @@ def profile_of(plan: ExecutionPlan, planned: PlannedTest) -> LoadProfile:
         execution_window=plan.execution_window,
         slo_p95_ms=planned.slo_p95_ms,
         slo_error_rate=planned.slo_error_rate,
+        caps=plan.caps,
+        proxy=plan.proxy,
     )
 
 

@@ -1,14 +1,25 @@
-"""Stored runs as summaries, with the change points of each series: what `sk-loadagent history --json`
-prints and the LoadAgent plugin's ``history`` returns."""
+"""Stored runs as summaries, with the change points of each series: what `sk-loadagent history` prints and
+the LoadAgent plugin's ``history`` returns."""
 
 from __future__ import annotations
 
 from itertools import groupby
-from typing import Any
+from typing import Any, TextIO
 
-from sk_loadagent.analysis import HistoryEntry, series_change_points
-from sk_loadagent.analysis.changepoint import ChangePoint
+from sk_loadagent.analysis import (
+    HistoryEntry,
+    SeriesChangePoint,
+    SeriesChangePoints,
+    measured_runs,
+    series_change_points,
+)
+from sk_loadagent.memory import SeriesKey
 from sk_loadagent.memory.history import HistoryRow
+
+
+def series_label(key: SeriesKey) -> str:
+    label = " / ".join(str(v or "-") for v in (key.edition_id, key.module_id, key.test_type, key.endpoint))
+    return label if key.load_profile is None else f"{label} @ {key.load_profile}"
 
 
 def _entry(row: HistoryRow) -> HistoryEntry:
@@ -23,33 +34,43 @@ def _entry(row: HistoryRow) -> HistoryEntry:
         is_baseline=row.is_baseline,
         baseline_obsolete=row.baseline_obsolete,
         validated=row.validated,
+        infrastructure_failure=row.infrastructure_failure,
     )
 
 
-def series_change_points_by_run(rows: list[HistoryRow]) -> dict[str, ChangePoint]:
-    """Change points of one series' p95, keyed by the run id of the first run of each new regime."""
-    found = series_change_points([_entry(r) for r in rows])
-    return {entry.run_id: cp for entry, cp in found}
+def series_change_points_of(rows: list[HistoryRow]) -> SeriesChangePoints:
+    """Change points of one series' p95 (over its latest ``CHANGE_POINT_WINDOW`` runs with a p95); outages
+    (infrastructure failures) are left out: they measure no performance."""
+    return series_change_points(measured_runs([_entry(r) for r in rows]))
 
 
-def summaries(rows: list[HistoryRow]) -> list[dict[str, Any]]:
-    """One JSON-ready summary per run, with ``changePoint`` set on the first run of a new p95 regime."""
+def by_first_run(found: SeriesChangePoints) -> dict[str, SeriesChangePoint]:
+    return {p.first_after.run_id: p for p in found.points}
+
+
+def window_note(key: SeriesKey, found: SeriesChangePoints) -> str | None:
+    if not found.windowed:
+        return None
+    return (
+        f"change points of {series_label(key)} over its latest {found.analysed:,} of {found.with_p95:,} runs "
+        "(older runs are left out to bound the time)"
+    )
+
+
+def summaries(rows: list[HistoryRow], notes: TextIO | None = None) -> list[dict[str, Any]]:
+    """One JSON-ready summary per run, with ``changePoint`` set on the first run of a new p95 regime;
+    a series analysed over a window says so on ``notes``."""
     out: list[dict[str, Any]] = []
-    for _, group in groupby(rows, key=lambda r: r.key):
+    for key, group in groupby(rows, key=lambda r: r.key):
         series = list(group)
-        points = series_change_points_by_run(series)
+        found = series_change_points_of(series)
+        note = window_note(key, found)
+        if note and notes is not None:
+            print(note, file=notes)
+        points = by_first_run(found)
         for row in series:
-            cp = points.get(row.run_id)
+            point = points.get(row.run_id)
             summary = row.to_wire()
-            summary["changePoint"] = (
-                None
-                if cp is None
-                else {
-                    "p95Before": round(cp.before_mean, 3),
-                    "p95After": round(cp.after_mean, 3),
-                    "relChange": f"{cp.rel_change * 100:+.0f}%",
-                    "pValue": round(cp.p_value, 4),
-                }
-            )
+            summary["changePoint"] = None if point is None else point.mark().to_wire(exclude_none=False)
             out.append(summary)
     return out

@@ -1,7 +1,8 @@
 """Judging each test of a suite: compare with memory, score, classify, and decide on retries.
 
 Each function takes perf-metrics (one test, or a suite with ``tests``) and returns the same shape with its
-part filled in, so a skill can run it alone, as another agent would (e.g. scoring a Resiliency run).
+part filled in, so a skill can run it alone, as another agent would (e.g. scoring a Resiliency run). The
+status itself is set only by ``analysis.verdict.classify``: ``evaluate_test`` gathers its inputs.
 """
 
 from __future__ import annotations
@@ -11,16 +12,21 @@ from itertools import pairwise
 from typing import Any
 
 from sk_loadagent.analysis import (
+    HistoryEntry,
+    PreviousRun,
     ResolvedLimits,
+    change_point_note,
     classify,
     comparison_input,
     detect_infrastructure_anomaly,
+    detect_infrastructure_failure,
     edition_deviation,
-    obsolete_after_regressions,
+    measured_runs,
     obsolete_suggestion,
     retry_decision,
     run_noise_for,
     score_breakdown,
+    select_baseline,
     series_change_points,
     type_reading,
     written_score,
@@ -31,15 +37,13 @@ from sk_loadagent.analysis import (
 from sk_loadagent.analysis import (
     evaluate as evaluate_limits,
 )
-from sk_loadagent.analysis.history import regression_since
 from sk_loadagent.analysis.retry import PlannedLoad
-from sk_loadagent.analysis.thresholds import VIOLATED_AS
 from sk_loadagent.analysis.verdict import score_band
-from sk_loadagent.memory import MemoryStore
+from sk_loadagent.memory import MemoryStore, SeriesKey
 from sk_loadagent.models.annotation import RetryWith
 from sk_loadagent.models.durations import format_duration
 from sk_loadagent.models.loading import validate_document
-from sk_loadagent.models.metrics import BaselineComparison, PerfMetrics, ScoreWeights, Violation
+from sk_loadagent.models.metrics import BaselineComparison, PerfMetrics, ScoreWeights
 from sk_loadagent.models.thresholds import PerfThresholds, ThresholdLimits
 from sk_loadagent.suite.assemble import suite_metrics
 from sk_loadagent.suite.baselines import load_history, seed_input, series_key
@@ -47,14 +51,6 @@ from sk_loadagent.suite.execution_plan import ExecutionPlan, PlannedTest
 from sk_loadagent.suite.sources import Sources
 
 _FLAKY_WINDOW = 6
-# Studio's ignore names -> the limits they silence; violations carry the metric VIOLATED_AS names.
-_IGNORED_LIMITS = {
-    "cpu": ("cpuUsageMax",),
-    "memory": ("memoryUsageMax",),
-    "latency": ("latencyP50", "latencyP95", "latencyP99"),
-    "rps": ("rpsMin",),
-    "errorRate": ("errorRateMax",),
-}
 
 
 def each_test(suite: PerfMetrics, fn: Callable[[PerfMetrics], PerfMetrics]) -> PerfMetrics:
@@ -95,12 +91,14 @@ def _flaky(statuses: list[str | None]) -> bool:
     return flips >= 2
 
 
-def _edition_deviation(store: MemoryStore | None, test: PerfMetrics) -> dict[str, str] | None:
+def _edition_deviation(store: MemoryStore | None, test: PerfMetrics, key: SeriesKey) -> dict[str, str] | None:
+    """The p95 of this edition against the latest run of each other edition, under the same load profile."""
     if store is None or test.latency is None or test.latency.p95 is None or test.edition_id is None:
         return None
     latest: dict[str, float] = {}
     for record in store.find(module_id=test.module_id, test_type=test.test_type, endpoint=test.endpoint):
-        if record.edition_id and record.edition_id != test.edition_id and record.p95_latency_ms:
+        same_load = record.load_profile == key.load_profile
+        if same_load and record.edition_id and record.edition_id != test.edition_id and record.p95_latency_ms:
             latest[record.edition_id] = record.p95_latency_ms
     if not latest:
         return None
@@ -108,10 +106,52 @@ def _edition_deviation(store: MemoryStore | None, test: PerfMetrics) -> dict[str
     return edition_deviation(latest) or None
 
 
+def _different_load(store: MemoryStore | None, key: SeriesKey) -> list[str]:
+    """Why a run with no baseline under its load profile is not compared with this scope's other baselines."""
+    if store is None:
+        return []
+    scope = key.scope
+    found = store.find(
+        module_id=key.module_id, edition_id=key.edition_id, test_type=key.test_type, endpoint=key.endpoint
+    )
+    others = sorted(
+        {r.load_profile or "unknown" for r in found if r.is_baseline and r.key.scope == scope}
+        - {key.load_profile or "unknown"}
+    )
+    this = key.load_profile or "unknown"
+    return [
+        f"no baseline under this load ({this}); the scope's baseline under {other} is a different load: "
+        "not comparable, so not compared"
+        for other in others
+    ]
+
+
+def _obsolete_notes(baseline: HistoryEntry) -> list[str]:
+    return [
+        obsolete_suggestion(),
+        f"compared with the obsolete baseline (run {baseline.trace_id or baseline.run_id}) until a validated "
+        "pass replaces it",
+    ]
+
+
+def _previous_run(entries: list[HistoryEntry]) -> dict[str, Any]:
+    """The latest run of the series that measured the service (an outage is no previous build's figure)."""
+    measured = measured_runs(entries)
+    if not measured:
+        return {}
+    previous = measured[-1]
+    return {
+        "previous_run_id": previous.run_id or None,
+        "previous_score": previous.score,
+        "previous_status": previous.status,
+    }
+
+
 def compare_test(
     test: PerfMetrics, plan: ExecutionPlan | None, store: MemoryStore | None, sources: Sources
 ) -> PerfMetrics:
-    history = load_history(store, series_key(test))
+    key = series_key(test)
+    history = load_history(store, key)
     entries = history.entries
     baseline = history.baseline_input()
     seeds = list(plan.seed_baselines if plan else [])
@@ -121,31 +161,30 @@ def compare_test(
         baseline = seed_input([PerfBaseline.model_validate(s) for s in seeds], test)
     tolerance = sources.limits_for(test).tolerance
     comparison = compare_runs(comparison_input(test), baseline, tolerance, run_noise=run_noise_for(entries))
+    selected = select_baseline(entries)
+    notes = list(comparison.notes or [])
     updates: dict[str, Any] = {"flaky_history": _flaky([e.status for e in entries]) or None}
-    if entries:
-        previous = max(entries, key=lambda e: e.created_at)
-        updates.update(
-            previous_run_id=previous.run_id or None,
-            previous_score=previous.score,
-            previous_status=previous.status,
-        )
-    points = series_change_points(entries)
-    if points:
-        updates["change_points"] = [cp.index for _, cp in points]
-        notes = list(comparison.notes or [])
-        for entry, cp in points:
-            notes.append(
-                f"change point at run {entry.trace_id or entry.run_id}: p95 {cp.before_mean:.2f} -> "
-                f"{cp.after_mean:.2f} ms ({cp.rel_change:+.0%}, p={cp.p_value:.3f})"
-            )
-        updates["notes"] = notes
-    if obsolete_after_regressions(entries):
+    updates.update(_previous_run(entries))
+    found = series_change_points(measured_runs(entries))
+    if found.points:
+        updates["change_points"] = [p.index for p in found.points]
+        updates["change_point_details"] = [p.mark() for p in found.points]
+        notes += [change_point_note(p) for p in found.points]
+    if baseline is None:
+        notes += _different_load(store, key)
+    elif selected is not None and selected.baseline_obsolete:
         updates["baseline_obsolete"] = True
-        updates["notes"] = [*(updates.get("notes") or comparison.notes or []), obsolete_suggestion()]
-    deviation = _edition_deviation(store, test)
+        notes += _obsolete_notes(selected)
+    updates["notes"] = notes or None
+    deviation = _edition_deviation(store, test, key)
     if deviation:
         updates["edition_deviation"] = deviation
-    return test.model_copy(update={"baseline_comparison": comparison.model_copy(update=updates)})
+    return test.model_copy(
+        update={
+            "load_profile": key.load_profile,
+            "baseline_comparison": comparison.model_copy(update=updates),
+        }
+    )
 
 
 def compare(suite: PerfMetrics, plan: ExecutionPlan | None, store: MemoryStore | None) -> PerfMetrics:
@@ -186,60 +225,46 @@ def score(
 # -- evaluate --------------------------------------------------------------------------------------------
 
 
-def _not_ignored(violations: list[Violation], ignore: frozenset[str]) -> list[Violation]:
-    dropped = {VIOLATED_AS[limit] for name in ignore for limit in _IGNORED_LIMITS.get(name, ())}
-    return [v for v in violations if v.metric not in dropped]
+def _previous(comparison: BaselineComparison | None) -> PreviousRun | None:
+    if comparison is None or comparison.previous_run_id is None:
+        return None
+    return PreviousRun(comparison.previous_run_id, comparison.previous_score, comparison.previous_status)
 
 
 def evaluate_test(test: PerfMetrics, sources: Sources) -> PerfMetrics:
+    """The test judged: its limits, violations and findings gathered and handed to ``classify``."""
     if test.performance_score is None:
         test = score_test(test, sources, None)
     assert test.performance_score is not None
     limits = limits_for(test, sources)
     flags = sources.flags(test.module_id, test.edition_id, test.test_type)
-    violations = _not_ignored(evaluate_limits(test, limits), flags.ignore)
-    comparison: BaselineComparison | None = test.baseline_comparison
-    if comparison is not None and "baseline" in flags.ignore:
-        comparison = None
+    comparison = test.baseline_comparison
+    outage = detect_infrastructure_failure(test)
     verdict = classify(
         test.performance_score,
-        violations,
+        evaluate_limits(test, limits),
         comparison,
         tolerance=limits.tolerance.p95,
         reading=type_reading(test),
+        ignore=flags.ignore,
+        error_rate=test.error_rate,
+        infrastructure_failure=outage,
+        previous=_previous(comparison),
+        infrastructure_anomaly=detect_infrastructure_anomaly(test),
+        override=flags.override_status,
     )
-    status, reasons, regression = verdict.status, list(verdict.reasons), verdict.regression
-    since_previous = _previous_run_regression(comparison, test.performance_score, status)
-    # When the previous run is the baseline and classify found a regression, it has been judged once.
-    if regression and comparison is not None and comparison.previous_run_id == comparison.baseline_run_id:
-        since_previous = None
-    if since_previous is not None:
-        reasons.append(f"{since_previous}: regression")
-        regression = True
-    if flags.override_status is not None:
-        reasons.append(f"status set to {flags.override_status} by a Studio annotation (scoreOverride)")
-        status = flags.override_status
-    reasons += [f"Studio annotation: {r}" for r in flags.reasons]
     excluded = bool(test.excluded_from_gate) or flags.exclude_from_gate
     return test.model_copy(
         update={
-            "status": status,
-            "violations": violations or None,
-            "reasons": reasons,
-            "regression": regression,
+            "status": verdict.status,
+            "violations": list(verdict.violations) or None,
+            "reasons": [*verdict.reasons, *(f"Studio annotation: {r}" for r in flags.reasons)],
+            "regression": verdict.regression,
             "exploratory": comparison is None or bool(comparison.exploratory) or flags.exploratory,
+            "infrastructure_failure": outage,
             "excluded_from_gate": excluded or None,
             "excluded_from_score": bool(test.excluded_from_score) or flags.exclude_from_score or None,
         }
-    )
-
-
-def _previous_run_regression(comparison: BaselineComparison | None, score: float, status: str) -> str | None:
-    """Spec cycle 11 against the previous run of the series (the baseline rule is in ``classify``)."""
-    if comparison is None or comparison.previous_run_id is None:
-        return None
-    return regression_since(
-        comparison.previous_run_id, comparison.previous_score, comparison.previous_status, score, status
     )
 
 

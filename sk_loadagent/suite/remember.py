@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sk_loadagent.analysis import (
@@ -16,7 +15,7 @@ from sk_loadagent.analysis import (
 from sk_loadagent.memory import MemoryStore, RunRecord
 from sk_loadagent.models.metrics import PerfMetrics, Status
 from sk_loadagent.publish.score_log import score_log_lines
-from sk_loadagent.suite.baselines import load_history, series_key
+from sk_loadagent.suite.baselines import history_entry, load_history, series_key
 
 _STATUSES: tuple[Status, ...] = ("pass", "warning", "degraded", "fail")
 
@@ -28,37 +27,44 @@ def _verdict(test: PerfMetrics) -> Verdict | None:
     return Verdict(status=status, reasons=list(test.reasons or []), regression=bool(test.regression))
 
 
+def _promotion_reason(current: HistoryEntry | None) -> str:
+    if current is None:
+        return "first passing run of this scope"
+    if current.baseline_obsolete:
+        return "replaces the obsolete baseline"
+    return "improved with confidence"
+
+
 def push_test(test: PerfMetrics, store: MemoryStore) -> dict[str, Any]:
-    """Store one test; it becomes the baseline when it earns it; three regressions retire the old one."""
+    """Store one test; it becomes the baseline when it earns it; three regressions retire the old one. An
+    infrastructure failure is stored (and reported) but neither becomes a baseline nor retires one."""
     key = series_key(test)
     history = load_history(store, key)
     entries = history.entries
     current = select_baseline(entries)
     verdict = _verdict(test)
+    outage = test.infrastructure_failure is not None
     promote = (
         verdict is not None
         and test.performance_score is not None
-        and should_promote(verdict, test.baseline_comparison, test.performance_score, current)
+        and should_promote(
+            verdict, test.baseline_comparison, test.performance_score, current, infrastructure_failure=outage
+        )
     )
     regressed_now = bool(test.regression) or bool(
         test.baseline_comparison and test.baseline_comparison.regressed
     )
     record = RunRecord.from_metrics(test, score_log=score_log_lines(test, [], []), is_baseline=promote)
-    record = store.push(record.model_copy(update={"regressed": regressed_now}))
-    after = [
-        *entries,
-        HistoryEntry(
-            run_id=record.run_id or "",
-            trace_id=record.trace_id,
-            created_at=record.created_at or datetime.now(UTC),
-            status=record.status,
-            score=record.performance_score,
-            p95=record.p95_latency_ms,
-            regressed=regressed_now,
-            is_baseline=promote,
-        ),
-    ]
-    obsolete = not promote and current is not None and obsolete_after_regressions(after)
+    record = record.model_copy(update={"regressed": regressed_now, "load_profile": key.load_profile})
+    record = store.push(record)
+    after = [*entries, history_entry(record)]
+    obsolete = (
+        not promote
+        and not outage
+        and current is not None
+        and not current.baseline_obsolete
+        and obsolete_after_regressions(after)
+    )
     if obsolete:
         store.mark_obsolete(key)
     result: dict[str, Any] = {
@@ -69,9 +75,9 @@ def push_test(test: PerfMetrics, store: MemoryStore) -> dict[str, Any]:
         "baselineObsolete": obsolete,
     }
     if promote:
-        result["reason"] = (
-            "first passing run of this scope" if current is None else "improved with confidence"
-        )
+        result["reason"] = _promotion_reason(current)
+    if outage:
+        result["infrastructureFailure"] = True
     if obsolete:
         result["suggestion"] = obsolete_suggestion()
     return result

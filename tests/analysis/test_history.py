@@ -14,6 +14,7 @@ from sk_loadagent.analysis import (
     Verdict,
     baseline_pool,
     edition_deviation,
+    measured_runs,
     obsolete_after_regressions,
     obsolete_suggestion,
     p95_run_noise,
@@ -56,12 +57,25 @@ def test_without_a_flag_the_last_validated_pass_is_the_baseline():
     assert baseline.run_id == "r1"
 
 
-def test_obsolete_baseline_restarts_the_series():
-    entries = [_entry(1), _entry(2, is_baseline=True, baseline_obsolete=True), _entry(3, status="degraded")]
-    assert select_baseline(entries) is None  # the next pass becomes the new baseline
+def test_an_obsolete_baseline_is_compared_against_until_a_validated_pass_follows_it():
+    obsolete = _entry(2, is_baseline=True, baseline_obsolete=True)
+    entries = [_entry(1), obsolete, _entry(3, status="degraded", regressed=True)]
+    assert select_baseline(entries) == obsolete  # not None: the series is never exploratory again
+    assert baseline_pool(entries) == [obsolete]
+    unusable = [_entry(4, validated=False), _entry(5, infrastructure_failure=True)]
+    assert select_baseline([*entries, *unusable]) == obsolete
     baseline = select_baseline([*entries, _entry(4)])
     assert baseline is not None
     assert baseline.run_id == "r4"
+
+
+def test_an_infrastructure_failure_is_never_a_baseline_nor_calibrates_noise():
+    outage = _entry(2, infrastructure_failure=True)
+    assert select_baseline([_entry(1, status="fail"), outage]) is None
+    assert [e.run_id for e in measured_runs([_entry(3), outage, _entry(1)])] == ["r1", "r3"]
+    steady = [_entry(i, p95=100.0 * (1.02 if i % 2 else 0.98)) for i in range(10)]
+    wild = [_entry(20 + i, p95=5.0 if i % 2 else 900.0, infrastructure_failure=True) for i in range(10)]
+    assert p95_run_noise(steady + wild) == p95_run_noise(steady)
 
 
 def test_no_history_means_no_baseline():
@@ -96,6 +110,13 @@ def test_first_pass_of_a_series_becomes_the_baseline():
     assert should_promote(Verdict("warning", [], False), None, 0.8, None) is False
 
 
+def test_a_pass_replaces_an_obsolete_baseline_but_an_outage_never_becomes_one():
+    obsolete = _entry(1, score=1.0, is_baseline=True, baseline_obsolete=True)
+    assert should_promote(PASS, _comparison(improvement_confidence=0.1), 0.91, obsolete) is True
+    assert should_promote(PASS, None, 1.0, None, infrastructure_failure=True) is False
+    assert should_promote(PASS, None, 1.0, obsolete, infrastructure_failure=True) is False
+
+
 def test_promotion_needs_a_better_score_and_a_confident_improvement():
     baseline = _entry(1, score=0.90)
     assert should_promote(PASS, _comparison(improvement_confidence=0.97), 0.95, baseline) is True
@@ -120,6 +141,12 @@ def test_three_consecutive_regressions_make_the_baseline_obsolete():
     assert obsolete_after_regressions(entries) is True
     assert obsolete_after_regressions(entries[:-1]) is False
     assert obsolete_after_regressions([*entries, _entry(5)]) is False
+    # Outages neither count toward the three nor break the streak.
+    outages = [_entry(i, status="fail", regressed=True, infrastructure_failure=True) for i in (5, 6, 7)]
+    assert obsolete_after_regressions([*entries[:2], *outages]) is False
+    assert (
+        obsolete_after_regressions([*entries[:3], *outages, _entry(8, status="fail", regressed=True)]) is True
+    )
     assert obsolete_suggestion() == (
         "baseline obsolete after 3 consecutive regressions: "
         "re-baseline or revise the p95 threshold / the test"
@@ -155,10 +182,43 @@ def test_series_change_points_name_the_run_where_the_regime_starts():
     p95 = np.concatenate([100 * (1 + rng.uniform(-0.05, 0.05, 15)), 112 * (1 + rng.uniform(-0.05, 0.05, 15))])
     entries = [_entry(i, p95=float(v)) for i, v in enumerate(p95)]
     entries.insert(5, _entry(99, p95=None, status="fail"))  # a run without latency is skipped
-    ((entry, point),) = series_change_points(entries)
-    assert entry.run_id == "r15"
-    assert point.index == 15
-    assert series_change_points(entries[:4]) == []
+    found = series_change_points(entries)
+    ((point),) = found.points
+    assert (point.last_before.run_id, point.first_after.run_id) == ("r14", "r15")
+    assert point.index == point.point.index == 15
+    assert (found.analysed, found.with_p95, found.windowed) == (30, 30, False)
+    assert series_change_points(entries[:4]).points == []
+
+
+def test_series_change_points_wire_form_names_both_sides_of_the_change():
+    entries = [_entry(i, p95=100.0 + (i % 3) if i < 10 else 0.0) for i in range(10)]
+    entries += [_entry(10 + i, p95=130.0 + (i % 3)) for i in range(10)]
+    ((point),) = series_change_points(entries).points
+    mark = point.mark().to_wire()
+    assert mark == {
+        "index": 10,
+        "runIdBefore": "r9",
+        "traceIdBefore": "t9",
+        "runIdAfter": "r10",
+        "traceIdAfter": "t10",
+        "p95Before": pytest.approx(100.9, abs=0.01),
+        "p95After": pytest.approx(130.9, abs=0.01),
+        "relChange": "+30%",
+        "magnitude": pytest.approx(0.2292, abs=0.0001),
+        "pValue": mark["pValue"],
+    }
+    assert 0 < mark["pValue"] <= 0.05
+
+
+def test_series_change_points_keep_to_the_latest_window_and_count_from_the_series_start():
+    entries = [_entry(i, p95=100.0 + (i % 4)) for i in range(30)]
+    entries += [_entry(30 + i, p95=140.0 + (i % 4)) for i in range(10)]
+    found = series_change_points(entries, window=16)
+    assert (found.analysed, found.with_p95, found.windowed) == (16, 40, True)
+    ((point),) = found.points
+    assert point.index == 30  # in the whole series; 6 within the window
+    assert point.point.index == 6
+    assert point.first_after.run_id == "r30"
 
 
 @pytest.mark.parametrize("true_noise", [0.03, 0.08, 0.15])

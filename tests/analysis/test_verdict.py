@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from sk_loadagent.analysis import GateEntry, classify, evaluate, gate, resolve_limits
+from sk_loadagent.analysis import GateEntry, PreviousRun, classify, gate
 from sk_loadagent.analysis.verdict import threshold_status
 from sk_loadagent.models.metrics import (
     BaselineComparison,
     Interval,
-    LatencySummary,
     MetricDelta,
     PerfMetrics,
     Violation,
@@ -172,34 +171,100 @@ def test_pass_to_degraded_is_a_regression():
     assert verdict.reasons[-1] == "status went from pass (baseline) to degraded: regression"
 
 
-def test_worked_example_of_the_module_docstring():
-    limits = resolve_limits(
-        module_id="CheckoutService",
-        edition_id="vetclinic",
-        test_type="spike",
-        endpoint=None,
-        annotation=None,
-        files=[],
-        edition_slo=None,
-        memory_derived=None,
+# -- errors fail (spec cycle 11) ----------------------------------------------------------------------------
+
+
+def _error_violation(observed: float, limit: float = 0.01) -> Violation:
+    severity = "minor" if observed <= 2 * limit else "significant"
+    return Violation(
+        metric="errorRate",
+        limit=limit,
+        observed=observed,
+        severity=severity,
+        source="default",
+        message=f"error rate {observed} > {limit}",
     )
-    violations = evaluate(PerfMetrics(latency=LatencySummary(p95=810), error_rate=0.0), limits)
-    comparison = BaselineComparison(
-        p95_latency_baseline=600,
-        p95_current=810,
-        delta_latency_p95="+35%",
-        delta_latency_p95_interval=Interval(low="+20%", high="+41%"),
-        regressed=True,
-        confidence=0.92,
-        exploratory=False,
-    )
-    verdict = classify(0.58, violations, comparison, tolerance=limits.tolerance.p95)
-    assert (verdict.status, verdict.regression) == ("degraded", True)
-    assert verdict.reasons == [
-        "score 0.58 is in the degraded band (0.50–0.74)",
-        "1 threshold violation (minor): p95 810 ms > 800 ms limit (+1 %) from default",
-        "p95 regressed +35% [+20%, +41%] vs the baseline (confidence 0.92): at least degraded",
+
+
+def test_an_error_rate_past_twice_its_limit_fails_whatever_the_score():
+    verdict = classify(0.95, [_error_violation(0.03)], None, error_rate=0.03)
+    assert verdict.status == "fail"
+    assert "error rate 3.0 % is more than twice the 1.0 % errorRateMax (significant): fail" in verdict.reasons
+    # Within twice the limit it is a minor violation: a warning, as cycle 8 says.
+    assert classify(0.95, [_error_violation(0.02)], None, error_rate=0.02).status == "warning"
+
+
+def test_a_run_in_which_nothing_succeeded_fails_even_when_studio_ignores_the_error_rate():
+    verdict = classify(0.55, [_error_violation(1.0)], None, error_rate=1.0, ignore={"errorRate"})
+    assert (verdict.status, verdict.violations) == ("fail", ())
+    assert verdict.reasons[1:] == [
+        "all thresholds met",
+        "ignored by a Studio annotation: error rate 1.0 > 0.01",
+        "no request succeeded (error rate 100 %): fail",
     ]
+
+
+# -- infrastructure failures and anomalies ------------------------------------------------------------------
+
+
+def test_an_infrastructure_failure_fails_and_is_not_judged_as_a_regression():
+    outage = "infrastructure failure: 1,000 of 1,000 requests failed (100 %), ..."
+    previous = PreviousRun("r1", 1.0, "pass")
+    verdict = classify(
+        0.35, [], _regressed(100, 500), infrastructure_failure=outage, previous=previous, error_rate=1.0
+    )
+    assert (verdict.status, verdict.regression) == ("fail", False)
+    assert f"{outage}: fail" in verdict.reasons
+    assert verdict.reasons[-1] == (
+        "not judged against the baseline or the previous run: an outage measures no performance"
+    )
+
+
+def test_an_infrastructure_anomaly_makes_a_pass_a_warning_and_leaves_other_statuses():
+    anomaly = "cold start: the first 3 windows' p95 (90 ms) is 4.5× the rest (20 ms)"
+    verdict = classify(0.97, [], None, infrastructure_anomaly=anomaly)
+    assert verdict.status == "warning"
+    assert verdict.reasons[-1] == f"{anomaly}: a pass with an infrastructure anomaly is a warning"
+    degraded = classify(0.6, [], None, infrastructure_anomaly=anomaly)
+    assert degraded.status == "degraded"
+    assert all("anomaly" not in r for r in degraded.reasons)
+
+
+# -- Studio flags and the previous run -----------------------------------------------------------------------
+
+
+def test_studio_ignores_are_applied_by_classify():
+    violations = [_violation("significant", "cpuUsagePct"), _violation("minor")]
+    verdict = classify(0.95, violations, _regressed(100, 140), ignore={"cpu", "baseline"})
+    assert verdict.violations == (violations[1],)
+    assert (verdict.status, verdict.regression) == ("warning", False)
+    assert verdict.reasons[1:] == [
+        "1 threshold violation (minor): latencyP95 minor",
+        "ignored by a Studio annotation: cpuUsagePct significant",
+        "the baseline comparison is ignored by a Studio annotation",
+    ]
+
+
+def test_the_previous_run_rule_is_applied_by_classify_once():
+    comparison = BaselineComparison(regressed=False, exploratory=False, baseline_run_id="b")
+    verdict = classify(0.70, [], comparison, previous=PreviousRun("p", 0.95, "pass"))
+    assert (verdict.status, verdict.regression) == ("degraded", True)
+    assert verdict.reasons[-1] == (
+        "score fell 0.25 (0.95 → 0.70) and status went from pass to degraded since run p: regression"
+    )
+    # When the previous run is the baseline and it already found the regression, it is said once.
+    as_baseline = comparison.model_copy(update={"baseline_score": 0.95, "baseline_status": "pass"})
+    once = classify(0.70, [], as_baseline, previous=PreviousRun("b", 0.95, "pass"))
+    assert once.regression is True
+    assert [r for r in once.reasons if "since run" in r] == []
+
+
+def test_a_studio_override_is_applied_last():
+    verdict = classify(
+        0.3, [_error_violation(0.5)], None, error_rate=0.5, infrastructure_anomaly="x", override="warning"
+    )
+    assert verdict.status == "warning"
+    assert verdict.reasons[-1] == "status set to warning by a Studio annotation (scoreOverride)"
 
 
 def test_gate_counts_fail_always_and_degraded_on_request():

@@ -110,7 +110,8 @@ def test_a_failing_chat_service_exits_4(cli: Cli, workdir: Path, monkeypatch: py
 
     assert (result.code, result.out) == (4, "")
     assert (
-        result.err == "sk-loadagent: error: the chat service failed: connection reset by the model endpoint\n"
+        result.err
+        == "sk-loadagent: agent failure: the chat service failed: connection reset by the model endpoint\n"
     )
 
 

@@ -158,6 +158,6 @@ def test_a_memory_store_that_does_not_exist_is_refused(cli: Cli, workdir: Path) 
 
     assert (refused.code, refused.out) == (2, "")
     assert refused.err == (
-        "sk-loadagent: error: nowhere.sqlite: no memory store there (nothing stored yet, or a mistyped "
+        "sk-loadagent: bad input: nowhere.sqlite: no memory store there (nothing stored yet, or a mistyped "
         "path)\n"
     )

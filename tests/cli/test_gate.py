@@ -85,3 +85,29 @@ def test_a_passing_run_passes_even_a_perfect_min_score(gate_run: Cli) -> None:
     assert gate_line(result.out) == "Gate: PASSED (1 of 1 counted test(s) passed the gate)"
     assert "Summary: Load test on /checkout/submit: p95 " in result.out
     assert "Not compared with a baseline: exploratory run. Passed." in result.out
+
+
+@pytest.mark.parametrize(
+    ("knobs", "endpoint", "errors"),
+    [
+        ({"error_rate": 1.0}, "/checkout/submit", "http5xx"),  # the service answers 500 to everything
+        ({}, "/no-such-page", "http4xx"),  # every request is answered 404
+    ],
+)
+def test_a_test_in_which_every_request_fails_fails_the_gate_even_with_no_fail_on_degraded(
+    cli: Cli, write_plan: Callable[..., Path], knobs: dict[str, Any], endpoint: str, errors: str
+) -> None:
+    test = f"type: load\n    rps: 20\n    duration: 500ms\n    endpoint: {endpoint}"
+    common = ("--no-memory", "--quiet", "--workers", "0", "--max-retries", "0", "--out", "out")
+    with SampleService(release="stable", latency_ms=5, jitter=0.1, **knobs) as failing:
+        result = cli(
+            "run", "--plan", str(write_plan(failing.url, test=test)), *common, "--no-fail-on-degraded"
+        )
+
+    assert (result.code, result.err) == (1, "")
+    assert gate_line(result.out) == "Gate: FAILED (0 of 1 counted test(s) passed the gate; tiny: status fail)"
+    metrics = json.loads(Path("out/perf-metrics.json").read_text())
+    assert (metrics["status"], metrics["rps"], metrics["errorRate"]) == ("fail", 0.0, 1.0)
+    assert metrics["failedRps"] == pytest.approx(metrics["requests"] / 0.5)
+    assert set(metrics["errors"]) == {errors}
+    assert "no request succeeded (error rate 100 %): fail" in metrics["reasons"]

@@ -89,13 +89,18 @@ def test_json_lists_every_run_with_the_change_point_on_the_first_run_of_the_new_
     assert point["relChange"] == STEP == "+52%"
     assert point["p95Before"] == pytest.approx(100, abs=2)
     assert point["p95After"] == pytest.approx(150, abs=2)
-    assert point["pValue"] == 0.01
+    assert point["pValue"] == 0.015
+    assert point["index"] == STEP_AT
+    assert (point["runIdBefore"], point["traceIdBefore"]) == ("run-05", "trace-run-05")
+    assert (point["runIdAfter"], point["traceIdAfter"]) == ("run-06", "trace-run-06")
+    assert point["magnitude"] == pytest.approx(0.34, abs=0.005)
     first = checkout[0]
     assert first == {
         "editionId": "vetclinic",
         "moduleId": "CheckoutService",
         "testType": "load",
         "endpoint": "/checkout",
+        "loadProfile": None,
         "runId": "run-00",
         "createdAt": "2025-03-01T09:00:00Z",
         "traceId": "trace-run-00",
@@ -108,6 +113,7 @@ def test_json_lists_every_run_with_the_change_point_on_the_first_run_of_the_new_
         "isBaseline": True,
         "baselineObsolete": False,
         "validated": True,
+        "infrastructureFailure": False,
         "retryAttempt": 0,
         "changePoint": None,
     }
@@ -122,7 +128,10 @@ def test_the_table_shows_each_series_with_its_baseline_and_change_point(
     assert "vetclinic / CheckoutService / load / /checkout  (12 runs)" in out
     assert "  baseline: run-00 from 2025-03-01 09:00 (p95 " in out
     step_row = next(line for line in out.splitlines() if line.startswith("  2025-03-01 15:00 pass"))
-    assert f"change point {STEP} (p=0.010)" in step_row
+    assert f"change point {STEP} (p=0.015)" in step_row
+    above = out.splitlines()[out.splitlines().index(step_row) - 1]
+    assert above.startswith("  -- p95 ")
+    assert above.endswith(f"({STEP}, magnitude 34%, p=0.015) after run run-05 --")
     assert sum("change point" in line for line in out.splitlines()) == 1
     assert "vetclinic / NotificationService / spike / /notify  (2 runs)" in out
     assert "  baseline: none yet (the next run is exploratory)" in out  # NotificationService has none
@@ -160,7 +169,7 @@ def test_an_empty_store_or_no_match_prints_one_clear_line(
     assert _json(capsys, "--memory", str(empty)) == []
 
 
-def test_an_obsolete_baseline_is_not_shown_as_the_baseline(
+def test_an_obsolete_baseline_is_shown_as_obsolete_and_still_compared_against(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "memory.sqlite"
@@ -182,8 +191,7 @@ def test_an_obsolete_baseline_is_not_shown_as_the_baseline(
     assert main(["history", "--memory", str(path)]) == 0
     out = capsys.readouterr().out
 
-    assert "baseline: old" not in out
-    assert "  baseline: none (old was marked obsolete; the next validated pass becomes the baseline)" in out
+    assert "  baseline: old, obsolete (still compared against; the next validated pass replaces it)" in out
     assert "baseline, obsolete" in next(
         line for line in out.splitlines() if line.startswith("  2025-03-01 09:00")
     )
@@ -202,7 +210,7 @@ def test_a_bad_memory_url_exits_2_with_a_message(
     assert main(["history", "--memory", url]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.startswith("sk-loadagent: error: ")
+    assert captured.err.startswith("sk-loadagent: bad input: ")
     assert message in captured.err
     assert "Traceback" not in captured.err
 
@@ -240,3 +248,59 @@ def test_the_default_store_comes_from_the_environment_and_is_never_created(
 
     monkeypatch.setenv(MEMORY_ENV, memory)
     assert len(_json(capsys)) == 17
+
+
+def test_a_long_series_is_analysed_over_its_latest_runs_and_says_so(
+    memory: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sk_loadagent.analysis.history.CHANGE_POINT_WINDOW", 10)
+    note = (
+        "change points of vetclinic / CheckoutService / load / /checkout over its latest 10 of 12 runs "
+        "(older runs are left out to bound the time)"
+    )
+
+    assert main(["history", "--memory", memory]) == 0
+    out = capsys.readouterr().out
+    assert f"  {note}\n" in out
+    assert "latest" not in out.split("NotificationService")[1]  # a short series is analysed whole
+
+    runs = _json(capsys, "--memory", memory, "--module", "CheckoutService")
+    point = next(r["changePoint"] for r in runs if r["changePoint"] is not None)
+    assert isinstance(point, dict)
+    assert point["index"] == STEP_AT  # counted over the whole series, not the window
+    assert point["runIdAfter"] == f"run-{STEP_AT:02d}"
+
+
+def test_the_window_note_goes_to_stderr_so_json_stays_valid(
+    memory: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sk_loadagent.analysis.history.CHANGE_POINT_WINDOW", 10)
+    assert main(["history", "--memory", memory, "--json", "--module", "CheckoutService"]) == 0
+    captured = capsys.readouterr()
+    assert len(json.loads(captured.out)) == 15
+    assert captured.err == (
+        "change points of vetclinic / CheckoutService / load / /checkout over its latest 10 of 12 runs "
+        "(older runs are left out to bound the time)\n"
+    )
+
+
+def test_each_load_is_its_own_series_and_outages_are_flagged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifty = SeriesKey(**{**CHECKOUT.__dict__, "load_profile": "open 50 rps: steady; 15 s–1 min"})
+    five = SeriesKey(**{**CHECKOUT.__dict__, "load_profile": "open 5 rps: steady; 15 s–1 min"})
+    path = tmp_path / "memory.sqlite"
+    with open_store(path) as store:
+        store.push(_record(fifty, "base", T0, 100.0, is_baseline=True))
+        store.push(
+            _record(fifty, "outage", T0 + timedelta(hours=1), 0.0, status="fail", infrastructure_failure=True)
+        )
+        store.push(_record(five, "smoke", T0 + timedelta(hours=2), 40.0, is_baseline=True))
+
+    assert main(["history", "--memory", str(path)]) == 0
+    out = capsys.readouterr().out
+
+    assert "vetclinic / CheckoutService / load / /checkout @ open 50 rps: steady; 15 s–1 min  (2 runs)" in out
+    assert "vetclinic / CheckoutService / load / /checkout @ open 5 rps: steady; 15 s–1 min  (1 runs)" in out
+    outage = next(line for line in out.splitlines() if line.startswith("  2025-03-01 10:00"))
+    assert outage.endswith("infrastructure failure")

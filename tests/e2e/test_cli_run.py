@@ -132,7 +132,11 @@ def test_a_slowed_release_fails_the_gate_with_a_regression_alert(
 
     # Both runs are stored; the failed one did not take the baseline.
     key = SeriesKey(
-        edition_id="vetclinic", module_id="CheckoutService", test_type="load", endpoint="/checkout/submit"
+        edition_id="vetclinic",
+        module_id="CheckoutService",
+        test_type="load",
+        endpoint="/checkout/submit",
+        load_profile="open 20 rps: steady; under 15 s",  # the plan's 2 s at 20 rps
     )
     with open_store(tmp_path / "memory.sqlite") as store:
         assert [(r.trace_id, r.status) for r in store.series(key)] == [

@@ -179,8 +179,13 @@ def test_http2_without_h2_says_how_to_install_it() -> None:
         profile(type="load", rps=1, duration="1s", http2=True)
 
 
-def test_fast_transport_refuses_https() -> None:
+def test_fast_transport_speaks_https_but_not_through_a_proxy() -> None:
     test = TestSpec.model_validate({"type": "load", "rps": 1, "duration": "1s", "transport": "fast"})
-    with pytest.raises(InputError, match="transport"):
-        build_profile(test, base_url="https://127.0.0.1:8443")
+    assert build_profile(test, base_url="https://127.0.0.1:8443").transport == "fast"
+    with pytest.raises(InputError) as caught:
+        build_profile(test, base_url=BASE, proxy="http://127.0.0.1:3128")
+    assert str(caught.value) == (
+        "test 'load': transport: expected httpx or auto for HTTP/2 or through a proxy "
+        "(the fast transport speaks HTTP/1.1 directly)"
+    )
     assert build_profile(test, base_url=BASE).transport == "fast"

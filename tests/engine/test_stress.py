@@ -52,7 +52,7 @@ async def test_stops_at_the_first_step_above_capacity(serve: Serve) -> None:
         {"type": "stress", "startRps": 25, "stepRps": 50, "maxRps": 175, "stepDuration": "1s"}
     )
     profile = build_profile(test, base_url=server.url, slo_p95_ms=150)  # type: ignore[attr-defined]
-    result = await run_load(profile, RunOptions(workers=0, grace_seconds=1.0))
+    result = await run_load(profile, RunOptions(workers=0))
     steps = result.extra["stress"]
     assert isinstance(steps, list)
     assert [(s["rps"], s["held"]) for s in steps] == [(25, True), (75, True), (125, False)]

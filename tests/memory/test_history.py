@@ -73,6 +73,7 @@ def test_a_row_reads_out_in_camel_case(tmp_path: Path) -> None:
         "moduleId": "CheckoutService",
         "testType": "load",
         "endpoint": "/checkout/submit",
+        "loadProfile": None,
         "runId": "r1",
         "createdAt": "2025-01-31T12:00:00Z",
         "traceId": "l1",
@@ -85,5 +86,6 @@ def test_a_row_reads_out_in_camel_case(tmp_path: Path) -> None:
         "isBaseline": False,
         "baselineObsolete": False,
         "validated": True,
+        "infrastructureFailure": False,
         "retryAttempt": 0,
     }

@@ -106,13 +106,14 @@ def test_blank_key_parts_are_none_in_records_and_keys() -> None:
     assert SeriesKey(" ", "M", "load", "") == SeriesKey(None, "M", "load", None)
     assert (
         str(SeriesKey("vetclinic", "M", "load", None))
-        == "module=M edition=vetclinic testType=load endpoint=-"
+        == "module=M edition=vetclinic testType=load endpoint=- profile=-"
     )
     assert SeriesKey("e", "M").to_wire() == {
         "editionId": "e",
         "moduleId": "M",
         "testType": None,
         "endpoint": None,
+        "loadProfile": None,
     }
 
 

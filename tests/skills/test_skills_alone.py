@@ -223,7 +223,8 @@ async def test_collector_turns_runs_into_suite_metrics() -> None:
         assert (doc["testType"], doc["testName"], doc["testIndex"]) == ("load", "checkout-load", 0)
         assert doc["testTarget"] == f"{BASE_URL}/checkout/submit"
         # The measured (steady) phase: five requests in 500 ms, three of them 503.
-        assert (doc["requests"], doc["rps"], doc["targetRps"]) == (5, 10.0, 10.0)
+        # Throughput counts the two 200s over 0.5 s; the three 503s are failed requests beside it.
+        assert (doc["requests"], doc["rps"], doc["failedRps"], doc["targetRps"]) == (5, 4.0, 6.0, 10.0)
         assert (doc["errorRate"], doc["errors"]) == (0.6, {"http5xx": 3})
         assert doc["retryAttempt"] == 0
         assert doc["testDuration"] == "500ms"

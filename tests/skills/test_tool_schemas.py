@@ -19,6 +19,7 @@ from semantic_kernel.connectors.ai.function_calling_utils import (
 )
 
 from sk_loadagent.memory import open_store
+from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.metrics import PerfMetrics, ScoreWeights
 from sk_loadagent.models.plan import TestSuitePlan
 from sk_loadagent.models.thresholds import PerfThresholds
@@ -55,6 +56,9 @@ EXPECTED: dict[str, dict[str, tuple[Any, bool]]] = {
         "sourceAgent": (PATH, False),
         "allowHosts": (list[str] | None, False),
         "retryAdjustments": (dict[str, dict[str, str | float]] | None, False),
+        "caps": (Caps | None, False),
+        "caFile": (PATH, False),
+        "insecureSkipVerify": (bool | None, False),
     },
     "LoadRunnerExecutor-run_load_tests": {
         "executionPlan": (ExecutionPlan, True),

@@ -26,7 +26,11 @@ from sk_loadagent.suite.sources import Sources
 MODULE = "CheckoutService"
 EDITION = "vetclinic"
 ENDPOINT = "/checkout/submit"
-KEY = SeriesKey(edition_id=EDITION, module_id=MODULE, test_type="load", endpoint=ENDPOINT)
+# The series of ``measured`` runs: 100 rps for 10 s (they carry no phases, so the key is rate and duration).
+PROFILE = "open 100 rps; under 15 s"
+KEY = SeriesKey(
+    edition_id=EDITION, module_id=MODULE, test_type="load", endpoint=ENDPOINT, load_profile=PROFILE
+)
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
 
@@ -109,6 +113,7 @@ class Kit:
     EDITION = EDITION
     ENDPOINT = ENDPOINT
     KEY = KEY
+    PROFILE = PROFILE
     T0 = T0
     latencies_ms = staticmethod(latencies_ms)
     from_latencies = staticmethod(from_latencies)

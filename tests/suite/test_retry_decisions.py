@@ -107,7 +107,12 @@ def test_degraded_without_flakiness_or_retry_on_fail_is_not_retried(kit, store: 
 
 
 def _scope(kit) -> dict[str, Any]:
-    return {"module_id": kit.MODULE, "edition_id": kit.EDITION, "endpoint": kit.ENDPOINT}
+    return {
+        "module_id": kit.MODULE,
+        "edition_id": kit.EDITION,
+        "endpoint": kit.ENDPOINT,
+        "load_profile": kit.PROFILE,  # the series the runs of ``kit.measured`` are stored in
+    }
 
 
 def test_retry_on_fail_retries_a_degraded_test_then_throttles_a_second_time() -> None:

@@ -21,7 +21,11 @@ from sk_loadagent.models.context import RunContext
 from sk_loadagent.planners.agent import AgentOutcome, SuiteRequest, run_suite
 
 KEY = SeriesKey(
-    edition_id="vetclinic", module_id="CheckoutService", test_type="load", endpoint="/checkout/submit"
+    edition_id="vetclinic",
+    module_id="CheckoutService",
+    test_type="load",
+    endpoint="/checkout/submit",
+    load_profile="open 50 rps: steady; under 15 s",  # the load of _plan: 50 rps held for 1 s
 )
 
 
@@ -212,8 +216,12 @@ async def test_a_run_that_stays_degraded_is_retried_three_times_then_escalated(
     alert = _artifact(tmp_path, "regression-alert.yaml")
     assert (alert["status"], alert["escalated"], alert["actionRequired"]) == ("degraded", True, True)
 
-    stored = store.series(KEY)
-    assert [(r.status, r.retry_attempt) for r in stored] == [("degraded", 3)]
+    # The stored attempt ran at 30 rps: it joins the series of that load, not the 50 rps one.
+    assert store.series(KEY) == []
+    stored = store.find(module_id="CheckoutService")
+    assert [(r.status, r.retry_attempt, r.load_profile) for r in stored] == [
+        ("degraded", 3, "open 30 rps: steady; under 15 s")
+    ]
 
 
 async def test_a_run_without_a_trigger_runs_once(tmp_path: Path, store: MemoryStore) -> None:
