@@ -90,6 +90,8 @@ EXPECTED: dict[str, dict[str, tuple[Any, bool]]] = {
         "perfMetrics": (PerfMetrics, True),
         "retryAttempt": (int, False),
         "executionPlan": (ExecutionPlan | None, False),
+        "retriedFor": (dict[str, list[str]] | None, False),
+        "retryBudget": (dict[str, float] | None, False),
     },
     "PreviewPublisher-publish_preview": {
         "perfMetrics": (PerfMetrics, True),
