@@ -289,9 +289,10 @@ def problems_from(
             value = item.get("input")
             field_value = value.get(cause.field) if isinstance(value, dict) else None
             path = f"{path}.{cause.field}" if path else cause.field
-            problems.append(
-                InputProblem(path, cause.expected, None if field_value is None else _got(field_value, ""))
+            got = (
+                cause.got if cause.got is not None else None if field_value is None else _got(field_value, "")
             )
+            problems.append(InputProblem(path, cause.expected, got))
             continue
         problem = InputProblem(path, _expected(item, loc, model), _got(item.get("input"), item["type"]))
         if union_at is not None and item["type"] in _SHAPE_ERRORS:

@@ -1,0 +1,131 @@
+"""Recording flow steps: one entry per step call on the hot path, tallies per step and phase at each flush.
+
+A step is timed from the moment it was due (its iteration's intended start for the first step; the end of the
+step before plus its think time for the others), so waiting for a client counts, and a slow step delays the
+ones after it without hiding. The outcome is the step's own (its checks and extractions included); the raw
+samples are kept while the worker's share of the sample budget lasts, like the iteration recorder's.
+"""
+
+from __future__ import annotations
+
+import bisect
+from array import array
+from collections.abc import Sequence
+
+import numpy as np
+
+from sk_loadagent.engine._recorder import _add_counts, _add_histogram, _floats, _ints
+from sk_loadagent.engine.result import Outcome, Phase, Samples, StepTally
+from sk_loadagent.histogram import bucket_index
+
+
+class StepRecorder:
+    """One worker's step calls. Times passed in are absolute ``perf_counter`` values; t0 is the start."""
+
+    def __init__(
+        self, *, t0: float, phases: Sequence[Phase], steps: int, late_threshold: float, sample_budget: int
+    ) -> None:
+        self.t0 = t0
+        self.late_threshold = late_threshold
+        self.sample_budget = sample_budget
+        self._phase_starts = [p.start for p in phases]
+        self._phase_bounds = np.array([p.start for p in phases], dtype=np.float64)
+        self.tallies = [[StepTally() for _ in phases] for _ in range(steps)]
+        self.complete = True
+        self._kept: list[Samples] = []
+        self._kept_count = 0
+        self.due = array("d")
+        self.sent = array("d")
+        self.end = array("d")  # NaN: no reply
+        self.outcome = array("b")
+        self.status = array("h")
+        self.step = array("h")
+        self.bytes_in = array("q")
+        self.bytes_out = array("q")
+
+    def record(
+        self,
+        step: int,
+        due: float,
+        sent: float,
+        end: float,
+        outcome: Outcome,
+        status: int,
+        bytes_in: int,
+        bytes_out: int,
+    ) -> None:
+        self.due.append(due)
+        self.sent.append(sent)
+        self.end.append(end)
+        self.outcome.append(int(outcome))
+        self.status.append(status)
+        self.step.append(step)
+        self.bytes_in.append(bytes_in)
+        self.bytes_out.append(bytes_out)
+
+    def checks(self, step: int, due: float, names: Sequence[str], results: Sequence[bool]) -> None:
+        """Count each check's pass or fail (``results`` in the order of ``names``, possibly fewer)."""
+        tally = self.tallies[step][self._phase(due - self.t0)].checks
+        for name, passed in zip(names, results, strict=False):
+            counts = tally.get(name)
+            if counts is None:
+                counts = tally[name] = [0, 0]
+            counts[0 if passed else 1] += 1
+
+    def _phase(self, t: float) -> int:
+        return max(0, bisect.bisect_right(self._phase_starts, round(t, 9)) - 1)
+
+    def flush(self) -> None:
+        n = len(self.due)
+        if n == 0:
+            return
+        # Rounded to 1 ns for the reason Recorder.flush gives (t0 + offset - t0 is not exactly the offset).
+        due = np.round(_floats(self.due) - self.t0, 9)
+        sent = np.round(_floats(self.sent) - self.t0, 9)
+        end = np.round(_floats(self.end) - self.t0, 9)
+        outcome = _ints(self.outcome, np.int8).astype(np.int8)
+        status = _ints(self.status, np.int16).astype(np.int16)
+        step = _ints(self.step, np.int16)
+        bytes_in = _ints(self.bytes_in, np.int64)
+        bytes_out = _ints(self.bytes_out, np.int64)
+        latency, service = end - due, end - sent
+        late = (sent - due) > self.late_threshold
+        phase = np.clip(
+            np.searchsorted(self._phase_bounds, due, side="right") - 1, 0, len(self._phase_starts) - 1
+        )
+        nphases = len(self._phase_starts)
+        group = step * nphases + phase
+        for g in np.unique(group).tolist():
+            mask = group == g
+            tally = self.tallies[g // nphases][g % nphases]
+            part = outcome[mask]
+            tally.requests += int(mask.sum())
+            tally.errors += int((part != Outcome.OK).sum())
+            tally.late += int(late[mask].sum())
+            _add_counts(tally.outcomes, part)
+            answered = mask & np.isfinite(latency)
+            values = latency[answered]
+            _add_histogram(tally.latency, values, bucket_index(values))
+            served = service[answered]
+            _add_histogram(tally.service, served, bucket_index(served))
+            tally.bytes_in += int(bytes_in[mask].sum())
+            tally.bytes_out += int(bytes_out[mask].sum())
+        self._keep(
+            Samples(due, latency, service, status, outcome, bytes_in, bytes_out, step.astype(np.int16))
+        )
+
+    def _keep(self, samples: Samples) -> None:
+        if not self.complete:
+            return
+        if self._kept_count + len(samples) > self.sample_budget:
+            self.complete = False
+            self._kept.clear()
+            return
+        self._kept.append(samples)
+        self._kept_count += len(samples)
+
+    def samples(self) -> Samples:
+        """Every kept step call in due-time order (empty once the budget was exceeded)."""
+        if not self.complete:
+            return Samples.empty()
+        return Samples.concat(self._kept)
