@@ -56,6 +56,18 @@ def mask_text(text: str) -> str:
     return text
 
 
+def mask_bytes(data: bytes) -> bytes:
+    """``mask_text`` for bytes that are UTF-8 text (other bytes are returned as they are)."""
+    if not _known:
+        return data
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+    masked = mask_text(text)
+    return data if masked == text else masked.encode("utf-8")
+
+
 def mask_data(value: T) -> T:
     """A JSON-like value (text, lists, mappings) with every registered secret masked in its text."""
     if not _known:

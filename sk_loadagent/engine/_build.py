@@ -28,7 +28,6 @@ from sk_loadagent.engine._flow import (
     FlowPlan,
     compile_flow,
     parse_data,
-    referenced_columns,
 )
 from sk_loadagent.engine._profile import LoadProfile, StressRule
 from sk_loadagent.engine._proxy import environment_proxy
@@ -36,6 +35,7 @@ from sk_loadagent.engine._schedule import ArrivalSchedule
 from sk_loadagent.engine._tls import TlsOptionError, check_options
 from sk_loadagent.errors import InputError
 from sk_loadagent.models.caps import Caps
+from sk_loadagent.models.flow import referenced_columns
 from sk_loadagent.models.loading import problems_from, read_text
 from sk_loadagent.models.plan import TestSpec, TlsOptions, check_base_url, check_endpoint
 from sk_loadagent.secrets import mask_url, register

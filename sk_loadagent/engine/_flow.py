@@ -526,25 +526,6 @@ def _compile_step(
     return step
 
 
-def referenced_columns(steps: Sequence[StepSpec]) -> list[str]:
-    """The data columns the steps read (``${data.col}``), in order of first use."""
-    found: dict[str, None] = {}
-    for step in steps:
-        for _, ref in step.references():
-            if ref.kind == "data":
-                found.setdefault(ref.name)
-    return list(found)
-
-
-def referenced_env(steps: Sequence[StepSpec]) -> list[str]:
-    found: dict[str, None] = {}
-    for step in steps:
-        for _, ref in step.references():
-            if ref.kind == "env":
-                found.setdefault(ref.name)
-    return list(found)
-
-
 __all__ = [
     "BadValue",
     "CompiledFlow",
@@ -557,6 +538,4 @@ __all__ = [
     "RowSource",
     "compile_flow",
     "parse_data",
-    "referenced_columns",
-    "referenced_env",
 ]

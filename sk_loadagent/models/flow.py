@@ -26,6 +26,7 @@ class are checked when the test is built (``engine.build_profile``).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -402,6 +403,26 @@ def flow_references(steps: list[StepSpec]) -> list[tuple[str, Ref]]:
     return [(f"flow[{i}].{where}", ref) for i, step in enumerate(steps) for where, ref in step.references()]
 
 
+def referenced_columns(steps: Sequence[StepSpec]) -> list[str]:
+    """The data columns the steps read (``${data.col}``), in order of first use."""
+    found: dict[str, None] = {}
+    for step in steps:
+        for _, ref in step.references():
+            if ref.kind == "data":
+                found.setdefault(ref.name)
+    return list(found)
+
+
+def referenced_env(steps: Sequence[StepSpec]) -> list[str]:
+    """The environment variables the steps read (``${env:NAME}``), in order of first use."""
+    found: dict[str, None] = {}
+    for step in steps:
+        for _, ref in step.references():
+            if ref.kind == "env":
+                found.setdefault(ref.name)
+    return list(found)
+
+
 __all__ = [
     "CheckSpec",
     "DataSpec",
@@ -413,5 +434,7 @@ __all__ = [
     "check_flow",
     "flow_references",
     "parse_template",
+    "referenced_columns",
+    "referenced_env",
     "template_refs",
 ]

@@ -23,6 +23,7 @@ _NEEDS_RATE = {"load", "spike", "soak"}
 # RFC 3986 characters of a path and query; anything else must be percent-encoded before it is sent.
 _URL_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-._~!$&'()*+,;=:@/?%")
 _BROKEN_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def real_number(value: object) -> object:
@@ -329,6 +330,14 @@ class TestSuitePlan(WireModel):
     @classmethod
     def _base_url(cls, value: str | None) -> str | None:
         return None if value is None else check_base_url(value)
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, value: list[str] | None) -> list[str] | None:
+        for name in value or []:
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError("header names such as X-Session-Token (whose values are written as ***)")
+        return value
 
     _real_max_retries = field_validator("max_retries", mode="before")(real_number)
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import psutil
 
 from sk_loadagent.engine import Progress, RunOptions, RunResult, build_profile, is_loopback, run_load
+from sk_loadagent.errors import InputError
 from sk_loadagent.suite.execution_plan import ExecutionPlan, PlannedTest
 from sk_loadagent.telemetry import ProcessSampler
 from sk_loadagent.telemetry.resources import ResourceSamples
@@ -49,16 +50,19 @@ async def run_one(
     target_pid: int | None,
     progress: Callable[[str, Progress], None] | None,
 ) -> TestRun:
-    profile = build_profile(
-        planned.test,
-        base_url=plan.base_url,
-        method=planned.method,
-        execution_window=plan.execution_window,
-        slo_p95_ms=planned.slo_p95_ms,
-        slo_error_rate=planned.slo_error_rate,
-        caps=plan.caps,
-        proxy=plan.proxy,
-    )
+    try:
+        profile = build_profile(
+            planned.test,
+            base_url=plan.base_url,
+            method=planned.method,
+            execution_window=plan.execution_window,
+            slo_p95_ms=planned.slo_p95_ms,
+            slo_error_rate=planned.slo_error_rate,
+            caps=plan.caps,
+            proxy=plan.proxy,
+        )
+    except InputError as exc:
+        raise _in_plan(plan, planned, exc) from None
     label = planned.label
 
     def report(snapshot: Progress) -> None:
@@ -70,9 +74,20 @@ async def run_one(
         sampler.start()
     try:
         result = await run_load(profile, options, report)
+    except InputError as exc:  # a flow's unique data ran out: named in the plan, like every bad input
+        raise _in_plan(plan, planned, exc) from None
     finally:
         resources = sampler.stop() if sampler is not None else None
     return TestRun(index=planned.index, result=result, resources=resources)
+
+
+def _in_plan(plan: ExecutionPlan, planned: PlannedTest, exc: InputError) -> InputError:
+    """``exc`` (about one test) named by the plan file and the test's place in it."""
+    for problem in exc.problems:
+        problem.field = (
+            f"tests[{planned.index}].{problem.field}" if problem.field else f"tests[{planned.index}]"
+        )
+    return InputError(plan.plan_file or "test-suite.plan.yaml", exc.problems)
 
 
 async def run_tests(
