@@ -42,6 +42,7 @@ def suite_request(args: argparse.Namespace, caps: Caps | None = None) -> SuiteRe
         annotations=args.annotations,
         weighting=getattr(args, "weighting", None),
         baseline=args.baseline,
+        trace_plan=args.trace_plan,
         target_url=args.target_url,
         allow_hosts=list(args.allow_host),
         caps=caps,
@@ -164,6 +165,7 @@ def plan_command(args: argparse.Namespace) -> int:
         weighting=args.weighting,
         baseline=args.baseline,
         caps=caps,
+        trace_plan=args.trace_plan,
     )
     plan = interpret(
         inputs,

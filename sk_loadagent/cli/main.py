@@ -40,6 +40,9 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--annotations", metavar="A", help="studio.annotation.yaml")
     p.add_argument("--weighting", metavar="W", help="customWeighting.yaml")
     p.add_argument("--baseline", metavar="B", help="perf-baseline.memory.json (a seed baseline)")
+    p.add_argument(
+        "--trace-plan", metavar="FILE", help="trace.plan.yaml: add one flow test per trace path (flow) of it"
+    )
     p.add_argument("--trace-id", metavar="ID", help="trace scope of the run (default: from the plan)")
     p.add_argument("--edition", metavar="ID", help="edition id that overrides the plan's editionId")
     p.add_argument("--target-url", metavar="URL", help="base URL that overrides the plan's baseUrl")

@@ -33,6 +33,9 @@ class TestPlanInterpreter:
         annotationsFile: Annotated[str | None, "path of studio.annotation.yaml"] = None,
         weightingFile: Annotated[str | None, "path of customWeighting.yaml"] = None,
         baselineFile: Annotated[str | None, "path of perf-baseline.memory.json"] = None,
+        tracePlanFile: Annotated[
+            str | None, "path of a trace.plan.yaml: one flow test is added per trace path (flow) of it"
+        ] = None,
         targetUrl: Annotated[str | None, "base URL that overrides the plan's baseUrl"] = None,
         traceId: Annotated[str | None, "trace scope of the run"] = None,
         editionId: Annotated[str | None, "edition that overrides the plan's editionId"] = None,
@@ -55,6 +58,7 @@ class TestPlanInterpreter:
             weighting=weightingFile,
             baseline=baselineFile,
             caps=limits,
+            trace_plan=tracePlanFile,
         )
         adjustments = retry_adjustments(retryAdjustments)
         result = interpret(

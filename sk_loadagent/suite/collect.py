@@ -24,6 +24,8 @@ def collect_one(plan: ExecutionPlan, run: TestRun, *, retry_attempt: int) -> Per
     metrics.test_target = mask_url(planned.url)
     metrics.retry_attempt = retry_attempt
     metrics.excluded_from_gate = planned.exclude_from_gate or None
+    if planned.notes:
+        metrics.warnings = [*planned.notes, *(metrics.warnings or [])]
     if metrics.stress is not None and planned.test.rps is not None:
         metrics.stress.design_limit_rps = planned.test.rps
     return metrics

@@ -52,6 +52,7 @@ class PlannedTest(WireModel):
     planned_peak_rps: float | None = Field(
         default=None, description="the schedule's highest arrival rate as planned, before retry adjustments"
     )
+    notes: list[str] | None = Field(default=None, description="how the test was made (a trace plan's flow)")
 
 
 class ExecutionPlan(WireModel):
@@ -347,6 +348,7 @@ def interpret(
                 retry_on_fail=_retry_on_fail(test.retry_on_fail, flags.retry_on_fail, retry_default),
                 adjustments=extra,
                 planned_peak_rps=_peak_rps(as_planned),
+                notes=inputs.notes.get(index) or None,
             )
         )
     return ExecutionPlan(
