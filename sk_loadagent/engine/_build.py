@@ -190,7 +190,7 @@ def _flow(ctx: _Context, shape: _Shape, headers: dict[str, str], caps: Caps) -> 
                 "data.file",
                 f"a row for each of the {planned:,} iterations the schedule starts (unique mode uses each "
                 "row once)",
-                f"{table.file} with {len(table.rows):,} rows",
+                f"{table.file} with {len(table.rows):,} row{'s' if len(table.rows) != 1 else ''}",
             )
     return plan
 

@@ -72,6 +72,11 @@ class FlowPlan:
         ]
 
     @property
+    def uses_http(self) -> bool:
+        """Whether a step is an HTTP request (a flow of users' clients alone reaches no base URL)."""
+        return any(s.request is not None for s in self.steps)
+
+    @property
     def uses_head(self) -> bool:
         return any(s.request is not None and s.request.chosen_method() == "HEAD" for s in self.steps)
 
@@ -459,7 +464,7 @@ def compile_flow(plan: FlowPlan, *, worker: int = 0) -> CompiledFlow:
                 raise FlowBuildError(
                     f"flow[{index}].{where}",
                     f"the environment variable {ref.name} to be set ({ref.text})",
-                    "it is unset",
+                    f"no {ref.name} in the environment",
                 )
         steps.append(_compile_step(index, spec, plan.headers, columns))
         if spec.surface is not None and spec.surface not in surfaces:

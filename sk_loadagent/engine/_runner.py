@@ -95,7 +95,7 @@ async def run_load(
     if profile.proxy is not None:
         check_target(redact(profile.proxy), options.allow_hosts, role="proxy")
     transport = choose_transport(profile, options)
-    if isinstance(transport, str):
+    if isinstance(transport, str) and (profile.flow is None or profile.flow.uses_http):
         await _preflight(profile)
     requested = options.worker_count()
     n = _worker_count(profile, requested)

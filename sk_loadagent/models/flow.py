@@ -53,6 +53,14 @@ CHECK_OPERATORS = ("equals", "exists", "length")
 CHECK_KEYS = "status, bodyContains or a JSONPath such as $.items[0].sku"
 
 
+class TemplateError(ValueError):
+    """Text with a ``${...}`` that is no reference: ``str()`` says what would be, ``written`` what was."""
+
+    def __init__(self, expected: str, written: str) -> None:
+        super().__init__(expected)
+        self.written = written
+
+
 @dataclass(frozen=True)
 class Ref:
     """One ``${...}`` of a template: what it refers to and how it was written."""
@@ -80,7 +88,7 @@ def parse_template(text: str) -> list[Part]:
     if at < len(text):
         parts.append(text[at:])
     if "${" in "".join(p for p in parts if isinstance(p, str)):
-        raise ValueError(f"references written as {REFERENCE_FORMS} (an unclosed ${{, or $$ for a $)")
+        raise TemplateError(f"references written as {REFERENCE_FORMS} (or $$ for a $)", text)
     return _merged(parts)
 
 
@@ -93,7 +101,7 @@ def _ref(inner: str, written: str) -> Ref:
         return Ref("data", inner[5:], written)
     if _VAR.fullmatch(inner) and inner not in RESERVED_NAMES:
         return Ref("var", inner, written)
-    raise ValueError(f"a reference such as {REFERENCE_FORMS}, not {written}")
+    raise TemplateError(f"a reference such as {REFERENCE_FORMS}", written)
 
 
 def _merged(parts: list[Part]) -> list[Part]:
@@ -236,7 +244,7 @@ class StepSpec(WireModel):
         for var, source in (value or {}).items():
             problem = _extract_problem(var, source)
             if problem is not None:
-                raise FieldProblem(f"extract.{var}", problem, repr(source))
+                raise FieldProblem(var, problem, repr(source))
         return value
 
     @field_validator("check")
@@ -293,10 +301,15 @@ class StepSpec(WireModel):
         return found
 
     def references(self) -> list[tuple[str, Ref]]:
-        """Every reference of the step with the field it is written in (``request.headers.Authorization``)."""
+        """Every reference of the step with the field it is written in (``request.headers.Authorization``);
+        raises FieldProblem naming the field of one that is not a reference."""
         found: list[tuple[str, Ref]] = []
         for where, value in self.templates():
-            found += [(_join(where, inner), ref) for inner, ref in template_refs(value)]
+            try:
+                refs = template_refs(value)
+            except TemplateError as exc:
+                raise FieldProblem(where, str(exc), exc.written) from None
+            found += [(_join(where, inner), ref) for inner, ref in refs]
         return found
 
 
@@ -324,8 +337,8 @@ def _extract_problem(var: str, source: str) -> str | None:
 
 
 def _check_spec(key: str, expected: Any) -> CheckSpec:
-    """The check written as ``key: expected``; raises FieldProblem naming ``check.<key>``."""
-    where = f"check.{key}"
+    """The check written as ``key: expected``; raises FieldProblem naming ``<key>`` within ``check``."""
+    where = key
     if key == "status":
         codes = expected if isinstance(expected, list) else [expected]
         if not codes or any(
@@ -380,22 +393,28 @@ def check_flow(steps: list[StepSpec], data: DataSpec | None) -> None:
     for index, step in enumerate(steps):
         try:
             references = step.references()
-        except ValueError as exc:
-            raise FieldProblem(f"flow[{index}]", str(exc)) from None
+        except FieldProblem as exc:
+            raise FieldProblem(f"flow[{index}].{exc.field}", exc.expected, exc.got) from None
         for where, ref in references:
             field = f"flow[{index}].{where}"
             if ref.kind == "var" and ref.name not in extracted:
-                earlier = ", ".join(s.name or "" for s in steps[:index]) or "none: it is the first step"
                 raise FieldProblem(
-                    field,
-                    f"a value that an earlier step extracts ({ref.text} is extracted by no step before "
-                    f"{step.name}; earlier steps: {earlier})",
-                    ref.text,
+                    field, f"a value an earlier step extracts ({_extracted(extracted)})", ref.text
                 )
             if ref.kind == "data" and data is None:
                 raise FieldProblem(field, f"a data file to read {ref.text} from (data: {{file: users.csv}})")
         for var in step.extract or {}:
             extracted.setdefault(var, step.name or "")
+
+
+def _extracted(extracted: dict[str, str]) -> str:
+    """``login extracts token; cart extracts cartId`` for the message of an unknown ``${var}``."""
+    if not extracted:
+        return "no step before this one extracts a value"
+    by_step: dict[str, list[str]] = {}
+    for var, step in extracted.items():
+        by_step.setdefault(step, []).append(var)
+    return "; ".join(f"{step} extracts {', '.join(names)}" for step, names in by_step.items())
 
 
 def flow_references(steps: list[StepSpec]) -> list[tuple[str, Ref]]:
