@@ -20,7 +20,7 @@ from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.durations import Duration
 from sk_loadagent.models.flow import referenced_env
 from sk_loadagent.models.plan import TestSpec, TestSuitePlan, TlsOptions, check_base_url, proxy_url_problem
-from sk_loadagent.secrets import register, secret_header_names, url_credentials
+from sk_loadagent.secrets import mask_url, register, secret_header_names, url_credentials
 from sk_loadagent.suite.inputs import SuiteInputs
 from sk_loadagent.suite.sources import Sources
 
@@ -102,7 +102,7 @@ def _target_base_url(inputs: SuiteInputs, target_url: str | None) -> str:
         try:
             return check_base_url(target_url)
         except ValueError as exc:
-            raise InputError.single("--target-url", "", str(exc), repr(target_url)) from None
+            raise InputError.single("--target-url", "", str(exc), repr(mask_url(target_url))) from None
     if inputs.plan.base_url:
         return inputs.plan.base_url
     if inputs.metadata is not None and inputs.metadata.base_url:
