@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import orjson
 
+from sk_loadagent.engine._requests import USER_AGENT
 from sk_loadagent.engine.clients.base import Call, Reply, load_client
 from sk_loadagent.engine.result import Outcome
 from sk_loadagent.models.flow import CheckSpec, ExtractSpec, Ref, StepSpec, parse_template
@@ -411,30 +412,31 @@ class CompiledStep:
             want_headers=self.want_headers,
         )
 
-    def judge(self, reply: Reply, it: IterationState, results: list[bool]) -> Outcome:
-        """The step's outcome from its reply; ``results`` receives each check's pass or fail (status first);
-        extracted values go into ``it.values``."""
+    def judge(self, reply: Reply, it: IterationState) -> tuple[Outcome, int, int]:
+        """The step's outcome from its reply, how many of its checks ran (in ``check_names`` order: the
+        status first) and which of those failed (bit k set: check k failed). Extracted values go into
+        ``it.values``."""
         status = reply.status
+        ran = failed = 0
         if self.status is not None:
-            ok = status in self.status
-            results.append(ok)
-            if not ok:
+            ran = 1
+            if status not in self.status:
                 if status is not None and 400 <= status < 600:
-                    return Outcome.HTTP_4XX if status < 500 else Outcome.HTTP_5XX
-                return Outcome.CHECK
+                    return (Outcome.HTTP_4XX if status < 500 else Outcome.HTTP_5XX), 1, 1
+                return Outcome.CHECK, 1, 1
         elif status is not None and not 200 <= status < 400:
             if 400 <= status < 500:
-                return Outcome.HTTP_4XX
-            return Outcome.HTTP_5XX if 500 <= status < 600 else Outcome.UNEXPECTED_STATUS
+                return Outcome.HTTP_4XX, 0, 0
+            return (Outcome.HTTP_5XX if 500 <= status < 600 else Outcome.UNEXPECTED_STATUS), 0, 0
         outcome = Outcome.OK
         document: Any = _NOT_JSON
         if self.want_body and reply.body:
             document = _document(reply.body)
         for check in self.checks:
-            passed = check.passed(document, reply.body, it)
-            results.append(passed)
-            if not passed:
+            if not check.passed(document, reply.body, it):
+                failed |= 1 << ran
                 outcome = Outcome.CHECK
+            ran += 1
         for extract in self.extracts:
             value = extract.value(document, reply)
             if value is None:
@@ -442,7 +444,7 @@ class CompiledStep:
                     outcome = Outcome.EXTRACT
             else:
                 it.values[extract.var] = value
-        return outcome
+        return outcome, ran, failed
 
 
 @dataclass
@@ -515,7 +517,7 @@ def _compile_step(
     step.method = request.chosen_method()
     step.target = f"{step.method} {request.path}"
     step.path = Template(request.path, _path_value, columns)
-    merged = dict(defaults)
+    merged = {"User-Agent": USER_AGENT, **dict(defaults)}
     lower = {k.lower(): k for k in merged}
     for key, value in request.headers.items():
         merged.pop(lower.get(key.lower(), key), None)

@@ -257,7 +257,6 @@ class FlowDriver:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing_clients: set[asyncio.Task[None]] = set()
         self._sleeper = _Sleeper(loop)
-        self._check_names = [s.check_names for s in flow.steps]
 
     # -- to be provided by a model ---------------------------------------------------------------------------
     def client_for(
@@ -276,10 +275,18 @@ class FlowDriver:
         return task
 
     def start_iteration(self, start: float, index: int, row: tuple[str, ...], vu: _Vu | None) -> _Running:
+        """An iteration in a task of its own (open model: iterations overlap)."""
         running = _Running(start)
         self._running.add(running)
         running.task = self.spawn(self._iteration(running, index, row, vu))
         return running
+
+    async def run_iteration(self, start: float, index: int, row: tuple[str, ...], vu: _Vu) -> None:
+        """An iteration in the calling task (closed model: a VU's iterations follow one another)."""
+        running = _Running(start)
+        self._running.add(running)
+        running.task = asyncio.current_task()
+        await self._iteration(running, index, row, vu)
 
     async def _iteration(self, running: _Running, index: int, row: tuple[str, ...], vu: _Vu | None) -> None:
         it = IterationState(index, vu.index if vu is not None else self.worker, row)
@@ -338,7 +345,10 @@ class FlowDriver:
             flight.waiter = None
             flight.client = client
             sent = _perf_counter()
-            future = flight.future = asyncio.ensure_future(client.call(call))
+            called = client.call(call)
+            future = flight.future = (
+                called if isinstance(called, asyncio.Future) else asyncio.ensure_future(called)
+            )
             reply: Reply = await future
         except asyncio.CancelledError:
             if not flight.expired:
@@ -352,13 +362,19 @@ class FlowDriver:
         finally:
             self._flights.discard(flight)
         end = _perf_counter()
-        results: list[bool] = []
-        outcome = step.judge(reply, it, results)
+        outcome, ran, failed = step.judge(reply, it)
         self.steps.record(
-            step.index, due, sent, end, outcome, reply.status or 0, reply.bytes_in, reply.bytes_out
+            step.index,
+            due,
+            sent,
+            end,
+            outcome,
+            reply.status or 0,
+            reply.bytes_in,
+            reply.bytes_out,
+            ran,
+            failed,
         )
-        if results:
-            self.steps.checks(step.index, due, self._check_names[step.index], results)
         self.client_done(step, vu, client)
         return outcome, sent, end, end
 
@@ -577,9 +593,7 @@ class FlowClosedLoop(VuClock, FlowDriver):
                     self._finish()
                     break
                 self._count += 1
-                running = self.start_iteration(_perf_counter(), index, row, vu)
-                assert running.task is not None
-                await running.task
+                await self.run_iteration(_perf_counter(), index, row, vu)
                 pause = self.flow.think_time
                 if self._connect_failed(vu):
                     pause = max(pause, RETRY_AFTER)

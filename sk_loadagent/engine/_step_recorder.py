@@ -8,11 +8,11 @@ samples are kept while the worker's share of the sample budget lasts, like the i
 
 from __future__ import annotations
 
-import bisect
 from array import array
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from sk_loadagent.engine._recorder import _add_counts, _add_histogram, _floats, _ints
 from sk_loadagent.engine.result import Outcome, Phase, Samples, StepTally
@@ -23,9 +23,17 @@ class StepRecorder:
     """One worker's step calls. Times passed in are absolute ``perf_counter`` values; t0 is the start."""
 
     def __init__(
-        self, *, t0: float, phases: Sequence[Phase], steps: int, late_threshold: float, sample_budget: int
+        self,
+        *,
+        t0: float,
+        phases: Sequence[Phase],
+        check_names: Sequence[Sequence[str]],
+        late_threshold: float,
+        sample_budget: int,
     ) -> None:
         self.t0 = t0
+        self._check_names = [list(names) for names in check_names]
+        steps = len(self._check_names)
         self.late_threshold = late_threshold
         self.sample_budget = sample_budget
         self._phase_starts = [p.start for p in phases]
@@ -42,6 +50,8 @@ class StepRecorder:
         self.step = array("h")
         self.bytes_in = array("q")
         self.bytes_out = array("q")
+        self.checks_ran = array("b")  # how many of the step's checks ran (in check_names order)
+        self.checks_failed = array("q")  # bit k: check k failed
 
     def record(
         self,
@@ -53,6 +63,8 @@ class StepRecorder:
         status: int,
         bytes_in: int,
         bytes_out: int,
+        checks_ran: int = 0,
+        checks_failed: int = 0,
     ) -> None:
         self.due.append(due)
         self.sent.append(sent)
@@ -62,18 +74,8 @@ class StepRecorder:
         self.step.append(step)
         self.bytes_in.append(bytes_in)
         self.bytes_out.append(bytes_out)
-
-    def checks(self, step: int, due: float, names: Sequence[str], results: Sequence[bool]) -> None:
-        """Count each check's pass or fail (``results`` in the order of ``names``, possibly fewer)."""
-        tally = self.tallies[step][self._phase(due - self.t0)].checks
-        for name, passed in zip(names, results, strict=False):
-            counts = tally.get(name)
-            if counts is None:
-                counts = tally[name] = [0, 0]
-            counts[0 if passed else 1] += 1
-
-    def _phase(self, t: float) -> int:
-        return max(0, bisect.bisect_right(self._phase_starts, round(t, 9)) - 1)
+        self.checks_ran.append(checks_ran)
+        self.checks_failed.append(checks_failed)
 
     def flush(self) -> None:
         n = len(self.due)
@@ -88,6 +90,8 @@ class StepRecorder:
         step = _ints(self.step, np.int16)
         bytes_in = _ints(self.bytes_in, np.int64)
         bytes_out = _ints(self.bytes_out, np.int64)
+        ran = _ints(self.checks_ran, np.int8)
+        failed_bits = _ints(self.checks_failed, np.int64)
         latency, service = end - due, end - sent
         late = (sent - due) > self.late_threshold
         phase = np.clip(
@@ -110,6 +114,7 @@ class StepRecorder:
             _add_histogram(tally.service, served, bucket_index(served))
             tally.bytes_in += int(bytes_in[mask].sum())
             tally.bytes_out += int(bytes_out[mask].sum())
+            _count_checks(tally.checks, self._check_names[g // nphases], ran[mask], failed_bits[mask])
         self._keep(
             Samples(due, latency, service, status, outcome, bytes_in, bytes_out, step.astype(np.int16))
         )
@@ -129,3 +134,20 @@ class StepRecorder:
         if not self.complete:
             return Samples.empty()
         return Samples.concat(self._kept)
+
+
+def _count_checks(
+    into: dict[str, list[int]],
+    names: Sequence[str],
+    ran: npt.NDArray[np.int64],
+    failed: npt.NDArray[np.int64],
+) -> None:
+    """Passes and failures of each check over a group of calls (``ran``: how many checks each call ran)."""
+    for k, name in enumerate(names):
+        run = ran > k
+        if not run.any():
+            continue
+        bad = int((run & (((failed >> k) & 1) == 1)).sum())
+        counts = into.setdefault(name, [0, 0])
+        counts[0] += int(run.sum()) - bad
+        counts[1] += bad

@@ -212,7 +212,7 @@ class _Run:
         self.steps = StepRecorder(
             t0=0.0,
             phases=self.phases,
-            steps=len(flow.steps),
+            check_names=[s.check_names for s in flow.steps],
             late_threshold=spec.late_threshold,
             sample_budget=spec.sample_budget - share,
         )

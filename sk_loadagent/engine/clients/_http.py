@@ -17,7 +17,7 @@ from typing import Any, cast
 import httptools
 import httpx
 
-from sk_loadagent.engine._requests import USER_AGENT, Target
+from sk_loadagent.engine._requests import Target
 from sk_loadagent.engine._tls import (
     ResumingContext,
     client_context,
@@ -31,6 +31,7 @@ from sk_loadagent.engine.result import OUTCOME_NAMES, Outcome
 from sk_loadagent.models.plan import TlsOptions
 
 _perf_counter = time.perf_counter
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def _fail(outcome: Outcome) -> ClientError:
@@ -63,6 +64,7 @@ class HttpClients:
         if tls is not None:
             self.tls = client_context(tls, alpn=["h2", "http/1.1"] if http2 else ["http/1.1"])
         self.server_name = (tls.server_name if tls is not None else None) or self.target.host
+        self.host_line = f" HTTP/1.1\r\nHost: {self.target.host_header}\r\n"
 
     @property
     def tls_resumed(self) -> int:
@@ -97,7 +99,7 @@ class FastHttpClient(Client, asyncio.Protocol):
         self._body: list[bytes] = []
         self._want_body = False
         self._want_headers = False
-        self._header_name = b""
+        self._loop = asyncio.get_running_loop()
         self.broken = False
 
     # -- connecting ------------------------------------------------------------------------------------------
@@ -142,18 +144,18 @@ class FastHttpClient(Client, asyncio.Protocol):
 
     # -- calls -----------------------------------------------------------------------------------------------
     def call(self, call: Call) -> asyncio.Future[Reply]:
-        clients = self._clients
-        head = [f"{call.method} {call.path} HTTP/1.1", f"Host: {clients.target.host_header}"]
-        names = set()
+        """Write the request (the step's headers as given: the engine's steps carry their User-Agent)."""
+        parts = [call.method, " ", call.path, self._clients.host_line]
         for name, value in call.headers:
-            head.append(f"{name}: {value}")
-            names.add(name.lower())
-        if "user-agent" not in names:
-            head.append(f"User-Agent: {USER_AGENT}")
-        if call.body or call.method in ("POST", "PUT", "PATCH"):
-            head.append(f"Content-Length: {len(call.body)}")
-        wire = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + call.body
-        waiter = self._waiter = asyncio.get_running_loop().create_future()
+            parts += (name, ": ", value, "\r\n")
+        body = call.body
+        if body or call.method in _BODY_METHODS:
+            parts.append(f"Content-Length: {len(body)}\r\n")
+        parts.append("\r\n")
+        wire = "".join(parts).encode("latin-1")
+        if body:
+            wire += body
+        waiter = self._waiter = self._loop.create_future()
         self._reply = Reply(bytes_out=len(wire))
         self._body = []
         self._want_body = call.want_body
@@ -251,9 +253,6 @@ class HttpxClient(Client):
         clients = self._clients
         assert self._client is not None, "connect() first"
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in call.headers]
-        names = {k.lower() for k, _ in call.headers}
-        if "user-agent" not in names:
-            headers.append((b"User-Agent", USER_AGENT.encode()))
         server_name = clients.tls_options.server_name if clients.tls_options is not None else None
         extensions = {"sni_hostname": server_name} if server_name else {}
         request = httpx.Request(
