@@ -60,13 +60,8 @@ MAX_HTTPS_US = 20.0  # issue 16: generator CPU per keep-alive HTTPS request
 MIN_HTTPS_RATIO = 0.55  # ... and at least this share of wrk's requests per CPU-second over HTTPS
 PARTS = ("saturation", "https", "accuracy", "hold", "overhead", "flow")
 CONNECTIONS = 50
-FLOW_RATES = (
-    1_000,
-    2_000,
-    4_000,
-    6_000,
-    8_000,
-)  # iterations/s of 3 steps tried in turn while one worker holds
+# Iterations per second (of 3 steps) tried in turn while one worker holds them.
+FLOW_RATES = (1_000, 2_000, 4_000, 6_000, 8_000, 12_000, 16_000)
 LATE_MS = 5.0
 PROBE_SECONDS = 10
 QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))
