@@ -155,3 +155,23 @@ def test_a_step_scope_applies_to_its_step_alone(
     assert (flow_limit is not None and flow_limit.source != "default") is applies_to_flow
     assert bool(sources.step_limits_for(test, "login")) is applies_to_step
     assert not sources.step_limits_for(test, "other")
+
+
+def test_the_tile_speaks_of_iterations_for_a_flow() -> None:
+    from sk_loadagent.models.metrics import LatencySummary, StepMetrics
+    from sk_loadagent.publish.text import test_sentence
+
+    flow = PerfMetrics(
+        test_type="load",
+        test_name="checkout-flow",
+        endpoint="flow:checkout-flow",
+        rps=20.0,
+        error_rate=0.0,
+        latency=LatencySummary(p95=90.7),
+        status="pass",
+        steps=[StepMetrics(name="login", target="POST /auth/login", requests=120)],
+    )
+    assert test_sentence(flow) == (
+        "Load test of flow checkout-flow (1 step): p95 90.7 ms per iteration at 20 iterations/s, no errors. "
+        "Not compared with a baseline: exploratory run. Passed."
+    )
