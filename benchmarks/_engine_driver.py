@@ -4,7 +4,9 @@ The bench script starts this like any other peer tool (pinned with taskset, CPU 
 process tree), so the engine gets no special treatment in the ratios. ``--workers 0`` generates the load in
 this process on uvloop (one process, like wrk -t1); ``--workers N`` spawns N worker processes. An https://
 URL is verified with ``--ca-file``; ``--close`` asks the server to close after each answer (``Connection:
-close``), so every request opens a new connection: what a handshake costs.
+close``), so every request opens a new connection: what a handshake costs. ``--flow-steps N`` runs a flow of
+N steps instead of single requests (the first extracts a value from the body, the others send it in a
+header; each checks its status), and ``--rps`` then counts iterations.
 """
 
 from __future__ import annotations
@@ -38,7 +40,25 @@ def profile_for(args: argparse.Namespace) -> LoadProfile:
         spec["tls"] = {"caFile": args.ca_file}
     if args.close:
         spec["headers"] = {"Connection": "close"}
+    if args.flow_steps:
+        spec["name"] = "bench-flow"
+        spec["flow"] = flow_steps(args.flow_steps)
     return build_profile(TestSpec.model_validate(spec), base_url=args.url)
+
+
+def flow_steps(count: int) -> list[dict[str, object]]:
+    """A flow as a user writes one: a value extracted from the first answer and sent on by the others."""
+    first = {
+        "name": "s1",
+        "request": {"path": "/s1?n=${iteration}"},
+        "extract": {"v": "regex:(o)k"},
+        "check": {"status": 200},
+    }
+    rest = [
+        {"name": f"s{i}", "request": {"path": f"/s{i}", "headers": {"X-V": "${v}"}}, "check": {"status": 200}}
+        for i in range(2, count + 1)
+    ]
+    return [first, *rest]
 
 
 def nearest_rank(ordered: np.ndarray, q: float) -> float:
@@ -58,8 +78,11 @@ def summary(result: RunResult) -> dict[str, object]:
         latency_ms = _from_windows(result, "latency")
         service_ms = _from_windows(result, "service")
         ok = sum(w.outcomes.get(int(Outcome.OK), 0) for w in result.windows)
+    measured = [i for i, p in enumerate(result.phases) if p.measured]
+    step_calls = sum(step.phases[i].requests for step in result.steps for i in measured)
     return {
         "requests": g.requests,
+        "stepCalls": step_calls,
         "samples": len(s),
         "complete": result.complete,
         "ok": ok,
@@ -101,6 +124,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--sample-budget", type=int, default=2_000_000)
     parser.add_argument("--ca-file", help="CA file that verifies an https:// target")
     parser.add_argument("--close", action="store_true", help="a new connection for every request")
+    parser.add_argument("--flow-steps", type=int, default=0, help="run a flow of this many steps")
     args = parser.parse_args(argv)
     options = RunOptions(workers=args.workers, transport="fast", sample_budget=args.sample_budget)
     profile = profile_for(args)

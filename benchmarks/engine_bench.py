@@ -15,6 +15,8 @@
    p50/p90/p99/max beside the closed-form truth, and the engine (and k6) over HTTPS to the same server.
 3. Rate holding: 30,000 rps for 30 s with one worker process, then with two; late starts (> 5 ms).
 4. Overhead: against a 1 ms server at 1,000 rps, the engine's p50 beside wrk's.
+5. Flows (part "flow", _engine_flows.py): generator CPU per flow step beside per single request, and the
+   iteration rate one worker holds.
 
 Traffic goes to 127.0.0.1 only and every run is bounded in time. Targets are pinned to CPU 0 and generators
 to CPU 1 (taskset); every tool's CPU is measured the same way, from its process tree (see _engine_procs).
@@ -40,6 +42,7 @@ from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _engine_flows import flow_section
 from _engine_peers import HTTPS_PEERS, Peers, _wrk_requests, accuracy_tools, find_peers, saturation_tools
 from _engine_procs import Finished, run_tool, tree_rss_by_role
 from _engine_servers import FREEZE_AT, PERIOD, due
@@ -55,8 +58,10 @@ ENGINE_FEW = "engine, ≤ 10 connections"
 ENGINE_HTTPS = "engine, https"
 MAX_HTTPS_US = 20.0  # issue 16: generator CPU per keep-alive HTTPS request
 MIN_HTTPS_RATIO = 0.55  # ... and at least this share of wrk's requests per CPU-second over HTTPS
-PARTS = ("saturation", "https", "accuracy", "hold", "overhead")
+PARTS = ("saturation", "https", "accuracy", "hold", "overhead", "flow")
 CONNECTIONS = 50
+# Iterations per second (of 3 steps) tried in turn while one worker holds them.
+FLOW_RATES = (1_000, 2_000, 4_000, 6_000, 8_000, 12_000, 16_000)
 LATE_MS = 5.0
 PROBE_SECONDS = 10
 QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))
@@ -625,6 +630,18 @@ def main(argv: list[str]) -> int:
             hold(plan)
         if "overhead" in plan.parts:
             overhead(plan, peers)
+        if "flow" in plan.parts:
+            flow_section(
+                engine_cmd=engine_cmd,
+                engine_json=engine_json,
+                say=say,
+                target_cpu=TARGET_CPU,
+                generator_cpu=GENERATOR_CPU,
+                seconds=plan.saturation_s,
+                reps=plan.reps,
+                hold_rates=FLOW_RATES[:1] if plan.tiny else FLOW_RATES,
+                hold_seconds=max(1, plan.hold_s // 3),
+            )
     say(f"bench finished in {time.monotonic() - started:.0f} s")
     return 0
 

@@ -16,6 +16,8 @@ import os
 import uuid
 from pathlib import Path
 
+from sk_loadagent.secrets import mask_bytes, mask_text
+
 TEMP_SUFFIX = ".tmp"
 
 
@@ -25,10 +27,13 @@ def temp_prefix(path: Path) -> str:
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> Path:
-    """Replace ``path`` with ``data`` (text is written as UTF-8), creating its directory if needed."""
+    """Replace ``path`` with ``data`` (text is written as UTF-8), creating its directory if needed.
+
+    Every secret this process knows is written as ``***`` (``sk_loadagent.secrets``): what is written here
+    leaves the process."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
+    payload = mask_text(data).encode("utf-8") if isinstance(data, str) else mask_bytes(data)
     tmp = target.with_name(f"{temp_prefix(target)}{uuid.uuid4().hex}{TEMP_SUFFIX}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:

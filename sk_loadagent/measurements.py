@@ -31,6 +31,9 @@ class Outcome(IntEnum):
     CONNECT_ERROR = 7
     UNEXPECTED_STATUS = 8  # a 1xx/2xx/3xx status the test does not list in expectStatus
     TLS = 9  # the TLS handshake failed (the reasons are counted beside, in the run's warnings)
+    CHECK = 10  # a flow step's response failed one of its checks
+    EXTRACT = 11  # a flow step could not extract a value (or use one an earlier step did not extract)
+    CLIENT_ERROR = 12  # a user's client (a flow step's surface) raised an exception of its own
 
 
 OUTCOME_NAMES: dict[int, str] = {
@@ -44,6 +47,9 @@ OUTCOME_NAMES: dict[int, str] = {
     Outcome.CONNECT_ERROR: "connectError",
     Outcome.UNEXPECTED_STATUS: "unexpectedStatus",
     Outcome.TLS: "tls",
+    Outcome.CHECK: "check",
+    Outcome.EXTRACT: "extract",
+    Outcome.CLIENT_ERROR: "clientError",
 }
 
 
@@ -124,6 +130,47 @@ class Window:
 
 
 @dataclass
+class StepTally:
+    """What one flow step did in one phase (by the moment each of its requests was due)."""
+
+    requests: int = 0
+    errors: int = 0
+    late: int = 0
+    outcomes: dict[int, int] = field(default_factory=dict)
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    service: LatencyHistogram = field(default_factory=LatencyHistogram)
+    bytes_in: int = 0
+    bytes_out: int = 0
+    checks: dict[str, list[int]] = field(default_factory=dict)  # check name -> [passed, failed]
+
+    def merge(self, other: StepTally) -> None:
+        self.requests += other.requests
+        self.errors += other.errors
+        self.late += other.late
+        for outcome, n in other.outcomes.items():
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + n
+        self.latency.merge(other.latency)
+        self.service.merge(other.service)
+        self.bytes_in += other.bytes_in
+        self.bytes_out += other.bytes_out
+        for name, (passed, failed) in other.checks.items():
+            counts = self.checks.setdefault(name, [0, 0])
+            counts[0] += passed
+            counts[1] += failed
+
+
+@dataclass
+class StepMeasurements:
+    """One step of a flow over the whole run: its requests (timed from the moment each was due) as raw
+    samples while the budget lasted (``Samples.variant`` is the step's index), and its tally per phase."""
+
+    name: str
+    target: str  # "POST /auth/login", or the client's import path for a surface step
+    samples: Samples
+    phases: list[StepTally]
+
+
+@dataclass
 class GeneratorReport:
     """The generator's own cost and shortfalls during the measured phase."""
 
@@ -166,6 +213,9 @@ class RunResult:
     variants: list[int] = field(default_factory=list)  # payload bytes per request template
     warnings: list[str] = field(default_factory=list)
     extra: dict[str, object] = field(default_factory=dict)  # executor-specific facts (e.g. stress steps)
+    # A flow: its steps. Then ``samples`` and ``windows`` hold iterations (latency from the intended start to
+    # the end of the last step, think time excluded; an iteration fails with its first failing step's class).
+    steps: list[StepMeasurements] = field(default_factory=list)
 
 
 @dataclass

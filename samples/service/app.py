@@ -2,7 +2,12 @@
 
 Three business endpoints (any method, JSON in and out), one per module of the ConnectSoft vet-clinic SaaS:
 ``/checkout/submit`` (CheckoutService), ``/appointments/book`` (AppointmentsService) and
-``/notifications/send`` (NotificationService); plus ``/health`` (no knobs applied), ``/openapi.json``
+``/notifications/send`` (NotificationService); a shopping journey for flow tests (POST, JSON): ``/auth/login``
+(``{"user": "u1", "password": "pw-u1"}``: the password is ``pw-`` and the user name, as in
+``samples/vetclinic/users.csv``; answers ``{"token": ...}``, 401 otherwise), ``/cart/items`` (``{"sku": "A1",
+"quantity": 1}``: answers 201 with the cart's items) and ``/cart/submit`` (answers the order), both of which
+need ``Authorization: Bearer <token>`` and answer 401 without a token the service issued; plus ``/health``
+(no knobs applied), ``/openapi.json``
 (``samples/vetclinic/generated.api.yaml`` as JSON) and the admin endpoints ``/admin/config`` (GET the knobs;
 PUT or POST a JSON object to change some of them at run time), ``/admin/stats`` and ``/admin/reset``.
 
@@ -40,11 +45,12 @@ import json
 import math
 import os
 import random
+import secrets
 import signal
 import socket
 import sys
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,7 +84,13 @@ BUSINESS_ROUTES: dict[str, tuple[str, str]] = {
     "/checkout/submit": ("CheckoutService", "chk"),
     "/appointments/book": ("AppointmentsService", "apt"),
     "/notifications/send": ("NotificationService", "ntf"),
+    "/auth/login": ("CheckoutService", "ses"),
+    "/cart/items": ("CheckoutService", "crt"),
+    "/cart/submit": ("CheckoutService", "ord"),
 }
+JOURNEY_ROUTES = ("/auth/login", "/cart/items", "/cart/submit")
+MAX_SESSIONS = 100_000  # the oldest sessions are forgotten beyond this (a long run's memory stays bounded)
+MAX_CART_ITEMS = 100
 OPERATION_ROUTES = ("/health", "/openapi.json", "/admin/config", "/admin/stats", "/admin/reset")
 OPENAPI_PATH = Path(__file__).resolve().parents[1] / "vetclinic" / "generated.api.yaml"
 COLD_START_FACTOR = 5.0
@@ -385,6 +397,70 @@ class Gate:
         self.stats.max_active = max(self.stats.max_active, self.stats.active)
 
 
+# ---------------------------------------------------------------------------------------------- journey
+
+
+class Journey:
+    """Sessions of the shopping journey: a login issues a token; the cart routes need one it issued."""
+
+    def __init__(self) -> None:
+        self.sessions: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()  # token -> cart items
+
+    def refusal(
+        self, path: str, headers: dict[bytes, bytes], body: bytes
+    ) -> tuple[int, dict[str, Any]] | None:
+        """The answer when the request may not go on (401, or 400 for a body that is no JSON object), else
+        None. Checked before the service time, as a gateway would."""
+        payload = _json_object(body)
+        if payload is None:
+            return 400, {"error": "expected a JSON object body", "endpoint": path}
+        if path == "/auth/login":
+            user, password = payload.get("user"), payload.get("password")
+            if not isinstance(user, str) or not user or password != f"pw-{user}":
+                return 401, {"error": "unknown user or wrong password", "endpoint": path}
+            return None
+        if self._token(headers) is None:
+            return 401, {"error": "no valid bearer token (log in at /auth/login)", "endpoint": path}
+        return None
+
+    def answer(
+        self, path: str, headers: dict[bytes, bytes], body: bytes, request_id: str
+    ) -> tuple[int, dict[str, Any]]:
+        """The status and the route's fields of a request ``refusal`` let through."""
+        payload = _json_object(body) or {}
+        if path == "/auth/login":
+            token = secrets.token_hex(16)
+            self.sessions[token] = []
+            while len(self.sessions) > MAX_SESSIONS:
+                self.sessions.popitem(last=False)
+            return 200, {"token": token, "user": payload.get("user")}
+        token = self._token(headers)
+        items = self.sessions.get(token or "", [])
+        if path == "/cart/items":
+            quantity = payload.get("quantity", 1)
+            if len(items) < MAX_CART_ITEMS:
+                items.append({"sku": payload.get("sku"), "quantity": quantity})
+            return 201, {"items": items}
+        order = {"orderId": request_id, "items": len(items)}
+        items.clear()
+        return 200, order
+
+    def _token(self, headers: dict[bytes, bytes]) -> str | None:
+        value = headers.get(b"authorization", b"").decode("latin-1")
+        token = value[len("Bearer ") :] if value.startswith("Bearer ") else ""
+        return token if token in self.sessions else None
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    if not body:
+        return {}
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 # ---------------------------------------------------------------------------------------------- the app
 
 
@@ -443,6 +519,7 @@ class SampleApp:
         self.stats = {path: EndpointStats() for path in BUSINESS_ROUTES}
         self.gates = {path: Gate(self.stats[path]) for path in BUSINESS_ROUTES}
         self.counter = 0
+        self.journey = Journey()
         self.leak: list[bytes] = []
         self.leaked_bytes = 0
         self.leak_capped = False
@@ -470,7 +547,7 @@ class SampleApp:
         path: str = scope["path"]
         method: str = scope["method"]
         if path in BUSINESS_ROUTES:
-            await self._business(path, receive, send)
+            await self._business(path, receive, send, dict(scope.get("headers") or []))
         elif path == "/health":
             await self._read_only(method, send, lambda: {"status": "ok", "uptimeSeconds": self._uptime()})
         elif path == "/openapi.json":
@@ -487,10 +564,16 @@ class SampleApp:
 
     # ---- business endpoints
 
-    async def _business(self, path: str, receive: Receive, send: Send) -> None:
-        request_bytes, _ = await _read_body(receive, keep=0)
+    async def _business(self, path: str, receive: Receive, send: Send, headers: dict[bytes, bytes]) -> None:
+        keep = MAX_ADMIN_BODY if path in JOURNEY_ROUTES else 0
+        request_bytes, body = await _read_body(receive, keep=keep)
         stats, gate = self.stats[path], self.gates[path]
         stats.requests += 1
+        refused = self.journey.refusal(path, headers, body) if path in JOURNEY_ROUTES else None
+        if refused is not None:
+            stats.errors += 1
+            await _respond(send, refused[0], _json_bytes(refused[1]))
+            return
         await self._wait_out_freeze()
         knobs = self.resolved[path]
         if not await gate.enter(knobs.capacity, knobs.queue_limit):
@@ -530,7 +613,11 @@ class SampleApp:
             "release": knobs.release,
             "requestBytes": request_bytes,
         }
-        await _respond(send, 200, _padded(_json_bytes(reply), knobs.response_bytes), header)
+        status = 200
+        if path in JOURNEY_ROUTES:
+            status, extra = self.journey.answer(path, headers, body, reply["id"])
+            reply.update(extra)
+        await _respond(send, status, _padded(_json_bytes(reply), knobs.response_bytes), header)
 
     def _service_time(self, knobs: EndpointKnobs) -> float:
         seconds = knobs.latency_s

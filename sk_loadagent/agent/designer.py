@@ -398,6 +398,11 @@ def design(request: DesignRequest) -> DesignedSuite:
     for op in operations:
         if op.deprecated:
             left_out.append(f"{op.label}: deprecated")
+        elif op.needs_credentials:
+            left_out.append(
+                f"{op.label}: needs credentials ({', '.join(op.security)}); a flow that obtains them first "
+                "can test it (see Flows in the README)"
+            )
         elif op.is_async and tier != "enterprise":
             left_out.append(f"{op.label}: an async surface (202 or callbacks); enterprise editions test it")
         else:

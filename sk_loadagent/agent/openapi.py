@@ -107,7 +107,19 @@ class OpenApiDocument:
                     responses=[str(code) for code in (raw.get("responses") or {})],
                     callbacks=bool(raw.get("callbacks")),
                     marked_async=bool(raw.get("x-async")),
+                    security=self._security(raw.get("security", self.data.get("security")), op_where),
                 )
+
+    def _security(self, raw: Any, where: str) -> list[str]:
+        """The schemes of the first requirement (OpenAPI: any one of the listed requirements suffices); none
+        when the list is missing, empty or holds ``{}`` (anonymous access)."""
+        if raw is None:
+            return []
+        if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
+            raise InputError.single(self.source, f"{where}.security", "a list of security requirements")
+        if not raw or any(not r for r in raw):
+            return []
+        return [str(name) for name in raw[0]]
 
     def _parameters(self, raw: Any, where: str) -> list[Parameter]:
         if raw is None:
@@ -240,6 +252,7 @@ class Operation:
     responses: list[str] = field(default_factory=list)
     callbacks: bool = False
     marked_async: bool = False
+    security: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -250,6 +263,11 @@ class Operation:
         """An operation that only enqueues work: it answers 202, declares callbacks or says ``x-async``."""
         successes = [c for c in self.responses if c.startswith("2")]
         return self.callbacks or self.marked_async or (bool(successes) and successes == ["202"])
+
+    @property
+    def needs_credentials(self) -> bool:
+        """A ``security`` requirement applies: a request without the scheme's credentials is refused."""
+        return bool(self.security)
 
     def belongs_to(self, module_id: str) -> bool:
         return self.module_id == module_id or module_id in self.tags

@@ -47,7 +47,14 @@ from sk_loadagent.analysis.scoring import (
     score_breakdown,
 )
 from sk_loadagent.analysis.summary import summarize
-from sk_loadagent.analysis.thresholds import Limit, ResolvedLimits, Tolerance, evaluate, resolve_limits
+from sk_loadagent.analysis.thresholds import (
+    Limit,
+    ResolvedLimits,
+    Tolerance,
+    evaluate,
+    resolve_limits,
+    step_limits,
+)
 from sk_loadagent.analysis.verdict import (
     GateEntry,
     GateResult,
@@ -108,6 +115,7 @@ __all__ = [
     "select_baseline",
     "series_change_points",
     "should_promote",
+    "step_limits",
     "summarize",
     "type_reading",
     "written_score",

@@ -15,6 +15,10 @@ PerfMetrics. The rules it follows:
 - ``cpuUsagePct`` is the target's average CPU as a percentage of its CPU quota; ``memoryUsageMb`` is its
   peak RSS; both over the measured window only.
 - ``testStartTime`` is the UTC start of the first measured phase; ``testDuration`` the measured seconds.
+- A flow (``result.steps``): ``requests``, ``rps``, ``errorRate``, ``errors`` and the latency are its
+  iterations' (latency from the intended start to the end of the last step, think time excluded);
+  ``steps`` holds each step's own figures (``_steps``), ``flow`` the iterations beside the step calls, and
+  ``throughputBytes`` the bytes the steps moved.
 - Type reports follow the test type (``test_type``, else ``extra["testType"]``): spike → ``spike``, soak →
   ``soak`` (windows of ``extra["window"]`` seconds), stress → ``stress`` (from ``extra["stress"]``),
   latency → ``latencyProfile``. Without a known type they follow the data: a phase named ``spike``,
@@ -42,6 +46,7 @@ from ._resources import resource_usage
 from ._run_view import RunView, Span
 from ._soak import soak_report
 from ._spike import spike_report
+from ._steps import flow_figures, step_bytes, step_metrics
 from ._stress import stress_report
 
 _SOAK_WINDOWS = 12
@@ -96,6 +101,11 @@ def summarize(
         test_start_time=datetime.fromtimestamp(result.started_at + first, tz=UTC),
         latency_histogram=view.latency_histogram(spans).to_sparse(),
     )
+    if result.steps:
+        metrics.steps = step_metrics(result, measured, seconds)
+        metrics.flow = flow_figures(fig, metrics.steps)
+        metrics.throughput_bytes = step_bytes(result, measured)
+        metrics.bytes_per_request = metrics.throughput_bytes / fig.requests if fig.requests else None
     if resources is not None:
         usage = resource_usage(resources, result.started_at + first, result.started_at + last)
         metrics.resources = usage

@@ -143,6 +143,8 @@ def scope_label(scope: ScopedLimits) -> str:
     label = "/".join(p for p in (scope.module_id, scope.edition_id, scope.test_type) if p)
     if scope.endpoint:
         label = f"{label} {scope.endpoint}" if label else scope.endpoint
+    if scope.step:
+        label = f"{label} step {scope.step}" if label else f"step {scope.step}"
     return label or "*"
 
 
@@ -183,6 +185,28 @@ def resolve_limits(
     return ResolvedLimits(limits=limits, tolerance=_tolerance(sources))
 
 
+def step_limits(
+    *,
+    module_id: str | None,
+    edition_id: str | None,
+    test_type: str,
+    endpoint: str | None,
+    step: str,
+    files: Sequence[PerfThresholds],
+) -> dict[str, Limit]:
+    """A flow step's own limits: only perf-thresholds.yaml scopes naming the step set them (most specific
+    first, as for tests); a step has no default limits, its flow's iterations are judged by those."""
+    sources = _ordered_sources(module_id, edition_id, test_type, endpoint, None, files, None, None, step=step)
+    limits: dict[str, Limit] = {}
+    for metric, getter in _GETTERS.items():
+        for source, values in sources:
+            value = getter(values)
+            if value is not None:
+                limits[metric] = Limit(float(value), source)
+                break
+    return limits
+
+
 def _ordered_sources(
     module_id: str | None,
     edition_id: str | None,
@@ -192,11 +216,15 @@ def _ordered_sources(
     files: Sequence[PerfThresholds],
     edition_slo: ThresholdLimits | None,
     memory_derived: ThresholdLimits | None,
+    *,
+    step: str | None = None,
 ) -> list[tuple[str, ThresholdLimits]]:
     sources: list[tuple[str, ThresholdLimits]] = []
     if annotation is not None:
         sources.append(("studio.annotation", annotation))
-    scopes = [s for f in files for s in f.scopes() if s.matches(module_id, edition_id, test_type, endpoint)]
+    scopes = [
+        s for f in files for s in f.scopes() if s.matches(module_id, edition_id, test_type, endpoint, step)
+    ]
     scopes.sort(key=lambda s: -s.specificity)  # stable: equal specificity keeps file order
     sources += [(f"perf-thresholds.yaml[{scope_label(s)}]", s.limits) for s in scopes]
     if edition_slo is not None:

@@ -287,6 +287,8 @@ def _regression(
             f"p95 regressed {comparison.delta_latency_p95}{_interval(comparison)} vs the baseline"
             f"{confidence}: at least degraded"
         )
+    if comparison.moved_steps:
+        reasons.append(f"the step that moved most: {comparison.moved_steps[0]}")
     delta = _p95_delta(comparison)
     p95_confirmed = (comparison.metrics or {}).get("p95")
     p95_regressed = p95_confirmed.regressed if p95_confirmed is not None else True

@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from sk_loadagent.cli.progress import ProgressPrinter
-from sk_loadagent.cli.report import reasons_block, suite_line, summary_table
+from sk_loadagent.cli.report import reasons_block, steps_tables, suite_line, summary_table
 from sk_loadagent.engine import RunOptions, machine_caps
 from sk_loadagent.errors import MemoryStoreError, StoreUnavailableError, root_cause
 from sk_loadagent.memory import MemoryStore, open_store_for_run
@@ -16,6 +16,7 @@ from sk_loadagent.models.caps import Caps, parse_cap
 from sk_loadagent.models.context import RunContext
 from sk_loadagent.models.metrics import PerfMetrics
 from sk_loadagent.publish.outdir import OutputFolder
+from sk_loadagent.secrets import mask_text
 from sk_loadagent.suite.gate import GateDecision, decide_gate
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ def suite_request(args: argparse.Namespace, caps: Caps | None = None) -> SuiteRe
         annotations=args.annotations,
         weighting=getattr(args, "weighting", None),
         baseline=args.baseline,
+        trace_plan=args.trace_plan,
         target_url=args.target_url,
         allow_hosts=list(args.allow_host),
         caps=caps,
@@ -52,19 +54,22 @@ def suite_request(args: argparse.Namespace, caps: Caps | None = None) -> SuiteRe
 def print_outcome(
     metrics: PerfMetrics, gate: GateDecision, artifacts: dict[str, str], explanation: str | None = None
 ) -> None:
-    out = sys.stdout
-    out.write("\n" + summary_table(metrics) + "\n\n")
+    parts = ["\n" + summary_table(metrics) + "\n\n"]
+    steps = steps_tables(metrics)
+    if steps:
+        parts.append(steps + "\n\n")
     if explanation:
-        out.write("Explanation:\n  " + explanation.replace("\n", "\n  ") + "\n\n")
+        parts.append("Explanation:\n  " + explanation.replace("\n", "\n  ") + "\n\n")
     reasons = reasons_block(metrics)
     if reasons:
-        out.write("Why:\n" + reasons + "\n\n")
-    out.write(suite_line(metrics) + "\n")
+        parts.append("Why:\n" + reasons + "\n\n")
+    parts.append(suite_line(metrics) + "\n")
     verdict = "PASSED" if gate.passed else "FAILED"
-    out.write(f"Gate: {verdict}" + (f" ({'; '.join(gate.reasons)})" if gate.reasons else "") + "\n")
+    parts.append(f"Gate: {verdict}" + (f" ({'; '.join(gate.reasons)})" if gate.reasons else "") + "\n")
     if artifacts:
-        out.write("Artifacts: " + ", ".join(sorted(artifacts.values())) + "\n")
-    out.flush()
+        parts.append("Artifacts: " + ", ".join(sorted(artifacts.values())) + "\n")
+    sys.stdout.write(mask_text("".join(parts)))
+    sys.stdout.flush()
 
 
 def explain_service(args: argparse.Namespace) -> ChatCompletionClientBase | None:
@@ -163,6 +168,7 @@ def plan_command(args: argparse.Namespace) -> int:
         weighting=args.weighting,
         baseline=args.baseline,
         caps=caps,
+        trace_plan=args.trace_plan,
     )
     plan = interpret(
         inputs,
@@ -174,18 +180,21 @@ def plan_command(args: argparse.Namespace) -> int:
         tls=tls_from_command_line(args.ca_file, args.insecure),
     )
     if args.json:
-        print(json.dumps(plan.to_wire(), indent=2))
+        print(mask_text(json.dumps(plan.to_wire(), indent=2)))
         return 0
     context = RunContext(trace_id=plan.trace_id, edition_id=plan.edition_id, module_id=plan.module_id)
     chain = plan_chain(
         context, memory_enabled=True, baseline_file=bool(args.baseline), max_retries=plan.max_retries
     )
-    print(f"Execution plan {plan.trace_id}: {plan.module_id} / {plan.edition_id or '-'} at {plan.base_url}")
-    for note in plan.notes:
-        print(f"  note: {note}")
+    lines = [
+        f"Execution plan {plan.trace_id}: {plan.module_id} / {plan.edition_id or '-'} at {plan.base_url}"
+    ]
+    lines += [f"  note: {note}" for note in plan.notes]
     for test in plan.tests:
         gated = "" if not test.exclude_from_gate else " (not gated)"
-        print(f"  [{test.index}] {test.method} {test.endpoint} {test.test_type}{gated}: {test.profile}")
-    print("Skill chain:")
-    print("  " + chain.describe().replace("\n", "\n  "))
+        route = f"{test.method} {test.endpoint}" if test.method else test.endpoint
+        lines.append(f"  [{test.index}] {route} {test.test_type}{gated}: {test.profile}")
+    lines.append("Skill chain:")
+    lines.append("  " + chain.describe().replace("\n", "\n  "))
+    print(mask_text("\n".join(lines)))
     return 0

@@ -7,12 +7,14 @@ import contextlib
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from sk_loadagent.cli.commands import print_outcome
 from sk_loadagent.cli.progress import ProgressPrinter
 from sk_loadagent.engine import RunOptions
 from sk_loadagent.memory import open_store
 from sk_loadagent.models.context import RunContext
+from sk_loadagent.models.loading import read_document
 from sk_loadagent.models.metrics import PerfMetrics
 from sk_loadagent.suite.gate import decide_gate
 
@@ -37,7 +39,20 @@ def _regression_lines(metrics: PerfMetrics) -> list[str]:
             f"  {t.test_type} {t.endpoint}: p95 {c.p95_latency_baseline:.2f} ms -> {c.p95_current:.2f} ms, "
             f"delta {c.delta_latency_p95}{interval}, regressed={c.regressed}, confidence={c.confidence}"
         )
+        if c.moved_steps:
+            lines.append(f"    the step that moved most: {c.moved_steps[0]}")
     return lines
+
+
+def demo_plan(folder: Path) -> dict[str, Any]:
+    """test-suite.plan.yaml with the checkout journey of checkout-flow.plan.yaml beside its tests."""
+    plan: dict[str, Any] = read_document(folder / "test-suite.plan.yaml")
+    flows: dict[str, Any] = read_document(folder / "checkout-flow.plan.yaml")
+    for test in flows["tests"]:
+        if "data" in test:  # read from the flow plan's folder, as that plan says
+            test["data"]["file"] = str(folder / test["data"]["file"])
+    plan["tests"] = [*plan["tests"], *flows["tests"]]
+    return plan
 
 
 async def demo_command(args: argparse.Namespace) -> int:
@@ -57,7 +72,7 @@ async def demo_command(args: argparse.Namespace) -> int:
     printer = ProgressPrinter()
     options = RunOptions(workers=args.workers)
     request = SuiteRequest(
-        plan=str(folder / "test-suite.plan.yaml"),
+        plan=demo_plan(folder),
         thresholds=[str(folder / "perf-thresholds.yaml")],
         metadata=str(folder / "service.metadata.yaml"),
         editions=str(folder / "edition.config.json"),

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from types import FrameType
 
 from sk_loadagent.errors import AgentFailure, InputError, LoadAgentError, root_cause
+from sk_loadagent.secrets import mask_text
 
 DEFAULT_MEMORY = ".sk-loadagent/memory.sqlite"
 MEMORY_ENV = "SK_LOADAGENT_MEMORY"
@@ -39,6 +40,9 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--annotations", metavar="A", help="studio.annotation.yaml")
     p.add_argument("--weighting", metavar="W", help="customWeighting.yaml")
     p.add_argument("--baseline", metavar="B", help="perf-baseline.memory.json (a seed baseline)")
+    p.add_argument(
+        "--trace-plan", metavar="FILE", help="trace.plan.yaml: add one flow test per trace path (flow) of it"
+    )
     p.add_argument("--trace-id", metavar="ID", help="trace scope of the run (default: from the plan)")
     p.add_argument("--edition", metavar="ID", help="edition id that overrides the plan's editionId")
     p.add_argument("--target-url", metavar="URL", help="base URL that overrides the plan's baseUrl")
@@ -243,7 +247,7 @@ def _report_error(exc: BaseException) -> int:
     """One line on stderr for anything that ends a command, and its exit code (see the module docstring)."""
     cause = root_cause(exc)
     if isinstance(cause, LoadAgentError):
-        print(f"sk-loadagent: {_kind(cause)}: {cause}", file=sys.stderr)
+        print(mask_text(f"sk-loadagent: {_kind(cause)}: {cause}"), file=sys.stderr)
         return cause.exit_code
     if isinstance(cause, OSError) and cause.errno in _DISK_ERRORS:
         where = f" {cause.filename}" if cause.filename else " to disk"
@@ -253,9 +257,9 @@ def _report_error(exc: BaseException) -> int:
         text = str(cause).splitlines()[0] if str(cause) else ""
         hint = "" if os.environ.get(DEBUG_ENV) else f" (set {DEBUG_ENV}=1 for the traceback)"
         detail = f"{type(cause).__name__}: {text}" if text else type(cause).__name__
-        print(f"sk-loadagent: agent failure: {detail}{hint}", file=sys.stderr)
+        print(mask_text(f"sk-loadagent: agent failure: {detail}{hint}"), file=sys.stderr)
     if os.environ.get(DEBUG_ENV):
-        traceback.print_exception(exc, file=sys.stderr)
+        sys.stderr.write(mask_text("".join(traceback.format_exception(exc))))
     return AgentFailure.exit_code
 
 

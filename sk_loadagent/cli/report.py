@@ -44,6 +44,43 @@ def summary_table(suite: PerfMetrics) -> str:
     return "\n".join(rows)
 
 
+def steps_tables(suite: PerfMetrics) -> str:
+    """For each flow, its steps: latency from the moment each step was due, errors and failed checks."""
+    blocks = []
+    for t in suite.tests or [suite]:
+        if not t.steps:
+            continue
+        flow = t.flow
+        head = (
+            f"{'  ' + (t.test_name or 'flow') + ' steps':<30} {'target':<24} {'calls':>7} {'p50 ms':>8} "
+            f"{'p95 ms':>8} {'p99 ms':>8} {'errors':>7}  checks failed / p95 vs baseline"
+        )
+        rows = [head]
+        for s in t.steps:
+            lat = s.latency
+            failed = sum(c.failed for c in s.checks or [])
+            checked = sum(c.passed + c.failed for c in s.checks or [])
+            checks = f"{failed}/{checked}" if checked else "-"
+            moved = (
+                f" / {s.baseline.delta}{' REGRESSED' if s.baseline.regressed else ''}" if s.baseline else ""
+            )
+            errors = _num(s.error_rate * 100 if s.error_rate is not None else None, ".2f")
+            rows.append(
+                f"{'    ' + s.name:<30.30} {s.target[:24]:<24} {s.requests:>7} "
+                f"{_num(lat.p50 if lat else None, '.2f'):>8} {_num(lat.p95 if lat else None, '.2f'):>8} "
+                f"{_num(lat.p99 if lat else None, '.2f'):>8} {errors:>6}%  {checks}{moved}"
+            )
+        if flow is not None:
+            rows.append(
+                f"    {flow.iterations} iterations, {flow.completed} completed "
+                f"({_num(flow.iterations_per_second, '.1f')}/s); {flow.step_requests} step calls, "
+                f"{_num((flow.step_error_rate or 0.0) * 100, '.2f')}% failed; iteration latency excludes "
+                "think time"
+            )
+        blocks.append("\n".join(rows))
+    return "\n\n".join(blocks)
+
+
 def reasons_block(suite: PerfMetrics) -> str:
     lines: list[str] = []
     for t in suite.tests or [suite]:

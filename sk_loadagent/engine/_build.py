@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
@@ -20,15 +22,25 @@ from sk_loadagent.engine._executors import (
     RampingVUs,
     Stage,
 )
+from sk_loadagent.engine._flow import (
+    DataTable,
+    FlowBuildError,
+    FlowPlan,
+    compile_flow,
+    parse_data,
+)
 from sk_loadagent.engine._profile import LoadProfile, StressRule
 from sk_loadagent.engine._proxy import environment_proxy
+from sk_loadagent.engine._schedule import ArrivalSchedule
 from sk_loadagent.engine._stress import plan_search, probes_needed
 from sk_loadagent.engine._tls import TlsOptionError, check_options
 from sk_loadagent.errors import InputError
 from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.durations import format_duration
-from sk_loadagent.models.loading import problems_from
+from sk_loadagent.models.flow import referenced_columns
+from sk_loadagent.models.loading import problems_from, read_text
 from sk_loadagent.models.plan import TestSpec, TlsOptions, check_base_url, check_endpoint
+from sk_loadagent.secrets import mask_url, register
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_PAYLOAD_SIZES = (0, 1024, 16384, 131072)
@@ -89,18 +101,29 @@ def build_profile(
     try:
         base = check_base_url(base_url)
     except ValueError as exc:
-        raise ctx.fail("baseUrl", str(exc), repr(base_url)) from None
+        raise ctx.fail("baseUrl", str(exc), repr(mask_url(base_url))) from None
+    # Credentials in the URL are sent as Basic authorization (as httpx would) and leave the URL, which
+    # error messages and artifacts show.
+    base, basic = _split_credentials(base)
+    endpoint = test.endpoint if test.flow is None else None
     try:
-        url = base + (check_endpoint(test.endpoint) if test.endpoint else "")
+        url = base + (check_endpoint(endpoint) if endpoint else "")
     except ValueError as exc:
         raise ctx.fail("endpoint", str(exc), repr(test.endpoint)) from None
     try:
         shape = _BUILDERS[test.type](ctx)
     except ValidationError as exc:
         raise InputError(ctx.source, problems_from(exc)) from None
-    body, merged_headers = _body_and_headers(ctx, headers or {})
-    chosen = (test.method or (method.upper() if method else None)) or (
-        "POST" if body is not None or shape.payload_sizes else "GET"
+    defaults = dict(headers or {})
+    if basic is not None and not any(k.lower() == "authorization" for k in {**defaults, **test.headers}):
+        defaults["Authorization"] = basic
+    body, merged_headers = _body_and_headers(ctx, defaults)
+    flow = _flow(ctx, shape, merged_headers, caps) if test.flow is not None else None
+    chosen = (
+        None
+        if flow is not None
+        else (test.method or (method.upper() if method else None))
+        or ("POST" if body is not None or shape.payload_sizes else "GET")
     )
     via = proxy or environment_proxy(url)
     _check_transport(ctx, url, via)
@@ -110,7 +133,7 @@ def build_profile(
             name=test.label(),
             url=url,
             method=chosen,
-            headers=merged_headers,
+            headers=merged_headers if flow is None else {},
             body=body,
             payload_sizes=list(shape.payload_sizes),
             executor=shape.executor,
@@ -123,6 +146,7 @@ def build_profile(
             proxy=via,
             stress=shape.stress,
             soak_window=shape.soak_window,
+            flow=flow,
         )
     except ValidationError as exc:
         raise InputError(ctx.source, problems_from(exc)) from None
@@ -130,6 +154,64 @@ def build_profile(
     if problems:
         raise InputError(ctx.source, problems)
     return profile
+
+
+def _split_credentials(url: str) -> tuple[str, str | None]:
+    """The URL without ``user:password@``, and the Basic authorization those credentials make."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    register([password or user])
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    register([token])
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)), f"Basic {token}"
+
+
+def _flow(ctx: _Context, shape: _Shape, headers: dict[str, str], caps: Caps) -> FlowPlan:
+    """The flow of a test, its data file read and checked, compiled once here so that an unset environment
+    variable or a client class that cannot be imported fails before any load."""
+    test = ctx.test
+    assert test.flow is not None
+    table = _data(ctx, caps) if test.data is not None else None
+    plan = FlowPlan(
+        steps=tuple(test.flow),
+        data=table,
+        headers=tuple(headers.items()),
+        think_time=test.think_time or 0.0,
+    )
+    try:
+        compile_flow(plan)
+    except FlowBuildError as exc:
+        raise ctx.fail(exc.field, exc.expected, exc.got) from None
+    if table is not None and table.mode == "unique" and shape.executor.model == "open":
+        planned = ArrivalSchedule(shape.executor.rate_segments()).total
+        if planned > len(table.rows):
+            raise ctx.fail(
+                "data.file",
+                f"a row for each of the {planned:,} iterations the schedule starts (unique mode uses each "
+                "row once)",
+                f"{table.file} with {len(table.rows):,} row{'s' if len(table.rows) != 1 else ''}",
+            )
+    return plan
+
+
+def _data(ctx: _Context, caps: Caps) -> DataTable:
+    data = ctx.test.data
+    assert data is not None
+    assert ctx.test.flow is not None
+    try:
+        text = read_text(data.file, caps=caps)
+    except InputError as exc:
+        problem = exc.problems[0]
+        raise ctx.fail(
+            "data.file", f"a CSV file ({problem.expected})", f"{data.file} ({problem.got})"
+        ) from None
+    try:
+        return parse_data(text, file=data.file, mode=data.mode, needed=referenced_columns(ctx.test.flow))
+    except FlowBuildError as exc:
+        raise ctx.fail(exc.field, exc.expected, exc.got) from None
 
 
 def _timeout(ctx: _Context) -> float:

@@ -89,10 +89,11 @@ class MemoryNeed:
     samples: float  # raw samples kept, up to the sample budget
     connections: float  # open connections, each with a request body it may hold unsent
     windows: float  # per-second windows of the whole schedule, in every worker and in the parent
+    data: float = 0.0  # a flow's data rows, in every worker and in the parent
 
     @property
     def total(self) -> float:
-        return self.backlog + self.samples + self.connections + self.windows
+        return self.backlog + self.samples + self.connections + self.windows + self.data
 
     def largest(self) -> str:
         parts = {
@@ -100,16 +101,21 @@ class MemoryNeed:
             "samples": self.samples,
             "connections": self.connections,
             "windows": self.windows,
+            "data": self.data,
         }
         return max(parts, key=lambda name: parts[name])
 
 
 def memory_need(profile: LoadProfile, processes: int, *, window_seconds: float = 1.0) -> MemoryNeed:
-    """What ``profile`` needs of the generator's memory with ``processes`` workers (see the unit costs)."""
-    body = max([len(profile.body.encode()) if profile.body else 0, *profile.payload_sizes])
+    """What ``profile`` needs of the generator's memory with ``processes`` workers (see the unit costs).
+
+    A flow's iteration makes one sample and one per step (within the one sample budget), and its data rows
+    are held by every worker and the parent."""
+    body = _largest_body(profile)
+    calls = 1 + len(profile.flow.steps) if profile.flow is not None else 1
     if profile.model == "open":
-        backlog = profile.executor.peak() * profile.timeout * BACKLOG_BYTES
-        planned = ArrivalSchedule(profile.executor.rate_segments()).total
+        backlog = profile.executor.peak() * profile.timeout * BACKLOG_BYTES * calls
+        planned = ArrivalSchedule(profile.executor.rate_segments()).total * calls
     else:
         backlog, planned = 0.0, DEFAULT_SAMPLE_BUDGET  # a closed model may fill the budget at any rate
     windows = math.ceil((profile.total_duration + profile.timeout) / window_seconds)
@@ -119,7 +125,13 @@ def memory_need(profile: LoadProfile, processes: int, *, window_seconds: float =
         samples=min(planned, DEFAULT_SAMPLE_BUDGET) * SAMPLE_BYTES,
         connections=profile.max_connections * (connection + body),
         windows=windows * WINDOW_BYTES * (2 * processes + 1),
+        data=_data_bytes(profile) * (processes + 1),
     )
+
+
+def _data_bytes(profile: LoadProfile) -> float:
+    flow = profile.flow
+    return float(flow.data.size_bytes) if flow is not None and flow.data is not None else 0.0
 
 
 # -- checks: a profile against the caps, each problem naming the plan field that drives it ------------------
@@ -146,7 +158,7 @@ def check_caps(profile: LoadProfile, test: TestSpec, caps: Caps) -> list[InputPr
         problems.append(InputProblem(_duration_field(test), expected, _duration_shown(test, profile)))
     body = _largest_body(profile)
     if caps.body is not None and body > caps.body:
-        field = "payloadSizes" if profile.payload_sizes else "body"
+        field = _body_field(profile)
         expected = f"a request body of at most {format_size(caps.body)} ({caps.explain('body')})"
         problems.append(InputProblem(field, expected, format_size(body)))
     if caps.connections is not None and profile.max_connections > caps.connections:
@@ -167,7 +179,20 @@ def check_caps(profile: LoadProfile, test: TestSpec, caps: Caps) -> list[InputPr
 
 
 def _largest_body(profile: LoadProfile) -> int:
+    if profile.flow is not None:
+        return profile.flow.largest_body()[0]
     return max([len(profile.body.encode()) if profile.body else 0, *profile.payload_sizes])
+
+
+def _body_field(profile: LoadProfile) -> str:
+    """The plan field of the largest body: ``body``, ``payloadSizes`` or a flow step's request or params."""
+    if profile.flow is None:
+        return "payloadSizes" if profile.payload_sizes else "body"
+    index = profile.flow.largest_body()[1]
+    step = profile.flow.steps[index]
+    if step.request is None:
+        return f"flow[{index}].params"
+    return f"flow[{index}].request." + ("json" if step.request.json_body is not None else "body")
 
 
 def _duration_field(test: TestSpec) -> str:
@@ -211,13 +236,15 @@ def _memory_driver(profile: LoadProfile, test: TestSpec, need: MemoryNeed) -> tu
     largest = need.largest()
     if largest == "windows":
         return _duration_field(test), _duration_shown(test, profile)
+    if largest == "data" and profile.flow is not None and profile.flow.data is not None:
+        return "data.file", f"{profile.flow.data.file} ({len(profile.flow.data.rows):,} rows)"
     if largest == "connections":
         if profile.model == "closed":
             return _vu_field(test), f"{profile.max_connections:,} virtual users"
         if test.max_connections is not None:
             return "maxConnections", f"{profile.max_connections:,}"
         if _largest_body(profile) > CONNECTION_BYTES:
-            field = "payloadSizes" if profile.payload_sizes else "body"
+            field = _body_field(profile)
             body = format_size(_largest_body(profile))
             return field, f"{body} on each of {profile.max_connections:,} connections"
     return _rate_field(test), f"{profile.executor.peak():g} rps"
@@ -229,6 +256,7 @@ def _describe(need: MemoryNeed) -> str:
         "samples": "for raw samples",
         "connections": "for open connections",
         "windows": "for per-second windows",
+        "data": "for the data rows, in each worker and in the parent",
     }
     largest = need.largest()
     part = getattr(need, largest)

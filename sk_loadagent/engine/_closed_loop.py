@@ -13,6 +13,7 @@ import heapq
 import math
 import time
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from sk_loadagent.engine._recorder import Recorder
 from sk_loadagent.engine._schedule import VuSegment, vus_at
@@ -34,8 +35,51 @@ class _Vu:
         self.waiting = False  # thinking (or backing off) before the next request
 
 
-class ClosedLoop:
+class _Switchable(Protocol):
+    running: bool
+
+
+class VuClock:
+    """When a closed model's VUs run: from t0 to the schedule's end (or an earlier stop), then none.
+
+    Both VU schedulers (single requests here, flows in ``_flow_loop``) keep their timers this way."""
+
+    _loop: asyncio.AbstractEventLoop
+    _segments: list[VuSegment]
+    _vus: Sequence[_Switchable]
+    _t0: float
+    end: float
+    exhausted: bool
+    _timers: list[asyncio.TimerHandle]
+
+    def start(self, t0: float) -> None:
+        self._t0 = t0
+        self.end = t0 + self._segments[-1].end
+        self._at(t0, lambda: self.tick(_perf_counter()))
+        self._at(self.end, self._finish)
+
+    def stop_at(self, when: float) -> None:
+        if when < self.end:
+            self.end = when
+            self._at(when, self._finish)
+
+    def _at(self, when: float, callback: Callable[[], None]) -> None:
+        self._timers.append(self._loop.call_later(max(0.0, when - _perf_counter()), callback))
+
+    def _finish(self) -> None:
+        """The schedule is over: no VU starts anything again; what is in flight still finishes."""
+        self.exhausted = True
+        for vu in self._vus:
+            vu.running = False
+
+    def tick(self, now: float) -> None:
+        raise NotImplementedError
+
+
+class ClosedLoop(VuClock):
     """Runs one worker's share of the virtual users through a transport."""
+
+    _vus: list[_Vu]
 
     def __init__(
         self,
@@ -66,26 +110,6 @@ class ClosedLoop:
 
     async def prepare(self, warm: int) -> None:
         """Nothing to warm: each VU connects when it starts."""
-
-    def start(self, t0: float) -> None:
-        self._t0 = t0
-        self.end = t0 + self._segments[-1].end
-        self._at(t0, lambda: self.tick(_perf_counter()))
-        self._at(self.end, self._finish)
-
-    def stop_at(self, when: float) -> None:
-        if when < self.end:
-            self.end = when
-            self._at(when, self._finish)
-
-    def _at(self, when: float, callback: Callable[[], None]) -> None:
-        self._timers.append(self._loop.call_later(max(0.0, when - _perf_counter()), callback))
-
-    def _finish(self) -> None:
-        """The schedule is over: no VU sends again; requests in flight still finish."""
-        self.exhausted = True
-        for vu in self._vus:
-            vu.running = False
 
     # -- VU lifecycle --------------------------------------------------------------------------------------
     def tick(self, now: float) -> None:

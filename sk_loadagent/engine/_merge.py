@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sk_loadagent.engine._messages import WorkerOutput
+from sk_loadagent.engine._profile import LoadProfile
 from sk_loadagent.engine._recorder import PhaseTally
 from sk_loadagent.engine._tls import describe_failures
-from sk_loadagent.engine.result import GeneratorReport, Phase, Samples, Window
+from sk_loadagent.engine.result import GeneratorReport, Phase, Samples, StepMeasurements, StepTally, Window
 
 
 @dataclass(frozen=True)
@@ -145,3 +146,34 @@ def shortfall_warnings(
     for output in outputs:
         warnings += output.warnings
     return warnings
+
+
+def merged_steps(profile: LoadProfile, outputs: Sequence[WorkerOutput]) -> list[StepMeasurements]:
+    """A flow's steps over every worker: tallies added up, raw samples joined while every worker kept them."""
+    flow = profile.flow
+    if flow is None:
+        return []
+    complete = all(o.step_complete and o.step_samples is not None for o in outputs)
+    joined = (
+        Samples.concat([o.step_samples for o in outputs if o.step_samples is not None]) if complete else None
+    )
+    steps = []
+    for index, spec in enumerate(flow.steps):
+        phases = [StepTally() for _ in profile.phases]
+        for output in outputs:
+            for into, tally in zip(phases, output.step_tallies[index], strict=True):
+                into.merge(tally)
+        samples = joined.select(joined.variant == index) if joined is not None else Samples.empty()
+        steps.append(StepMeasurements(spec.name or f"step-{index + 1}", flow.targets[index], samples, phases))
+    return steps
+
+
+def client_warnings(outputs: Sequence[WorkerOutput]) -> list[str]:
+    """What users' clients raised that the engine could not classify, most frequent first."""
+    merged: Counter[str] = Counter()
+    for output in outputs:
+        merged.update(output.client_errors)
+    return [
+        f"{count} step calls failed with an error of the client itself (clientError): {message}"
+        for message, count in merged.most_common(5)
+    ]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sk_loadagent.engine._profile import LoadProfile
 from sk_loadagent.engine._recorder import PhaseTally
 from sk_loadagent.engine._transports.base import Transport
-from sk_loadagent.engine.result import Samples, Window
+from sk_loadagent.engine.result import Samples, StepTally, Window
 from sk_loadagent.histogram import LatencyHistogram
 
 
@@ -80,3 +80,10 @@ class WorkerOutput:
     tls_failures: dict[str, int] = field(default_factory=dict)  # failed handshakes by reason
     tls_resumed: int = 0  # connections that resumed a TLS session
     warnings: list[str] = field(default_factory=list)
+    # A flow: each step's tally per phase, the step calls kept as raw samples (while within the budget),
+    # what users' clients raised (message -> count) and, when unique data ran out, (iterations, at seconds).
+    step_tallies: list[list[StepTally]] = field(default_factory=list)
+    step_samples: Samples | None = None
+    step_complete: bool = True
+    client_errors: dict[str, int] = field(default_factory=dict)
+    data_out: tuple[int, float] | None = None

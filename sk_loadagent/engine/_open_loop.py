@@ -16,8 +16,6 @@ import math
 import time
 from collections import deque
 
-import numpy as np
-
 from sk_loadagent.engine._recorder import Recorder
 from sk_loadagent.engine._schedule import ArrivalSchedule
 from sk_loadagent.engine._transports.base import Connection, Transport
@@ -93,15 +91,12 @@ class OpenLoop:
 
     # -- scheduling ----------------------------------------------------------------------------------------
     def _refill(self) -> bool:
-        total = self._schedule.total
-        if self._next_index >= total:
+        if self._next_index >= self._schedule.total:
             return False
-        stop = min(total, self._next_index + self._stride * _CHUNK)
-        index = np.arange(self._next_index, stop, self._stride, dtype=np.int64)
-        self._next_index = int(index[-1]) + self._stride
-        times, variants = self._schedule.times(index)
-        self._times = (times + self._t0).tolist()
-        self._variants = variants.tolist()
+        self._times, self._variants, index = self._schedule.chunk(
+            self._next_index, self._stride, self._t0, _CHUNK
+        )
+        self._next_index = index[-1] + self._stride
         self._i = 0
         return True
 

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from sk_loadagent.engine._executors import ExecutorConfig
+from sk_loadagent.engine._flow import FlowPlan
 from sk_loadagent.engine._proxy import redact
 from sk_loadagent.engine.result import Phase
 from sk_loadagent.models._base import WireModel
@@ -49,12 +50,12 @@ class StressRule(WireModel):
 class LoadProfile(WireModel):
     """A validated, self-describing load profile (build it with ``build_profile``)."""
 
-    model_config = ConfigDict(frozen=True, str_strip_whitespace=False)
+    model_config = ConfigDict(frozen=True, str_strip_whitespace=False, arbitrary_types_allowed=True)
 
     test_type: TestType
     name: str
     url: str
-    method: HttpMethod
+    method: HttpMethod | None = None  # None for a flow (each step has its own)
     headers: dict[str, str] = Field(default_factory=dict)
     body: str | None = None
     payload_sizes: list[int] = Field(default_factory=list)
@@ -68,6 +69,13 @@ class LoadProfile(WireModel):
     proxy: str | None = None
     stress: StressRule | None = None
     soak_window: float | None = Field(default=None, gt=0)
+    flow: FlowPlan | None = None  # a flow test: its steps replace method, headers and body
+
+    @property
+    def in_flight_grace(self) -> float:
+        """How long past the schedule's end what is still in flight may take: a request its timeout; a flow
+        iteration every step's timeout and think time."""
+        return self.flow.iteration_bound(self.timeout) if self.flow is not None else self.timeout
 
     @property
     def model(self) -> Literal["open", "closed"]:
@@ -98,6 +106,13 @@ class LoadProfile(WireModel):
         """For humans, k6 style: ``open model: ramp 0→100 rps over 30s, hold 100 rps for 5m (measured)``."""
         schedule = self._describe_steps() if self.stress is not None else None
         text = f"{self.model} model: {schedule or self.executor.describe(self.payload_sizes)}"
+        if self.flow is not None:
+            names = ", ".join(self.flow.step_names)
+            unit = "iterations"
+            text = text.replace(" rps", f" {unit}/s") if self.model == "open" else text
+            text += f"; a flow of {len(self.flow.steps)} steps ({names})"
+            if self.flow.data is not None:
+                text += f" reading {len(self.flow.data.rows):,} rows ({self.flow.data.mode})"
         if self.model == "closed":
             if self.think_time > 0:
                 text += f"; think time {format_duration(self.think_time)}"

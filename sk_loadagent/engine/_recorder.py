@@ -87,7 +87,7 @@ class Recorder:
         self.start = array("d")
         self.sent = array("d")
         self.end = array("d")
-        self.code = array("h")  # HTTP status, or -Outcome for a request that ended without a response
+        self.code = array("h")  # HTTP status, or -Outcome for a request that ended without one (see ended)
         self.nbytes = array("q")
         self.variant = array("h")
 
@@ -120,6 +120,16 @@ class Recorder:
         self.nbytes.append(nbytes)
         self.variant.append(variant)
 
+    def ended(self, intended: float, sent: float, end: float, outcome: Outcome) -> None:
+        """A unit of work without an HTTP status of its own (a flow iteration): ``end`` NaN when it got no
+        answer at all, else its outcome (``Outcome.OK`` or the class it failed with) counts with a latency."""
+        self.start.append(intended)
+        self.sent.append(sent)
+        self.end.append(end)
+        self.code.append(-int(outcome))
+        self.nbytes.append(0)
+        self.variant.append(0)
+
     def dropped(self, intended: float) -> None:
         """A scheduled request that was never sent."""
         self.phases[self.phase_index(intended - self.t0)].dropped += 1
@@ -149,6 +159,8 @@ class Recorder:
         variant = _ints(self.variant, np.int16)
         has_status = code > 0
         outcome = np.where(has_status, self._table[np.clip(code, 0, 599)], -code).astype(np.int8)
+        # Answered: a response (any status) or a unit of work that ended with one; failures have no end.
+        answered = np.isfinite(end)
         s = Samples(
             start=start,
             latency=end - start,
@@ -161,8 +173,8 @@ class Recorder:
         )
         batch = _Batch(s, late=(sent - start) > self.late_threshold)
         self._add_windows(batch)
-        self._add_phases(batch, end[has_status])
-        self._add_totals(batch, int(has_status.sum()))
+        self._add_phases(batch, end[answered])
+        self._add_totals(batch, int(answered.sum()))
         self._keep(s)
 
     def _add_windows(self, b: _Batch) -> None:

@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from sk_loadagent.engine._handles import STOP_TIMEOUT, LocalHandle, ProcessHandle, WorkerHandle
 from sk_loadagent.engine._merge import (
     RunFacts,
+    client_warnings,
     generator_report,
     merge_tallies,
     merge_windows,
     merged_samples,
+    merged_steps,
     shortfall_warnings,
     tls_failures,
     tls_warnings,
@@ -61,7 +63,8 @@ class RunBound:
 
     startup: float  # the target check, the workers' start-up and the start delay
     schedule: float  # the profile's whole schedule
-    in_flight: float  # requests in flight at the schedule's end get the per-request timeout (+ two ticks)
+    in_flight: float  # requests in flight at the schedule's end get the per-request timeout (+ two ticks); a
+    # flow's iterations every step's timeout and think time
     shutdown: float  # the workers' last reports, then stopping them
 
     @property
@@ -74,7 +77,7 @@ def run_bound(profile: LoadProfile) -> RunBound:
     return RunBound(
         startup=min(profile.timeout, PREFLIGHT_TIMEOUT) + READY_TIMEOUT + START_DELAY_PROCESS,
         schedule=profile.total_duration,
-        in_flight=profile.timeout + IN_FLIGHT_SLACK,
+        in_flight=profile.in_flight_grace + IN_FLIGHT_SLACK,
         shutdown=REPORT_TIMEOUT + STOP_TIMEOUT,
     )
 
@@ -92,7 +95,7 @@ async def run_load(
     if profile.proxy is not None:
         check_target(redact(profile.proxy), options.allow_hosts, role="proxy")
     transport = choose_transport(profile, options)
-    if isinstance(transport, str):
+    if isinstance(transport, str) and (profile.flow is None or profile.flow.uses_http):
         await _preflight(profile)
     requested = options.worker_count()
     n = _worker_count(profile, requested)
@@ -116,15 +119,40 @@ async def run_load(
         await asyncio.gather(*(handle.stop(force=not clean) for handle in handles))
     result = _assemble(profile, options, outputs, watch, started_at, workers=n)
     _raise_if_unreachable(result, profile.url, outputs)
+    if watch.data_out is not None:
+        raise data_ran_out(profile, *watch.data_out)
     return result
+
+
+def data_ran_out(profile: LoadProfile, iterations: int, at: float) -> InputError:
+    """A flow's ``unique`` data ran out before its schedule ended: the test stopped there (bad input, 2)."""
+    data = profile.flow.data if profile.flow is not None else None
+    assert data is not None
+    return InputError.single(
+        f"test {profile.name!r}",
+        "data.file",
+        "a row for every iteration in unique mode (each row is used once)",
+        f"{data.file} with {len(data.rows):,} rows: they ran out at iteration {iterations + 1:,}, "
+        f"{at:.1f}s into a {profile.total_duration:g}s schedule; the test stopped there and nothing was "
+        "stored",
+    )
 
 
 def choose_transport(profile: LoadProfile, options: RunOptions) -> str | Transport:
     """The options' choice (a name or an object) wins over the plan's; ``auto``: fast for plain HTTP/1.1."""
     if isinstance(options.transport, Transport):
+        if profile.flow is not None:
+            raise InputError.single(
+                f"test {profile.name!r}",
+                "transport",
+                "fast, httpx or auto for a flow (its steps run on the engine's HTTP clients or on the "
+                "surface clients they name, not on a transport object)",
+                type(options.transport).__name__,
+            )
         return options.transport
     choice = options.transport if options.transport != "auto" else profile.transport
-    fast_ok = not profile.http2 and profile.proxy is None and profile.method != "HEAD"
+    heads = profile.method == "HEAD" or (profile.flow is not None and profile.flow.uses_head)
+    fast_ok = not profile.http2 and profile.proxy is None and not heads
     if choice == "auto":
         return "fast" if fast_ok else "httpx"
     if choice == "fast" and not fast_ok:
@@ -253,6 +281,7 @@ class _Watch:
     workers: int
     progress: Callable[[Progress], None] | None
     stopped_at: float | None = None  # seconds from t0 when a stress step broke
+    data_out: tuple[int, float] | None = None  # a worker's unique data ran out: (iteration, seconds from t0)
     _parts: dict[int, dict[int, ProgressPart]] = field(default_factory=dict)
     _latest: dict[int, ProgressPart] = field(default_factory=dict)
     _emitted: int = 0
@@ -280,6 +309,11 @@ class _Watch:
                             "its share of the load is missing, so the run has no valid result"
                         )
             self._emit_progress(done=set(outputs))
+            if self.data_out is not None and self.stopped_at is None:
+                now = time.perf_counter()
+                self.stopped_at = now - self.t0
+                for handle in handles:
+                    handle.send(("stop", now))
             if self.stopped_at is None and self._a_step_broke():
                 now = time.perf_counter()
                 self.stopped_at = now - self.t0
@@ -306,6 +340,11 @@ class _Watch:
             assert isinstance(part, ProgressPart)
             self._parts.setdefault(part.seq, {})[worker] = part
             self._latest[worker] = part
+        elif kind == "data-out":
+            found = message[1]
+            assert isinstance(found, tuple)
+            if self.data_out is None or found[1] < self.data_out[1]:
+                self.data_out = (int(found[0]), float(found[1]))
         elif kind == "step":
             report = message[1]
             assert isinstance(report, StepReport)
@@ -437,6 +476,7 @@ def _assemble(
     )
     windows = merge_windows(outputs, options.window_seconds, duration)
     samples, complete = merged_samples(outputs)
+    flow_steps = merged_steps(profile, outputs)
     return RunResult(
         target=profile.url,
         phases=phases,
@@ -453,8 +493,10 @@ def _assemble(
         warnings=[
             *tls_warnings(outputs, insecure=bool(profile.tls and profile.tls.insecure_skip_verify)),
             *shortfall_warnings(outputs, tallies[: len(phases)], facts),
+            *client_warnings(outputs),
         ],
         extra=extra,
+        steps=flow_steps,
     )
 
 

@@ -76,6 +76,16 @@ class ArrivalSchedule:
         tau = np.where(denominator > 0, 2.0 * x / safe, 0.0)
         return self._start[segment] + tau, self._variant[segment]
 
+    def chunk(
+        self, first: int, stride: int, t0: float, size: int
+    ) -> tuple[list[float], list[int], list[int]]:
+        """Up to ``size`` arrivals from global index ``first`` on, every ``stride``-th (one worker's share):
+        their absolute intended times (``t0`` + offset), variants and global indices."""
+        stop = min(self.total, first + stride * size)
+        index = np.arange(first, stop, stride, dtype=np.int64)
+        times, variants = self.times(index)
+        return (times + t0).tolist(), variants.tolist(), index.tolist()
+
     def arrivals_between(self, start: float, end: float) -> int:
         """Arrivals intended in [start, end)."""
         return self._count_before(end) - self._count_before(start)

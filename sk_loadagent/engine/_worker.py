@@ -20,20 +20,24 @@ import sys
 import time
 import traceback
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from multiprocessing.connection import Connection as PipeEnd
 from typing import Any, Protocol
 
 from sk_loadagent.engine._caps import raise_open_files_limit
 from sk_loadagent.engine._closed_loop import ClosedLoop
+from sk_loadagent.engine._flow import compile_flow
+from sk_loadagent.engine._flow_loop import FlowClosedLoop, FlowDriver, FlowOpenLoop
 from sk_loadagent.engine._messages import ProgressPart, StepReport, WorkerOutput, WorkerSpec
 from sk_loadagent.engine._open_loop import OpenLoop
 from sk_loadagent.engine._recorder import Recorder
 from sk_loadagent.engine._requests import Target, build_templates, outcome_table
 from sk_loadagent.engine._schedule import ArrivalSchedule
+from sk_loadagent.engine._step_recorder import StepRecorder
 from sk_loadagent.engine._transports.base import Binding, Transport
 from sk_loadagent.engine._transports.fast import FastTransport
 from sk_loadagent.engine._transports.httpx import HttpxTransport
+from sk_loadagent.engine.clients._http import HttpClients
 from sk_loadagent.engine.result import Outcome
 from sk_loadagent.histogram import LatencyHistogram
 
@@ -121,7 +125,15 @@ class _Run:
         profile = spec.profile
         self.spec = spec
         self.phases = profile.phases
-        templates = build_templates(profile.method, profile.headers, profile.body, profile.payload_sizes)
+        self.steps: StepRecorder | None = None
+        self.transport: Transport | HttpClients
+        self.driver: OpenLoop | ClosedLoop | FlowDriver
+        if profile.flow is not None:
+            self._wire_flow(spec, loop)
+            return
+        templates = build_templates(
+            profile.method or "GET", profile.headers, profile.body, profile.payload_sizes
+        )
         self.transport = make_transport(spec.transport)
         self.recorder = Recorder(
             t0=0.0,
@@ -146,7 +158,6 @@ class _Run:
             )
         )
         self.recorder.set_request_bytes(self.transport.request_bytes())
-        self.driver: OpenLoop | ClosedLoop
         if profile.model == "open":
             schedule = ArrivalSchedule(profile.executor.rate_segments())
             if _share(schedule.total, spec.worker, spec.workers) > spec.sample_budget:
@@ -171,6 +182,64 @@ class _Run:
                 workers=spec.workers,
                 think_time=profile.think_time,
             )
+
+    def _wire_flow(self, spec: WorkerSpec, loop: asyncio.AbstractEventLoop) -> None:
+        """A flow: iterations go to the recorder, step calls to the step recorder, through clients."""
+        profile = spec.profile
+        assert profile.flow is not None
+        flow = compile_flow(profile.flow, worker=spec.worker)
+        name = spec.transport if isinstance(spec.transport, str) else "fast"
+        http = HttpClients(
+            name,
+            url=profile.url,
+            timeout=profile.timeout,
+            tls=profile.tls,
+            http2=profile.http2,
+            proxy=profile.proxy,
+        )
+        self.transport = http
+        # The budget is shared: an iteration's samples and its steps' come in the ratio 1 : steps.
+        share = spec.sample_budget // (1 + len(flow.steps))
+        self.recorder = Recorder(
+            t0=0.0,
+            window_seconds=spec.window_seconds,
+            phases=self.phases,
+            late_threshold=spec.late_threshold,
+            sample_budget=share,
+            bytes_out=[0],
+            outcome_table=outcome_table(None),
+        )
+        self.steps = StepRecorder(
+            t0=0.0,
+            phases=self.phases,
+            check_names=[s.check_names for s in flow.steps],
+            late_threshold=spec.late_threshold,
+            sample_budget=spec.sample_budget - share,
+        )
+        makers: dict[str, Callable[[], Any]] = dict(flow.surfaces)
+        makers["http"] = http.new
+        common = {
+            "loop": loop,
+            "flow": flow,
+            "makers": makers,
+            "target": http.client_target(),
+            "recorder": self.recorder,
+            "steps": self.steps,
+            "worker": spec.worker,
+            "workers": spec.workers,
+        }
+        if profile.model == "open":
+            schedule = ArrivalSchedule(profile.executor.rate_segments())
+            if _share(schedule.total, spec.worker, spec.workers) > share:
+                self.recorder.keep_no_samples()
+            self.driver = FlowOpenLoop(schedule=schedule, max_clients=spec.max_connections, **common)
+        else:
+            self.driver = FlowClosedLoop(segments=profile.executor.vu_segments(), **common)
+
+    def flush(self) -> None:
+        self.recorder.flush()
+        if self.steps is not None:
+            self.steps.flush()
 
 
 def _share(arrivals: int, worker: int, workers: int) -> int:
@@ -198,6 +267,8 @@ class _Supervisor:
         run, spec = self.run, self.run.spec
         driver, recorder = run.driver, run.recorder
         timeout = spec.profile.timeout
+        grace = spec.profile.in_flight_grace
+        data_out_sent = False
         while True:
             await asyncio.sleep(TICK)
             now = time.perf_counter()
@@ -205,12 +276,15 @@ class _Supervisor:
                 if message[0] == "stop":
                     driver.stop_at(float(message[1]))  # type: ignore[arg-type]
             driver.sweep(now, timeout)
-            if isinstance(driver, ClosedLoop):
+            if isinstance(driver, ClosedLoop | FlowClosedLoop):
                 driver.tick(now)
                 recorder.note_in_flight(now, driver.in_flight())
+            if isinstance(driver, FlowDriver) and driver.data_out is not None and not data_out_sent:
+                self.link.send(("data-out", driver.data_out))
+                data_out_sent = True
             self._account_cpu(now)
             if now >= self._next_flush:
-                recorder.flush()
+                run.flush()
                 self._next_flush = now + FLUSH_EVERY
                 self._report_steps(now)
             if now >= self.t0 + self._seq * spec.progress_interval:
@@ -218,7 +292,7 @@ class _Supervisor:
             if now >= driver.end and driver.exhausted:
                 if driver.drained():
                     return
-                if now >= driver.end + timeout + IN_FLIGHT_SLACK:
+                if now >= driver.end + grace + IN_FLIGHT_SLACK:
                     # What is left never got a connection in time: its age from the intended start is
                     # past the timeout already, so it ends as one.
                     self.cut = driver.cut()
@@ -236,7 +310,7 @@ class _Supervisor:
 
     def report_progress(self) -> None:
         recorder = self.run.recorder
-        recorder.flush()
+        self.run.flush()
         interval = recorder.take_interval()
         spec = self.run.spec
         begun = self.t0 + (self._seq - 1) * spec.progress_interval
@@ -295,6 +369,8 @@ async def run_share(spec: WorkerSpec, link: Link) -> WorkerOutput:
         await run.driver.prepare(_warm_connections(spec))
         t0 = await link.handshake()
         run.recorder.t0 = t0
+        if run.steps is not None:
+            run.steps.t0 = t0
         supervisor = _Supervisor(run, link, t0)
         run.driver.start(t0)
         await supervisor.supervise()
@@ -302,8 +378,16 @@ async def run_share(spec: WorkerSpec, link: Link) -> WorkerOutput:
         supervisor.report_progress()  # the last, partial interval
     finally:
         await run.driver.close()
+    run.flush()
     recorder = run.recorder
+    flow = run.driver if isinstance(run.driver, FlowDriver) else None
+    steps = run.steps
     return WorkerOutput(
+        step_tallies=steps.tallies if steps is not None else [],
+        step_samples=steps.samples() if steps is not None else None,
+        step_complete=steps.complete if steps is not None else True,
+        client_errors=dict(flow.client_errors) if flow is not None else {},
+        data_out=flow.data_out if flow is not None else None,
         worker=spec.worker,
         samples=recorder.samples(),
         complete=recorder.complete,

@@ -7,7 +7,19 @@ from sk_loadagent.measurements import (
     Phase,
     RunResult,
     Samples,
+    StepMeasurements,
+    StepTally,
     Window,
 )
 
-__all__ = ["OUTCOME_NAMES", "GeneratorReport", "Outcome", "Phase", "RunResult", "Samples", "Window"]
+__all__ = [
+    "OUTCOME_NAMES",
+    "GeneratorReport",
+    "Outcome",
+    "Phase",
+    "RunResult",
+    "Samples",
+    "StepMeasurements",
+    "StepTally",
+    "Window",
+]

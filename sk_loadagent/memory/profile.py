@@ -13,6 +13,9 @@ existed (the schema 3 migration derives it the same way):
 - **duration class**: the measured seconds in classes (under 15 s, 15 s–1 min, 1–5 min, 5–30 min,
   30 min–2 h, 2 h or more), so a test lengthened from 40 s to 50 s keeps its history.
 
+A flow's key ends with its steps (``; flow login > add-item > submit``): a flow given another step is
+another measurement, and starts a series of its own.
+
 A stress test stops where the service breaks, so its key is its design limit and its first step (rate and
 step duration): ``stress to 400 rps: steps from 100 rps, 10s each``. A run without phases falls back to its
 target rate and duration; with neither, the key is None (an unknown profile), which is a value of its own:
@@ -37,6 +40,14 @@ _AT_PEAK = 0.95
 
 def load_profile_key(metrics: PerfMetrics) -> str | None:
     """The key of the load ``metrics`` was measured under (see the module docstring), None when unknown."""
+    key = _load_key(metrics)
+    if key is not None and metrics.steps:
+        # A flow with other steps is another measurement: its iterations are not comparable.
+        key += "; flow " + " > ".join(s.name for s in metrics.steps)
+    return key
+
+
+def _load_key(metrics: PerfMetrics) -> str | None:
     if metrics.test_type == "stress" or metrics.stress is not None:
         return _stress_key(metrics)
     measured = [p for p in metrics.phases or [] if p.measured and p.end > p.start]

@@ -13,6 +13,7 @@ from pydantic import ConfigDict, Field, field_validator
 from sk_loadagent.histogram import LatencyHistogram
 from sk_loadagent.models._base import WireModel
 from sk_loadagent.models.metrics import AnyStatus, PerfMetrics
+from sk_loadagent.secrets import mask_text
 
 from .profile import load_profile_key
 
@@ -77,9 +78,10 @@ class SeriesKey:
 
 
 def _canonical_json(value: Any) -> Any:
-    """``value`` as it reads back from JSON; raises ValueError for what JSON cannot hold."""
+    """``value`` as it reads back from JSON, every known secret masked (``sk_loadagent.secrets``: memory is
+    outside the process); raises ValueError for what JSON cannot hold."""
     try:
-        return json.loads(json.dumps(value, allow_nan=False))
+        return json.loads(mask_text(json.dumps(value, allow_nan=False)))
     except (TypeError, ValueError) as exc:
         raise ValueError(f"JSON data (text keys, finite numbers, no objects of other types): {exc}") from None
 

@@ -34,7 +34,8 @@ class OpenWireModel(WireModel):
 class FieldProblem(ValueError):
     """Raised by a model validator to point at one field (by its wire name) rather than the whole object."""
 
-    def __init__(self, field: str, expected: str) -> None:
+    def __init__(self, field: str, expected: str, got: str | None = None) -> None:
         super().__init__(expected)
         self.field = field
         self.expected = expected
+        self.got = got  # shown as given; None: the value found under ``field``, if any

@@ -26,6 +26,7 @@ from pydantic_core import ErrorDetails
 from sk_loadagent.errors import InputError, InputProblem
 from sk_loadagent.models._base import FieldProblem
 from sk_loadagent.models.caps import Caps, format_size
+from sk_loadagent.secrets import mask_url
 
 M = TypeVar("M", bound=BaseModel)
 # The caps that bound reading a document when the caller passes none (memory and connections do not apply).
@@ -232,6 +233,8 @@ def _got(value: Any, error_type: str) -> str | None:
         return "an empty list" if isinstance(value, list) else "an empty mapping"
     if error_type in _SHAPE_ERRORS and isinstance(value, dict | list):
         return "a mapping" if isinstance(value, dict) else "a list"
+    if isinstance(value, str) and "@" in value and "://" in value:
+        value = mask_url(value)  # a URL's password never shows in a message
     text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
     return text if len(text) <= _MAX_GOT else text[: _MAX_GOT - 3] + "..."
 
@@ -289,9 +292,10 @@ def problems_from(
             value = item.get("input")
             field_value = value.get(cause.field) if isinstance(value, dict) else None
             path = f"{path}.{cause.field}" if path else cause.field
-            problems.append(
-                InputProblem(path, cause.expected, None if field_value is None else _got(field_value, ""))
+            got = (
+                cause.got if cause.got is not None else None if field_value is None else _got(field_value, "")
             )
+            problems.append(InputProblem(path, cause.expected, got))
             continue
         problem = InputProblem(path, _expected(item, loc, model), _got(item.get("input"), item["type"]))
         if union_at is not None and item["type"] in _SHAPE_ERRORS:

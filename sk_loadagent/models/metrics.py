@@ -97,6 +97,9 @@ class BaselineComparison(OpenWireModel):
     )
     previous_score: float | None = None
     previous_status: AnyStatus | None = None
+    moved_steps: list[str] | None = Field(
+        default=None, description="a flow: the steps whose p95 rose most against their own baselines, in ms"
+    )
     notes: list[str] | None = None
 
 
@@ -125,7 +128,7 @@ class EffectiveLimit(WireModel):
 
 
 class Violation(WireModel):
-    """A limit the run broke, by how much, and how serious that is."""
+    """A limit the run broke, by how much, and how serious that is (``step``: a flow step's own limit)."""
 
     metric: str
     limit: float
@@ -133,6 +136,7 @@ class Violation(WireModel):
     severity: Literal["minor", "significant"]
     source: str
     message: str
+    step: str | None = None
 
 
 class GeneratorStats(WireModel):
@@ -263,6 +267,52 @@ class PayloadLatency(WireModel):
     error_rate: float
 
 
+class CheckResult(WireModel):
+    """How often one check of a flow step passed and failed (measured phases)."""
+
+    name: str
+    passed: int
+    failed: int
+
+
+class StepMetrics(WireModel):
+    """One step of a flow, over the measured phases: every figure timed from the moment the step was due."""
+
+    name: str
+    target: str = Field(description='what the step calls: "POST /auth/login", or a client by import path')
+    requests: int
+    rps: float | None = Field(default=None, description="calls per second that passed (status and checks)")
+    error_rate: float | None = None
+    errors: dict[str, int] | None = None
+    late_starts: int = 0
+    latency: LatencySummary | None = None
+    service_time: LatencySummary | None = None
+    checks: list[CheckResult] | None = None
+    latency_histogram: dict[str, Any] | None = Field(
+        default=None, description="sparse LatencyHistogram of the step's latencies (histogram.py)"
+    )
+    thresholds: list[EffectiveLimit] | None = Field(
+        default=None, description="the step's own limits (perf-thresholds.yaml scopes with step:)"
+    )
+    baseline: MetricDelta | None = Field(
+        default=None, description="the step's p95 against its own baseline in memory"
+    )
+
+
+class FlowFigures(WireModel):
+    """A flow test's iterations (its ``requests``, ``rps`` and ``errorRate`` count iterations too)."""
+
+    iterations: int
+    completed: int = Field(description="iterations whose every step passed")
+    failed: int
+    iterations_per_second: float | None = Field(default=None, description="completed iterations per second")
+    step_requests: int
+    step_error_rate: float | None = Field(default=None, description="failed step calls / step calls")
+    think_time_excluded: bool = Field(
+        default=True, description="iteration latency leaves out the think time the iteration spent"
+    )
+
+
 class RetryInfo(WireModel):
     """Retry metadata of spec cycle 18."""
 
@@ -338,6 +388,8 @@ class PerfMetrics(OpenWireModel):
     soak: SoakReport | None = None
     stress: StressReport | None = None
     latency_profile: list[PayloadLatency] | None = None
+    flow: FlowFigures | None = None
+    steps: list[StepMetrics] | None = Field(default=None, description="a flow test's steps, in order")
     warnings: list[str] | None = None
     latency_histogram: dict[str, Any] | None = Field(
         default=None, description="sparse LatencyHistogram of the measured latencies (histogram.py)"

@@ -11,6 +11,7 @@ from pydantic import ConfigDict, Field, StrictBool, StrictInt, field_validator, 
 
 from sk_loadagent.models._base import FieldProblem, WireModel
 from sk_loadagent.models.durations import Duration
+from sk_loadagent.models.flow import DataSpec, StepSpec, check_flow
 
 TestType = Literal["load", "spike", "soak", "stress", "concurrency", "latency", "custom"]
 TEST_TYPES: tuple[str, ...] = ("load", "spike", "soak", "stress", "concurrency", "latency", "custom")
@@ -22,6 +23,7 @@ _NEEDS_RATE = {"load", "spike", "soak"}
 # RFC 3986 characters of a path and query; anything else must be percent-encoded before it is sent.
 _URL_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-._~!$&'()*+,;=:@/?%")
 _BROKEN_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def real_number(value: object) -> object:
@@ -161,6 +163,8 @@ class TestSpec(WireModel):
     tls: TlsOptions | None = None
     retry_on_fail: StrictBool | None = None
     exclude_from_gate: StrictBool | None = None
+    flow: list[StepSpec] | None = Field(default=None, description="the steps of a flow test, in order")
+    data: DataSpec | None = Field(default=None, description="rows a flow reads with ${data.col}")
 
     _real_numbers = field_validator(
         "rps",
@@ -215,6 +219,7 @@ class TestSpec(WireModel):
     @model_validator(mode="after")
     def _fields_fit_type(self) -> TestSpec:
         t = self.type
+        self._flow_fits()
         if t in _NEEDS_RATE and self.rps is None:
             raise FieldProblem("rps", f"the target requests per second (a {t} test needs rps)")
         if t == "stress" and self.rps is None and self.max_rps is None:
@@ -255,6 +260,32 @@ class TestSpec(WireModel):
             raise FieldProblem("startRps", f"a rate not above maxRps ({self.max_rps:g})")
         return self
 
+    def _flow_fits(self) -> None:
+        if self.flow is None:
+            if self.data is not None:
+                raise FieldProblem(
+                    "data", "no data in a test without a flow (steps read it with ${data.col})"
+                )
+            return
+        if not self.flow:
+            raise FieldProblem("flow", "at least one step")
+        if self.type == "latency":
+            raise FieldProblem("flow", "no flow in a latency test (it sweeps the payload of one endpoint)")
+        if self.name is None:
+            raise FieldProblem(
+                "name",
+                "a name for the flow, such as checkout-flow (its memory and step series are keyed by it)",
+            )
+        for name, value in (
+            ("endpoint", self.endpoint),
+            ("method", self.method),
+            ("body", self.body),
+            ("expectStatus", self.expect_status),
+        ):
+            if value is not None:
+                raise FieldProblem(name, f"no {name} in a flow test (each step has its request and checks)")
+        check_flow(self.flow, self.data)
+
     def _only_for(self, types: tuple[str, ...], **fields: object) -> None:
         for name, value in fields.items():
             if value is not None and self.type not in types:
@@ -265,6 +296,10 @@ class TestSpec(WireModel):
 
     def label(self) -> str:
         return self.name or f"{self.type} {self.endpoint or ''}".strip()
+
+    def flow_endpoint(self) -> str | None:
+        """What a flow test is keyed by where a plain test has its endpoint: ``flow:<name>``."""
+        return f"flow:{self.name}" if self.flow is not None else None
 
 
 class TestSuitePlan(WireModel):
@@ -286,12 +321,23 @@ class TestSuitePlan(WireModel):
     source_agent: str | None = None
     tls: TlsOptions | None = None
     proxy: str | None = None
+    secrets: list[str] | None = Field(
+        default=None, description="header names whose values are written as *** (beside the defaults)"
+    )
     tests: list[TestSpec] = Field(min_length=1)
 
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str | None) -> str | None:
         return None if value is None else check_base_url(value)
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, value: list[str] | None) -> list[str] | None:
+        for name in value or []:
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError("header names such as X-Session-Token (whose values are written as ***)")
+        return value
 
     _real_max_retries = field_validator("max_retries", mode="before")(real_number)
 

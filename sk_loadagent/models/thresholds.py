@@ -57,6 +57,9 @@ class ThresholdScope(ThresholdLimits):
     )
     test_type: TestType | None = None
     endpoint: str | None = None
+    step: str | None = Field(
+        default=None, min_length=1, description="a flow step's name: these limits apply to that step alone"
+    )
 
 
 class ThresholdDefaults(WireModel):
@@ -72,12 +75,21 @@ class ScopedLimits:
     test_type: str | None
     endpoint: str | None
     limits: ThresholdLimits
+    step: str | None = None
 
     def matches(
-        self, module_id: str | None, edition_id: str | None, test_type: str, endpoint: str | None
+        self,
+        module_id: str | None,
+        edition_id: str | None,
+        test_type: str,
+        endpoint: str | None,
+        step: str | None = None,
     ) -> bool:
+        """Whether these limits apply; a scope with a ``step`` applies to that flow step alone, one without
+        to whole tests (a flow's iterations) and never to a step."""
         return (
-            (self.module_id is None or self.module_id == module_id)
+            self.step == step
+            and (self.module_id is None or self.module_id == module_id)
             and (self.edition_id is None or self.edition_id == edition_id)
             and (self.test_type is None or self.test_type == test_type)
             and (self.endpoint is None or self.endpoint == endpoint)
@@ -87,7 +99,8 @@ class ScopedLimits:
     def specificity(self) -> int:
         """More scope fields set = more specific; endpoint and test type outweigh edition and module."""
         return (
-            (8 if self.endpoint else 0)
+            (16 if self.step else 0)
+            + (8 if self.endpoint else 0)
             + (4 if self.test_type else 0)
             + (2 if self.edition_id else 0)
             + (1 if self.module_id else 0)
@@ -101,6 +114,9 @@ class PerfThresholds(WireModel):
     edition_id: str | None = None
     test_type: TestType | None = None
     endpoint: str | None = None
+    step: str | None = Field(
+        default=None, min_length=1, description="a flow step's name (see ThresholdScope)"
+    )
     defaults: ThresholdDefaults | None = None
     thresholds: ThresholdLimits | list[ThresholdScope]
 
@@ -114,7 +130,11 @@ class PerfThresholds(WireModel):
         """Every set of limits in the file, with its full scope (entry fields override the document's)."""
         doc_type = self.test_type or (self.defaults.test_type if self.defaults else None)
         if isinstance(self.thresholds, ThresholdLimits) and not isinstance(self.thresholds, ThresholdScope):
-            return [ScopedLimits(self.module, self.edition_id, doc_type, self.endpoint, self.thresholds)]
+            return [
+                ScopedLimits(
+                    self.module, self.edition_id, doc_type, self.endpoint, self.thresholds, self.step
+                )
+            ]
         entries = self.thresholds if isinstance(self.thresholds, list) else [self.thresholds]
         return [
             ScopedLimits(
@@ -123,6 +143,7 @@ class PerfThresholds(WireModel):
                 e.test_type or doc_type,
                 e.endpoint or self.endpoint,
                 e,
+                e.step or self.step,
             )
             for e in entries
         ]

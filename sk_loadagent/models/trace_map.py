@@ -38,6 +38,8 @@ class TraceMapEntry(WireModel):
     retry: RetryInfo | None = Field(
         default=None, description="cycle 18 retry metadata: attempt, trigger, strategy, adjustments, outcome"
     )
+    flow: str | None = Field(default=None, description="a flow step's entry: the flow (test) it belongs to")
+    step: str | None = Field(default=None, description="a flow step's entry: the step's name")
 
     @model_validator(mode="after")
     def _spellings_agree(self) -> TraceMapEntry:

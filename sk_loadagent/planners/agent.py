@@ -50,6 +50,7 @@ class SuiteRequest:
     annotations: str | None = None
     weighting: str | None = None
     baseline: str | None = None
+    trace_plan: str | None = None  # --trace-plan: one flow test per trace path of a trace.plan.yaml
     target_url: str | None = None
     allow_hosts: list[str] = field(default_factory=list)
     caps: Caps | None = None  # None: this machine's (sk_loadagent.engine.machine_caps)
@@ -170,6 +171,7 @@ async def run_suite(
         annotationsFile=request.annotations,
         weightingFile=request.weighting,
         baselineFile=request.baseline,
+        tracePlanFile=request.trace_plan,
         targetUrl=request.target_url,
         allowHosts=request.allow_hosts or None,
         caps=request.caps.to_wire() if request.caps is not None else None,

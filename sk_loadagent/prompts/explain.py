@@ -20,7 +20,8 @@ from semantic_kernel.exceptions import KernelException
 from semantic_kernel.functions import KernelArguments, KernelFunctionFromPrompt, KernelPlugin
 
 from sk_loadagent.errors import root_cause
-from sk_loadagent.models.metrics import PerfMetrics
+from sk_loadagent.models.metrics import PerfMetrics, StepMetrics
+from sk_loadagent.secrets import mask_data
 
 PLUGIN_NAME = "LoadAgentPrompts"
 EXPLAIN_FUNCTION = "explain_run"
@@ -141,12 +142,31 @@ def _test_digest(test: PerfMetrics) -> dict[str, Any]:
                 else None
             ),
             **_findings(test),
+            "steps": [_step_digest(s) for s in test.steps] if test.steps else None,
+        }
+    )
+
+
+def _step_digest(step: StepMetrics) -> dict[str, Any]:
+    return _compact(
+        {
+            "name": step.name,
+            "target": step.target,
+            "p95Ms": _round(step.latency.p95, 2) if step.latency else None,
+            "errorRatePct": _round(step.error_rate * 100, 2) if step.error_rate is not None else None,
+            "p95VsBaseline": step.baseline.delta if step.baseline else None,
+            "checksFailed": sum(c.failed for c in step.checks or []) or None,
         }
     )
 
 
 def run_digest(suite: PerfMetrics) -> dict[str, Any]:
-    """The figures the explanation may use, rounded as the summary table prints them."""
+    """The figures the explanation may use, rounded as the summary table prints them (secrets masked: the
+    digest is sent to a chat service)."""
+    return mask_data(_digest(suite))
+
+
+def _digest(suite: PerfMetrics) -> dict[str, Any]:
     return _compact(
         {
             "traceId": suite.trace_id,

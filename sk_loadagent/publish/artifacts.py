@@ -11,7 +11,7 @@ import yaml
 
 from sk_loadagent.atomic import write_atomic
 from sk_loadagent.models.alert import RegressionAlert
-from sk_loadagent.models.metrics import PerfMetrics
+from sk_loadagent.models.metrics import PerfMetrics, StepMetrics
 from sk_loadagent.models.preview import PerformancePreview
 from sk_loadagent.models.trace_map import LoadTraceMap
 from sk_loadagent.publish import paths
@@ -32,27 +32,50 @@ def _tests(suite: PerfMetrics) -> list[PerfMetrics]:
 
 
 def trace_map(suite: PerfMetrics) -> LoadTraceMap:
+    entries: list[dict[str, Any]] = []
+    for t in _tests(suite):
+        entries.append(
+            {
+                "endpoint": t.endpoint,
+                "testType": t.test_type,
+                "latencyP95": t.latency.p95 if t.latency else None,
+                "errorRate": t.error_rate,
+                "rps": t.rps,
+                "status": t.status,
+                "performanceScore": t.performance_score,
+                "retryAttempt": t.retry_attempt or None,
+                "retry": t.retry,
+            }
+        )
+        entries += [_step_entry(t, step) for step in t.steps or []]
     return LoadTraceMap.model_validate(
         {
             "traceId": suite.trace_id,
             "editionId": suite.edition_id,
             "moduleId": suite.module_id,
-            "tests": [
-                {
-                    "endpoint": t.endpoint,
-                    "testType": t.test_type,
-                    "latencyP95": t.latency.p95 if t.latency else None,
-                    "errorRate": t.error_rate,
-                    "rps": t.rps,
-                    "status": t.status,
-                    "performanceScore": t.performance_score,
-                    "retryAttempt": t.retry_attempt or None,
-                    "retry": t.retry,
-                }
-                for t in _tests(suite)
-            ],
+            "tests": entries,
         }
     )
+
+
+def _step_entry(test: PerfMetrics, step: StepMetrics) -> dict[str, Any]:
+    """A flow step's own entry: its request, figures and its flow's status."""
+    method, _, path = step.target.partition(" ")
+    http = bool(path) and path.startswith("/")
+    return {
+        "endpoint": path if http else step.target,
+        "method": method if http else None,
+        "testType": test.test_type,
+        "flow": test.test_name,
+        "step": step.name,
+        "latencyP50": step.latency.p50 if step.latency else None,
+        "latencyP95": step.latency.p95 if step.latency else None,
+        "latencyP99": step.latency.p99 if step.latency else None,
+        "errorRate": step.error_rate,
+        "rps": step.rps,
+        "requests": step.requests,
+        "status": test.status,
+    }
 
 
 def _regression(suite: PerfMetrics) -> bool:

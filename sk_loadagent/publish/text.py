@@ -60,6 +60,13 @@ def test_sentence(test: PerfMetrics) -> str:
     rps = f"{test.rps:.0f} rps" if test.rps is not None else "n/a rps"
     where = test.endpoint or test.test_target or "?"
     head = f"{kind} test on {where}: p95 {ms(p95)} at {rps}, {pct(test.error_rate)}."
+    if test.steps:  # a flow: its figures are its iterations'
+        rate = f"{test.rps:.0f} iterations/s" if test.rps is not None else "n/a iterations/s"
+        steps = f"{len(test.steps)} step{'s' if len(test.steps) != 1 else ''}"
+        head = (
+            f"{kind} test of flow {test.test_name} ({steps}): p95 {ms(p95)} per iteration "
+            f"at {rate}, {pct(test.error_rate)}."
+        )
     tail = _STATUS_WORDS.get(test.status or "", "")
     retry = ""
     if test.retry is not None and test.retry.outcome == "recovered":

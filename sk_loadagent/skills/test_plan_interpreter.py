@@ -36,6 +36,10 @@ class TestPlanInterpreter:
         annotationsFile: Annotated[Any, takes(str | None, "path of studio.annotation.yaml")] = None,
         weightingFile: Annotated[Any, takes(str | None, "path of customWeighting.yaml")] = None,
         baselineFile: Annotated[Any, takes(str | None, "path of perf-baseline.memory.json")] = None,
+        tracePlanFile: Annotated[
+            Any,
+            takes(str | None, "path of a trace.plan.yaml: one flow test per trace path (flow) of it"),
+        ] = None,
         targetUrl: Annotated[Any, takes(str | None, "base URL that overrides the plan's baseUrl")] = None,
         traceId: Annotated[Any, takes(str | None, "trace scope of the run")] = None,
         editionId: Annotated[Any, takes(str | None, "edition that overrides the plan's editionId")] = None,
@@ -68,6 +72,7 @@ class TestPlanInterpreter:
                 ("annotationsFile", annotationsFile),
                 ("weightingFile", weightingFile),
                 ("baselineFile", baselineFile),
+                ("tracePlanFile", tracePlanFile),
                 ("caFile", caFile),
             )
         }
@@ -80,6 +85,7 @@ class TestPlanInterpreter:
             weighting=paths["weightingFile"],
             baseline=paths["baselineFile"],
             caps=limits,
+            trace_plan=paths["tracePlanFile"],
         )
         result = interpret(
             inputs,

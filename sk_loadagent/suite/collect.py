@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sk_loadagent.analysis import summarize
 from sk_loadagent.models.metrics import PerfMetrics
+from sk_loadagent.secrets import mask_url
 from sk_loadagent.suite.assemble import suite_metrics
 from sk_loadagent.suite.execute import TestRun
 from sk_loadagent.suite.execution_plan import ExecutionPlan
@@ -20,9 +21,11 @@ def collect_one(plan: ExecutionPlan, run: TestRun, *, retry_attempt: int) -> Per
     metrics.test_name = planned.label
     metrics.endpoint = planned.endpoint
     metrics.method = planned.method
-    metrics.test_target = planned.url
+    metrics.test_target = mask_url(planned.url)
     metrics.retry_attempt = retry_attempt
     metrics.excluded_from_gate = planned.exclude_from_gate or None
+    if planned.notes:
+        metrics.warnings = [*planned.notes, *(metrics.warnings or [])]
     if metrics.stress is not None and planned.test.rps is not None:
         metrics.stress.design_limit_rps = planned.test.rps
     return metrics

@@ -17,6 +17,7 @@ from sk_loadagent.engine import (
     is_loopback,
     run_profile,
 )
+from sk_loadagent.errors import InputError, TargetNotAllowedError
 from sk_loadagent.suite.execution_plan import ExecutionPlan, PlannedTest
 from sk_loadagent.telemetry import ProcessSampler
 from sk_loadagent.telemetry.resources import ResourceSamples
@@ -70,7 +71,12 @@ async def run_one(
     target_pid: int | None,
     progress: Callable[[str, Progress], None] | None,
 ) -> TestRun:
-    profile = profile_of(plan, planned)
+    try:
+        profile = profile_of(plan, planned)
+    except TargetNotAllowedError:
+        raise  # about the target, whoever set it (plan, --target-url or a caller): it names the target
+    except InputError as exc:
+        raise _in_plan(plan, planned, exc) from None
     label = planned.label
 
     def report(snapshot: Progress) -> None:
@@ -82,9 +88,22 @@ async def run_one(
         sampler.start()
     try:
         result = await run_profile(profile, options, report)
+    except TargetNotAllowedError:
+        raise
+    except InputError as exc:  # a flow's unique data ran out: named in the plan, like every bad input
+        raise _in_plan(plan, planned, exc) from None
     finally:
         resources = sampler.stop() if sampler is not None else None
     return TestRun(index=planned.index, result=result, resources=resources)
+
+
+def _in_plan(plan: ExecutionPlan, planned: PlannedTest, exc: InputError) -> InputError:
+    """``exc`` (about one test) named by the plan file and the test's place in it."""
+    for problem in exc.problems:
+        problem.field = (
+            f"tests[{planned.index}].{problem.field}" if problem.field else f"tests[{planned.index}]"
+        )
+    return InputError(plan.plan_file or "test-suite.plan.yaml", exc.problems)
 
 
 async def run_tests(

@@ -6,6 +6,7 @@ URL, endpoint, method, load profile, stress SLO, retry adjustments), so the othe
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -17,7 +18,9 @@ from sk_loadagent.errors import InputError
 from sk_loadagent.models._base import WireModel
 from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.durations import Duration
-from sk_loadagent.models.plan import TestSpec, TlsOptions, check_base_url, proxy_url_problem
+from sk_loadagent.models.flow import referenced_env
+from sk_loadagent.models.plan import TestSpec, TestSuitePlan, TlsOptions, check_base_url, proxy_url_problem
+from sk_loadagent.secrets import mask_url, register, secret_header_names, url_credentials
 from sk_loadagent.suite.editions import EditionSchedule, scale_rates, schedule_for_edition
 from sk_loadagent.suite.inputs import SuiteInputs
 from sk_loadagent.suite.sources import Sources
@@ -37,8 +40,8 @@ class PlannedTest(WireModel):
     index: int
     label: str
     test_type: str
-    endpoint: str
-    method: str
+    endpoint: str = Field(description="the test's endpoint; a flow's is flow:<name>")
+    method: str | None = Field(default=None, description="None for a flow (each step has its own)")
     url: str
     test: TestSpec
     profile: str
@@ -53,6 +56,7 @@ class PlannedTest(WireModel):
     planned_seconds: float | None = Field(
         default=None, description="the whole schedule in seconds (a stress test's search included)"
     )
+    notes: list[str] | None = Field(default=None, description="how the test was made (a trace plan's flow)")
 
 
 class ExecutionPlan(WireModel):
@@ -105,7 +109,7 @@ def _target_base_url(inputs: SuiteInputs, target_url: str | None) -> str:
         try:
             return check_base_url(target_url)
         except ValueError as exc:
-            raise InputError.single("--target-url", "", str(exc), repr(target_url)) from None
+            raise InputError.single("--target-url", "", str(exc), repr(mask_url(target_url))) from None
     if inputs.plan.base_url:
         return inputs.plan.base_url
     if inputs.metadata is not None and inputs.metadata.base_url:
@@ -118,7 +122,11 @@ def _target_base_url(inputs: SuiteInputs, target_url: str | None) -> str:
 
 
 def _endpoint(inputs: SuiteInputs, index: int, test: TestSpec) -> str:
-    """The test's endpoint, else the plan's, else the first one a test names, else service.metadata's."""
+    """The test's endpoint, else the plan's, else the first one a test names, else service.metadata's; a
+    flow is keyed ``flow:<name>``."""
+    flow = test.flow_endpoint()
+    if flow is not None:
+        return flow
     if test.endpoint:
         return test.endpoint
     if inputs.plan.endpoint:
@@ -137,7 +145,9 @@ def _endpoint(inputs: SuiteInputs, index: int, test: TestSpec) -> str:
     )
 
 
-def _method(inputs: SuiteInputs, test: TestSpec, endpoint: str) -> str:
+def _method(inputs: SuiteInputs, test: TestSpec, endpoint: str) -> str | None:
+    if test.flow is not None:
+        return None
     if test.method:
         return test.method
     if inputs.plan.method:
@@ -175,6 +185,30 @@ def _rooted(options: TlsOptions | None, root: Path | None) -> TlsOptions | None:
             path = Path(value).expanduser()
             update[name] = str(path if path.is_absolute() or root is None else root / path)
     return options.model_copy(update=update)
+
+
+def _rooted_data(test: TestSpec, root: Path | None) -> dict[str, Any]:
+    """A flow's data file made absolute from the plan's folder (as TLS files are)."""
+    if test.data is None:
+        return {}
+    path = Path(test.data.file).expanduser()
+    if not path.is_absolute() and root is not None:
+        path = root / path
+    return {"data": test.data.model_copy(update={"file": str(path)})}
+
+
+def register_secrets(plan: TestSuitePlan, base_url: str) -> None:
+    """Tell ``sk_loadagent.secrets`` every secret the plan holds (see that module): URL credentials, the
+    values of secret headers written in full, and the environment values that ``${env:...}`` reads."""
+    names = secret_header_names(plan.secrets)
+    values = [*url_credentials(base_url), *url_credentials(plan.base_url or "")]
+    for test in plan.tests:
+        values += [v for k, v in test.headers.items() if k.lower() in names]
+        for step in test.flow or []:
+            if step.request is not None:
+                values += [v for k, v in step.request.headers.items() if k.lower() in names and "${" not in v]
+        values += [os.environ.get(name) or "" for name in referenced_env(test.flow or [])]
+    register(values)
 
 
 def _check_tls(options: TlsOptions | None, source: str, prefix: str) -> None:
@@ -248,6 +282,7 @@ def interpret(
     caps = caps if caps is not None else machine_caps()
     plan = inputs.plan
     base_url = _target_base_url(inputs, target_url)
+    register_secrets(plan, base_url)
     hosts = [*plan.allow_hosts, *(allow_hosts or [])]
     check_target(base_url, hosts)
     proxy = _checked_proxy(inputs, hosts)
@@ -274,7 +309,9 @@ def interpret(
         merged_tls = test_tls.over(plan_tls) if test_tls is not None else plan_tls
         if cli_tls is not None:
             merged_tls = cli_tls.over(merged_tls)
-        route = {"endpoint": endpoint, "method": method, "tls": merged_tls}
+        route: dict[str, Any] = {"tls": merged_tls, **_rooted_data(test, root)}
+        if test.flow is None:
+            route.update(endpoint=endpoint, method=method)
         test = test.model_copy(update=route)
         flags = inputs.flags(plan.module_id, edition, test.type)
         slo = inputs.sources().limits(
@@ -304,7 +341,7 @@ def interpret(
                 test_type=test.type,
                 endpoint=endpoint,
                 method=method,
-                url=base_url + endpoint,
+                url=base_url + (endpoint if test.flow is None else ""),
                 test=test,
                 profile=profile.describe(),
                 slo_p95_ms=p95,
@@ -314,6 +351,7 @@ def interpret(
                 adjustments=extra,
                 planned_peak_rps=_peak_rps(as_planned),
                 planned_seconds=profile.load_seconds,
+                notes=inputs.notes.get(index) or None,
             )
         )
     return ExecutionPlan(

@@ -16,8 +16,10 @@ from sk_loadagent.models.loading import load_document, read_document, validate_d
 from sk_loadagent.models.metadata import ServiceMetadata
 from sk_loadagent.models.plan import TestSuitePlan
 from sk_loadagent.models.thresholds import PerfThresholds
+from sk_loadagent.models.trace_plan import TracePlan
 from sk_loadagent.models.weighting import CustomWeighting
 from sk_loadagent.suite.sources import Sources
+from sk_loadagent.suite.trace_flows import flow_tests
 
 
 @dataclass
@@ -32,6 +34,8 @@ class SuiteInputs:
     baselines: list[PerfBaseline] = field(default_factory=list)
 
     weighting_source: str = "customWeighting.yaml"
+    # Per test of the plan (by index): what the agent says about how it was made (a trace plan's flows).
+    notes: dict[int, list[str]] = field(default_factory=dict)
 
     def sources(self) -> Sources:
         return Sources(
@@ -88,13 +92,22 @@ def load_inputs(
     weighting: str | Path | None = None,
     baseline: str | Path | None = None,
     caps: Caps | None = None,
+    trace_plan: str | Path | None = None,
 ) -> SuiteInputs:
     """Load the plan and optional inputs; InputError names the file and field of the first bad one.
 
     ``caps`` bounds each file (size, values once YAML aliases expand); None: the default caps.
+    ``trace_plan`` (a trace.plan.yaml) adds one flow test per trace path (``suite.trace_flows``).
     """
     suite_plan, source = _plan(plan, caps)
+    notes: dict[int, list[str]] = {}
+    if trace_plan is not None:
+        added = flow_tests(load_document(trace_plan, TracePlan, caps=caps), str(trace_plan))
+        first = len(suite_plan.tests)
+        notes = {first + i: n for i, n in enumerate(added.notes) if n}
+        suite_plan = suite_plan.model_copy(update={"tests": [*suite_plan.tests, *added.tests]})
     return SuiteInputs(
+        notes=notes,
         plan=suite_plan,
         plan_source=source,
         thresholds=[item for path in thresholds for item in _thresholds(path, caps)],

@@ -49,6 +49,7 @@ from sk_loadagent.suite.assemble import suite_metrics
 from sk_loadagent.suite.baselines import load_history, seed_input, series_key
 from sk_loadagent.suite.execution_plan import ExecutionPlan, PlannedTest
 from sk_loadagent.suite.sources import Sources
+from sk_loadagent.suite.steps import compare_steps, judge_steps
 
 _FLAKY_WINDOW = 6
 
@@ -179,12 +180,13 @@ def compare_test(
     deviation = _edition_deviation(store, test, key)
     if deviation:
         updates["edition_deviation"] = deviation
-    return test.model_copy(
-        update={
-            "load_profile": key.load_profile,
-            "baseline_comparison": comparison.model_copy(update=updates),
-        }
-    )
+    test = test.model_copy(update={"load_profile": key.load_profile})
+    comparison = comparison.model_copy(update=updates)
+    if test.steps:
+        steps, step_updates = compare_steps(test, comparison, store, tolerance)
+        comparison = comparison.model_copy(update=step_updates)
+        test = test.model_copy(update={"steps": steps})
+    return test.model_copy(update={"baseline_comparison": comparison})
 
 
 def compare(suite: PerfMetrics, plan: ExecutionPlan | None, store: MemoryStore | None) -> PerfMetrics:
@@ -240,9 +242,10 @@ def evaluate_test(test: PerfMetrics, sources: Sources) -> PerfMetrics:
     flags = sources.flags(test.module_id, test.edition_id, test.test_type)
     comparison = test.baseline_comparison
     outage = detect_infrastructure_failure(test)
+    steps, step_violations = judge_steps(test, sources)
     verdict = classify(
         test.performance_score,
-        evaluate_limits(test, limits),
+        evaluate_limits(test, limits) + step_violations,
         comparison,
         tolerance=limits.tolerance.p95,
         reading=type_reading(test),
@@ -264,6 +267,7 @@ def evaluate_test(test: PerfMetrics, sources: Sources) -> PerfMetrics:
             "infrastructure_failure": outage,
             "excluded_from_gate": excluded or None,
             "excluded_from_score": bool(test.excluded_from_score) or flags.exclude_from_score or None,
+            "steps": steps or test.steps,
         }
     )
 

@@ -16,6 +16,7 @@ from sk_loadagent.memory import MemoryStore, RunRecord
 from sk_loadagent.models.metrics import PerfMetrics, Status
 from sk_loadagent.publish.score_log import score_log_lines
 from sk_loadagent.suite.baselines import history_entry, load_history, series_key
+from sk_loadagent.suite.steps import push_steps
 
 _STATUSES: tuple[Status, ...] = ("pass", "warning", "degraded", "fail")
 
@@ -67,6 +68,7 @@ def push_test(test: PerfMetrics, store: MemoryStore) -> dict[str, Any]:
     )
     if obsolete:
         store.mark_obsolete(key)
+    steps = push_steps(test, store, promote=promote, obsolete=obsolete) if test.steps else []
     result: dict[str, Any] = {
         "runId": record.run_id,
         "key": key.to_wire(),
@@ -78,6 +80,8 @@ def push_test(test: PerfMetrics, store: MemoryStore) -> dict[str, Any]:
         result["reason"] = _promotion_reason(current)
     if outage:
         result["infrastructureFailure"] = True
+    if steps:
+        result["stepRunIds"] = steps
     if obsolete:
         result["suggestion"] = obsolete_suggestion()
     return result

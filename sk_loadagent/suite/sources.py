@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sk_loadagent.analysis import ResolvedLimits, WeightOverride, resolve_limits, resolve_weights
+from sk_loadagent.analysis import (
+    Limit,
+    ResolvedLimits,
+    WeightOverride,
+    resolve_limits,
+    resolve_weights,
+    step_limits,
+)
 from sk_loadagent.models.annotation import AnnotationFlags, StudioAnnotations
 from sk_loadagent.models.edition import EditionConfig
 from sk_loadagent.models.loading import validate_document
@@ -88,6 +95,17 @@ class Sources:
             endpoint=test.endpoint,
             memory_derived=memory_derived,
             target_rps=test.target_rps,
+        )
+
+    def step_limits_for(self, test: PerfMetrics, step: str) -> dict[str, Limit]:
+        """A flow step's own limits: the perf-thresholds.yaml scopes that name it (``step:``)."""
+        return step_limits(
+            module_id=test.module_id,
+            edition_id=test.edition_id,
+            test_type=test.test_type or "load",
+            endpoint=test.endpoint,
+            step=step,
+            files=[doc for _, doc in self.thresholds],
         )
 
     def weights(self, module_id: str | None, edition_id: str | None, test_type: str | None) -> ScoreWeights:

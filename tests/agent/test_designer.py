@@ -126,19 +126,27 @@ def test_the_vetclinic_base_edition_gets_a_load_and_a_spike_test_on_its_business
     assert shapes(suite.plan) == [
         ("load", "POST", "/checkout/submit", 50.0),
         ("spike", "POST", "/checkout/submit", 100.0),
+        ("load", "POST", "/auth/login", 50.0),
     ]
     assert suite.plan.tests[1].baseline_rps == 25.0
     example = yaml.safe_load((VETCLINIC / "generated.api.yaml").read_text())["paths"]["/checkout/submit"]
     assert (
         suite.plan.tests[0].body == example["post"]["requestBody"]["content"]["application/json"]["example"]
     )
-    assert suite.left_out == ["queue CheckoutSubmitted (servicebus): the engine drives HTTP only"]
+    # The cart routes need a bearer token (their security requirement): a flow tests them, not a design.
+    assert suite.left_out == [
+        "POST /cart/items: needs credentials (bearerAuth); a flow that obtains them first can test it "
+        "(see Flows in the README)",
+        "POST /cart/submit: needs credentials (bearerAuth); a flow that obtains them first can test it "
+        "(see Flows in the README)",
+        "queue CheckoutSubmitted (servicebus): the engine drives HTTP only",
+    ]
 
 
 def test_a_premium_edition_adds_a_soak_and_its_slos_become_thresholds() -> None:
     suite = design(vetclinic("vetclinic-premium"))
 
-    assert [t.type for t in suite.plan.tests] == ["load", "spike", "soak"]
+    assert [t.type for t in suite.plan.tests] == ["load", "spike", "soak", "load"]
     assert suite.thresholds is not None
     assert suite.thresholds.to_wire() == {
         "module": "CheckoutService",
@@ -161,7 +169,7 @@ def test_the_written_plan_is_valid_input_with_a_comment_for_each_choice(tmp_path
 
     plan = load_document(path, TestSuitePlan)
 
-    assert [t.name for t in plan.tests] == ["submitCheckout-load", "submitCheckout-spike"]
+    assert [t.name for t in plan.tests] == ["submitCheckout-load", "submitCheckout-spike", "login-load"]
     lines = path.read_text().splitlines()
     test_lines = [i for i, line in enumerate(lines) if line.startswith("  - type:")]
     for at in test_lines:
@@ -324,4 +332,28 @@ def test_a_module_without_operations_is_refused(tmp_path: Path) -> None:
     assert str(caught.value) == (
         f"{tmp_path}/api.yaml: paths: expected operations of BillingService: tagged BillingService, with "
         "x-moduleId BillingService, or listed in service.metadata.yaml's endpoints, got none"
+    )
+
+
+def test_operations_that_need_credentials_are_left_to_flows(tmp_path: Path) -> None:
+    """A document-wide requirement applies to every operation; ``security: []`` (or ``{}``) opts one out."""
+    api = json.loads(json.dumps(PETS_API))
+    api["security"] = [{"apiKey": []}]
+    visits = api["paths"]["/pets/{petId}/visits"]["post"]
+    visits["security"] = [{}]
+
+    suite = design(request_for(api, tmp_path))
+
+    assert {t.endpoint for t in suite.plan.tests} == {"/pets/sample/visits?clinic=3"}
+    assert (
+        "POST /pets/export: needs credentials (apiKey); a flow that obtains them first can test it "
+        "(see Flows in the README)"
+    ) in suite.left_out
+
+    visits["security"] = "apiKey"
+    with pytest.raises(InputError) as caught:
+        design(request_for(api, tmp_path))
+    assert str(caught.value) == (
+        f"{tmp_path}/api.yaml: paths./pets/{{petId}}/visits.post.security: expected a list of security "
+        "requirements"
     )

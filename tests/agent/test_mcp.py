@@ -125,7 +125,7 @@ async def test_over_streamable_http_on_loopback(tmp_path: Path) -> None:
             server.stderr.close()
 
     assert "LoadAgent-design_suite" in names
-    assert [t["type"] for t in json.loads(text(designed))["tests"]] == ["load", "spike"]
+    assert [t["type"] for t in json.loads(text(designed))["tests"]] == ["load", "spike", "load"]
     assert code == 143  # uvicorn shuts down, then re-raises SIGTERM: the CLI's exit code for it
 
 

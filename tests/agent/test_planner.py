@@ -75,14 +75,15 @@ async def test_the_model_designs_runs_and_reads_a_run(tmp_path: Path) -> None:
     designed, ran, got = results(chat)
     assert designed["planId"] == "plan-1"
     assert [(t["type"], t["endpoint"], t["rps"]) for t in designed["tests"]] == [
-        ("load", "/checkout/submit", 50.0)
+        ("load", "/checkout/submit", 50.0),
+        ("load", "/auth/login", 50.0),
     ]
     assert "body" not in designed["tests"][0]  # payloads stay on the host
     assert (ran["runId"], ran["gatePassed"], ran["status"]) == ("run-2", True, "pass")
     # The edition ran the 50 rps design at 10 rps: 1.2 s measured, 12 requests.
     assert (ran["tests"][0]["targetRps"], ran["tests"][0]["requests"]) == (10.0, 12)
     assert got["artifacts"]["perfMetrics"] == str(tmp_path / "out" / "run-2" / "perf-metrics.json")
-    assert got["loadSeconds"] == 1.4
+    assert got["loadSeconds"] == 2.8  # two tests of 1.4 s
     assert reply.text == "run-2 passed with score 1.0."
     assert [(c.name, c.result is not None) for c in reply.calls] == [
         ("LoadAgent-design_suite", True),
@@ -112,7 +113,7 @@ async def test_a_hostile_model_gets_refusals_and_nothing_runs(tmp_path: Path) ->
         "argument"
     )
     assert over_budget == (
-        "REFUSED: the run schedules 1.4 s of load and 1 s of the session's 1 s budget are left "
+        "REFUSED: the run schedules 2.8 s of load and 1 s of the session's 1 s budget are left "
         "(--budget-seconds)"
     )
     assert reply.refusals == [outside, over_budget]

@@ -64,3 +64,17 @@ def test_tiny_run_prints_the_https_rows() -> None:
     row = re.search(r"\|\s+engine, https \|\s+([\d.]+) \|\s+([\d.]+) \|\s+([\d.]+) \|", accuracy)
     assert row, out
     assert float(row.group(3)) > 100.0  # over TLS too, the freeze shows in the tail
+
+
+def test_tiny_run_prints_the_flow_section() -> None:
+    out = tiny_run("flow")
+    flows = out.split("## 5. Flows", 1)[1]
+    for label in ("3,000 calls/s", "9,000 calls/s", "saturation, 50 VUs"):
+        assert re.search(
+            rf"{label}\s+single request\s+[\d.]+ µs, flow step\s+[\d.]+ µs of generator CPU: [\d.]+× "
+            r"\(target ≤ 1.5×: (met|NOT met)\)",
+            flows,
+        ), out
+    held = r"1,000 iterations/s \(3,000 steps/s\) for 1 s, one worker: 1,000 of 1,000 started"
+    assert re.search(held, flows)
+    assert re.search(r"iteration rate held by one worker: [\d,]+ iterations/s of 3 steps", flows)

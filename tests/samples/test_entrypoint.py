@@ -97,7 +97,7 @@ def test_listens_on_ipv6_loopback_and_brackets_it_in_the_url() -> None:
         (
             ["--config", '{"endpoints": {"/x": {}}}'],
             "app.py: error: --config endpoints./x: expected one of /checkout/submit, /appointments/book,"
-            " /notifications/send\n",
+            " /notifications/send, /auth/login, /cart/items, /cart/submit\n",
         ),
     ],
 )

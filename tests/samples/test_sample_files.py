@@ -31,6 +31,7 @@ def test_every_plan_named_by_the_brief_exists() -> None:
     names = {p.relative_to(VETCLINIC).as_posix() for p in PLANS}
     assert names == {
         "test-suite.plan.yaml",
+        "checkout-flow.plan.yaml",
         "plans/soak.plan.yaml",
         "plans/stress.plan.yaml",
         "plans/concurrency.plan.yaml",
@@ -47,9 +48,10 @@ def test_plan_loads_and_targets_an_endpoint_of_its_module(path: Path, openapi: d
     assert plan.edition_id in ("vetclinic", "vetclinic-premium")
     assert plan.trace_id
     for test in plan.tests:
-        endpoint = test.endpoint or plan.endpoint
-        assert endpoint in openapi["paths"]
-        assert openapi["paths"][endpoint]["post"]["x-moduleId"] == plan.module_id
+        paths = [s.request.path for s in test.flow or [] if s.request] or [test.endpoint or plan.endpoint]
+        for endpoint in paths:
+            assert endpoint in openapi["paths"]
+            assert openapi["paths"][endpoint]["post"]["x-moduleId"] == plan.module_id
 
 
 def test_the_plans_try_every_test_type() -> None:

@@ -191,7 +191,8 @@ async def test_admin_changes_knobs_at_run_time_and_per_endpoint(client: httpx.As
             [
                 (
                     "endpoints./checkout",
-                    "one of /checkout/submit, /appointments/book, /notifications/send",
+                    "one of /checkout/submit, /appointments/book, /notifications/send, /auth/login, "
+                    "/cart/items, /cart/submit",
                     None,
                 )
             ],

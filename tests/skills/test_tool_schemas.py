@@ -50,6 +50,7 @@ EXPECTED: dict[str, dict[str, tuple[Any, bool]]] = {
         "annotationsFile": (PATH, False),
         "weightingFile": (PATH, False),
         "baselineFile": (PATH, False),
+        "tracePlanFile": (PATH, False),
         "targetUrl": (PATH, False),
         "traceId": (PATH, False),
         "editionId": (PATH, False),

@@ -1,0 +1,641 @@
+"""Running flows: iterations of steps, on the open model (a schedule of iterations) or the closed one (VUs).
+
+Each iteration is one task that runs its steps in order. Its first step is due at the iteration's start (the
+intended start on the open model, the moment a VU begins it on the closed one); each later step is due when
+the step before ended plus that step's think time. Every step is timed from the moment it was due, so a step
+that waits for a client, or a slow step before it, shows in the figures. An iteration's latency runs from
+its start to the end of its last step, less the think time it spent; it fails with its first failing step's
+class, and a step with ``onFail: stop`` (the default) that fails ends it.
+
+Clients: on the open model a pool per kind (the HTTP client, each surface's class) hands an idle client to
+each step as it comes due, opening new ones up to the connection limit (at most ``MAX_CONNECTING`` at once);
+on the closed model each VU keeps its own. A step still unanswered ``timeout`` after it was due is ended as a
+timeout by the sweep (every 50 ms), and its client is closed and replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import math
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sk_loadagent.engine._closed_loop import VuClock
+from sk_loadagent.engine._flow import (
+    HTTP,
+    BadValue,
+    CompiledFlow,
+    CompiledStep,
+    IterationState,
+    MissingValue,
+)
+from sk_loadagent.engine._recorder import Recorder
+from sk_loadagent.engine._schedule import ArrivalSchedule, VuSegment, vus_at
+from sk_loadagent.engine._step_recorder import StepRecorder
+from sk_loadagent.engine._waker import make_waker
+from sk_loadagent.engine.clients.base import Client, ClientTarget, Reply, outcome_of
+from sk_loadagent.engine.result import Outcome
+
+_perf_counter = time.perf_counter
+_NAN = math.nan
+MIN_GAP = 0.0002  # as the single-request open loop: at most 5,000 wake-ups a second
+_CHUNK = 4096
+MAX_CONNECTING = 32
+RETRY_AFTER = 0.05  # a VU pauses this long after its iteration failed to connect
+
+
+_Got = Client | asyncio.Future[Client]
+
+
+class _Flight:
+    """One step call in flight (or waiting for a client): the sweep's handle on it."""
+
+    __slots__ = ("client", "due", "expired", "future", "waiter")
+
+    def __init__(self, due: float) -> None:
+        self.due = due
+        self.client: Client | None = None
+        self.future: asyncio.Future[Any] | None = None
+        self.waiter: asyncio.Future[Client] | None = None
+        self.expired = False
+
+    def expire(self) -> None:
+        self.expired = True
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.cancel()
+        if self.future is not None and not self.future.done():
+            abort = getattr(self.client, "abort", None)
+            if abort is not None:
+                abort(Outcome.TIMEOUT)
+            if not self.future.done():
+                self.future.cancel()
+
+
+class _Running:
+    """An iteration in progress: what ``cut`` records when the run ends before it does."""
+
+    __slots__ = ("finished", "start", "step", "step_due", "task")
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.step = 0
+        self.step_due = start
+        self.finished = False
+        self.task: asyncio.Task[None] | None = None
+
+
+class _Sleeper:
+    """Precise sleeps (think times) on one waker: a heap of due times and the futures waiting for them."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._heap: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+        self._armed = math.inf
+        self._waker = make_waker(loop, self._on_wake)
+
+    def until(self, when: float) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = self._loop.create_future()
+        heapq.heappush(self._heap, (when, next(self._seq), future))
+        if when < self._armed:
+            self._armed = when
+            self._waker.wake_at(when)
+        return future
+
+    def _on_wake(self) -> None:
+        now = _perf_counter()
+        heap = self._heap
+        self._armed = math.inf
+        while heap and heap[0][0] <= now:
+            future = heapq.heappop(heap)[2]
+            if not future.done():
+                future.set_result(None)
+        if heap:
+            self._armed = heap[0][0]
+            self._waker.wake_at(self._armed)
+
+    def close(self) -> None:
+        self._waker.close()
+        for _, _, future in self._heap:
+            future.cancel()
+        self._heap.clear()
+
+
+class _Pool:
+    """Idle clients of one kind, handed to steps as they come due (open model)."""
+
+    def __init__(self, driver: FlowDriver, make: Callable[[], Client], limit: int) -> None:
+        self._driver = driver
+        self._make = make
+        self._limit = limit
+        self._idle: list[Client] = []
+        self._waiters: deque[asyncio.Future[Client]] = deque()
+        self._connecting = 0
+        self.size = 0  # open or opening
+
+    def acquire(self, flight: _Flight) -> Client | asyncio.Future[Client]:
+        idle = self._idle
+        while idle:
+            client = idle.pop()
+            if not getattr(client, "broken", False):
+                return client
+            self.size -= 1
+        waiter: asyncio.Future[Client] = self._driver.loop.create_future()
+        flight.waiter = waiter
+        self._waiters.append(waiter)
+        self._open()
+        return waiter
+
+    def _open(self) -> None:
+        waiting = sum(1 for w in self._waiters if not w.done())
+        while (
+            not self._driver.closing
+            and self._connecting < waiting
+            and self._connecting < MAX_CONNECTING
+            and self.size < self._limit
+        ):
+            self._connecting += 1
+            self.size += 1
+            self._driver.spawn(self._connect())
+
+    async def _connect(self) -> None:
+        client = self._make()
+        try:
+            await client.connect(self._driver.target)
+        except asyncio.CancelledError:
+            self._connecting -= 1
+            self.size -= 1
+            raise
+        except BaseException as exc:
+            self._connecting -= 1
+            self.size -= 1
+            # The connect was opened for a waiting step: that step fails the way the connect did.
+            waiter = self._next_waiter()
+            if waiter is not None:
+                waiter.set_exception(exc)
+            self._open()
+            return
+        self._connecting -= 1
+        self.release(client)
+
+    def _next_waiter(self) -> asyncio.Future[Client] | None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                return waiter
+        return None
+
+    def release(self, client: Client) -> None:
+        if getattr(client, "broken", False) or self._driver.closing:
+            self.discard(client)
+            return
+        waiter = self._next_waiter()
+        if waiter is not None:
+            waiter.set_result(client)
+        else:
+            self._idle.append(client)
+
+    def discard(self, client: Client) -> None:
+        self.size -= 1
+        self._driver.close_client(client)
+        self._open()
+
+    def clients(self) -> list[Client]:
+        return list(self._idle)
+
+
+class _Vu:
+    """A closed-model VU: its clients by kind, and whether the schedule wants it running."""
+
+    __slots__ = ("clients", "index", "running", "task")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.clients: dict[str, Client] = {}
+        self.running = False
+        self.task: asyncio.Task[None] | None = None
+
+
+class FlowDriver:
+    """What both models share: running an iteration's steps, recording them, the sweep and the ending."""
+
+    def __init__(
+        self,
+        *,
+        loop: asyncio.AbstractEventLoop,
+        flow: CompiledFlow,
+        makers: dict[str, Callable[[], Client]],
+        target: ClientTarget,
+        recorder: Recorder,
+        steps: StepRecorder,
+        worker: int,
+        workers: int,
+    ) -> None:
+        self.loop = loop
+        self.flow = flow
+        self.makers = makers
+        self.target = target
+        self.recorder = recorder
+        self.steps = steps
+        self.worker = worker
+        self.workers = workers
+        self.closing = False
+        self.end = math.inf
+        self.exhausted = False
+        self.data_out: tuple[int, float] | None = (
+            None  # (iterations started, seconds from t0) when unique ran out
+        )
+        self.client_errors: Counter[str] = Counter()
+        self._t0 = 0.0
+        self._flights: set[_Flight] = set()
+        self._running: set[_Running] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closing_clients: set[asyncio.Task[None]] = set()
+        self._sleeper = _Sleeper(loop)
+
+    # -- to be provided by a model ---------------------------------------------------------------------------
+    def client_for(
+        self, step: CompiledStep, vu: _Vu | None, flight: _Flight
+    ) -> Client | asyncio.Future[Client]:
+        raise NotImplementedError
+
+    def client_done(self, step: CompiledStep, vu: _Vu | None, client: Client) -> None:
+        raise NotImplementedError
+
+    # -- an iteration ----------------------------------------------------------------------------------------
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def start_iteration(self, start: float, index: int, row: tuple[str, ...], vu: _Vu | None) -> _Running:
+        """An iteration in a task of its own (open model: iterations overlap)."""
+        running = _Running(start)
+        self._running.add(running)
+        running.task = self.spawn(self._iteration(running, index, row, vu))
+        return running
+
+    async def run_iteration(self, start: float, index: int, row: tuple[str, ...], vu: _Vu) -> None:
+        """An iteration in the calling task (closed model: a VU's iterations follow one another)."""
+        running = _Running(start)
+        self._running.add(running)
+        running.task = asyncio.current_task()
+        await self._iteration(running, index, row, vu)
+
+    async def _iteration(self, running: _Running, index: int, row: tuple[str, ...], vu: _Vu | None) -> None:
+        it = IterationState(index, vu.index if vu is not None else self.worker, row)
+        steps = self.flow.steps
+        due = running.start
+        first_sent = _NAN
+        thought = 0.0
+        outcome = Outcome.OK
+        end = _NAN
+        try:
+            for step in steps:
+                running.step, running.step_due = step.index, due
+                result, sent, end, known = await self._step(step, it, due, vu)
+                if first_sent != first_sent:  # NaN: the first step that was sent
+                    first_sent = sent
+                if result != Outcome.OK and outcome == Outcome.OK:
+                    outcome = result
+                if result != Outcome.OK and step.stop_on_fail:
+                    break
+                if step.index < len(steps) - 1:
+                    due = known + step.think
+                    if step.think > 0:
+                        thought += step.think
+                        await self._sleeper.until(due)
+        except asyncio.CancelledError:
+            running.finished = True  # by cut(), which recorded it, or by close(): nothing more to record
+            raise
+        finally:
+            self._running.discard(running)
+        if running.finished:
+            return
+        running.finished = True
+        if first_sent != first_sent:
+            first_sent = running.start
+        self.recorder.ended(running.start, first_sent, end - thought, outcome)
+
+    async def _step(
+        self, step: CompiledStep, it: IterationState, due: float, vu: _Vu | None
+    ) -> tuple[Outcome, float, float, float]:
+        """Run one step: (outcome, sent, end of its reply or NaN, when its end was known)."""
+        try:
+            call = step.call(it)
+        except (MissingValue, BadValue):
+            now = _perf_counter()
+            self.steps.record(step.index, due, now, _NAN, Outcome.EXTRACT, 0, 0, 0)
+            return Outcome.EXTRACT, now, _NAN, now
+        flight = _Flight(due)
+        self._flights.add(flight)
+        client: Client | None = None
+        try:
+            got = self.client_for(step, vu, flight)
+            if isinstance(got, asyncio.Future):
+                flight.waiter = got
+                got = await got
+            client = got
+            flight.waiter = None
+            flight.client = client
+            sent = _perf_counter()
+            called = client.call(call)
+            future = flight.future = (
+                called if isinstance(called, asyncio.Future) else asyncio.ensure_future(called)
+            )
+            reply: Reply = await future
+        except asyncio.CancelledError:
+            if not flight.expired:
+                raise
+            return self._failed(step, due, client, vu, Outcome.TIMEOUT, None)
+        except Exception as exc:
+            outcome, message = outcome_of(exc)
+            if message is not None:
+                self.client_errors[f"{step.client}: {message}"] += 1
+            return self._failed(step, due, client, vu, outcome, None if client is None else sent)
+        finally:
+            self._flights.discard(flight)
+        end = _perf_counter()
+        outcome, ran, failed = step.judge(reply, it)
+        self.steps.record(
+            step.index,
+            due,
+            sent,
+            end,
+            outcome,
+            reply.status or 0,
+            reply.bytes_in,
+            reply.bytes_out,
+            ran,
+            failed,
+        )
+        self.client_done(step, vu, client)
+        return outcome, sent, end, end
+
+    def _failed(
+        self,
+        step: CompiledStep,
+        due: float,
+        client: Client | None,
+        vu: _Vu | None,
+        outcome: Outcome,
+        sent: float | None,
+    ) -> tuple[Outcome, float, float, float]:
+        now = _perf_counter()
+        self.steps.record(step.index, due, now if sent is None else sent, _NAN, outcome, 0, 0, 0)
+        if client is not None:
+            setattr_broken(client)
+            self.client_done(step, vu, client)
+        return outcome, now if sent is None else sent, _NAN, now
+
+    def close_client(self, client: Client) -> None:
+        task = self.loop.create_task(_close_quietly(client))
+        self._closing_clients.add(task)
+        task.add_done_callback(self._closing_clients.discard)
+
+    async def prepare(self, warm: int) -> None:
+        """Nothing to warm: clients open as the first steps come due (and their wait counts)."""
+
+    # -- housekeeping (the worker's supervisor) --------------------------------------------------------------
+    def start(self, t0: float) -> None:
+        raise NotImplementedError
+
+    def stop_at(self, when: float) -> None:
+        self.end = min(self.end, when)
+
+    def in_flight(self) -> int:
+        return len(self._flights)
+
+    def sweep(self, now: float, timeout: float) -> None:
+        for flight in list(self._flights):
+            if now - flight.due > timeout and not flight.expired:
+                flight.expire()
+
+    def unresolved(self) -> list[float]:
+        return [r.start for r in self._running]
+
+    def drained(self) -> bool:
+        return not self._running
+
+    def cut(self) -> int:
+        """At the hard end: each iteration still running ends as a timeout, its step in flight too."""
+        self.closing = True
+        cut = 0
+        for running in list(self._running):
+            if running.finished:
+                continue
+            running.finished = True
+            cut += 1
+            self.steps.record(
+                running.step, running.step_due, running.step_due, _NAN, Outcome.TIMEOUT, 0, 0, 0
+            )
+            self.recorder.ended(running.start, running.start, _NAN, Outcome.TIMEOUT)
+            if running.task is not None:
+                running.task.cancel()
+        return cut
+
+    async def close(self) -> None:
+        self.closing = True
+        self._sleeper.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        for client in self.idle_clients():
+            self.close_client(client)
+        if self._closing_clients:
+            await asyncio.wait(self._closing_clients, timeout=2.0)
+
+    def idle_clients(self) -> list[Client]:
+        raise NotImplementedError
+
+
+def setattr_broken(client: Client) -> None:
+    """A client whose call failed is not used again."""
+    # A user's client with __slots__ may refuse the attribute: the pools read it with getattr.
+    with contextlib.suppress(AttributeError):
+        client.broken = True  # type: ignore[attr-defined]
+
+
+async def _close_quietly(client: Client) -> None:
+    try:
+        await asyncio.wait_for(client.close(), timeout=2.0)
+    except Exception:  # a client that fails to close is gone all the same
+        return
+
+
+class FlowOpenLoop(FlowDriver):
+    """Iterations on an arrival schedule: iteration ``k`` of the schedule starts at its intended time."""
+
+    def __init__(self, *, schedule: ArrivalSchedule, max_clients: int, **common: Any) -> None:
+        super().__init__(**common)
+        self._schedule = schedule
+        self._next_index = self.worker
+        self._times: list[float] = []
+        self._indices: list[int] = []
+        self._i = 0
+        self._waker = make_waker(self.loop, self._on_wake)
+        self._pools = {key: _Pool(self, make, max_clients) for key, make in self.makers.items()}
+
+    def start(self, t0: float) -> None:
+        self._t0 = t0
+        self.end = t0 + self._schedule.end
+        self._refill()
+        if self._times:
+            self._waker.wake_at(self._times[0])
+        else:
+            self.exhausted = True
+
+    def stop_at(self, when: float) -> None:
+        self.end = min(self.end, when)
+        if not self.exhausted and self._i < len(self._times):
+            self._waker.wake_at(min(self._times[self._i], self.end))
+
+    def _refill(self) -> bool:
+        if self._next_index >= self._schedule.total:
+            return False
+        self._times, _, self._indices = self._schedule.chunk(self._next_index, self.workers, self._t0, _CHUNK)
+        self._next_index = self._indices[-1] + self.workers
+        self._i = 0
+        return True
+
+    def _on_wake(self) -> None:
+        now = _perf_counter()
+        rows = self.flow.rows
+        i = self._i
+        while not self.exhausted:
+            if i >= len(self._times):
+                if not self._refill():
+                    self.exhausted = True
+                    break
+                i = 0
+            t = self._times[i]
+            if t >= self.end:
+                self.exhausted = True
+                break
+            if t > now:
+                break
+            index = self._indices[i]
+            row = rows.row(index)
+            if row is None:
+                self.data_out = (index, t - self._t0)
+                self.exhausted = True
+                self.end = t
+                break
+            self.start_iteration(t, index, row, None)
+            i += 1
+        self._i = i
+        self.recorder.note_in_flight(now, self.in_flight())
+        if not self.exhausted:
+            self._waker.wake_at(max(self._times[i], now + MIN_GAP))
+
+    def client_for(
+        self, step: CompiledStep, vu: _Vu | None, flight: _Flight
+    ) -> Client | asyncio.Future[Client]:
+        return self._pools[step.client].acquire(flight)
+
+    def client_done(self, step: CompiledStep, vu: _Vu | None, client: Client) -> None:
+        self._pools[step.client].release(client)
+
+    def idle_clients(self) -> list[Client]:
+        return [c for pool in self._pools.values() for c in pool.clients()]
+
+    async def close(self) -> None:
+        self._waker.close()
+        await super().close()
+
+
+class FlowClosedLoop(VuClock, FlowDriver):
+    """VUs that loop through iterations, each with its own clients; VU ``j`` runs while the schedule's VU
+    target is above ``j`` (worker ``k`` of ``N`` runs VUs ``k, k + N, ...``) and finishes its iteration when
+    told to stop."""
+
+    _vus: list[_Vu]
+
+    def __init__(self, *, segments: Sequence[VuSegment], **common: Any) -> None:
+        FlowDriver.__init__(self, **common)
+        self._loop = self.loop
+        self._segments = list(segments)
+        peak = max(max(s.vus_start, s.vus_end) for s in segments)
+        self._vus = [_Vu(j) for j in range(self.worker, math.ceil(peak - 1e-9), self.workers)]
+        self._count = 0  # iterations this worker started: its global indexes are worker + workers * count
+        self._timers: list[asyncio.TimerHandle] = []
+
+    def tick(self, now: float) -> None:
+        if now >= self.end:
+            self._finish()
+            return
+        if now < self._t0 or self.exhausted:
+            return
+        target = vus_at(self._segments, now - self._t0)
+        for vu in self._vus:
+            wanted = vu.index < target
+            if wanted and not vu.running:
+                vu.running = True
+                if vu.task is None:
+                    vu.task = self.spawn(self._vu_loop(vu))
+            elif not wanted and vu.running:
+                vu.running = False
+
+    async def _vu_loop(self, vu: _Vu) -> None:
+        try:
+            while vu.running and not self.exhausted:
+                index = self.worker + self.workers * self._count
+                row = self.flow.rows.row(index)
+                if row is None:
+                    self.data_out = (index, _perf_counter() - self._t0)
+                    self._finish()
+                    break
+                self._count += 1
+                await self.run_iteration(_perf_counter(), index, row, vu)
+                pause = self.flow.think_time
+                if self._connect_failed(vu):
+                    pause = max(pause, RETRY_AFTER)
+                if pause > 0 and vu.running:
+                    await self._sleeper.until(_perf_counter() + pause)
+        finally:
+            vu.task = None
+            for client in vu.clients.values():
+                self.close_client(client)
+            vu.clients.clear()
+
+    def _connect_failed(self, vu: _Vu) -> bool:
+        return any(getattr(c, "broken", False) for c in vu.clients.values()) or not vu.clients
+
+    def client_for(
+        self, step: CompiledStep, vu: _Vu | None, flight: _Flight
+    ) -> Client | asyncio.Future[Client]:
+        assert vu is not None
+        client = vu.clients.get(step.client)
+        if client is not None and not getattr(client, "broken", False):
+            return client
+        if client is not None:
+            self.close_client(client)
+            del vu.clients[step.client]
+        return self.spawn(self._open(step.client, vu))
+
+    async def _open(self, key: str, vu: _Vu) -> Client:
+        client = self.makers[key]()
+        await client.connect(self.target)
+        vu.clients[key] = client
+        return client
+
+    def client_done(self, step: CompiledStep, vu: _Vu | None, client: Client) -> None:
+        """The VU keeps its client; a broken one is replaced at its next step."""
+
+    def idle_clients(self) -> list[Client]:
+        return [c for vu in self._vus for c in vu.clients.values()]
+
+    async def close(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        await super().close()
+
+
+__all__ = ["HTTP", "FlowClosedLoop", "FlowDriver", "FlowOpenLoop"]

@@ -1,0 +1,296 @@
+"""The engine's HTTP clients for flow steps: the fast HTTP/1.1 path and httpx (HTTP/2, proxies, HEAD).
+
+``HttpClients`` makes the clients of one run in one worker and keeps what the generator report needs
+(connections opened, TLS failures by reason, resumed sessions). A fast client is one keep-alive connection
+on asyncio Protocol callbacks with httptools parsing, like the single-request fast path, except that it
+keeps the response's status, headers and body for the step's checks and extractions (only what they read)
+and answers through a future rather than straight into the recorder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from typing import Any, cast
+
+import httptools
+import httpx
+
+from sk_loadagent.engine._requests import Target
+from sk_loadagent.engine._tls import (
+    ResumingContext,
+    client_context,
+    failure_reason,
+    is_tls_failure,
+    tls_cause,
+)
+from sk_loadagent.engine._transports.httpx import classify
+from sk_loadagent.engine.clients.base import Call, Client, ClientError, ClientTarget, Reply
+from sk_loadagent.engine.result import OUTCOME_NAMES, Outcome
+from sk_loadagent.models.plan import TlsOptions
+
+_perf_counter = time.perf_counter
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _fail(outcome: Outcome) -> ClientError:
+    return ClientError(OUTCOME_NAMES[outcome])
+
+
+class HttpClients:
+    """The HTTP clients of one run in one worker: ``fast`` (HTTP/1.1) or ``httpx``."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        url: str,
+        timeout: float,
+        tls: TlsOptions | None,
+        http2: bool = False,
+        proxy: str | None = None,
+    ) -> None:
+        self.name = name
+        self.target = Target.from_url(url)
+        self.base_url = url.rstrip("/")
+        self.timeout = timeout
+        self.http2 = http2
+        self.proxy = proxy
+        self.opened = 0
+        self.tls_failures: Counter[str] = Counter()
+        self.tls_options = tls
+        self.tls: ResumingContext | None = None
+        if tls is not None:
+            self.tls = client_context(tls, alpn=["h2", "http/1.1"] if http2 else ["http/1.1"])
+        self.server_name = (tls.server_name if tls is not None else None) or self.target.host
+        self.host_line = f" HTTP/1.1\r\nHost: {self.target.host_header}\r\n"
+
+    @property
+    def tls_resumed(self) -> int:
+        return self.tls.resumed if self.tls is not None and self.name == "fast" else 0
+
+    def client_target(self) -> ClientTarget:
+        t = self.target
+        return ClientTarget(self.base_url, t.scheme, t.host, t.port, self.timeout)
+
+    def new(self) -> Client:
+        return FastHttpClient(self) if self.name == "fast" else HttpxClient(self)
+
+    def tls_failed(self, exc: BaseException | None) -> Outcome:
+        self.tls_failures[failure_reason(tls_cause(exc)) if exc is not None else "handshake failed"] += 1
+        return Outcome.TLS
+
+    async def aclose(self) -> None:
+        """Nothing shared to release: each client closes its own connection."""
+
+
+class FastHttpClient(Client, asyncio.Protocol):
+    """One HTTP/1.1 keep-alive connection (plain or TLS) carrying one call at a time."""
+
+    def __init__(self, clients: HttpClients) -> None:
+        self._clients = clients
+        self._tr: asyncio.Transport | None = None
+        self._parser = httptools.HttpResponseParser(self)
+        self._waiter: asyncio.Future[Reply] | None = None
+        self._connected: asyncio.Future[None] | None = None
+        self._handshaking = False
+        self._reply = Reply()
+        self._body: list[bytes] = []
+        self._want_body = False
+        self._want_headers = False
+        self._loop = asyncio.get_running_loop()
+        self.broken = False
+
+    # -- connecting ------------------------------------------------------------------------------------------
+    async def connect(self, target: ClientTarget) -> None:
+        clients = self._clients
+        loop = asyncio.get_running_loop()
+        self._connected = loop.create_future()
+        try:
+            if clients.tls is None:
+                await loop.create_connection(lambda: self, clients.target.host, clients.target.port)
+            else:
+                tcp, _ = await loop.create_connection(
+                    asyncio.Protocol, clients.target.host, clients.target.port
+                )
+                self._handshaking = True
+                tls = await loop.start_tls(
+                    tcp,
+                    self,
+                    clients.tls,
+                    server_hostname=clients.server_name,
+                    ssl_handshake_timeout=target.timeout,
+                )
+                self._handshaking = False
+                if tls is None:
+                    raise ConnectionResetError("connection closed during the TLS handshake")
+                self.connection_made(tls)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            self.broken = True
+            if self._handshaking or is_tls_failure(exc):
+                raise _fail(clients.tls_failed(exc)) from None
+            if isinstance(exc, ConnectionRefusedError):
+                raise _fail(Outcome.CONNECT_REFUSED) from None
+            raise _fail(Outcome.CONNECT_ERROR) from None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._tr = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
+        self._clients.opened += 1
+        if self._clients.tls is not None:
+            self._clients.tls.handshake_done(transport.get_extra_info("ssl_object"))
+
+    # -- calls -----------------------------------------------------------------------------------------------
+    def call(self, call: Call) -> asyncio.Future[Reply]:
+        """Write the request (the step's headers as given: the engine's steps carry their User-Agent)."""
+        parts = [call.method, " ", call.path, self._clients.host_line]
+        for name, value in call.headers:
+            parts += (name, ": ", value, "\r\n")
+        body = call.body
+        if body or call.method in _BODY_METHODS:
+            parts.append(f"Content-Length: {len(body)}\r\n")
+        parts.append("\r\n")
+        wire = "".join(parts).encode("latin-1")
+        if body:
+            wire += body
+        waiter = self._waiter = self._loop.create_future()
+        self._reply = Reply(bytes_out=len(wire))
+        self._body = []
+        self._want_body = call.want_body
+        self._want_headers = call.want_headers
+        assert self._tr is not None, "connect() first"
+        self._tr.write(wire)
+        return waiter
+
+    def data_received(self, data: bytes) -> None:
+        if self._waiter is None:
+            self._close_broken()  # bytes while idle: the connection cannot be trusted any more
+            return
+        self._reply.bytes_in += len(data)
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserCallbackError:
+            raise
+        except httptools.HttpParserError:
+            self.abort(Outcome.PROTOCOL_ERROR)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._want_headers:
+            self._reply.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_body(self, body: bytes) -> None:
+        if self._want_body:
+            self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        reply = self._reply
+        reply.status = self._parser.get_status_code()
+        if self._body:
+            reply.body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        if not self._parser.should_keep_alive():
+            self._close_broken()
+        if waiter is not None and not waiter.done():
+            waiter.set_result(reply)
+
+    # -- endings ---------------------------------------------------------------------------------------------
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.broken = True
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            # EOF or reset before the response completed, or a TLS alert after the handshake.
+            outcome = self._clients.tls_failed(exc) if is_tls_failure(exc) else Outcome.RESET
+            waiter.set_exception(_fail(outcome))
+
+    def abort(self, outcome: Outcome) -> None:
+        """End the call in flight with ``outcome`` (the engine's timeout) and drop the connection."""
+        self.broken = True
+        waiter, self._waiter = self._waiter, None
+        if self._tr is not None:
+            self._tr.abort()
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(_fail(outcome))
+
+    def _close_broken(self) -> None:
+        self.broken = True
+        if self._tr is not None:
+            self._tr.close()
+
+    async def close(self) -> None:
+        self.broken = True
+        if self._tr is not None:
+            self._tr.close()
+
+
+class HttpxClient(Client):
+    """A call through httpx: one single-connection client (a shared one for HTTP/2, streams multiplexed)."""
+
+    _shared: httpx.AsyncClient | None = None
+
+    def __init__(self, clients: HttpClients) -> None:
+        self._clients = clients
+        self._client: httpx.AsyncClient | None = None
+        self._stream = 0
+        self.broken = False
+
+    async def connect(self, target: ClientTarget) -> None:
+        clients = self._clients
+        verify: Any = clients.tls if clients.tls is not None else True
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        # trust_env=False: the proxy is the profile's, which already followed the environment and NO_PROXY.
+        self._client = httpx.AsyncClient(
+            http2=clients.http2,
+            limits=limits,
+            timeout=httpx.Timeout(clients.timeout),
+            verify=verify,
+            proxy=clients.proxy,
+            trust_env=False,
+        )
+
+    async def call(self, call: Call) -> Reply:
+        clients = self._clients
+        assert self._client is not None, "connect() first"
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in call.headers]
+        server_name = clients.tls_options.server_name if clients.tls_options is not None else None
+        extensions = {"sni_hostname": server_name} if server_name else {}
+        request = httpx.Request(
+            call.method,
+            clients.base_url + call.path,
+            headers=headers,
+            content=call.body,
+            extensions=extensions,
+        )
+        try:
+            response = await self._client.send(request)
+        except asyncio.CancelledError:
+            raise
+        except (httpx.HTTPError, OSError) as exc:
+            self.broken = True
+            outcome = classify(exc)
+            if outcome == Outcome.TLS:
+                clients.tls_failed(exc)
+            raise _fail(outcome) from None
+        stream = id(response.extensions.get("network_stream"))
+        if stream != self._stream:
+            self._stream = stream
+            clients.opened += 1
+        self._client.cookies.clear()  # stateless: a Set-Cookie is the step's to extract, not a jar's
+        head = len(response.reason_phrase) + 15 + sum(len(k) + len(v) + 4 for k, v in response.headers.raw)
+        return Reply(
+            status=response.status_code,
+            body=response.content if call.want_body else b"",
+            headers={k.lower(): v for k, v in response.headers.items()} if call.want_headers else {},
+            bytes_in=head + 2 + response.num_bytes_downloaded,
+            bytes_out=len(request.content),
+        )
+
+    def abort(self, outcome: Outcome) -> None:
+        self.broken = True
+
+    async def close(self) -> None:
+        self.broken = True
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
