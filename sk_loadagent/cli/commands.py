@@ -104,6 +104,7 @@ async def run_command(args: argparse.Namespace, memory: str) -> int:
             retry_cooldown_cap=args.retry_cooldown,
             chat_service=chat_service,
             explain=chat_service is not None,
+            report=not args.no_report,
         )
     except BaseException:
         output.abandon()

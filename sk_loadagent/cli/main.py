@@ -81,6 +81,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         "or AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY and AZURE_OPENAI_CHAT_DEPLOYMENT_NAME)",
     )
     p.add_argument("--quiet", action="store_true", help="no live progress")
+    p.add_argument("--no-report", action="store_true", help="do not write report.html under --out")
 
 
 def build_parser() -> argparse.ArgumentParser:

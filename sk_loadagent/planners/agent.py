@@ -22,6 +22,7 @@ from sk_loadagent.prompts import add_prompt_plugins, explain_suite
 from sk_loadagent.publish import write_score_log
 from sk_loadagent.publish.explanation import add_explanation
 from sk_loadagent.publish.outdir import OutputFolder
+from sk_loadagent.publish.studio import check_studio_files
 from sk_loadagent.skills import (
     LoadRunnerExecutor,
     MemoryPusher,
@@ -32,6 +33,7 @@ from sk_loadagent.skills import (
     TestPlanInterpreter,
     ThresholdEvaluator,
 )
+from sk_loadagent.suite.outputs import write_run_outputs
 
 
 @dataclass
@@ -71,6 +73,7 @@ def build_kernel(
     progress: Callable[[str, Progress], None] | None = None,
     recorder: StepRecorder | None = None,
     chat_service: ChatCompletionClientBase | None = None,
+    report: bool = False,
 ) -> Kernel:
     """A kernel with the eight skills registered under their spec names and the step recorder as filter;
     with a chat service, also that service and the prompt functions (sk_loadagent.prompts)."""
@@ -86,7 +89,8 @@ def build_kernel(
     kernel.add_plugin(PerformanceScorer(), plugin_name="PerformanceScorer")
     kernel.add_plugin(ThresholdEvaluator(), plugin_name="ThresholdEvaluator")
     kernel.add_plugin(
-        PreviewPublisher(out_dir, steps=lambda: list(recorder.records)), plugin_name="PreviewPublisher"
+        PreviewPublisher(out_dir, steps=lambda: list(recorder.records), report=report),
+        plugin_name="PreviewPublisher",
     )
     if store is not None:
         kernel.add_plugin(MemoryPusher(store), plugin_name="MemoryPusher")
@@ -110,6 +114,7 @@ async def run_suite(
     retry_cooldown_cap: float | None = None,
     chat_service: ChatCompletionClientBase | None = None,
     explain: bool = False,
+    report: bool = True,
 ) -> AgentOutcome:
     """Plan the chain from the context, run it on a fresh kernel, and write the complete step log.
 
@@ -120,6 +125,10 @@ async def run_suite(
     InputError), unless the caller passes one it claimed; it receives the run's artifacts as one set at the
     end, and is released. A run that raises or is interrupted leaves none of its files there, and removes an
     earlier run's (``publish.outdir``).
+
+    Besides the skills' artifacts the run writes report.html (unless ``report`` is False) and updates
+    Studio's doc-coverage.metrics.json and studio.analytics.json (``suite.outputs``); an existing Studio file
+    that does not validate is an InputError before any load is sent.
     """
     recorder = StepRecorder()
     chain = plan_chain(
@@ -144,6 +153,7 @@ async def run_suite(
     )
     output = out_dir if isinstance(out_dir, OutputFolder) else OutputFolder.claim(out_dir)
     try:
+        check_studio_files(output.folder)
         kernel = build_kernel(
             store=store,
             out_dir=output.staging,
@@ -152,6 +162,7 @@ async def run_suite(
             progress=progress,
             recorder=recorder,
             chat_service=chat_service,
+            report=report,
         )
         arguments = await execute_chain(kernel, chain, arguments, cooldown_cap=retry_cooldown_cap)
         metrics = PerfMetrics.model_validate(arguments["perfMetrics"])
@@ -163,6 +174,11 @@ async def run_suite(
             explanation, note = explained.text, explained.reason
             if explanation is not None and "preview" in staged:
                 add_explanation(output.staging, explanation)
+        staged.update(
+            write_run_outputs(
+                metrics, output.folder, output.staging, store, report=report, explanation=explanation
+            )
+        )
         write_score_log(output.staging, metrics, recorder.records, arguments.get("attempts") or [])
         output.commit(arguments.get("editionId"), arguments.get("moduleId"))
     except BaseException:
