@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sk_loadagent.cli.progress import ProgressPrinter
 from sk_loadagent.cli.report import reasons_block, suite_line, summary_table
 from sk_loadagent.engine import RunOptions
+from sk_loadagent.errors import InputError
 from sk_loadagent.memory import MemoryStore, open_store
 from sk_loadagent.models.context import RunContext
 from sk_loadagent.models.metrics import PerfMetrics
+from sk_loadagent.publish.ci import (
+    GatedTest,
+    append_step_summary,
+    azure_commands,
+    ci_environment,
+    github_annotations,
+    step_summary,
+    write_junit,
+)
 from sk_loadagent.publish.outdir import OutputFolder
-from sk_loadagent.suite.gate import GateDecision, decide_gate
+from sk_loadagent.suite.gate import GateDecision, decide_gate, gated_tests
 
 if TYPE_CHECKING:
     from semantic_kernel.connectors.ai.chat_completion_client_base import ChatCompletionClientBase
@@ -35,6 +47,8 @@ def suite_request(args: argparse.Namespace) -> SuiteRequest:
         baseline=args.baseline,
         target_url=args.target_url,
         allow_hosts=list(args.allow_host),
+        warn_on_regression=bool(getattr(args, "warn_on_regression", False)),
+        retry_on_flakiness=bool(getattr(args, "retry_on_flakiness", False)),
     )
 
 
@@ -54,6 +68,40 @@ def print_outcome(
     if artifacts:
         out.write("Artifacts: " + ", ".join(sorted(artifacts.values())) + "\n")
     out.flush()
+
+
+def junit_path(value: str | None) -> Path | None:
+    """The --junit file, checked before any load is sent: not a folder, in a folder this run can write."""
+    if value is None:
+        return None
+    path = Path(value)
+    if path.is_dir():
+        raise InputError.single("--junit", value, "a file to write the JUnit XML to", "a folder")
+    folder = next((p for p in path.absolute().parents if p.exists()), Path("/"))
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError.single(
+            "--junit", value, "a file in a folder this run can write to", f"{folder} is not writable"
+        )
+    return path
+
+
+def ci_outputs(metrics: PerfMetrics, tests: list[GatedTest], gate: GateDecision) -> None:
+    """The GitHub step summary and annotations, and Azure DevOps logging commands, where the run is."""
+    summary_file, on_github, on_azure = ci_environment()
+    if summary_file is not None:
+        text = step_summary(metrics, tests, passed=gate.passed, gate_reasons=gate.reasons)
+        try:
+            append_step_summary(summary_file, text)
+        except OSError as exc:
+            print(
+                f"sk-loadagent: GITHUB_STEP_SUMMARY: {summary_file}: not written ({exc.strerror})",
+                file=sys.stderr,
+            )
+    lines = github_annotations(tests) if on_github else []
+    lines += azure_commands(metrics, tests, passed=gate.passed) if on_azure else []
+    if lines:
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
 
 
 def explain_service(args: argparse.Namespace) -> ChatCompletionClientBase | None:
@@ -85,6 +133,7 @@ async def run_command(args: argparse.Namespace, memory: str) -> int:
         memory_compare=not args.no_memory_compare,
     )
     request = suite_request(args)
+    junit = junit_path(args.junit)
     # Claimed before the store opens and any load is sent: an unwritable or busy --out is exit 2, and a run
     # that fails from here on leaves no earlier artifact there to be taken for its result.
     output = OutputFolder.claim(args.out)
@@ -108,6 +157,8 @@ async def run_command(args: argparse.Namespace, memory: str) -> int:
         )
     except BaseException:
         output.abandon()
+        if junit is not None:
+            junit.unlink(missing_ok=True)  # an earlier run's file must not pass for this run's result
         raise
     finally:
         output.release()
@@ -116,7 +167,11 @@ async def run_command(args: argparse.Namespace, memory: str) -> int:
         if store is not None:
             store.close()
     gate = decide_gate(outcome.metrics, min_score=args.min_score, fail_on_degraded=args.fail_on_degraded)
+    tests = gated_tests(outcome.metrics, min_score=args.min_score, fail_on_degraded=args.fail_on_degraded)
+    if junit is not None:
+        outcome.artifacts["junit"] = str(write_junit(junit, outcome.metrics, tests))
     print_outcome(outcome.metrics, gate, outcome.artifacts, outcome.explanation)
+    ci_outputs(outcome.metrics, tests, gate)
     if outcome.explanation_note:
         print(f"--explain: no explanation: {outcome.explanation_note}", file=sys.stderr)
     return 0 if gate.passed else 1

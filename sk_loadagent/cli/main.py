@@ -82,6 +82,17 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--quiet", action="store_true", help="no live progress")
     p.add_argument("--no-report", action="store_true", help="do not write report.html under --out")
+    p.add_argument("--junit", metavar="FILE", help="write a JUnit XML file: one testcase per test")
+    p.add_argument(
+        "--warn-on-regression",
+        action="store_true",
+        help="a regression against the baseline warns and does not fail the gate (limits still do)",
+    )
+    p.add_argument(
+        "--retry-on-flakiness",
+        action="store_true",
+        help="retry a degraded or failed test once more (the pipeline's retryOnFail for every test)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -49,6 +49,8 @@ class SuiteRequest:
     baseline: str | None = None
     target_url: str | None = None
     allow_hosts: list[str] = field(default_factory=list)
+    warn_on_regression: bool = False
+    retry_on_flakiness: bool = False
 
 
 @dataclass
@@ -150,6 +152,8 @@ async def run_suite(
         baselineFile=request.baseline,
         targetUrl=request.target_url,
         allowHosts=request.allow_hosts or None,
+        warnOnRegression=request.warn_on_regression,
+        retryOnFlakiness=request.retry_on_flakiness,
     )
     output = out_dir if isinstance(out_dir, OutputFolder) else OutputFolder.claim(out_dir)
     try:

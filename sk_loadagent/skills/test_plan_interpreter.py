@@ -39,6 +39,10 @@ class TestPlanInterpreter:
         sourceAgent: Annotated[str | None, "agent that triggered the run"] = None,
         allowHosts: Annotated[list[str] | None, "non-loopback hosts the user allows"] = None,
         retryAdjustments: Annotated[dict[str, Any] | None, "per test index, the retry's adjustments"] = None,
+        warnOnRegression: Annotated[bool, "a regression warns and does not fail the gate (CI flag)"] = False,
+        retryOnFlakiness: Annotated[
+            bool, "retryOnFail for every test that does not set it (CI flag)"
+        ] = False,
     ) -> dict[str, Any]:
         inputs = load_inputs(
             plan_document(plan),
@@ -58,5 +62,7 @@ class TestPlanInterpreter:
             source_agent=sourceAgent,
             allow_hosts=allowHosts,
             adjustments=adjustments,
+            warn_on_regression=bool(warnOnRegression),
+            retry_on_flakiness=bool(retryOnFlakiness),
         )
         return result.to_wire()

@@ -59,6 +59,9 @@ class ExecutionPlan(WireModel):
     allow_hosts: list[str] = Field(default_factory=list)
     execution_window: Duration | None = None
     retry_on_fail: bool = False
+    warn_on_regression: bool = Field(
+        default=False, description="cycle 9 warnOnRegression: a regression warns and does not fail the gate"
+    )
     max_retries: int = 3
     tests: list[PlannedTest]
     threshold_files: list[SourcedDocument] = Field(default_factory=list)
@@ -178,8 +181,13 @@ def interpret(
     source_agent: str | None = None,
     allow_hosts: list[str] | None = None,
     adjustments: dict[int, dict[str, str | float]] | None = None,
+    warn_on_regression: bool = False,
+    retry_on_flakiness: bool = False,
 ) -> ExecutionPlan:
-    """Resolve a loaded suite into an execution plan; raises InputError for anything that cannot run."""
+    """Resolve a loaded suite into an execution plan; raises InputError for anything that cannot run.
+
+    The CI gating flags of cycle 9: ``warn_on_regression`` is carried to the verdict;
+    ``retry_on_flakiness`` is the pipeline's ``retryOnFail`` for every test that does not set its own."""
     from sk_loadagent.engine import build_profile, check_target
 
     plan = inputs.plan
@@ -189,7 +197,11 @@ def interpret(
     trace = trace_id or plan.trace_id or default_trace_id(plan.module_id)
     edition = edition_id or plan.edition_id
     window = plan.execution_window
-    retry_default = bool(plan.retry_on_fail) or bool(inputs.flags(plan.module_id, edition).retry_on_fail)
+    retry_default = (
+        bool(plan.retry_on_fail)
+        or bool(inputs.flags(plan.module_id, edition).retry_on_fail)
+        or retry_on_flakiness
+    )
     planned: list[PlannedTest] = []
     for index, spec in enumerate(plan.tests):
         test = spec
@@ -247,6 +259,7 @@ def interpret(
         allow_hosts=hosts,
         execution_window=window,
         retry_on_fail=retry_default,
+        warn_on_regression=warn_on_regression,
         max_retries=plan.max_retries if plan.max_retries is not None else 3,
         tests=planned,
         threshold_files=[SourcedDocument(source=s, document=d.to_wire()) for s, d in inputs.thresholds],
