@@ -17,6 +17,7 @@ from sk_loadagent.publish.report import views as v
 WIDTH, HEIGHT = 640, 230
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 14, 30
 LABEL_GAP = 12  # px between two stacked labels
+FAR = 3.0  # a limit more than 3× beyond the data is named at the edge rather than stretching the axis
 
 
 def _nice_step(span: float, target: int = 5) -> float:
@@ -153,6 +154,7 @@ def _spread(wanted: list[float], gap: float, low: float, high: float) -> list[fl
 
 
 def _rules(frame: _Frame, rules: Sequence[v.Rule]) -> list[str]:
+    above = [r for r in rules if r.value > frame.y1 and r.role != "band"]
     shown = [r for r in rules if frame.y0 <= r.value <= frame.y1]
     ys = [frame.y(r.value) for r in shown]
     label_ys = _spread([y - 3 for y in ys], LABEL_GAP, TOP + 9, TOP + frame.height - 3)
@@ -160,6 +162,11 @@ def _rules(frame: _Frame, rules: Sequence[v.Rule]) -> list[str]:
     for rule, y, label_y in zip(shown, ys, label_ys, strict=True):
         parts.append(_line_with_title(f"rule r-{rule.role}", (LEFT, y, WIDTH - RIGHT, y), rule.label))
         parts.append(_text(f"rule-label t-{rule.role}", WIDTH - RIGHT - 4, label_y, rule.label, "end"))
+    for n, rule in enumerate(above):
+        label = f"↑ {rule.label} (above the chart)"
+        parts.append(
+            _text(f"rule-label t-{rule.role}", WIDTH - RIGHT - 4, TOP + 9 + LABEL_GAP * n, label, "end")
+        )
     return parts
 
 
@@ -197,7 +204,13 @@ def _extent(chart: v.Chart) -> tuple[float, float, float, float]:
     xs = [x for line in chart.lines for x, _ in line.points] + [d.x for d in chart.dots]
     xs += [s.start for s in chart.spans] + [s.end for s in chart.spans]
     ys = [y for line in chart.lines for _, y in line.points if y is not None] + [d.y for d in chart.dots]
-    ys += [r.value for r in chart.rules if r.role.startswith(("limit", "baseline"))]
+    # A limit far above the data would flatten it: such a rule is named at the top edge instead.
+    reach = FAR * max(ys, default=0.0)
+    ys += [
+        r.value
+        for r in chart.rules
+        if r.role.startswith(("limit", "baseline")) and (not reach or r.value <= reach)
+    ]
     if chart.x_kind == "runs":
         x0, x1 = -0.5, max(xs, default=0.0) + 0.5
     else:
@@ -234,6 +247,18 @@ def line_chart(chart: v.Chart) -> str:
     return "".join(parts)
 
 
+def _log_ticks(low: float, high: float) -> list[float]:
+    """1-2-5 ticks per decade; linear nice ticks when the axis spans too little for three of them."""
+    ticks = []
+    decade = 10 ** math.floor(math.log10(low))
+    while decade <= high:
+        ticks += [decade * f for f in (1, 2, 5) if low <= decade * f <= high]
+        decade *= 10
+    if len(ticks) >= 3:
+        return ticks
+    return [t for t in _ticks(low, high, 5) if t > 0]
+
+
 def distribution_chart(chart: v.BarChart) -> str:
     """Bars over a log latency axis; each bar's tooltip gives its range and count."""
     edges = [float(b.label) for b in chart.bars]
@@ -241,23 +266,22 @@ def distribution_chart(chart: v.BarChart) -> str:
         return ""
     ratio = edges[1] / edges[0] if len(edges) > 1 else 1.1
     low, high = edges[0] / math.sqrt(ratio), edges[-1] * math.sqrt(ratio)
-    marks = [m.x for m in chart.rules]
-    frame = _Frame(min([low, *marks]) * 0.9, max([high, *marks]) * 1.1, 0, 1, log_x=True)
+    # Marks far outside the data (a limit of 2 s over 20 ms latencies) are named, not drawn.
+    near = [m for m in chart.rules if low / FAR <= m.x <= high * FAR]
+    far = [m for m in chart.rules if m not in near]
+    frame = _Frame(
+        min([low, *(m.x for m in near)]) * 0.9, max([high, *(m.x for m in near)]) * 1.1, 0, 1, log_x=True
+    )
     top = max(b.value for b in chart.bars) or 1.0
     frame.y1 = _ticks(0, top * 1.1)[-1] if _ticks(0, top * 1.1)[-1] >= top else top * 1.1
     parts = [_open(chart.id, chart.title)]
     parts += _y_axis(frame, chart.unit if chart.unit != "ms" else "requests")
     base = TOP + frame.height
     parts.append(f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{base}" y2="{base}"/>')
-    decade = 10 ** math.floor(math.log10(frame_min := 10**frame.x0))
-    while decade <= 10**frame.x1:
-        for factor in (1, 2, 5):
-            tick = decade * factor
-            if frame_min <= tick <= 10**frame.x1:
-                x = frame.x(tick)
-                parts.append(f'<line class="axis" x1="{x:.1f}" x2="{x:.1f}" y1="{base}" y2="{base + 4}"/>')
-                parts.append(_text("tick", x, base + 16, f"{_number(tick)} ms"))
-        decade *= 10
+    for tick in _log_ticks(10**frame.x0, 10**frame.x1):
+        x = frame.x(tick)
+        parts.append(f'<line class="axis" x1="{x:.1f}" x2="{x:.1f}" y1="{base}" y2="{base + 4}"/>')
+        parts.append(_text("tick", x, base + 16, f"{_number(tick)} ms"))
     for bar, center in zip(chart.bars, edges, strict=True):
         x0, x1 = frame.x(center / math.sqrt(ratio)), frame.x(center * math.sqrt(ratio))
         y = frame.y(bar.value)
@@ -266,7 +290,12 @@ def distribution_chart(chart: v.BarChart) -> str:
             f'width="{max(0.5, x1 - x0 - 1):.1f}" '
             f'height="{base - y:.1f}"><title>{escape(bar.detail or bar.label)}</title></rect>'
         )
-    parts += _marks(frame, chart.rules)
+    parts += _marks(frame, near)
+    for n, mark in enumerate(far):
+        side = "→" if mark.x > high else "←"
+        x, anchor = (WIDTH - RIGHT - 4, "end") if mark.x > high else (LEFT + 4, "start")
+        label = f"{side} {mark.label} (off the axis)"
+        parts.append(_text(f"mark-label t-{mark.role}", x, TOP + 10 + LABEL_GAP * n, label, anchor))
     parts.append("</svg>")
     return "".join(parts)
 
