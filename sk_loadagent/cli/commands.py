@@ -129,6 +129,7 @@ async def run_command(args: argparse.Namespace, memory: str) -> int:
     context = RunContext(
         trace_id=args.trace_id,
         edition_id=args.edition,
+        module_id=args.module,
         source_agent=args.source_agent,
         memory_compare=not args.no_memory_compare,
     )
@@ -196,6 +197,7 @@ def plan_command(args: argparse.Namespace) -> int:
         target_url=args.target_url,
         trace_id=args.trace_id,
         edition_id=args.edition,
+        module_id=args.module,
         allow_hosts=args.allow_host,
     )
     if args.json:

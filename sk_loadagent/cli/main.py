@@ -30,6 +30,7 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baseline", metavar="B", help="perf-baseline.memory.json (a seed baseline)")
     p.add_argument("--trace-id", metavar="ID", help="trace scope of the run (default: from the plan)")
     p.add_argument("--edition", metavar="ID", help="edition id that overrides the plan's editionId")
+    p.add_argument("--module", metavar="ID", help="module id that overrides the plan's moduleId")
     p.add_argument("--target-url", metavar="URL", help="base URL that overrides the plan's baseUrl")
     p.add_argument(
         "--allow-host", action="append", default=[], metavar="HOST", help="allow a non-loopback target host"

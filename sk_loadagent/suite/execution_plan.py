@@ -183,24 +183,25 @@ def interpret(
     adjustments: dict[int, dict[str, str | float]] | None = None,
     warn_on_regression: bool = False,
     retry_on_flakiness: bool = False,
+    module_id: str | None = None,
 ) -> ExecutionPlan:
     """Resolve a loaded suite into an execution plan; raises InputError for anything that cannot run.
 
     The CI gating flags of cycle 9: ``warn_on_regression`` is carried to the verdict;
-    ``retry_on_flakiness`` is the pipeline's ``retryOnFail`` for every test that does not set its own."""
+    ``retry_on_flakiness`` is the pipeline's ``retryOnFail`` for every test that does not set its own.
+    ``module_id`` and ``edition_id`` override the plan's (a pipeline's task inputs)."""
     from sk_loadagent.engine import build_profile, check_target
 
     plan = inputs.plan
     base_url = _target_base_url(inputs, target_url)
     hosts = [*plan.allow_hosts, *(allow_hosts or [])]
     check_target(base_url, hosts)
-    trace = trace_id or plan.trace_id or default_trace_id(plan.module_id)
+    module = module_id or plan.module_id
+    trace = trace_id or plan.trace_id or default_trace_id(module)
     edition = edition_id or plan.edition_id
     window = plan.execution_window
     retry_default = (
-        bool(plan.retry_on_fail)
-        or bool(inputs.flags(plan.module_id, edition).retry_on_fail)
-        or retry_on_flakiness
+        bool(plan.retry_on_fail) or bool(inputs.flags(module, edition).retry_on_fail) or retry_on_flakiness
     )
     planned: list[PlannedTest] = []
     for index, spec in enumerate(plan.tests):
@@ -212,9 +213,9 @@ def interpret(
         method = _method(inputs, test, endpoint)
         route = {"endpoint": endpoint, "method": method}
         test = test.model_copy(update=route)
-        flags = inputs.flags(plan.module_id, edition, test.type)
+        flags = inputs.flags(module, edition, test.type)
         slo = inputs.sources().limits(
-            module_id=plan.module_id, edition_id=edition, test_type=test.type, endpoint=endpoint
+            module_id=module, edition_id=edition, test_type=test.type, endpoint=endpoint
         )
         p95, error_rate = slo.value("latencyP95"), slo.value("errorRateMax")
         build = partial(
@@ -251,7 +252,7 @@ def interpret(
         )
     return ExecutionPlan(
         trace_id=trace,
-        module_id=plan.module_id,
+        module_id=module,
         edition_id=edition,
         source_agent=source_agent or plan.source_agent,
         plan_file=inputs.plan_source,
