@@ -601,7 +601,7 @@ def history_charts(
         for i, r in enumerate(runs)
         if r.p95 is not None
     ]
-    labels = {0: _run_label(runs[0]), len(runs) - 1: _run_label(runs[-1])}
+    labels = {0: _run_label(runs[0]), len(runs) - 1: f"{_run_label(runs[-1])} (this run)"}
     trend = v.Chart(
         id=f"{anchor}-history-p95",
         title="p95 across stored runs of this series",
@@ -818,6 +818,7 @@ def build_report(inputs: ReportInputs, *, now: datetime | None = None) -> v.Repo
         summary=tile_summary(suite),
         badge=_retry_badge(suite),
         counts=counts,
+        regressions=sum(1 for t in tests if t.regression),
         tiles=[view.tile for view in views],
         tests=views,
         retry_heatmap=retry_heatmap(inputs),

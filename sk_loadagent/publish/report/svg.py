@@ -17,6 +17,7 @@ from sk_loadagent.publish.report import views as v
 WIDTH, HEIGHT = 640, 230
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 14, 30
 LABEL_GAP = 12  # px between two stacked labels
+UNLABELLED = {"current"}  # the run being reported: its axis label says so, the line only points at it
 FAR = 3.0  # a limit more than 3× beyond the data is named at the edge rather than stretching the axis
 
 
@@ -180,7 +181,10 @@ def _marks(frame: _Frame, marks: Sequence[v.Mark]) -> list[str]:
         anchor = "end" if x > LEFT + frame.width * 0.7 else "start"
         dx = -4 if anchor == "end" else 4
         parts.append(_line_with_title(f"mark m-{mark.role}", (x, TOP, x, base), mark.label))
-        parts.append(_text(f"mark-label t-{mark.role}", x + dx, TOP + 10 + 12 * (i % 3), mark.label, anchor))
+        if mark.role not in UNLABELLED:
+            parts.append(
+                _text(f"mark-label t-{mark.role}", x + dx, TOP + 10 + 12 * (i % 3), mark.label, anchor)
+            )
     return parts
 
 

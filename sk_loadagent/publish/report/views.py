@@ -230,6 +230,7 @@ class Report(View):
     summary: str
     badge: str | None
     counts: dict[str, int]
+    regressions: int = Field(description="tests flagged as a regression")
     tiles: list[Tile]
     tests: list[TestView]
     retry_heatmap: Heatmap | None
