@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint chromium bench bench-judgement clean
+.PHONY: demo test lint chromium bench bench-judgement bench-report clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ bench: $(STAMP)
 
 bench-judgement: $(STAMP)
 	$(BIN)/python benchmarks/judgement_bench.py
+
+bench-report: $(STAMP)
+	$(BIN)/python benchmarks/report_bench.py
 
 clean:
 	rm -rf $(VENV) perf .mypy_cache .ruff_cache

@@ -56,11 +56,12 @@ def hover_details(test: PerfMetrics) -> dict[str, float | str] | None:
         details["errorRate"] = round(test.error_rate, 6)
     comparison = test.baseline_comparison
     if comparison is not None and not comparison.exploratory:
-        for name, metric in (comparison.metrics or {}).items():
-            if metric.delta is not None:
-                details[f"delta{name[0].upper()}{name[1:]}"] = metric.delta
         if comparison.delta_latency_p95 is not None:
             details["deltaLatencyP95"] = comparison.delta_latency_p95
+        # The other metrics' changes (p95's is deltaLatencyP95, as the spec spells it).
+        for name, metric in (comparison.metrics or {}).items():
+            if metric.delta is not None and name != "p95":
+                details[f"delta{name[0].upper()}{name[1:]}"] = metric.delta
     return details or None
 
 
