@@ -44,6 +44,7 @@ _COMPONENTS = (
     ("baselineDelta", "baselineDeltaScore"),
 )
 _BANDS = ((0.90, "pass ≥ 0.90"), (0.75, "warning ≥ 0.75"), (0.50, "degraded ≥ 0.50"))
+EXPLORATORY_NOTE = "no baseline: exploratory"  # analysis.regression's note for a run without a baseline
 
 
 @dataclass(frozen=True)
@@ -371,12 +372,14 @@ def comparison(test: PerfMetrics) -> v.Comparison | None:
         )
         for name, metric in (found.metrics or {}).items()
     ]
+    # The page says "no baseline yet" itself; other notes (a baseline under another load) stay.
+    notes = [n for n in found.notes or [] if n != EXPLORATORY_NOTE]
     return v.Comparison(
         baseline_trace=found.baseline_trace_id,
         exploratory=bool(found.exploratory),
         regressed=bool(found.regressed),
         intervals=intervals,
-        notes=[*(found.notes or []), *([found.method] if found.method else [])],
+        notes=[*notes, *([found.method] if found.method else [])],
     )
 
 
@@ -643,9 +646,8 @@ def history_charts(
         y_min=0,
         y_max=1,
     )
-    note = f"the latest {len(runs)} runs of the series" + (
-        " (older runs left out)" if history.truncated else ""
-    )
+    shown = f"the latest {len(runs)} runs of the series" if len(runs) > 1 else "the series' only stored run"
+    note = shown + (" (older runs left out)" if history.truncated else "")
     return [trend, score], note
 
 

@@ -155,19 +155,20 @@ def _spread(wanted: list[float], gap: float, low: float, high: float) -> list[fl
 
 
 def _rules(frame: _Frame, rules: Sequence[v.Rule]) -> list[str]:
+    """Each rule as a dashed line with its label at the right end; a rule above the chart is only named,
+    at the top. Labels are spread so that none covers another."""
     above = [r for r in rules if r.value > frame.y1 and r.role != "band"]
     shown = [r for r in rules if frame.y0 <= r.value <= frame.y1]
     ys = [frame.y(r.value) for r in shown]
-    label_ys = _spread([y - 3 for y in ys], LABEL_GAP, TOP + 9, TOP + frame.height - 3)
+    wanted = [float(TOP + 9)] * len(above) + [y - 3 for y in ys]
+    label_ys = _spread(wanted, LABEL_GAP, TOP + 9, TOP + frame.height - 3)
     parts = []
-    for rule, y, label_y in zip(shown, ys, label_ys, strict=True):
+    for rule, label_y in zip(above, label_ys, strict=False):
+        label = f"↑ {rule.label} (above the chart)"
+        parts.append(_text(f"rule-label t-{rule.role}", WIDTH - RIGHT - 4, label_y, label, "end"))
+    for rule, y, label_y in zip(shown, ys, label_ys[len(above) :], strict=True):
         parts.append(_line_with_title(f"rule r-{rule.role}", (LEFT, y, WIDTH - RIGHT, y), rule.label))
         parts.append(_text(f"rule-label t-{rule.role}", WIDTH - RIGHT - 4, label_y, rule.label, "end"))
-    for n, rule in enumerate(above):
-        label = f"↑ {rule.label} (above the chart)"
-        parts.append(
-            _text(f"rule-label t-{rule.role}", WIDTH - RIGHT - 4, TOP + 9 + LABEL_GAP * n, label, "end")
-        )
     return parts
 
 
