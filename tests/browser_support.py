@@ -59,7 +59,7 @@ class GuardedPage:
 
 def open_page(browser: Browser, url: str, scheme: Literal["light", "dark"] = "light") -> GuardedPage:
     """``url`` in a fresh 1280×800 page of the given colour scheme, with the console and request guard."""
-    page = browser.new_page(viewport=VIEWPORT, color_scheme=scheme)  # type: ignore[arg-type]
+    page = browser.new_page(viewport=VIEWPORT, color_scheme=scheme)
     guarded = GuardedPage(page)
 
     def on_console(message: object) -> None:

@@ -189,7 +189,7 @@ def test_the_report_shows_what_passed_what_regressed_and_why(
     runs: Runs, browser: Browser, tmp_path: Path, scheme: str
 ) -> None:
     report = runs.failed.out / "report.html"
-    guarded = open_page(browser, report.as_uri(), scheme)  # type: ignore[arg-type]
+    guarded = open_page(browser, report.as_uri(), scheme)
     page = guarded.page
 
     shot = page.screenshot(path=str(_screenshots(tmp_path) / f"report-{scheme}.png"))

@@ -173,3 +173,17 @@ def test_a_test_without_timeline_or_histogram_still_renders() -> None:
     view = build_report(ReportInputs(suite=bare, history={})).tests[0]
     assert (view.timeline, view.distribution) == ([], None)
     assert "checkout-load" in render_report(build_report(ReportInputs(suite=bare, history={})))
+
+
+def test_names_from_the_plan_are_escaped_in_text_and_in_the_charts() -> None:
+    hostile = load_pass().model_copy(
+        update={
+            "test_name": '<script>alert("x")</script>',
+            "endpoint": '/a"><img src=x>',
+            "load_profile": "<b>",
+        }
+    )
+    html = render_report(build_report(ReportInputs(suite=hostile, history={0: series(hostile)})))
+
+    assert re.findall(r"<(?:script|img|marquee)\b", html) == []
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
