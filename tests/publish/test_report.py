@@ -180,7 +180,7 @@ def test_names_from_the_plan_are_escaped_in_text_and_in_the_charts() -> None:
         update={
             "test_name": '<script>alert("x")</script>',
             "endpoint": '/a"><img src=x>',
-            "load_profile": "<b>",
+            "load_profile": "<marquee>",
         }
     )
     html = render_report(build_report(ReportInputs(suite=hostile, history={0: series(hostile)})))
