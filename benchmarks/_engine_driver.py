@@ -2,7 +2,9 @@
 
 The bench script starts this like any other peer tool (pinned with taskset, CPU from the rusage of the whole
 process tree), so the engine gets no special treatment in the ratios. ``--workers 0`` generates the load in
-this process on uvloop (one process, like wrk -t1); ``--workers N`` spawns N worker processes.
+this process on uvloop (one process, like wrk -t1); ``--workers N`` spawns N worker processes. An https://
+URL is verified with ``--ca-file``; ``--close`` asks the server to close after each answer (``Connection:
+close``), so every request opens a new connection: what a handshake costs.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ def profile_for(args: argparse.Namespace) -> LoadProfile:
             spec["maxConnections"] = args.max_connections
     spec["timeout"] = f"{args.timeout}s"
     spec["transport"] = "fast"
+    if args.ca_file:
+        spec["tls"] = {"caFile": args.ca_file}
+    if args.close:
+        spec["headers"] = {"Connection": "close"}
     return build_profile(TestSpec.model_validate(spec), base_url=args.url)
 
 
@@ -62,6 +68,7 @@ def summary(result: RunResult) -> dict[str, object]:
         "lateStarts": g.late_starts,
         "dropped": g.dropped,
         "connections": g.connections_opened,
+        "tlsResumed": g.tls_resumed,
         "workers": g.workers,
         "transport": g.transport,
         "duration": result.duration,
@@ -92,6 +99,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=10.0)
     parser.add_argument("--sample-budget", type=int, default=2_000_000)
+    parser.add_argument("--ca-file", help="CA file that verifies an https:// target")
+    parser.add_argument("--close", action="store_true", help="a new connection for every request")
     args = parser.parse_args(argv)
     options = RunOptions(workers=args.workers, transport="fast", sample_budget=args.sample_budget)
     profile = profile_for(args)

@@ -19,16 +19,19 @@ from pathlib import Path
 
 from _engine_targets import apt_install
 
+HTTPS_PEERS = ("wrk", "k6")  # the peers the HTTPS rows compare with
 PEER_VENV = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sk-loadagent-bench" / "peers"
 ENV = {"K6_NO_USAGE_REPORT": "true"}
 
+# insecureSkipTLSVerify: the bench's https:// targets use a CA made for the run (wrk does not verify either).
 K6_SATURATION = """import http from 'k6/http';
-export const options = { discardResponseBodies: true };
+export const options = { discardResponseBodies: true, insecureSkipTLSVerify: true };
 export default function () { http.get('%(url)s'); }
 """
 K6_ARRIVAL = """import http from 'k6/http';
 export const options = {
   discardResponseBodies: true,
+  insecureSkipTLSVerify: true,
   summaryTrendStats: ['p(50)', 'p(90)', 'p(99)', 'max', 'count'],
   scenarios: { car: { executor: 'constant-arrival-rate', rate: %(rate)d, timeUnit: '1s',
                       duration: '%(secs)ds', preAllocatedVUs: %(vus)d, maxVUs: %(max_vus)d,
@@ -185,20 +188,24 @@ class Accuracy:
     env: dict[str, str]
 
 
-def accuracy_tools(peers: Peers, url: str, rate: int, secs: int, workdir: Path) -> list[Accuracy]:
+def accuracy_tools(
+    peers: Peers, url: str, rate: int, secs: int, workdir: Path, tag: str = ""
+) -> list[Accuracy]:
+    """The peers' open-model runs; ``tag`` (e.g. "https") names a second set of files and rows."""
     tools = []
+    suffix = f", {tag}" if tag else ""
     if peers.k6:
-        script = workdir / "k6_arrival.js"
+        script = workdir / f"k6_arrival{tag}.js"
         vus = int(rate * 1.25)
         script.write_text(
             K6_ARRIVAL % {"url": url, "rate": rate, "secs": secs, "vus": vus, "max_vus": 2 * vus}
         )
-        summary = workdir / "k6_arrival.json"
+        summary = workdir / f"k6_arrival{tag}.json"
         cmd = [peers.k6, "run", "--no-usage-report", "--quiet", "--summary-export", str(summary), str(script)]
-        tools.append(Accuracy("k6 constant-arrival-rate", cmd, lambda _o: _k6_latency(summary), ENV))
+        tools.append(Accuracy(f"k6 constant-arrival-rate{suffix}", cmd, lambda _o: _k6_latency(summary), ENV))
     if peers.wrk:
         cmd = [peers.wrk, "-t1", "-c10", f"-d{secs}s", "--latency", url]
-        tools.append(Accuracy("wrk -c10 (closed, no rate)", cmd, _wrk_latency, {}))
+        tools.append(Accuracy(f"wrk -c10 (closed, no rate){suffix}", cmd, _wrk_latency, {}))
     if peers.hey:
         cmd = [peers.hey, "-z", f"{secs}s", "-c", "10", "-q", str(rate // 10), url]
         tools.append(Accuracy(f"hey -c10 -q{rate // 10}", cmd, _hey_latency, {}))

@@ -9,7 +9,8 @@
            freeze ends (+1 ms if it arrived in it). ``due`` is that schedule, shared with the closed-form
            truth.
 
-Writes ``PORT T0`` (T0 = loop.time() at the server's start) to ``--state`` once it listens.
+Writes ``PORT T0`` (T0 = loop.time() at the server's start) to ``--state`` once it listens. With ``--cert``
+(a PEM file holding the certificate and its key) it serves HTTPS instead.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import asyncio
 import os
 import signal
+import ssl
 import sys
 from typing import cast
 
@@ -83,10 +85,14 @@ class _Server:
             self.loop.call_at(self.t0 + due(arrival, self.period, self.freeze_at), conn.respond)
 
 
-async def serve(kind: str, port: int, delay: float, period: float, state: str) -> None:
+async def serve(kind: str, port: int, delay: float, period: float, state: str, cert: str | None) -> None:
     loop = asyncio.get_running_loop()
     server = _Server(kind, delay, period, loop)
-    listener = await loop.create_server(lambda: _Http(server), "127.0.0.1", port, backlog=4096)
+    context = None
+    if cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert)
+    listener = await loop.create_server(lambda: _Http(server), "127.0.0.1", port, backlog=4096, ssl=context)
     bound = listener.sockets[0].getsockname()[1]
     with open(state + ".tmp", "w") as out:
         out.write(f"{bound} {server.t0!r}\n")
@@ -105,14 +111,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--delay", type=float, default=0.001)
     parser.add_argument("--period", type=float, default=PERIOD, help="freeze cycle; the last fifth is frozen")
     parser.add_argument("--state", required=True)
+    parser.add_argument("--cert", help="serve HTTPS with this PEM (certificate and key)")
     args = parser.parse_args(argv)
+    served = serve(args.kind, args.port, args.delay, args.period, args.state, args.cert)
     if args.kind == "fast":
         import uvloop
 
-        uvloop.run(serve(args.kind, args.port, args.delay, args.period, args.state))
+        uvloop.run(served)
     else:
         # The stdlib loop for timed answers, as in the peer measurements (libuv timers have 1 ms steps).
-        asyncio.run(serve(args.kind, args.port, args.delay, args.period, args.state))
+        asyncio.run(served)
     return 0
 
 

@@ -1,6 +1,8 @@
 """Targets of the engine bench: nginx (installed with apt-get when missing) or the bundled servers.
 
-Every target listens on 127.0.0.1 only, on a port picked free at start, and is pinned to one core.
+Every target listens on 127.0.0.1 only, on a port picked free at start, and is pinned to one core. With
+``tls=True`` it serves HTTPS with a certificate for 127.0.0.1 from a CA made for the run (trustme); the
+target's ``ca_file`` is what clients verify it with.
 """
 
 from __future__ import annotations
@@ -34,10 +36,14 @@ http {{
     uwsgi_temp_path {dir}/tmp;
     scgi_temp_path {dir}/tmp;
     server {{
-        listen 127.0.0.1:{port} reuseport backlog=4096;
-        location / {{ default_type text/plain; return 200 "ok"; }}
+        listen 127.0.0.1:{port} {ssl}reuseport backlog=4096;
+{certificate}        location / {{ default_type text/plain; return 200 "ok"; }}
     }}
 }}
+"""
+# nginx's defaults otherwise: TLS 1.2 and 1.3, stateless session tickets (so clients can resume).
+NGINX_TLS = """        ssl_certificate {cert};
+        ssl_certificate_key {cert};
 """
 
 
@@ -51,6 +57,7 @@ class Target:
     serving_pids: list[int] = field(default_factory=list)
     t0_monotonic: float = 0.0
     workdir: str = ""
+    ca_file: str | None = None  # https:// targets: the CA that signed the server's certificate
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -109,12 +116,31 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {START_TIMEOUT:g} s")
 
 
-def start_nginx(binary: str, cpu: int) -> Target:
+def write_certificate(workdir: str) -> tuple[str, str]:
+    """A server certificate (with its key) for 127.0.0.1 and the CA file that verifies it."""
+    import trustme  # the dev extra's; only the HTTPS rows need it
+
+    ca = trustme.CA()
+    cert, ca_file = f"{workdir}/server.pem", f"{workdir}/ca.pem"
+    ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem.write_to_path(cert)
+    ca.cert_pem.write_to_path(ca_file)
+    return cert, ca_file
+
+
+def start_nginx(binary: str, cpu: int, tls: bool = False) -> Target:
     workdir = tempfile.mkdtemp(prefix="engine-bench-nginx-")
     os.makedirs(f"{workdir}/tmp")
     port = free_port()
     conf = f"{workdir}/nginx.conf"
-    Path(conf).write_text(NGINX_CONF.format(dir=workdir, port=port))
+    cert, ca_file = write_certificate(workdir) if tls else ("", None)
+    Path(conf).write_text(
+        NGINX_CONF.format(
+            dir=workdir,
+            port=port,
+            ssl="ssl " if tls else "",
+            certificate=NGINX_TLS.format(cert=cert) if tls else "",
+        )
+    )
     process = subprocess.Popen(
         ["taskset", "-c", str(cpu), binary, "-c", conf, "-e", f"{workdir}/error.log"],
         stdout=subprocess.DEVNULL,
@@ -127,13 +153,19 @@ def start_nginx(binary: str, cpu: int) -> Target:
         process.wait()
         shutil.rmtree(workdir, ignore_errors=True)
         raise
-    return Target("nginx", f"http://127.0.0.1:{port}/", process, [process.pid], workdir=workdir)
+    scheme = "https" if tls else "http"
+    name = "nginx (https)" if tls else "nginx"
+    url = f"{scheme}://127.0.0.1:{port}/"
+    return Target(name, url, process, [process.pid], workdir=workdir, ca_file=ca_file)
 
 
-def start_bundled(kind: str, cpu: int, delay: float = 0.001, period: float = 5.0) -> Target:
+def start_bundled(
+    kind: str, cpu: int, delay: float = 0.001, period: float = 5.0, tls: bool = False
+) -> Target:
     """One of ``_engine_servers.py``'s targets (fast, delay, freeze) as a child process."""
     workdir = tempfile.mkdtemp(prefix=f"engine-bench-{kind}-")
     state = f"{workdir}/state"
+    cert, ca_file = write_certificate(workdir) if tls else ("", None)
     cmd = [
         "taskset",
         "-c",
@@ -144,10 +176,11 @@ def start_bundled(kind: str, cpu: int, delay: float = 0.001, period: float = 5.0
         "--state",
         state,
     ]
+    cmd += ["--delay", str(delay), "--period", str(period)]
+    if tls:
+        cmd += ["--cert", cert]
     with open(f"{workdir}/server.log", "wb") as log:
-        process = subprocess.Popen(
-            [*cmd, "--delay", str(delay), "--period", str(period)], stdout=log, stderr=subprocess.STDOUT
-        )
+        process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + START_TIMEOUT
     while not os.path.exists(state):
         if process.poll() is not None or time.monotonic() > deadline:
@@ -158,21 +191,24 @@ def start_bundled(kind: str, cpu: int, delay: float = 0.001, period: float = 5.0
         time.sleep(0.02)
     port_text, t0_text = Path(state).read_text().split()
     return Target(
-        f"bundled {kind} server",
-        f"http://127.0.0.1:{port_text}/",
+        f"bundled {kind} server" + (" (https)" if tls else ""),
+        f"{'https' if tls else 'http'}://127.0.0.1:{port_text}/",
         process,
         [process.pid],
         t0_monotonic=float(t0_text),
         workdir=workdir,
+        ca_file=ca_file,
     )
 
 
-def start_saturation_target(cpu: int, install: bool, prefer_bundled: bool = False) -> Target:
+def start_saturation_target(
+    cpu: int, install: bool, prefer_bundled: bool = False, tls: bool = False
+) -> Target:
     """nginx when available (installing it if allowed), else the bundled fast server."""
     binary = None if prefer_bundled else find_nginx(install)
     if binary is not None:
         try:
-            return start_nginx(binary, cpu)
+            return start_nginx(binary, cpu, tls=tls)
         except RuntimeError as exc:
             print(f"nginx would not start ({exc}); using the bundled fast server", flush=True)
-    return start_bundled("fast", cpu)
+    return start_bundled("fast", cpu, tls=tls)

@@ -3,12 +3,16 @@
     .venv/bin/python benchmarks/engine_bench.py            # the default run, about 10 minutes
     .venv/bin/python benchmarks/engine_bench.py --quick    # one repetition of shorter tests (~3 minutes)
     .venv/bin/python benchmarks/engine_bench.py --soak-minutes 30   # only the memory soak (10,000 rps)
+    .venv/bin/python benchmarks/engine_bench.py --soak-minutes 30 --soak-https   # the same over HTTPS
 
 1. Saturation: the engine and each peer (wrk, hey, k6, locust FastHttpUser) with 50 keep-alive connections
    against nginx (or the bundled fast server) for the same time: rps, generator CPU seconds, requests per
    generator CPU-second and the engine's ratio to each peer.
+1b. HTTPS (part "https"): the same against nginx serving TLS (a certificate made for the run), the engine
+   beside wrk and k6; then a new connection for every request (Connection: close) over http and over https,
+   whose difference is the generator's CPU per TLS handshake.
 2. Accuracy: open-model 200 req/s for 20 s against a server that freezes for 1 s of every 5 s; each tool's
-   p50/p90/p99/max beside the closed-form truth.
+   p50/p90/p99/max beside the closed-form truth, and the engine (and k6) over HTTPS to the same server.
 3. Rate holding: 30,000 rps for 30 s with one worker process, then with two; late starts (> 5 ms).
 4. Overhead: against a 1 ms server at 1,000 rps, the engine's p50 beside wrk's.
 
@@ -32,10 +36,11 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _engine_peers import Peers, accuracy_tools, find_peers, saturation_tools
+from _engine_peers import HTTPS_PEERS, Peers, _wrk_requests, accuracy_tools, find_peers, saturation_tools
 from _engine_procs import Finished, run_tool, tree_rss_by_role
 from _engine_servers import FREEZE_AT, PERIOD, due
 from _engine_targets import Target, start_bundled, start_saturation_target
@@ -47,6 +52,10 @@ GENERATOR_CPU = "1"
 BOTH_CPUS = "0,1"
 ENGINE = "engine (sk-loadagent)"
 ENGINE_FEW = "engine, ≤ 10 connections"
+ENGINE_HTTPS = "engine, https"
+MAX_HTTPS_US = 20.0  # issue 16: generator CPU per keep-alive HTTPS request
+MIN_HTTPS_RATIO = 0.55  # ... and at least this share of wrk's requests per CPU-second over HTTPS
+PARTS = ("saturation", "https", "accuracy", "hold", "overhead")
 CONNECTIONS = 50
 LATE_MS = 5.0
 PROBE_SECONDS = 10
@@ -69,12 +78,12 @@ class Plan:
     peers: bool
     bundled: bool
     install: bool
-    parts: tuple[str, ...] = ("saturation", "accuracy", "hold", "overhead")
+    parts: tuple[str, ...] = PARTS
     tiny: bool = False
 
 
 def plan_from(args: argparse.Namespace) -> Plan:
-    parts = tuple(args.only.split(",")) if args.only else ("saturation", "accuracy", "hold", "overhead")
+    parts = tuple(args.only.split(",")) if args.only else PARTS
     common = {
         "peers": not args.no_peers,
         "bundled": args.bundled,
@@ -96,8 +105,21 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(finite) if finite else math.nan
 
 
-def engine_cmd(url: str, seconds: float, *, rps: float = 0, vus: int = 0, workers: int = 0) -> list[str]:
+def engine_cmd(
+    url: str,
+    seconds: float,
+    *,
+    rps: float = 0,
+    vus: int = 0,
+    workers: int = 0,
+    ca_file: str | None = None,
+    close: bool = False,
+) -> list[str]:
     cmd = [sys.executable, DRIVER, "--url", url, "--duration", str(seconds), "--workers", str(workers)]
+    if ca_file:
+        cmd += ["--ca-file", ca_file]
+    if close:
+        cmd.append("--close")
     return [*cmd, "--vus", str(vus)] if vus else [*cmd, "--rps", str(rps)]
 
 
@@ -157,36 +179,54 @@ class SatRun:
         return self.requests / self.cpu if self.cpu else math.nan
 
 
-def saturation(plan: Plan, peers: Peers | None, workdir: Path) -> dict[str, list[SatRun]]:
+R = TypeVar("R")
+# A tool's row name, command line, how its result is read from its run, and its extra environment.
+Tool = tuple[str, list[str], Callable[[Finished], R], dict[str, str]]
+
+
+def saturation(plan: Plan, peers: Peers | None, workdir: Path, tls: bool = False) -> dict[str, list[SatRun]]:
     secs = plan.saturation_s
-    with running(lambda: start_saturation_target(TARGET_CPU, plan.install, prefer_bundled=plan.bundled)) as t:
+    start = lambda: start_saturation_target(  # noqa: E731
+        TARGET_CPU, plan.install, prefer_bundled=plan.bundled, tls=tls
+    )
+    with running(start) as t:
+        title = "1b. Saturation over HTTPS" if tls else "1. Saturation"
         say(
-            f"## 1. Saturation: {CONNECTIONS} keep-alive connections for {secs} s against {t.name} (CPU 0), "
+            f"## {title}: {CONNECTIONS} keep-alive connections for {secs} s against {t.name} (CPU 0), "
             f"generators on CPU {GENERATOR_CPU}, {plan.reps} interleaved run(s)"
         )
-        tools: list[tuple[str, list[str], Callable[[Finished], SatRun]]] = [
-            (ENGINE, engine_cmd(t.url, secs, vus=CONNECTIONS), lambda f: _engine_sat(f, secs))
-        ]
+        engine = engine_cmd(t.url, secs, vus=CONNECTIONS, ca_file=t.ca_file)
+        tools: list[Tool[SatRun]] = [(ENGINE, engine, lambda f: _engine_sat(f, secs), {})]
         if peers is not None:
             for tool in saturation_tools(peers, t.url, CONNECTIONS, secs, workdir):
-                tools.append((tool.name, tool.cmd, _peer_sat(tool.parse, secs)))
-        runs: dict[str, list[SatRun]] = {name: [] for name, _, _ in tools}
-        for rep in range(plan.reps):
-            for name, cmd, parse in tools:
-                finished = run_tool(cmd, cpus=GENERATOR_CPU, limit_seconds=secs + 60, env=_env())
-                try:
-                    run = parse(finished)
-                except (ValueError, KeyError, OSError, StopIteration) as exc:
-                    say(f"  run {rep + 1} {name}: no result ({exc})")
-                    continue
-                runs[name].append(run)
-                say(
-                    f"  run {rep + 1} {name:<22} {run.rps:>9,.0f} rps  {run.cpu:6.2f} CPU-s  "
-                    f"{run.per_cpu_s:>9,.0f} req/CPU-s"
-                )
-                time.sleep(1.0)
-    print_saturation(runs)
+                if not tls or tool.name in HTTPS_PEERS:
+                    tools.append((tool.name, tool.cmd, _peer_sat(tool.parse, secs), {}))
+        runs = interleave(tools, plan.reps, secs, _sat_line, pause=1.0)
+    print_saturation(runs, tls=tls)
     return runs
+
+
+def interleave(
+    tools: Sequence[Tool[R]], reps: int, secs: int, line: Callable[[R], str], pause: float = 0.0
+) -> dict[str, list[R]]:
+    """Each tool once per repetition, in turn, pinned to the generator's core; ``line`` shows a result."""
+    runs: dict[str, list[R]] = {name: [] for name, *_ in tools}
+    for rep in range(reps):
+        for name, cmd, parse, env in tools:
+            finished = run_tool(cmd, cpus=GENERATOR_CPU, limit_seconds=secs + 60, env={**_env(), **env})
+            try:
+                found = parse(finished)
+            except (ValueError, KeyError, OSError, StopIteration) as exc:
+                say(f"  run {rep + 1} {name}: no result ({exc})")
+                continue
+            runs[name].append(found)
+            say(f"  run {rep + 1} {name:<28} {line(found)}")
+            time.sleep(pause)
+    return runs
+
+
+def _sat_line(run: SatRun) -> str:
+    return f"{run.rps:>9,.0f} rps  {run.cpu:6.2f} CPU-s  {run.per_cpu_s:>9,.0f} req/CPU-s"
 
 
 def _env() -> dict[str, str]:
@@ -207,7 +247,7 @@ def _peer_sat(parse: Callable[[str], int], secs: int) -> Callable[[Finished], Sa
     return read
 
 
-def print_saturation(runs: dict[str, list[SatRun]]) -> None:
+def print_saturation(runs: dict[str, list[SatRun]], tls: bool = False) -> None:
     mine = runs.get(ENGINE, [])
     rows = []
     for name, rs in runs.items():
@@ -251,9 +291,82 @@ def print_saturation(runs: dict[str, list[SatRun]]) -> None:
             f"engine's own generator block: {median(own):.1f} µs CPU per request in the measured phase "
             f"(target ≤ 20 µs); every response timed and classified"
         )
+    if tls and mine and runs.get("wrk"):
+        ratio = median([m.per_cpu_s / r.per_cpu_s for m, r in zip(mine, runs["wrk"], strict=False)])
+        own_us = 1e6 / median([r.per_cpu_s for r in mine])
+        met = own_us <= MAX_HTTPS_US and ratio >= MIN_HTTPS_RATIO
+        say(
+            f"over HTTPS: the engine spends {own_us:.1f} µs of generator CPU per request and gets "
+            f"{ratio:.2f}× wrk's requests per CPU-second (targets ≤ {MAX_HTTPS_US:g} µs and "
+            f"≥ {MIN_HTTPS_RATIO:g}×: {'met' if met else 'NOT met'})"
+        )
     say(
         "CPU-s: rusage of the tool's process tree from start to exit; req per CPU-s: rps ÷ cores used "
         "between 2 s after the start and 1 s before the end (start-up excluded); whole run: requests ÷ CPU-s."
+    )
+    say()
+
+
+# -- 1b. TLS handshakes -------------------------------------------------------------------------------------
+def handshakes(plan: Plan, peers: Peers | None) -> dict[str, list[SatRun]]:
+    """A new connection for every request (the server closes after each answer), over http and over https:
+    what a TLS handshake adds to a new connection, per tool."""
+    secs = plan.saturation_s
+    runs: dict[str, list[SatRun]] = {}
+    say(
+        f"## 1c. TLS handshake cost: {CONNECTIONS} connections, each request on a new one "
+        f"(Connection: close), {secs} s per run, over http and over https; generators on CPU {GENERATOR_CPU}"
+    )
+    for tls in (False, True):
+        scheme = "https" if tls else "http"
+        start = lambda tls=tls: start_saturation_target(  # noqa: E731
+            TARGET_CPU, plan.install, prefer_bundled=plan.bundled, tls=tls
+        )
+        with running(start) as t:
+            engine = engine_cmd(t.url, secs, vus=CONNECTIONS, ca_file=t.ca_file, close=True)
+            tools: list[Tool[SatRun]] = [(f"engine, {scheme}", engine, lambda f: _engine_sat(f, secs), {})]
+            if peers is not None and peers.wrk:
+                wrk = [peers.wrk, "-t1", f"-c{CONNECTIONS}", f"-d{secs}s", "-H", "Connection: close", t.url]
+                tools.append((f"wrk, {scheme}", wrk, _peer_sat(_wrk_requests, secs), {}))
+            runs.update(interleave(tools, plan.reps, secs, _sat_line, pause=1.0))
+    print_handshakes(runs)
+    return runs
+
+
+def print_handshakes(runs: dict[str, list[SatRun]]) -> None:
+    rows = []
+    for name, rs in runs.items():
+        if not rs:
+            rows.append([name, "n/a", "n/a", "n/a"])
+            continue
+        resumed = [r.engine_block.get("tlsResumed") for r in rs]
+        opened = [r.engine_block.get("connections") for r in rs]
+        share = [
+            float(a) / float(b)  # type: ignore[arg-type]
+            for a, b in zip(resumed, opened, strict=True)
+            if a is not None and b
+        ]
+        rows.append(
+            [
+                name,
+                f"{median([r.rps for r in rs]):,.0f}",
+                f"{1e6 / median([r.per_cpu_s for r in rs]):.1f}",
+                f"{median(share) * 100:.1f} %" if share else "—",
+            ]
+        )
+    say()
+    say(table(["tool", "new connections/s", "CPU µs/request", "TLS sessions resumed"], rows))
+    for tool in ("engine", "wrk"):
+        plain, tls = runs.get(f"{tool}, http"), runs.get(f"{tool}, https")
+        if plain and tls:
+            extra = 1e6 / median([r.per_cpu_s for r in tls]) - 1e6 / median([r.per_cpu_s for r in plain])
+            say(
+                f"{tool}: a TLS handshake costs {extra:.0f} µs of generator CPU per new connection "
+                "(https − http)"
+            )
+    say(
+        "The engine offers each new connection the TLS session of an earlier one (resumption); a server that "
+        "issues session tickets (nginx does by default) then skips the certificate exchange."
     )
     say()
 
@@ -270,14 +383,19 @@ def truth(rate: int, secs: int, period: float) -> dict[str, float]:
 def accuracy(plan: Plan, peers: Peers | None, workdir: Path) -> dict[str, list[dict[str, float]]]:
     rate, secs = plan.freeze_rate, plan.freeze_s
     expected = truth(rate, secs, plan.freeze_period)
-    with running(lambda: start_bundled("freeze", TARGET_CPU, period=plan.freeze_period)) as t:
+    period = plan.freeze_period
+    with (
+        running(lambda: start_bundled("freeze", TARGET_CPU, period=period)) as t,
+        running(lambda: start_bundled("freeze", TARGET_CPU, period=period, tls=True)) as ts,
+    ):
         frozen = plan.freeze_period * (1 - FREEZE_AT / PERIOD)
         say(
             f"## 2. Accuracy: open model {rate} req/s for {secs} s; the server answers in 1 ms but freezes "
-            f"{frozen:g} s of every {plan.freeze_period:g} s; {plan.reps} interleaved run(s)"
+            f"{frozen:g} s of every {plan.freeze_period:g} s (a second one serves HTTPS); {plan.reps} "
+            "interleaved run(s)"
         )
-        tools: list[tuple[str, list[str], Callable[[Finished], dict[str, float]], dict[str, str]]] = [
-            (ENGINE, engine_cmd(t.url, secs, rps=rate), _engine_latency, {}),
+        tools: list[Tool[dict[str, float]]] = [
+            (ENGINE, engine_cmd(t.url, secs, rps=rate), _engine_latency, {})
         ]
         if not plan.tiny:
             # Too few connections for the freeze: requests wait in the generator and are still timed from
@@ -287,19 +405,20 @@ def accuracy(plan: Plan, peers: Peers | None, workdir: Path) -> dict[str, list[d
         if peers is not None:
             for tool in accuracy_tools(peers, t.url, rate, secs, workdir):
                 tools.append((tool.name, tool.cmd, _peer_latency(tool.parse), tool.env))
-        runs: dict[str, list[dict[str, float]]] = {name: [] for name, *_ in tools}
-        for rep in range(plan.reps):
-            for name, cmd, parse, env in tools:
-                finished = run_tool(cmd, cpus=GENERATOR_CPU, limit_seconds=secs + 60, env={**_env(), **env})
-                try:
-                    found = parse(finished)
-                except (ValueError, KeyError, OSError, StopIteration) as exc:
-                    say(f"  run {rep + 1} {name}: no result ({exc})")
-                    continue
-                runs[name].append(found)
-                say(f"  run {rep + 1} {name:<28} " + "  ".join(f"{k} {found[k]:8.1f}" for k, _ in QUANTILES))
+        tools.append(
+            (ENGINE_HTTPS, engine_cmd(ts.url, secs, rps=rate, ca_file=ts.ca_file), _engine_latency, {})
+        )
+        if peers is not None:
+            for tool in accuracy_tools(peers, ts.url, rate, secs, workdir, tag="https"):
+                if tool.name.startswith(HTTPS_PEERS):
+                    tools.append((tool.name, tool.cmd, _peer_latency(tool.parse), tool.env))
+        runs = interleave(tools, plan.reps, secs, _latency_line)
     print_accuracy(runs, expected)
     return runs
+
+
+def _latency_line(found: dict[str, float]) -> str:
+    return "  ".join(f"{k} {found[k]:8.1f}" for k, _ in QUANTILES)
 
 
 def _engine_latency(finished: Finished) -> dict[str, float]:
@@ -425,9 +544,9 @@ def overhead(plan: Plan, peers: Peers | None) -> dict[str, list[float]]:
 
 
 # -- soak --------------------------------------------------------------------------------------------------
-def soak(minutes: float, rps: float, install: bool, bundled: bool) -> int:
+def soak(minutes: float, rps: float, install: bool, bundled: bool, tls: bool = False) -> int:
     """Hold ``rps`` for ``minutes`` with one worker process and print the generator's RSS every 10 s."""
-    target = start_saturation_target(TARGET_CPU, install, prefer_bundled=bundled)
+    target = start_saturation_target(TARGET_CPU, install, prefer_bundled=bundled, tls=tls)
     seconds = minutes * 60.0
     say(f"soak: {rps:,.0f} rps for {minutes:g} min against {target.name}, one worker process (--workers 1)")
     peaks = {"root": 0.0, "workers": 0.0, "other": 0.0, "tree": 0.0}
@@ -443,7 +562,7 @@ def soak(minutes: float, rps: float, install: bool, bundled: bool) -> int:
         )
 
     try:
-        cmd = engine_cmd(target.url, seconds, rps=rps, workers=1)
+        cmd = engine_cmd(target.url, seconds, rps=rps, workers=1, ca_file=target.ca_file)
         finished = run_tool(
             cmd, cpus=GENERATOR_CPU, limit_seconds=seconds + 120.0, rss_every=10.0, on_rss=sample
         )
@@ -472,9 +591,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--tiny", action="store_true", help="seconds-long run, bundled target, no peers (smoke)"
     )
-    parser.add_argument("--only", default="", help="comma list of saturation,accuracy,hold,overhead")
+    parser.add_argument("--only", default="", help=f"comma list of {','.join(PARTS)}")
     parser.add_argument("--soak-minutes", type=float, default=0.0, help="run only the memory soak")
     parser.add_argument("--soak-rps", type=float, default=10_000.0)
+    parser.add_argument("--soak-https", action="store_true", help="run the memory soak over HTTPS")
     parser.add_argument("--bundled", action="store_true", help="use the bundled fast server, not nginx")
     parser.add_argument("--no-peers", action="store_true", help="run the engine only")
     parser.add_argument("--no-install", action="store_true", help="never install nginx or peer tools")
@@ -482,7 +602,7 @@ def main(argv: list[str]) -> int:
     # A SIGTERM must still run the finally clauses that stop nginx and the bundled servers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.soak_minutes > 0:
-        return soak(args.soak_minutes, args.soak_rps, not args.no_install, args.bundled)
+        return soak(args.soak_minutes, args.soak_rps, not args.no_install, args.bundled, args.soak_https)
     plan = plan_from(args)
     if (os.cpu_count() or 1) < 2:
         say("this bench pins the target and the generator to separate cores and needs 2 of them")
@@ -496,6 +616,9 @@ def main(argv: list[str]) -> int:
                 say(f"skipping {name}: {why}")
         if "saturation" in plan.parts:
             saturation(plan, peers, workdir)
+        if "https" in plan.parts:
+            saturation(plan, peers, workdir, tls=True)
+            handshakes(plan, peers)
         if "accuracy" in plan.parts:
             accuracy(plan, peers, workdir)
         if "hold" in plan.parts:

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 
 class LoadAgentError(Exception):
-    """Base of every error raised on purpose by sk-loadagent."""
+    """Base of every error raised on purpose by sk-loadagent. Exit code 1 belongs to the gate alone, so an
+    error without a more specific class is the agent's own failure (4)."""
 
-    exit_code: int = 1
+    exit_code: int = 4
 
 
 def root_cause(exc: BaseException) -> BaseException:
@@ -71,6 +72,26 @@ class TargetNotAllowedError(InputError):
 
 
 class MemoryStoreError(LoadAgentError):
-    """The memory store could not be opened, read or written."""
+    """The memory store is not one: a wrong path or URL, a file that is no store, a newer schema (exit 2).
+
+    Once a store has opened, a failure to read or write it is the agent's (``StoreUnavailableError``).
+    """
 
     exit_code = 2
+
+
+class AgentFailure(LoadAgentError):
+    """The agent itself failed, not the input and not the target: a load worker died or hung, the memory
+    store is unreachable or refused a write, the disk is full (CLI exit code 4)."""
+
+    exit_code = 4
+
+
+class WorkerFailedError(AgentFailure):
+    """A load worker died, failed or did not finish within the run's bound: its share of the load is lost."""
+
+
+class StoreUnavailableError(MemoryStoreError, AgentFailure):
+    """The memory store could not be reached, or refused a read or write after it opened (exit code 4)."""
+
+    exit_code = 4

@@ -30,6 +30,7 @@ class Outcome(IntEnum):
     PROTOCOL_ERROR = 6
     CONNECT_ERROR = 7
     UNEXPECTED_STATUS = 8  # a 1xx/2xx/3xx status the test does not list in expectStatus
+    TLS = 9  # the TLS handshake failed (the reasons are counted beside, in the run's warnings)
 
 
 OUTCOME_NAMES: dict[int, str] = {
@@ -42,6 +43,7 @@ OUTCOME_NAMES: dict[int, str] = {
     Outcome.PROTOCOL_ERROR: "protocolError",
     Outcome.CONNECT_ERROR: "connectError",
     Outcome.UNEXPECTED_STATUS: "unexpectedStatus",
+    Outcome.TLS: "tls",
 }
 
 
@@ -135,6 +137,7 @@ class GeneratorReport:
     max_in_flight: int
     connections_opened: int
     late_threshold_s: float = 0.005
+    tls_resumed: int | None = None  # https:// only: connections that resumed a TLS session
 
     @property
     def cpu_pct(self) -> float:

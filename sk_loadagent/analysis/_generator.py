@@ -41,6 +41,7 @@ def generator_stats(report: GeneratorReport) -> tuple[GeneratorStats, list[str]]
         transport=report.transport,
         max_in_flight=report.max_in_flight,
         connections_opened=report.connections_opened,
+        tls_sessions_resumed=report.tls_resumed,
         late_threshold_ms=threshold_ms,
         saturated=bool(warnings),
     )

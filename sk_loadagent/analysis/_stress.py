@@ -1,10 +1,15 @@
-"""The stress report: which step of a rising load still held, and how the first one that did not failed.
+"""The stress report: the capacity found by a rising load and the probes after it, and how it failed.
 
-The engine judges each step while the run goes (it must, to stop at the break) and lists the verdicts in
-``RunResult.extra["stress"]``: one record per step, ``{"rps", "achievedRps", "p95Ms", "errorRate",
-"held", "reason"}``. Those records are authoritative: the engine counts timed-out and still-running
-requests as at least their age, which the finished samples cannot. Without records, every measured phase
-with a target rate is judged here by the same criteria (error rate ≤ 5 %, ≥ 90 % of the rate delivered).
+The engine judges each step while the run goes (it must, to stop at the break), then probes between the
+highest rate that held and the lowest that broke, and lists the verdicts in ``RunResult.extra["stress"]``:
+one record per step, then one per probe, ``{"rps", "achievedRps", "p95Ms", "errorRate", "held", "reason",
+"seconds", "latencyGrowth", "probe"}``. Those records are authoritative: the engine counts timed-out and
+still-running requests as at least their age, which the finished samples cannot. Without records, every
+measured phase with a target rate is judged here by the same criteria (error rate ≤ 5 %, ≥ 90 % of the
+rate delivered).
+
+The breaking point is the highest rate that held below the lowest that broke (``firstFailedRps``); the
+failure mode is how the first step of the ladder that broke failed.
 """
 
 from __future__ import annotations
@@ -47,16 +52,16 @@ def stress_report(view: RunView, raw: object) -> tuple[StressReport | None, list
     if not steps:
         return None, [*warnings, "stress: no steps (no step records and no phases with a target rate)"]
     first_failed = next((i for i, s in enumerate(steps) if not s.held), None)
-    failed = steps[first_failed] if first_failed is not None else None
-    held = [s.rps for s in steps if s.held and (failed is None or s.rps < failed.rps)]
+    lowest_broken = min((s.rps for s in steps if not s.held), default=None)
+    held = [s.rps for s in steps if s.held and (lowest_broken is None or s.rps < lowest_broken)]
     mode = None
-    if failed is not None and first_failed is not None:
+    if first_failed is not None:
         phase = step_phases[first_failed] if first_failed < len(step_phases) else None
-        mode = _failure_mode(view, failed, phase)
+        mode = _failure_mode(view, steps[first_failed], phase)
     report = StressReport(
         steps=steps,
         breaking_point_rps=max(held, default=None),
-        first_failed_rps=failed.rps if failed else None,
+        first_failed_rps=lowest_broken,
         failure_mode=mode,
     )
     return report, warnings
@@ -80,6 +85,9 @@ def _from_records(raw: list[object]) -> list[StressStep] | None:
                 error_rate=_number(record.get("errorRate")) or 0.0,
                 held=held,
                 reason=reason if isinstance(reason, str) else None,
+                seconds=_number(record.get("seconds")),
+                latency_growth=_number(record.get("latencyGrowth")),
+                probe=True if record.get("probe") is True else None,
             )
         )
     return steps
@@ -108,13 +116,14 @@ def _judge(view: RunView, phase: Phase) -> StressStep:
 
 
 def _failure_mode(view: RunView, step: StressStep, phase: Phase | None) -> str:
-    """Errors first (naming the dominant outcome), then latency, then throughput saturation."""
+    """Errors first (naming the dominant outcome), then latency, then throughput saturation (the rate not
+    delivered, or a queue growing: latency rising through the step)."""
     causes = [part.strip() for part in (step.reason or "").split(";")]
     if any(c.startswith("error rate") for c in causes):
         dominant = view.figures([(phase.start, phase.end)]).dominant_error() if phase is not None else None
         return f"errors: {dominant or 'unknown'}"
     if any(c.startswith("p95") for c in causes):
         return "latency"
-    if any(c.startswith("achieved") for c in causes):
+    if any(c.startswith(("achieved", "latency rising")) for c in causes):
         return "throughput saturation"
     return "unspecified"

@@ -124,7 +124,7 @@ def _held_steps(measured: list[Phase], report: StressReport | None) -> tuple[lis
     kept = [p for p in measured if not p.name.startswith("step-")] + steps[:held]
     return sorted(kept, key=lambda p: p.start), [
         f"stress: latency, errors and rate are those of the {held} steps that held (up to "
-        f"{report.breaking_point_rps:g} rps); the steps past the breaking point are in 'stress'"
+        f"{steps[held - 1].target_rps or 0.0:g} rps); the steps past them and the probes are in 'stress'"
     ]
 
 

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 
 from sk_loadagent.cli.progress import ProgressPrinter
 from sk_loadagent.cli.report import reasons_block, suite_line, summary_table
-from sk_loadagent.engine import RunOptions
-from sk_loadagent.errors import InputError
-from sk_loadagent.memory import MemoryStore, open_store
+from sk_loadagent.engine import RunOptions, machine_caps
+from sk_loadagent.errors import InputError, MemoryStoreError, StoreUnavailableError, root_cause
+from sk_loadagent.memory import MemoryStore, open_store_for_run
+from sk_loadagent.models.caps import Caps, parse_cap
 from sk_loadagent.models.context import RunContext
 from sk_loadagent.models.metrics import PerfMetrics
 from sk_loadagent.publish.ci import (
@@ -34,7 +35,13 @@ if TYPE_CHECKING:
     from sk_loadagent.planners.agent import SuiteRequest
 
 
-def suite_request(args: argparse.Namespace) -> SuiteRequest:
+def caps_from(args: argparse.Namespace) -> Caps:
+    """This machine's caps for the run's worker processes, with the ``--cap`` overrides."""
+    overrides = dict(parse_cap(text) for text in args.cap)
+    return machine_caps(getattr(args, "workers", None)).with_overrides(overrides)
+
+
+def suite_request(args: argparse.Namespace, caps: Caps | None = None) -> SuiteRequest:
     from sk_loadagent.planners.agent import SuiteRequest
 
     return SuiteRequest(
@@ -47,6 +54,9 @@ def suite_request(args: argparse.Namespace) -> SuiteRequest:
         baseline=args.baseline,
         target_url=args.target_url,
         allow_hosts=list(args.allow_host),
+        caps=caps,
+        ca_file=args.ca_file,
+        insecure=args.insecure,
         warn_on_regression=bool(getattr(args, "warn_on_regression", False)),
         retry_on_flakiness=bool(getattr(args, "retry_on_flakiness", False)),
     )
@@ -123,6 +133,7 @@ def explain_service(args: argparse.Namespace) -> ChatCompletionClientBase | None
 async def run_command(args: argparse.Namespace, memory: str) -> int:
     from sk_loadagent.planners.agent import run_suite
 
+    caps = caps_from(args)
     chat_service = explain_service(args)
     store: MemoryStore | None = None
     printer = None if args.quiet else ProgressPrinter()
@@ -133,13 +144,14 @@ async def run_command(args: argparse.Namespace, memory: str) -> int:
         source_agent=args.source_agent,
         memory_compare=not args.no_memory_compare,
     )
-    request = suite_request(args)
+    request = suite_request(args, caps)
     junit = junit_path(args.junit)
     # Claimed before the store opens and any load is sent: an unwritable or busy --out is exit 2, and a run
     # that fails from here on leaves no earlier artifact there to be taken for its result.
     output = OutputFolder.claim(args.out)
     try:
-        store = None if args.no_memory else open_store(memory)
+        # Before any load: a store that is no store is bad input (2); one that does not answer, exit 4.
+        store = None if args.no_memory else open_store_for_run(memory)
         outcome = await run_suite(
             request,
             context,
@@ -151,16 +163,20 @@ async def run_command(args: argparse.Namespace, memory: str) -> int:
             target_pid=args.target_pid,
             progress=printer,
             max_retries=args.max_retries,
-            retry_cooldown_cap=args.retry_cooldown,
+            retry_cooldown=args.retry_cooldown,
+            retry_budget=args.retry_budget,
             chat_service=chat_service,
             explain=chat_service is not None,
             report=not args.no_report,
         )
-    except BaseException:
+    except BaseException as exc:
         output.abandon()
         if junit is not None:
             junit.unlink(missing_ok=True)  # an earlier run's file must not pass for this run's result
-        raise
+        failure = _store_failure(exc) if store is not None else None
+        if failure is None:
+            raise
+        raise failure from exc
     finally:
         output.release()
         if printer is not None:
@@ -178,11 +194,20 @@ async def run_command(args: argparse.Namespace, memory: str) -> int:
     return 0 if gate.passed else 1
 
 
+def _store_failure(exc: BaseException) -> StoreUnavailableError | None:
+    """A store that opened and passed the checks above, then failed: the agent's failure, not bad input."""
+    cause = root_cause(exc)
+    if isinstance(cause, MemoryStoreError) and not isinstance(cause, StoreUnavailableError):
+        return StoreUnavailableError(f"memory store failed during the run: {cause}")
+    return None
+
+
 def plan_command(args: argparse.Namespace) -> int:
     from sk_loadagent.planners.chain import plan_chain
-    from sk_loadagent.suite.execution_plan import interpret
+    from sk_loadagent.suite.execution_plan import interpret, tls_from_command_line
     from sk_loadagent.suite.inputs import load_inputs
 
+    caps = caps_from(args)
     inputs = load_inputs(
         args.plan,
         thresholds=args.thresholds,
@@ -191,6 +216,7 @@ def plan_command(args: argparse.Namespace) -> int:
         annotations=args.annotations,
         weighting=args.weighting,
         baseline=args.baseline,
+        caps=caps,
     )
     plan = interpret(
         inputs,
@@ -199,6 +225,8 @@ def plan_command(args: argparse.Namespace) -> int:
         edition_id=args.edition,
         module_id=args.module,
         allow_hosts=args.allow_host,
+        caps=caps,
+        tls=tls_from_command_line(args.ca_file, args.insecure),
     )
     if args.json:
         print(json.dumps(plan.to_wire(), indent=2))

@@ -1,21 +1,32 @@
 """sk-loadagent: run, plan, history and demo.
 
-Exit codes: 0 the gate passed, 1 the gate failed, 2 bad input, 3 the target could not be reached at all.
+Exit codes: 0 the gate passed, 1 the gate failed, 2 bad input, 3 the target could not be reached at all,
+4 the agent itself failed (a load worker died or hung, the memory store is unreachable or refused, the disk
+is full, or a bug), 130 interrupted (SIGINT), 143 terminated (SIGTERM). Each prints one line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
 
-from sk_loadagent.errors import InputError, LoadAgentError
+from sk_loadagent.errors import AgentFailure, InputError, LoadAgentError, root_cause
 
 DEFAULT_MEMORY = ".sk-loadagent/memory.sqlite"
 MEMORY_ENV = "SK_LOADAGENT_MEMORY"
+DEBUG_ENV = "SK_LOADAGENT_DEBUG"  # set to 1: an agent failure prints its traceback after the line
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
 
 
 def _add_inputs(p: argparse.ArgumentParser) -> None:
@@ -35,6 +46,22 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--allow-host", action="append", default=[], metavar="HOST", help="allow a non-loopback target host"
     )
+    p.add_argument(
+        "--cap",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set one cap (repeatable): memory=SIZE, connections=N, duration=DURATION, body=SIZE, values=N, "
+        "file=SIZE, or NAME=off",
+    )
+    p.add_argument(
+        "--ca-file",
+        metavar="FILE",
+        help="PEM file of the CA certificates that an https:// target's must chain to",
+    )
+    p.add_argument(
+        "--insecure", action="store_true", help="skip certificate verification (written into the artifacts)"
+    )
 
 
 def _score(text: str) -> float:
@@ -46,6 +73,16 @@ def _score(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a score between 0 and 1, got {text}")
     return value
+
+
+def _seconds(text: str) -> float:
+    """A --retry-cooldown or --retry-budget: a duration as plans write them (10s, 2m, or seconds)."""
+    from sk_loadagent.models.durations import parse_duration  # pydantic stays out of `--help`
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected {exc}, got {text!r}") from None
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -72,7 +109,16 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         "--max-retries", type=int, default=3, metavar="N", help="retry attempts per run (default 3)"
     )
     p.add_argument(
-        "--retry-cooldown", type=float, metavar="S", help="cap the cooldown before a retry (spec: 30-60 s)"
+        "--retry-cooldown",
+        type=_seconds,
+        metavar="S",
+        help="pause before each retry (default 10s, none before a warm start; shortened to fit the budget)",
+    )
+    p.add_argument(
+        "--retry-budget",
+        type=_seconds,
+        metavar="S",
+        help="time all retries may take, cool-downs included (default: as long as the first attempt)",
     )
     p.add_argument("--source-agent", metavar="NAME", help="agent that triggered this run")
     p.add_argument(
@@ -156,15 +202,70 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(demo_command(args))
 
 
-def _report_error(exc: BaseException) -> int | None:
-    from sk_loadagent.planners.step_log import root_cause
-
+def _report_error(exc: BaseException) -> int:
+    """One line on stderr for anything that ends a command, and its exit code (see the module docstring)."""
     cause = root_cause(exc)
     if isinstance(cause, LoadAgentError):
-        kind = "bad input" if isinstance(cause, InputError) else "error"
-        print(f"sk-loadagent: {kind}: {cause}", file=sys.stderr)
+        print(f"sk-loadagent: {_kind(cause)}: {cause}", file=sys.stderr)
         return cause.exit_code
-    return None
+    if isinstance(cause, OSError) and cause.errno in _DISK_ERRORS:
+        where = f" {cause.filename}" if cause.filename else " to disk"
+        print(f"sk-loadagent: agent failure: cannot write{where}: {cause.strerror}", file=sys.stderr)
+    else:
+        # A bug, or a failure nobody foresaw: still one line, and the agent's own exit code.
+        text = str(cause).splitlines()[0] if str(cause) else ""
+        hint = "" if os.environ.get(DEBUG_ENV) else f" (set {DEBUG_ENV}=1 for the traceback)"
+        detail = f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+        print(f"sk-loadagent: agent failure: {detail}{hint}", file=sys.stderr)
+    if os.environ.get(DEBUG_ENV):
+        traceback.print_exception(exc, file=sys.stderr)
+    return AgentFailure.exit_code
+
+
+def _kind(error: LoadAgentError) -> str:
+    if error.exit_code == InputError.exit_code:
+        return "bad input"
+    return "agent failure" if error.exit_code == AgentFailure.exit_code else "error"
+
+
+class _Stop:
+    """Which signal stopped the command: SIGTERM is turned into the SIGINT path, and remembered here."""
+
+    signal: int | None = None
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM does what Ctrl-C does: inside ``asyncio.run`` its SIGINT handler cancels the main task, so
+    every ``finally`` runs (workers stopped, store closed); elsewhere a KeyboardInterrupt unwinds the stack.
+    """
+    _Stop.signal = signal.SIGTERM
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler) and handler is not signal.default_int_handler:
+        handler(signal.SIGINT, frame)
+        return
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    _Stop.signal = None
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals to whoever owns it
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupted() -> int:
+    if _Stop.signal == signal.SIGTERM:
+        print("sk-loadagent: terminated (SIGTERM): stopped before finishing", file=sys.stderr)
+        return EXIT_TERMINATED
+    print("sk-loadagent: interrupted (SIGINT): stopped before finishing", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def _quiet_semantic_kernel() -> None:
@@ -181,21 +282,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     _quiet_semantic_kernel()
-    try:
-        return handler(args)
-    except KeyboardInterrupt:
-        print("sk-loadagent: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # The reader went away (`sk-loadagent plan | head`): stop quietly, as Unix tools do.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
-    except Exception as exc:
-        code = _report_error(exc)
-        if code is None:
-            raise
-        return code
+    with _sigterm_as_interrupt():
+        try:
+            return handler(args)
+        except KeyboardInterrupt:
+            return _interrupted()
+        except BrokenPipeError:
+            # The reader went away (`sk-loadagent plan | head`): stop quietly, as Unix tools do.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 0
+        except Exception as exc:
+            return _report_error(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,19 +2,25 @@
 
     profile = build_profile(test, base_url="http://127.0.0.1:8080")
     print(profile.describe())
-    result = await run_load(profile, RunOptions(workers=2))
+    result = await run_load(profile, RunOptions(workers=2))     # one schedule
+    result = await run_profile(profile, RunOptions(workers=2))  # a test: stress also probes its capacity
 
 Open-model tests start every request at its intended time and time it from then (no coordinated omission);
 closed-model tests (``concurrency``) loop virtual users. Requests go through the fast HTTP/1.1 transport
-(httptools on uvloop) or httpx (HTTP/2, TLS); ``MockTransport`` fakes a target for tests. Worker processes
-are spawned without importing the rest of the agent.
+(httptools on uvloop, plain or TLS) or httpx (HTTP/2, proxies); ``MockTransport`` fakes a target for tests.
+Worker processes are spawned without importing the rest of the agent.
 """
 
 from sk_loadagent.engine._build import build_profile
+from sk_loadagent.engine._capacity import run_profile
+from sk_loadagent.engine._caps import machine_caps
 from sk_loadagent.engine._options import Progress, RunOptions
 from sk_loadagent.engine._profile import LoadProfile, StressRule
-from sk_loadagent.engine._runner import run_load
+from sk_loadagent.engine._proxy import redact as redact_proxy
+from sk_loadagent.engine._runner import RunBound, run_bound, run_load
 from sk_loadagent.engine._safety import check_target, is_loopback
+from sk_loadagent.engine._tls import TlsOptionError
+from sk_loadagent.engine._tls import check_options as check_tls_options
 from sk_loadagent.engine._transports.mock import MockReply, MockTransport
 from sk_loadagent.engine.result import GeneratorReport, Outcome, Phase, RunResult, Samples, Window
 
@@ -26,13 +32,20 @@ __all__ = [
     "Outcome",
     "Phase",
     "Progress",
+    "RunBound",
     "RunOptions",
     "RunResult",
     "Samples",
     "StressRule",
+    "TlsOptionError",
     "Window",
     "build_profile",
     "check_target",
+    "check_tls_options",
     "is_loopback",
+    "machine_caps",
+    "redact_proxy",
+    "run_bound",
     "run_load",
+    "run_profile",
 ]

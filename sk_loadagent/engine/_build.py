@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+from sk_loadagent.engine._caps import check_caps, check_holds_a_request, machine_caps
 from sk_loadagent.engine._executors import (
     ConstantArrivalRate,
     ConstantVUs,
@@ -20,9 +21,14 @@ from sk_loadagent.engine._executors import (
     Stage,
 )
 from sk_loadagent.engine._profile import LoadProfile, StressRule
+from sk_loadagent.engine._proxy import environment_proxy
+from sk_loadagent.engine._stress import plan_search, probes_needed
+from sk_loadagent.engine._tls import TlsOptionError, check_options
 from sk_loadagent.errors import InputError
+from sk_loadagent.models.caps import Caps
+from sk_loadagent.models.durations import format_duration
 from sk_loadagent.models.loading import problems_from
-from sk_loadagent.models.plan import TestSpec, check_base_url
+from sk_loadagent.models.plan import TestSpec, TlsOptions, check_base_url, check_endpoint
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_PAYLOAD_SIZES = (0, 1024, 16384, 131072)
@@ -65,18 +71,29 @@ def build_profile(
     execution_window: float | None = None,
     slo_p95_ms: float | None = None,
     slo_error_rate: float | None = None,
+    caps: Caps | None = None,
+    proxy: str | None = None,
 ) -> LoadProfile:
     """Turn one plan test into a validated LoadProfile; bad input raises InputError naming the field.
 
     ``method`` is the default when the test sets none (else GET, or POST when the test has a body or payload
     sizes); ``headers`` are defaults the test's own headers override; ``execution_window`` bounds a soak test
-    without a duration; ``slo_*`` tell a stress test when a step has broken.
+    without a duration; ``slo_*`` tell a stress test when a step has broken. A profile over ``caps``
+    (default: ``machine_caps()``) is refused, and so is one whose measured phases hold no request.
+    ``proxy`` (the plan's) wins over the environment's (see ``_proxy``). An https:// URL gets the test's
+    ``tls`` options, checked here: a missing file or a key that does not match its certificate fails before
+    any load.
     """
+    caps = caps if caps is not None else machine_caps()
     ctx = _Context(test, f"test {test.label()!r}", execution_window, slo_p95_ms, slo_error_rate)
     try:
-        url = check_base_url(base_url) + (test.endpoint or "")
+        base = check_base_url(base_url)
     except ValueError as exc:
         raise ctx.fail("baseUrl", str(exc), repr(base_url)) from None
+    try:
+        url = base + (check_endpoint(test.endpoint) if test.endpoint else "")
+    except ValueError as exc:
+        raise ctx.fail("endpoint", str(exc), repr(test.endpoint)) from None
     try:
         shape = _BUILDERS[test.type](ctx)
     except ValidationError as exc:
@@ -85,9 +102,10 @@ def build_profile(
     chosen = (test.method or (method.upper() if method else None)) or (
         "POST" if body is not None or shape.payload_sizes else "GET"
     )
-    _check_transport(ctx, url)
+    via = proxy or environment_proxy(url)
+    _check_transport(ctx, url, via)
     try:
-        return LoadProfile(
+        profile = LoadProfile(
             test_type=test.type,
             name=test.label(),
             url=url,
@@ -98,14 +116,20 @@ def build_profile(
             executor=shape.executor,
             timeout=_timeout(ctx),
             expect_status=test.expect_status,
-            max_connections=_max_connections(ctx, shape.executor),
+            max_connections=_max_connections(ctx, shape.executor, caps.connections),
             transport=test.transport or "auto",
             http2=bool(test.http2),
+            tls=_tls(ctx, url),
+            proxy=via,
             stress=shape.stress,
             soak_window=shape.soak_window,
         )
     except ValidationError as exc:
         raise InputError(ctx.source, problems_from(exc)) from None
+    problems = check_holds_a_request(profile, test) + check_caps(profile, test, caps)
+    if problems:
+        raise InputError(ctx.source, problems)
+    return profile
 
 
 def _timeout(ctx: _Context) -> float:
@@ -115,7 +139,10 @@ def _timeout(ctx: _Context) -> float:
     return timeout
 
 
-def _max_connections(ctx: _Context, executor: ExecutorBase) -> int:
+def _max_connections(ctx: _Context, executor: ExecutorBase, cap: int | None) -> int:
+    """The VUs of a closed model; the plan's maxConnections, else enough for twice the peak's requests in
+    flight at the timeout, within ``MAX_DEFAULT_CONNECTIONS`` and the connection cap (a default never
+    exceeds a cap; a value the plan sets is checked against it with the other caps)."""
     peak = executor.peak()
     if executor.model == "closed":
         vus = math.ceil(peak - 1e-9)
@@ -125,22 +152,34 @@ def _max_connections(ctx: _Context, executor: ExecutorBase) -> int:
     if ctx.test.max_connections is not None:
         return ctx.test.max_connections
     wanted = math.ceil(2 * peak * _timeout(ctx))
-    return max(64, min(wanted, MAX_DEFAULT_CONNECTIONS))
+    default = max(64, min(wanted, MAX_DEFAULT_CONNECTIONS))
+    return default if cap is None else min(default, cap)
 
 
-def _check_transport(ctx: _Context, url: str) -> None:
+def _check_transport(ctx: _Context, url: str, proxy: str | None) -> None:
     if ctx.test.http2 and importlib.util.find_spec("h2") is None:
         raise ctx.fail(
             "http2",
             "the optional h2 package for HTTP/2: pip install 'sk-loadagent[http2]'",
             "h2 is not installed",
         )
-    plain = url.startswith("http://") and not ctx.test.http2
-    if ctx.test.transport == "fast" and not plain:
+    if ctx.test.transport == "fast" and (ctx.test.http2 or proxy is not None):
         raise ctx.fail(
             "transport",
-            "httpx or auto for https:// or http2 targets (the fast transport speaks plain HTTP/1.1)",
+            "httpx or auto for HTTP/2 or through a proxy (the fast transport speaks HTTP/1.1 directly)",
         )
+
+
+def _tls(ctx: _Context, url: str) -> TlsOptions | None:
+    """The test's TLS options for an https:// URL (none for http://), after checking their files."""
+    if not url.startswith("https://"):
+        return None
+    options = ctx.test.tls or TlsOptions()
+    try:
+        check_options(options)
+    except TlsOptionError as exc:
+        raise ctx.fail(f"tls.{exc.field}", exc.expected, exc.got) from None
+    return options
 
 
 def _body_and_headers(ctx: _Context, defaults: dict[str, str]) -> tuple[str | None, dict[str, str]]:
@@ -150,6 +189,13 @@ def _body_and_headers(ctx: _Context, defaults: dict[str, str]) -> tuple[str | No
             raise ctx.fail(f"headers.{name}", "a header name made of letters, digits and -", repr(name))
         if "\r" in value or "\n" in value:
             raise ctx.fail(f"headers.{name}", "a header value on one line", repr(value))
+        if any(ord(c) > 255 or (ord(c) < 32 and c != "\t") or ord(c) == 127 for c in value):
+            raise ctx.fail(
+                f"headers.{name}",
+                "a header value in ISO-8859-1 (latin-1) without control characters; percent- or "
+                "base64-encode other text",
+                repr(value),
+            )
         if name.lower() in _COMPUTED_HEADERS:
             raise ctx.fail(
                 f"headers.{name}", "no Content-Length or Transfer-Encoding (computed from the body)"
@@ -259,17 +305,33 @@ def _stress(ctx: _Context) -> _Shape:
         rates.append(level)
         level += step
     rates.append(top)
-    step_for = test.step_duration or DEFAULT_STEP_DURATION
+    try:
+        search = plan_search(
+            len(rates),
+            probes_needed(start, step),
+            lead=test.ramp_up or 0.0,
+            step_seconds=test.step_duration,
+            duration=test.duration,
+            default_step_seconds=DEFAULT_STEP_DURATION,
+        )
+    except ValueError as exc:  # only a given duration can be too short
+        raise ctx.fail("duration", str(exc), format_duration(test.duration or 0.0)) from None
     stages = []
     if test.ramp_up:
         stages.append(
             Stage(duration=test.ramp_up, target=rates[0], start=0.0, phase="ramp-up", measured=False)
         )
     stages += [
-        Stage(duration=step_for, target=r, start=r, phase=f"step-{i}") for i, r in enumerate(rates, start=1)
+        Stage(duration=search.step_seconds, target=r, start=r, phase=f"step-{i}")
+        for i, r in enumerate(rates, start=1)
     ]
     ceiling = test.error_ceiling or ctx.slo_error_rate or DEFAULT_ERROR_CEILING
-    rule = StressRule(slo_p95_ms=ctx.slo_p95_ms, error_ceiling=ceiling)
+    rule = StressRule(
+        slo_p95_ms=ctx.slo_p95_ms,
+        error_ceiling=ceiling,
+        probe_seconds=search.probe_seconds,
+        budget_seconds=search.budget_seconds,
+    )
     return _Shape(RampingArrivalRate(stages=stages), stress=rule)
 
 

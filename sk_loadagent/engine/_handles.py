@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import signal
 import sys
 import time
 import types
@@ -12,7 +13,11 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from sk_loadagent.engine._messages import WorkerSpec
-from sk_loadagent.engine._worker import LocalLink, Message, process_main, run_share
+from sk_loadagent.engine._worker import STOP_SIGNALS, LocalLink, Message, process_main, run_share
+
+EXIT_WAIT = 5.0  # a worker that sent its result exits by itself within this
+SIGNAL_WAIT = 2.0  # after SIGTERM, then again after SIGKILL
+STOP_TIMEOUT = EXIT_WAIT + 2 * SIGNAL_WAIT  # the longest ``ProcessHandle.stop`` takes
 
 
 class WorkerHandle(Protocol):
@@ -70,6 +75,21 @@ class LocalHandle:
 
 
 @contextlib.contextmanager
+def _stop_signals_blocked() -> Iterator[None]:
+    """Block SIGINT and SIGTERM while a worker is spawned: the child inherits the mask, so a Ctrl-C during
+    its start-up waits until ``process_main`` has set its handlers (no KeyboardInterrupt traceback from a
+    half-started interpreter). Here the signals stay pending and arrive when the mask is restored."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextlib.contextmanager
 def _without_main_module() -> Iterator[None]:
     """Keep ``spawn`` from re-importing the parent's ``__main__`` in the worker.
 
@@ -99,7 +119,7 @@ class ProcessHandle:
             name=f"sk-loadagent-worker-{spec.worker}",
             daemon=True,
         )
-        with _without_main_module():
+        with _without_main_module(), _stop_signals_blocked():
             self._process.start()
         child_end.close()
         self._closed = False
@@ -127,13 +147,19 @@ class ProcessHandle:
         return "it is still running" if code is None else f"it exited with code {code}"
 
     async def stop(self, *, force: bool = False) -> None:
-        limit = time.monotonic() + (0.0 if force else 5.0)
+        """Wait for the worker to exit, then SIGTERM, then SIGKILL; never blocks the event loop, so the
+        parent stops all its workers at once (within ``STOP_TIMEOUT``)."""
+        if not await self._exited_within(0.0 if force else EXIT_WAIT):
+            self._process.terminate()
+            if not await self._exited_within(SIGNAL_WAIT):
+                self._process.kill()
+                await self._exited_within(SIGNAL_WAIT)
+        if not self._process.is_alive():
+            self._process.join()  # reap it
+        self._end.close()
+
+    async def _exited_within(self, seconds: float) -> bool:
+        limit = time.monotonic() + seconds
         while self._process.is_alive() and time.monotonic() < limit:
             await asyncio.sleep(0.02)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(2.0)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join(2.0)
-        self._end.close()
+        return not self._process.is_alive()

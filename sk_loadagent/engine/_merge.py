@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sk_loadagent.engine._messages import WorkerOutput
 from sk_loadagent.engine._recorder import PhaseTally
+from sk_loadagent.engine._tls import describe_failures
 from sk_loadagent.engine.result import GeneratorReport, Phase, Samples, Window
 
 
@@ -17,10 +19,11 @@ class RunFacts:
 
     late_threshold: float
     window_seconds: float
-    grace_seconds: float
+    timeout: float  # requests still unanswered this long after the schedule ended were cut
     max_connections: int
     workers: int
     duration: float
+    tls: bool = False  # the target is https://
 
 
 def merge_windows(outputs: Sequence[WorkerOutput], window_seconds: float, duration: float) -> list[Window]:
@@ -87,7 +90,30 @@ def generator_report(
         max_in_flight=max((w.max_in_flight for w in windows), default=0),
         connections_opened=sum(o.connections_opened for o in outputs),
         late_threshold_s=facts.late_threshold,
+        tls_resumed=sum(o.tls_resumed for o in outputs) if facts.tls else None,
     )
+
+
+def tls_failures(outputs: Sequence[WorkerOutput]) -> Counter[str]:
+    """Failed TLS handshakes of every worker, by reason."""
+    merged: Counter[str] = Counter()
+    for output in outputs:
+        merged.update(output.tls_failures)
+    return merged
+
+
+def tls_warnings(outputs: Sequence[WorkerOutput], insecure: bool) -> list[str]:
+    """What a reader of the artifacts must know about TLS: verification was off, or handshakes failed."""
+    warnings = []
+    if insecure:
+        warnings.append(
+            "tls: certificate verification was skipped (insecureSkipVerify / --insecure): the target's "
+            "identity was not checked"
+        )
+    failures = tls_failures(outputs)
+    if failures:
+        warnings.append(f"tls: {sum(failures.values())} TLS handshakes failed: {describe_failures(failures)}")
+    return warnings
 
 
 def shortfall_warnings(
@@ -113,7 +139,7 @@ def shortfall_warnings(
         )
     if cut:
         warnings.append(
-            f"{cut} requests were still unanswered {facts.grace_seconds:g}s after the schedule ended and "
+            f"{cut} requests were still unanswered {facts.timeout:g}s after the schedule ended and "
             "count as timeouts"
         )
     for output in outputs:

@@ -25,7 +25,6 @@ class WorkerSpec:
     sample_budget: int
     window_seconds: float
     late_threshold: float
-    grace_seconds: float
     progress_interval: float
     stress_phases: tuple[int, ...] = ()
     in_process: bool = False  # then CPU is the engine thread's (the caller's process does other work too)
@@ -78,4 +77,6 @@ class WorkerOutput:
     requests: int
     responses: int
     connect_failures: int
+    tls_failures: dict[str, int] = field(default_factory=dict)  # failed handshakes by reason
+    tls_resumed: int = 0  # connections that resumed a TLS session
     warnings: list[str] = field(default_factory=list)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from sk_loadagent.engine._transports.base import Transport
 
 TransportName = Literal["auto", "fast", "httpx"]
+DEFAULT_SAMPLE_BUDGET = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -23,15 +24,14 @@ class RunOptions:
     ``workers=None`` uses every core (``os.cpu_count()``); ``workers=0`` runs in the calling event loop.
     ``transport`` is a name or a transport object (e.g. ``MockTransport``; it must be picklable when
     ``workers`` is not 0). ``sample_budget`` caps the raw samples kept across all workers; beyond it only
-    the per-``window_seconds`` aggregates are kept. ``grace_seconds`` is how long the run waits after the
-    schedule for answers; ``late_threshold_s`` is when a start counts as late.
+    the per-``window_seconds`` aggregates are kept. ``late_threshold_s`` is when a start counts as late.
+    After the schedule, the run waits for answers as long as the profile's per-request timeout.
     """
 
     workers: int | None = None
     transport: TransportName | Transport = "auto"
-    sample_budget: int = 2_000_000
+    sample_budget: int = DEFAULT_SAMPLE_BUDGET
     window_seconds: float = 1.0
-    grace_seconds: float = 5.0
     late_threshold_s: float = 0.005
     allow_hosts: Sequence[str] = ()
     progress_interval: float = 1.0
@@ -41,7 +41,6 @@ class RunOptions:
             ("workers", self.workers is None or self.workers >= 0, "0 (in-process) or more", self.workers),
             ("sampleBudget", self.sample_budget >= 0, "a number of samples, 0 or more", self.sample_budget),
             ("windowSeconds", _positive(self.window_seconds), "seconds greater than 0", self.window_seconds),
-            ("graceSeconds", _non_negative(self.grace_seconds), "seconds, 0 or more", self.grace_seconds),
             (
                 "lateThreshold",
                 _non_negative(self.late_threshold_s),

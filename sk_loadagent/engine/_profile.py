@@ -7,22 +7,28 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from sk_loadagent.engine._executors import ExecutorConfig
+from sk_loadagent.engine._proxy import redact
 from sk_loadagent.engine.result import Phase
 from sk_loadagent.models._base import WireModel
 from sk_loadagent.models.durations import format_duration
-from sk_loadagent.models.plan import HttpMethod, TestType
+from sk_loadagent.models.plan import HttpMethod, TestType, TlsOptions
 
 ProfileTransport = Literal["auto", "fast", "httpx"]
 
 
 class StressRule(WireModel):
-    """When a stress step has broken: p95 above the SLO, too many errors, or too little throughput."""
+    """When a stress step has broken (p95 above the SLO, too many errors, or too little throughput), and
+    the search for the capacity that follows the steps: probes of ``probe_seconds`` while the test's
+    ``budget_seconds`` (steps included) has room, until the bracket is within ``precision`` of its top."""
 
     model_config = ConfigDict(frozen=True)
 
     slo_p95_ms: float | None = Field(default=None, gt=0)
     error_ceiling: float = Field(default=0.05, gt=0, le=1)
     min_achieved_ratio: float = Field(default=0.9, gt=0, le=1)
+    probe_seconds: float | None = Field(default=None, gt=0)
+    budget_seconds: float | None = Field(default=None, gt=0)
+    precision: float = Field(default=0.05, gt=0, lt=1)
 
     def describe(self) -> str:
         rules = []
@@ -30,7 +36,14 @@ class StressRule(WireModel):
             rules.append(f"p95 > {self.slo_p95_ms:g} ms")
         rules.append(f"error rate > {self.error_ceiling * 100:g} %")
         rules.append(f"achieved < {self.min_achieved_ratio * 100:g} % of the offered rate")
-        return "stop at the first step with " + ", ".join(rules[:-1]) + " or " + rules[-1]
+        text = "stop at the first step with " + ", ".join(rules[:-1]) + " or " + rules[-1]
+        if self.probe_seconds is not None and self.budget_seconds is not None:
+            text += (
+                f"; then bisect between the last rate that held and the first that broke with "
+                f"{format_duration(self.probe_seconds)} probes, to within {self.precision * 100:g} %, "
+                f"{format_duration(self.budget_seconds)} in all"
+            )
+        return text
 
 
 class LoadProfile(WireModel):
@@ -51,6 +64,8 @@ class LoadProfile(WireModel):
     max_connections: int = Field(ge=1)
     transport: ProfileTransport = "auto"
     http2: bool = False
+    tls: TlsOptions | None = None  # set for an https:// URL (the defaults verify against the system's CAs)
+    proxy: str | None = None
     stress: StressRule | None = None
     soak_window: float | None = Field(default=None, gt=0)
 
@@ -66,6 +81,14 @@ class LoadProfile(WireModel):
     @property
     def total_duration(self) -> float:
         return self.executor.total_duration
+
+    @property
+    def load_seconds(self) -> float:
+        """How long the test sends load: its schedule, or a stress test's whole duration (steps and the
+        probes after them, each probe a run of its own)."""
+        if self.stress is not None and self.stress.budget_seconds is not None:
+            return self.stress.budget_seconds
+        return self.total_duration
 
     @property
     def think_time(self) -> float:
@@ -85,6 +108,8 @@ class LoadProfile(WireModel):
             text += f"; trend windows of {format_duration(self.soak_window)}"
         if self.stress is not None:
             text += f"; {self.stress.describe()}"
+        if self.proxy is not None:
+            text += f"; through the proxy {redact(self.proxy)}"
         return text
 
     def _describe_steps(self) -> str | None:

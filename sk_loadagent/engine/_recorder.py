@@ -270,9 +270,11 @@ _CONSOLIDATE = 64
 
 
 def _unsent(outcome: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.bool_]:
-    # Two comparisons: np.isin costs about 4x as much on a flush-sized array.
+    # Comparisons: np.isin costs about 4x as much on a flush-sized array. A failed TLS handshake sent no
+    # request either (an alert after it, rarer, is counted the same way).
     return np.asarray(
-        (outcome == Outcome.CONNECT_REFUSED) | (outcome == Outcome.CONNECT_ERROR), dtype=np.bool_
+        (outcome == Outcome.CONNECT_REFUSED) | (outcome == Outcome.CONNECT_ERROR) | (outcome == Outcome.TLS),
+        dtype=np.bool_,
     )
 
 

@@ -1,15 +1,22 @@
-"""run_load: check the target, start the workers on one t0, watch them, merge what they measured."""
+"""run_load: check the target, start the workers on one t0, watch them, merge what they measured.
+
+A run's wall time is bounded (``run_bound``): start-up (the target check, the workers' start), the schedule,
+the per-request timeout for requests still in flight at its end, and shutdown (the workers' last reports,
+stopping them). Each part has its own limit here or in the worker; a worker that passes one is a
+WorkerFailedError, never a silently shorter run.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import math
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sk_loadagent.engine._handles import LocalHandle, ProcessHandle, WorkerHandle
+from sk_loadagent.engine._handles import STOP_TIMEOUT, LocalHandle, ProcessHandle, WorkerHandle
 from sk_loadagent.engine._merge import (
     RunFacts,
     generator_report,
@@ -17,28 +24,59 @@ from sk_loadagent.engine._merge import (
     merge_windows,
     merged_samples,
     shortfall_warnings,
+    tls_failures,
+    tls_warnings,
 )
 from sk_loadagent.engine._messages import ProgressPart, StepReport, WorkerOutput, WorkerSpec
 from sk_loadagent.engine._options import Progress, RunOptions
 from sk_loadagent.engine._profile import LoadProfile, StressRule
+from sk_loadagent.engine._proxy import redact
 from sk_loadagent.engine._recorder import PhaseTally
 from sk_loadagent.engine._requests import Target
 from sk_loadagent.engine._safety import check_target
 from sk_loadagent.engine._schedule import ArrivalSchedule
 from sk_loadagent.engine._stress import StepFacts, broken_reasons, facts_from, step_record
+from sk_loadagent.engine._tls import client_context, describe_failures, failure_reason, fix_for
 from sk_loadagent.engine._transports.base import Transport
+from sk_loadagent.engine._worker import IN_FLIGHT_SLACK
 from sk_loadagent.engine.result import OUTCOME_NAMES, Outcome, Phase, RunResult
-from sk_loadagent.errors import InputError, LoadAgentError, TargetUnreachableError
+from sk_loadagent.errors import InputError, TargetUnreachableError, WorkerFailedError
 from sk_loadagent.histogram import LatencyHistogram
+from sk_loadagent.models.plan import TlsOptions
 
 POLL = 0.05
-READY_TIMEOUT = 60.0  # a spawned interpreter imports numpy, pydantic and the engine before it is ready
+PREFLIGHT_TIMEOUT = 5.0  # the target check (connect, TLS handshake), at most (and at most the timeout)
+READY_TIMEOUT = 30.0  # a spawned interpreter imports numpy, pydantic and the engine before it is ready
 START_DELAY_LOCAL = 0.02
 START_DELAY_PROCESS = 0.25
-OVERRUN = 10.0  # seconds past schedule + grace after which the parent gives up on a worker
+REPORT_TIMEOUT = 10.0  # after the in-flight timeout: a worker's last flush and its output reaching us
 WARM_SECONDS = 0.002  # connections opened before t0: what the peak rate needs for ~2 ms
 MAX_WARM = 256
 MIN_QUEUE = 100
+
+
+@dataclass(frozen=True)
+class RunBound:
+    """The longest one run of a profile can take, by part, in seconds (the README's table)."""
+
+    startup: float  # the target check, the workers' start-up and the start delay
+    schedule: float  # the profile's whole schedule
+    in_flight: float  # requests in flight at the schedule's end get the per-request timeout (+ two ticks)
+    shutdown: float  # the workers' last reports, then stopping them
+
+    @property
+    def total(self) -> float:
+        return self.startup + self.schedule + self.in_flight + self.shutdown
+
+
+def run_bound(profile: LoadProfile) -> RunBound:
+    """What ``run_load`` enforces: each part has its own limit (see the constants here and in the worker)."""
+    return RunBound(
+        startup=min(profile.timeout, PREFLIGHT_TIMEOUT) + READY_TIMEOUT + START_DELAY_PROCESS,
+        schedule=profile.total_duration,
+        in_flight=profile.timeout + IN_FLIGHT_SLACK,
+        shutdown=REPORT_TIMEOUT + STOP_TIMEOUT,
+    )
 
 
 async def run_load(
@@ -47,9 +85,12 @@ async def run_load(
     """Generate the profile's load against its URL, measure it and return everything collected.
 
     Raises TargetNotAllowedError before sending anything to a host that is neither loopback nor allowed,
-    TargetUnreachableError when nothing could connect, LoadAgentError when a worker dies or hangs.
+    TargetUnreachableError when nothing could connect, WorkerFailedError when a worker dies, fails or
+    passes its part of ``run_bound(profile)``.
     """
     check_target(profile.url, options.allow_hosts)
+    if profile.proxy is not None:
+        check_target(redact(profile.proxy), options.allow_hosts, role="proxy")
     transport = choose_transport(profile, options)
     if isinstance(transport, str):
         await _preflight(profile)
@@ -71,8 +112,8 @@ async def run_load(
         outputs = await watch.run(handles)
         clean = True
     finally:
-        for handle in handles:
-            await handle.stop(force=not clean)
+        # At once, so stopping n workers takes one STOP_TIMEOUT, not n.
+        await asyncio.gather(*(handle.stop(force=not clean) for handle in handles))
     result = _assemble(profile, options, outputs, watch, started_at, workers=n)
     _raise_if_unreachable(result, profile.url, outputs)
     return result
@@ -83,14 +124,14 @@ def choose_transport(profile: LoadProfile, options: RunOptions) -> str | Transpo
     if isinstance(options.transport, Transport):
         return options.transport
     choice = options.transport if options.transport != "auto" else profile.transport
-    fast_ok = profile.url.startswith("http://") and not profile.http2 and profile.method != "HEAD"
+    fast_ok = not profile.http2 and profile.proxy is None and profile.method != "HEAD"
     if choice == "auto":
         return "fast" if fast_ok else "httpx"
     if choice == "fast" and not fast_ok:
         raise InputError.single(
             f"test {profile.name!r}",
             "transport",
-            "httpx or auto for https://, HTTP/2 or HEAD requests (the fast transport speaks plain HTTP/1.1)",
+            "httpx or auto for HTTP/2, a proxy or HEAD (the fast transport speaks HTTP/1.1 directly)",
             "fast",
         )
     return choice
@@ -122,7 +163,6 @@ def _spec(
         sample_budget=options.sample_budget // n,
         window_seconds=options.window_seconds,
         late_threshold=options.late_threshold_s,
-        grace_seconds=options.grace_seconds,
         progress_interval=options.progress_interval,
         stress_phases=stress_phases if profile.stress is not None else (),
         in_process=in_process,
@@ -130,25 +170,46 @@ def _spec(
 
 
 async def _preflight(profile: LoadProfile) -> None:
-    """One TCP connect before any worker starts, so a dead target fails in a second, not after the run."""
-    target = Target.from_url(profile.url)
+    """One connect (and TLS handshake) before any worker starts, so a dead target, or one whose certificate
+    this client refuses, fails in a second, not after the run. Through a proxy, the proxy is what is tried.
+    Both steps together take at most min(timeout, PREFLIGHT_TIMEOUT)."""
+    target = Target.from_url(profile.proxy or profile.url)
+    what = (
+        f"proxy {redact(profile.proxy)} of target {profile.url}" if profile.proxy else f"target {profile.url}"
+    )
+    wait = min(profile.timeout, PREFLIGHT_TIMEOUT)
+    deadline = time.monotonic() + wait
     try:
-        _, writer = await asyncio.wait_for(
-            asyncio.open_connection(target.host, target.port), timeout=min(profile.timeout, 5.0)
-        )
+        _, writer = await asyncio.wait_for(asyncio.open_connection(target.host, target.port), timeout=wait)
     except ConnectionRefusedError:
         raise TargetUnreachableError(
-            f"target {profile.url}: connection refused: nothing listens on {target.host}:{target.port}; "
+            f"{what}: connection refused: nothing listens on {target.host}:{target.port}; "
             "is the service running?"
         ) from None
     except (TimeoutError, OSError) as exc:
         reason = str(exc) or "no answer"
         raise TargetUnreachableError(
-            f"target {profile.url}: cannot connect to {target.host}:{target.port} ({reason})"
+            f"{what}: cannot connect to {target.host}:{target.port} ({reason})"
         ) from None
+    try:
+        if profile.tls is not None and profile.proxy is None:
+            left = max(0.05, deadline - time.monotonic())
+            await asyncio.wait_for(_handshake(writer, profile.tls, target, left, profile.http2), timeout=left)
+    except (ssl.SSLError, ssl.CertificateError, TimeoutError, OSError) as exc:
+        writer.transport.abort()
+        reason = failure_reason(exc)
+        raise TargetUnreachableError(f"{what}: TLS handshake failed: {reason} — {fix_for(reason)}") from None
     writer.close()
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, ssl.SSLError):
         await writer.wait_closed()
+
+
+async def _handshake(
+    writer: asyncio.StreamWriter, tls: TlsOptions, target: Target, wait: float, http2: bool
+) -> None:
+    context = client_context(tls, alpn=["h2", "http/1.1"] if http2 else ["http/1.1"])
+    server_name = tls.server_name or target.host
+    await writer.start_tls(context, server_hostname=server_name, ssl_handshake_timeout=wait)
 
 
 async def _wait_ready(handles: Sequence[WorkerHandle]) -> None:
@@ -162,15 +223,17 @@ async def _wait_ready(handles: Sequence[WorkerHandle]) -> None:
                 if message[0] == "ready":
                     waiting.discard(handle.worker)
                 elif message[0] == "error":
-                    raise LoadAgentError(
+                    raise WorkerFailedError(
                         f"load worker {handle.worker} failed to start: {_last_line(message[1])}"
                     )
             if handle.worker in waiting and not handle.alive():
-                raise LoadAgentError(
+                raise WorkerFailedError(
                     f"load worker {handle.worker} died while starting: {handle.describe_exit()}"
                 )
         if waiting and time.monotonic() > limit:
-            raise LoadAgentError(f"load workers {sorted(waiting)} were not ready within {READY_TIMEOUT:g}s")
+            raise WorkerFailedError(
+                f"load workers {sorted(waiting)} were not ready within {READY_TIMEOUT:g}s of being started"
+            )
         if waiting:
             await asyncio.sleep(0.01)
 
@@ -198,7 +261,8 @@ class _Watch:
 
     async def run(self, handles: Sequence[WorkerHandle]) -> list[WorkerOutput]:
         outputs: dict[int, WorkerOutput] = {}
-        deadline = self.t0 + self.profile.total_duration + self.options.grace_seconds + OVERRUN
+        bound = run_bound(self.profile)
+        deadline = self.t0 + bound.schedule + bound.in_flight + REPORT_TIMEOUT
         while len(outputs) < len(handles):
             await asyncio.sleep(POLL)
             for handle in handles:
@@ -210,7 +274,7 @@ class _Watch:
                     for message in handle.poll():
                         self._handle(handle.worker, message, outputs)
                     if handle.worker not in outputs:
-                        raise LoadAgentError(
+                        raise WorkerFailedError(
                             f"load worker {handle.worker} stopped before finishing "
                             f"({handle.describe_exit()}); "
                             "its share of the load is missing, so the run has no valid result"
@@ -223,8 +287,9 @@ class _Watch:
                     handle.send(("stop", now))
             if time.perf_counter() > deadline and len(outputs) < len(handles):
                 stuck = sorted({h.worker for h in handles} - set(outputs))
-                raise LoadAgentError(
-                    f"load workers {stuck} did not finish within the schedule plus grace plus {OVERRUN:g}s"
+                raise WorkerFailedError(
+                    f"load workers {stuck} hung: no result {REPORT_TIMEOUT:g}s after the schedule "
+                    f"({bound.schedule:g}s) and the request timeout ({self.profile.timeout:g}s) had passed"
                 )
         return [outputs[k] for k in sorted(outputs)]
 
@@ -235,7 +300,7 @@ class _Watch:
             assert isinstance(output, WorkerOutput)
             outputs[worker] = output
         elif kind == "error":
-            raise LoadAgentError(f"load worker {worker} failed: {_last_line(message[1])}")
+            raise WorkerFailedError(f"load worker {worker} failed: {_last_line(message[1])}")
         elif kind == "progress":
             part = message[1]
             assert isinstance(part, ProgressPart)
@@ -364,10 +429,11 @@ def _assemble(
     facts = RunFacts(
         late_threshold=options.late_threshold_s,
         window_seconds=options.window_seconds,
-        grace_seconds=options.grace_seconds,
+        timeout=profile.timeout,
         max_connections=profile.max_connections,
         workers=workers,
         duration=duration,
+        tls=profile.tls is not None,
     )
     windows = merge_windows(outputs, options.window_seconds, duration)
     samples, complete = merged_samples(outputs)
@@ -384,7 +450,10 @@ def _assemble(
         duration=duration,
         timed_from="actual-send" if profile.model == "closed" else "intended-start",
         variants=list(profile.payload_sizes),
-        warnings=shortfall_warnings(outputs, tallies[: len(phases)], facts),
+        warnings=[
+            *tls_warnings(outputs, insecure=bool(profile.tls and profile.tls.insecure_skip_verify)),
+            *shortfall_warnings(outputs, tallies[: len(phases)], facts),
+        ],
         extra=extra,
     )
 
@@ -411,9 +480,14 @@ def _raise_if_unreachable(result: RunResult, url: str, outputs: list[WorkerOutpu
     if requests and not responses and failures == requests:
         counts = {
             OUTCOME_NAMES[o]: sum(w.outcomes.get(o, 0) for w in result.windows)
-            for o in (Outcome.CONNECT_REFUSED, Outcome.CONNECT_ERROR)
+            for o in (Outcome.CONNECT_REFUSED, Outcome.CONNECT_ERROR, Outcome.TLS)
         }
         how = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
-        raise TargetUnreachableError(
-            f"target {url}: no request got a response; all {requests} attempts failed to connect ({how})"
-        )
+        lead = f"target {url}: no request got a response; all {requests} attempts"
+        handshakes = tls_failures(outputs)
+        if counts["tls"] == requests and handshakes:
+            raise TargetUnreachableError(f"{lead} failed the TLS handshake: {describe_failures(handshakes)}")
+        message = f"{lead} failed to connect ({how})"
+        if handshakes:
+            message += f"; TLS: {describe_failures(handshakes)}"
+        raise TargetUnreachableError(message)

@@ -3,13 +3,19 @@
 The same coroutine runs in a spawned process (uvloop when installed) or, with ``workers=0``, in the caller's
 event loop. A supervisor tick (every 50 ms) ends overdue requests, follows the VU schedule, flushes the
 recorder, sends progress and stress-step reports, obeys "stop" from the parent and ends the run: when the
-schedule is over and every answer is in, or at the schedule's end plus the grace period at the latest.
+schedule is over and every answer is in, or at the schedule's end plus the per-request timeout at the
+latest, so that a request still in flight when the schedule ends gets its full timeout.
+
+A spawned worker ignores SIGINT (Ctrl-C reaches the whole process group; the parent decides how the run
+stops and stops its workers), dies quietly on SIGTERM, and ends without a word when the parent is gone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import signal
 import sys
 import time
 import traceback
@@ -18,6 +24,7 @@ from collections.abc import Coroutine
 from multiprocessing.connection import Connection as PipeEnd
 from typing import Any, Protocol
 
+from sk_loadagent.engine._caps import raise_open_files_limit
 from sk_loadagent.engine._closed_loop import ClosedLoop
 from sk_loadagent.engine._messages import ProgressPart, StepReport, WorkerOutput, WorkerSpec
 from sk_loadagent.engine._open_loop import OpenLoop
@@ -32,6 +39,9 @@ from sk_loadagent.histogram import LatencyHistogram
 
 TICK = 0.05
 FLUSH_EVERY = 0.25
+# Past the schedule's end plus the timeout, two ticks let the sweep end a request sent at the very end.
+IN_FLIGHT_SLACK = 2 * TICK
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 Message = tuple[object, ...]
 
@@ -131,6 +141,8 @@ class _Run:
                 timeout=profile.timeout,
                 max_connections=spec.max_connections,
                 http2=profile.http2,
+                tls=profile.tls,
+                proxy=profile.proxy,
             )
         )
         self.recorder.set_request_bytes(self.transport.request_bytes())
@@ -206,7 +218,9 @@ class _Supervisor:
             if now >= driver.end and driver.exhausted:
                 if driver.drained():
                     return
-                if now >= driver.end + spec.grace_seconds:
+                if now >= driver.end + timeout + IN_FLIGHT_SLACK:
+                    # What is left never got a connection in time: its age from the intended start is
+                    # past the timeout already, so it ends as one.
                     self.cut = driver.cut()
                     return
 
@@ -302,11 +316,19 @@ async def run_share(spec: WorkerSpec, link: Link) -> WorkerOutput:
         requests=recorder.requests,
         responses=recorder.responses,
         connect_failures=recorder.connect_failures,
+        tls_failures=dict(run.transport.tls_failures),
+        tls_resumed=run.transport.tls_resumed,
     )
 
 
 def process_main(spec: WorkerSpec, end: PipeEnd) -> None:
     """Entry point of a spawned worker process."""
+    # The parent blocked SIGINT and SIGTERM while it spawned us, so start-up could not be interrupted
+    # half-way (with a traceback); from here SIGINT is the parent's business and SIGTERM ends us quietly.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    raise_open_files_limit()
     link = PipeLink(end)
     try:
         gc.freeze()  # what is alive now lives for the whole run: keep it out of every collection
@@ -316,8 +338,11 @@ def process_main(spec: WorkerSpec, end: PipeEnd) -> None:
                 f"load worker {spec.worker} imported semantic_kernel; it should load the engine only"
             )
         link.send(("done", output))
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        pass  # the parent is gone (it stopped the run, or died): nobody to report to, nothing to print
     except BaseException:
-        link.send(("error", traceback.format_exc()))
+        with contextlib.suppress(OSError):  # the parent may be gone too
+            link.send(("error", traceback.format_exc()))
     finally:
         end.close()
 

@@ -6,7 +6,7 @@ another path or ``sqlite://`` (SQLite, the embedded default), ``postgresql://`` 
 carries a schema version and migrates older stores forward.
 """
 
-from sk_loadagent.memory._open import ACCEPTED_FORMS, open_store
+from sk_loadagent.memory._open import ACCEPTED_FORMS, open_store, open_store_for_run
 from sk_loadagent.memory._schema import SCHEMA_VERSION
 from sk_loadagent.memory.base import MemoryStore
 from sk_loadagent.memory.history import HistoryRow, history_rows
@@ -21,4 +21,5 @@ __all__ = [
     "SeriesKey",
     "history_rows",
     "open_store",
+    "open_store_for_run",
 ]

@@ -206,6 +206,11 @@ class JsonStore(StoreBase):
                 raise store_error(self._source, "<file>", "a writable location", str(exc)) from None
             return result
 
+    def check_writable(self) -> None:
+        """Raise what a push would: a spec perf-baseline.memory.json opens read only."""
+        if self._load().imported:
+            raise self._read_only()
+
     def _read_only(self) -> MemoryStoreError:
         return store_error(
             self._source,

@@ -32,6 +32,20 @@ def open_store(url: str | Path, *, create: bool = True) -> MemoryStore:
     return _open_postgres(where)
 
 
+def open_store_for_run(url: str | Path) -> MemoryStore:
+    """The store a run compares with and pushes to, checked before any load is sent: it opens and is a
+    store (else MemoryStoreError, bad input), it answers (else StoreUnavailableError, the agent's failure),
+    and it takes runs (a perf-baseline.memory.json is read only: bad input)."""
+    store = open_store(url)
+    if isinstance(store, JsonStore):
+        try:
+            store.check_writable()
+        except MemoryStoreError:
+            store.close()
+            raise
+    return store
+
+
 def _locate(url: str | Path) -> tuple[str, Path | str]:
     """``("json" | "sqlite", file)`` or ``("postgresql", url)``."""
     if isinstance(url, Path):

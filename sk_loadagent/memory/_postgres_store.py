@@ -20,7 +20,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
-from sk_loadagent.errors import MemoryStoreError
+from sk_loadagent.errors import MemoryStoreError, StoreUnavailableError
 from sk_loadagent.memory._rows import COLUMNS, JSON_COLUMNS, record_values, row_record, series_key_text
 from sk_loadagent.memory._schema import SCHEMA_VERSION, check_version, p99_from_metrics, v3_fields
 from sk_loadagent.memory._urls import redact, split_schema
@@ -53,9 +53,10 @@ class PostgresStore(StoreBase):
                 options["connect_timeout"] = CONNECT_TIMEOUT_S
             self._conn = psycopg.connect(conninfo, autocommit=True, row_factory=dict_row, **options)
         except psycopg.Error as exc:
+            # The URL is fine as far as we can tell: the server is down or refuses us (exit 4, not 2).
             problem = _first_line(exc)
-            raise store_error(
-                self.url, "<connection>", "a PostgreSQL server we can connect to", problem
+            raise StoreUnavailableError(
+                str(store_error(self.url, "<connection>", "a PostgreSQL server we can connect to", problem))
             ) from None
         try:
             with self._errors():

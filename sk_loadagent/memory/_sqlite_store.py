@@ -18,7 +18,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from sk_loadagent.errors import MemoryStoreError
+from sk_loadagent.errors import MemoryStoreError, StoreUnavailableError
 from sk_loadagent.memory._rows import COLUMNS, record_values, row_record, series_key_text
 from sk_loadagent.memory._schema import SCHEMA_VERSION, check_version, p99_from_metrics, v3_fields
 from sk_loadagent.memory.base import (
@@ -138,6 +138,9 @@ class SqliteStore(StoreBase):
                     version = self._stored_version()  # another process may have migrated meanwhile
                     if version < SCHEMA_VERSION:
                         self._migrate(version)
+        except sqlite3.OperationalError as exc:
+            # Locked past the busy timeout, a disk I/O error, a full disk: a store we cannot use now (exit 4).
+            raise StoreUnavailableError(f"{self._source}: {exc}") from None
         except sqlite3.DatabaseError as exc:
             raise self._not_a_store(exc) from None
 

@@ -3,12 +3,18 @@
 Messages read ``<file>: <field>: expected <what>, got <value>``. Pydantic's raw errors are reworded here:
 union members are not listed as if they were fields, a value that fits none of a union's shapes is
 reported once, and an unknown field gets the nearest known name as a suggestion.
+
+Reading is bounded: a file over the ``file`` cap, a YAML document over the ``values`` cap once its aliases
+are expanded (counted on the node graph, before anything is expanded), a key given twice or a document
+nested too deeply is refused before any model sees it.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import math
+import re
 from pathlib import Path
 from typing import Any, TypeVar, get_args
 
@@ -19,8 +25,11 @@ from pydantic_core import ErrorDetails
 
 from sk_loadagent.errors import InputError, InputProblem
 from sk_loadagent.models._base import FieldProblem
+from sk_loadagent.models.caps import Caps, format_size
 
 M = TypeVar("M", bound=BaseModel)
+# The caps that bound reading a document when the caller passes none (memory and connections do not apply).
+DOCUMENT_CAPS = Caps(memory=None, connections=None)
 
 _MAX_GOT = 60
 _NUMBER_BOUNDS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
@@ -297,56 +306,211 @@ def problems_from(
     return problems
 
 
-def validate_document(data: Any, model: type[M], source: str) -> M:
-    """Validate already-parsed data; raises InputError with every problem at once."""
+def validate_document(data: Any, model: type[M], source: str, *, strict: bool = False) -> M:
+    """Validate already-parsed data; raises InputError with every problem at once.
+
+    ``strict`` is for what a user wrote: numbers must be finite numbers (not ``true``, not ``"5"``, not
+    ``.inf``) and booleans ``true`` or ``false`` (not ``yes`` or ``1``).
+    """
+    if strict:
+        _check_finite(data, source)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, strict=strict or None)
     except ValidationError as exc:
         raise InputError(source, problems_from(exc, data=data, model=model)) from None
+
+
+def _check_finite(data: Any, source: str) -> None:
+    """Refuse YAML's .inf/.nan and JSON's Infinity/NaN wherever they are (no field means "forever")."""
+    stack: list[tuple[Any, tuple[int | str, ...]]] = [(data, ())]
+    seen: set[int] = set()  # an aliased YAML value is one object: check it once
+    while stack:
+        value, loc = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError.single(source, field_path(loc), "a finite number", _got(value, ""))
+        if isinstance(value, dict | list) and id(value) not in seen:
+            seen.add(id(value))
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            stack += [(child, (*loc, k if isinstance(k, int | str) else str(k))) for k, child in items]
 
 
 def _syntax_error(reason: str) -> str:
     return f"a syntax error ({reason.strip()})"
 
 
-def read_text(path: str | Path) -> str:
-    """The text of a file; a missing, unreadable or binary file is an InputError naming it."""
+def read_text(path: str | Path, *, caps: Caps | None = None) -> str:
+    """The text of a file; a missing, unreadable, binary or oversized file is an InputError naming it."""
     source = str(path)
+    limit = (caps or DOCUMENT_CAPS).file
     try:
-        return Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            raw = handle.read() if limit is None else handle.read(limit + 1)
     except FileNotFoundError:
         raise InputError.single(source, "<file>", "an existing file", "no file at this path") from None
     except IsADirectoryError:
         raise InputError.single(source, "<file>", "a file", "a directory") from None
     except PermissionError:
         raise InputError.single(source, "<file>", "a readable file", "permission denied") from None
+    if limit is not None and len(raw) > limit:
+        expected = f"a file of at most {format_size(limit)} ({(caps or DOCUMENT_CAPS).explain('file')})"
+        raise InputError.single(source, "<file>", expected, "a larger file")
+    try:
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError.single(source, "<file>", "UTF-8 text", "binary data") from None
 
 
-def read_document(path: str | Path) -> Any:
-    """Parse a YAML or JSON file (JSON is YAML, but its errors read better from the json module)."""
-    source = str(path)
-    p = Path(path)
-    text = read_text(path)
-    if p.suffix.lower() == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            where = f"line {exc.lineno} column {exc.colno}"
-            raise InputError.single(source, where, "valid JSON", _syntax_error(exc.msg)) from None
+class _DuplicateKey(Exception):
+    def __init__(self, key: object, where: str, first_line: int | None) -> None:
+        super().__init__(key)
+        self.key = key
+        self.where = where
+        self.first_line = first_line
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error, not "last one wins"."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # keys merged in with << may be overridden: that is what merging is for
+            key = self.construct_object(key_node, deep=True)
+            mark = key_node.start_mark
+            try:
+                if key in first_line:
+                    where = f"line {mark.line + 1} column {mark.column + 1}"
+                    raise _DuplicateKey(key, where, first_line[key])
+                first_line[key] = mark.line + 1
+            except TypeError:
+                continue  # an unhashable key: the base constructor reports it
+        return super().construct_mapping(node, deep)
+
+
+# YAML 1.1 reads 1e9 as text (its floats need a dot and a signed exponent); YAML 1.2 and JSON read a number.
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"), list("-+0123456789")
+)
+
+
+class _Recursive(Exception):
+    pass
+
+
+def _expanded_values(root: yaml.Node) -> tuple[int, int]:
+    """How many values the document holds once every alias is expanded, counted without expanding it, and
+    how many nodes it has (fewer when an alias repeats one)."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise _Recursive
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    return size(root), len(sizes)
+
+
+def _unshared(value: Any) -> Any:
+    """A copy in which no list or mapping appears twice: aliases expanded here, in Python, where the work is
+    bounded by the values cap and Ctrl-C stops it (pydantic and json.dumps would expand them in native code
+    that never looks at signals)."""
+    if isinstance(value, dict):
+        return {key: _unshared(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unshared(item) for item in value]
+    return value
+
+
+def _load_yaml(text: str, source: str, caps: Caps) -> Any:
+    loader = _StrictLoader(text)
     try:
-        return yaml.safe_load(text)
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        limit = caps.values
+        try:
+            values, nodes = _expanded_values(root)
+        except _Recursive:
+            raise InputError.single(
+                source, "", "a document without recursive aliases", "an alias inside itself"
+            ) from None
+        if limit is not None and values > limit:
+            expected = f"at most {limit:,} values once YAML aliases are expanded ({caps.explain('values')})"
+            raise InputError.single(source, "", expected, f"{values:,} values")
+        data = loader.construct_document(root)
+        return _unshared(data) if values > nodes else data
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError.single(source, where, "valid YAML", _syntax_error(str(reason))) from None
+        raise _yaml_error(source, exc) from None
+    except _DuplicateKey as dup:
+        first = f" (first on line {dup.first_line})" if dup.first_line is not None else ""
+        raise InputError.single(
+            source, dup.where, "each key once in a mapping", f"{dup.key!r} a second time{first}"
+        ) from None
+    finally:
+        loader.dispose()
 
 
-def load_document(path: str | Path, model: type[M]) -> M:
-    """Read a contract file and validate it against its model."""
-    data = read_document(path)
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _DuplicateKey(key, key, None)
+        found[key] = value
+    return found
+
+
+def read_document(path: str | Path, *, caps: Caps | None = None) -> Any:
+    """Parse a YAML or JSON file (JSON is YAML, but its errors read better from the json module).
+
+    A key given twice, a document over the caps (file size, values once YAML aliases expand) or nested
+    too deeply to read is an InputError naming the file.
+    """
+    source = str(path)
+    caps = caps or DOCUMENT_CAPS
+    text = read_text(path, caps=caps)
+    try:
+        if Path(path).suffix.lower() == ".json":
+            return _load_json(text, source)
+        return _load_yaml(text, source, caps)
+    except RecursionError:
+        raise InputError.single(source, "", "a document nested less deeply", "too many levels") from None
+
+
+def _load_json(text: str, source: str) -> Any:
+    try:
+        return json.loads(text, object_pairs_hook=_unique_pairs)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise InputError.single(source, where, "valid JSON", _syntax_error(exc.msg)) from None
+    except _DuplicateKey as dup:
+        raise InputError.single(source, dup.where, "each key once in an object", "it twice") from None
+    except ValueError as exc:  # e.g. an integer longer than Python converts
+        raise InputError.single(source, "", "valid JSON", _syntax_error(str(exc))) from None
+
+
+def _yaml_error(source: str, exc: yaml.YAMLError) -> InputError:
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+    reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return InputError.single(source, where, "valid YAML", _syntax_error(str(reason)))
+
+
+def load_document(path: str | Path, model: type[M], *, caps: Caps | None = None) -> M:
+    """Read a contract file and validate it strictly against its model."""
+    data = read_document(path, caps=caps)
     if data is None:
         raise InputError.single(str(path), "", f"a {model.__name__} document", "an empty file")
-    return validate_document(data, model, str(path))
+    return validate_document(data, model, str(path), strict=True)

@@ -147,6 +147,9 @@ class GeneratorStats(WireModel):
     transport: str | None = None
     max_in_flight: int | None = None
     connections_opened: int | None = None
+    tls_sessions_resumed: int | None = Field(
+        default=None, description="https:// only: connections whose TLS handshake resumed a session"
+    )
     late_threshold_ms: float | None = None
     saturated: bool | None = None
 
@@ -238,6 +241,11 @@ class StressStep(WireModel):
     error_rate: float
     held: bool
     reason: str | None = None
+    seconds: float | None = Field(default=None, description="how long the step ran")
+    latency_growth: float | None = Field(
+        default=None, description="slope of the step's median latency, seconds per second (queue growth)"
+    )
+    probe: bool | None = Field(default=None, description="a probe of the search after the coarse steps")
 
 
 class StressReport(WireModel):
@@ -265,7 +273,7 @@ class RetryInfo(WireModel):
     strategy: str | None = None
     adjustments: dict[str, str | float] | None = None
     reason: str | None = None
-    outcome: Literal["recovered", "escalated", "pending"] | None = None
+    outcome: Literal["recovered", "escalated", "unchanged", "pending"] | None = None
 
 
 class PerfMetrics(OpenWireModel):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import string
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
 from sk_loadagent.models._base import FieldProblem, WireModel
 from sk_loadagent.models.durations import Duration
@@ -17,13 +19,41 @@ TransportName = Literal["auto", "fast", "httpx"]
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 _NEEDS_RATE = {"load", "spike", "soak"}
+# RFC 3986 characters of a path and query; anything else must be percent-encoded before it is sent.
+_URL_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-._~!$&'()*+,;=:@/?%")
+_BROKEN_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def real_number(value: object) -> object:
+    """A before-validator: ``true`` or ``"5"`` is no number (pydantic would read them as 1 and 5)."""
+    if isinstance(value, bool | str):
+        raise ValueError("a number")
+    return value
+
+
+def check_endpoint(value: str) -> str:
+    """A path (and query) that can go on the wire as written: URL characters and valid %XX escapes only.
+
+    A space or a non-ASCII character is refused rather than encoded, with the encoded form to copy: an
+    encoding done silently could differ from what the service's own clients send.
+    """
+    if not value.startswith("/"):
+        raise ValueError("a path starting with '/', such as /checkout/submit")
+    if any(c not in _URL_CHARACTERS for c in value) or _BROKEN_ESCAPE.search(value):
+        encoded = quote(_BROKEN_ESCAPE.sub("%25", value), safe="".join(sorted(_URL_CHARACTERS)))
+        raise ValueError(f"a path of URL characters, with the others percent-encoded, such as {encoded}")
+    return value
 
 
 class Stage(WireModel):
     """One stage of a custom profile: move linearly to ``target`` (rps or VUs) over ``duration``."""
 
+    model_config = ConfigDict(allow_inf_nan=False)
+
     duration: Duration
     target: float = Field(ge=0)
+
+    _real_target = field_validator("target", mode="before")(real_number)
 
 
 def check_base_url(value: str) -> str:
@@ -33,10 +63,71 @@ def check_base_url(value: str) -> str:
     return value.rstrip("/")
 
 
+def proxy_url_problem(value: str) -> str | None:
+    """What is wrong with a plan's proxy URL (None when it is fine). Checked where the value can be shown
+    without its password: a proxy with credentials is refused, since a resolved plan is passed around and
+    printed (use HTTPS_PROXY for one that needs them)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "an http:// or https:// proxy URL such as http://127.0.0.1:3128"
+    if parts.username is not None or parts.password is not None:
+        return "a proxy URL without user:password@ (give a proxy that needs credentials in HTTPS_PROXY)"
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return "a proxy URL with only a scheme, host and port, such as http://127.0.0.1:3128"
+    return None
+
+
+TLS_VERSIONS = ("1.2", "1.3")
+
+
+class TlsOptions(WireModel):
+    """How an https:// target is reached. A test's block overrides the plan's field by field."""
+
+    ca_file: str | None = Field(default=None, min_length=1)
+    cert_file: str | None = Field(default=None, min_length=1)
+    key_file: str | None = Field(default=None, min_length=1)
+    server_name: str | None = Field(default=None, min_length=1)
+    insecure_skip_verify: StrictBool | None = None
+    min_version: Literal["1.2", "1.3"] | None = None
+
+    @field_validator("min_version", mode="before")
+    @classmethod
+    def _version_text(cls, value: object) -> object:
+        # YAML reads `minVersion: 1.2` as a number; "TLSv1.3" is how OpenSSL and nginx spell it.
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            value = f"{value:g}"
+        if isinstance(value, str):
+            text = value.strip().lower().removeprefix("tlsv").removeprefix("tls")
+            if text in TLS_VERSIONS:
+                return text
+            raise ValueError("1.2 or 1.3 (the lowest TLS version to accept)")
+        return value
+
+    @field_validator("server_name")
+    @classmethod
+    def _host_name(cls, value: str | None) -> str | None:
+        if value is not None and (any(c in value for c in " /:@") or value.startswith(".")):
+            raise ValueError("a host name such as api.example.test (no scheme, port or path)")
+        return value
+
+    @model_validator(mode="after")
+    def _key_needs_cert(self) -> TlsOptions:
+        if self.key_file is not None and self.cert_file is None:
+            raise FieldProblem("certFile", "the client certificate (PEM) that keyFile belongs to")
+        return self
+
+    def over(self, base: TlsOptions | None) -> TlsOptions:
+        """These options with every field they leave unset taken from ``base``."""
+        if base is None:
+            return self
+        return base.model_copy(update=self.model_dump(by_alias=False, exclude_none=True))
+
+
 class TestSpec(WireModel):
     """One test of a suite. Fields a test type does not use are rejected, so a plan says what it does."""
 
     __test__ = False  # not a pytest test class
+    model_config = ConfigDict(allow_inf_nan=False)
 
     type: TestType
     name: str | None = None
@@ -61,21 +152,32 @@ class TestSpec(WireModel):
     max_rps: float | None = Field(default=None, gt=0)
     error_ceiling: float | None = Field(default=None, gt=0, le=1)
     window: Duration | None = None
-    payload_sizes: list[int] | None = None
+    payload_sizes: list[StrictInt] | None = None
     timeout: Duration | None = None
-    expect_status: list[int] | None = None
+    expect_status: list[StrictInt] | None = None
     max_connections: int | None = Field(default=None, ge=1)
     transport: TransportName | None = None
-    http2: bool | None = None
-    retry_on_fail: bool | None = None
-    exclude_from_gate: bool | None = None
+    http2: StrictBool | None = None
+    tls: TlsOptions | None = None
+    retry_on_fail: StrictBool | None = None
+    exclude_from_gate: StrictBool | None = None
+
+    _real_numbers = field_validator(
+        "rps",
+        "vus",
+        "baseline_rps",
+        "start_rps",
+        "step_rps",
+        "max_rps",
+        "error_ceiling",
+        "max_connections",
+        mode="before",
+    )(real_number)
 
     @field_validator("endpoint")
     @classmethod
     def _endpoint_is_path(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("/"):
-            raise ValueError("a path starting with '/', such as /checkout/submit")
-        return value
+        return None if value is None else check_endpoint(value)
 
     @field_validator("method", mode="before")
     @classmethod
@@ -169,6 +271,7 @@ class TestSuitePlan(WireModel):
     """The whole plan: a service, its scope and the tests to run against it."""
 
     __test__ = False
+    model_config = ConfigDict(allow_inf_nan=False)
 
     trace_id: str | None = None
     module_id: str = Field(min_length=1)
@@ -178,9 +281,11 @@ class TestSuitePlan(WireModel):
     method: HttpMethod | None = None
     allow_hosts: list[str] = Field(default_factory=list)
     execution_window: Duration | None = None
-    retry_on_fail: bool | None = None
+    retry_on_fail: StrictBool | None = None
     max_retries: int | None = Field(default=None, ge=0, le=10)
     source_agent: str | None = None
+    tls: TlsOptions | None = None
+    proxy: str | None = None
     tests: list[TestSpec] = Field(min_length=1)
 
     @field_validator("base_url")
@@ -188,12 +293,12 @@ class TestSuitePlan(WireModel):
     def _base_url(cls, value: str | None) -> str | None:
         return None if value is None else check_base_url(value)
 
+    _real_max_retries = field_validator("max_retries", mode="before")(real_number)
+
     @field_validator("endpoint")
     @classmethod
     def _endpoint_is_path(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("/"):
-            raise ValueError("a path starting with '/', such as /checkout/submit")
-        return value
+        return None if value is None else check_endpoint(value)
 
     @field_validator("method", mode="before")
     @classmethod

@@ -13,6 +13,7 @@ from semantic_kernel.filters import FilterTypes
 
 from sk_loadagent.engine import Progress, RunOptions
 from sk_loadagent.memory import MemoryStore
+from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.context import RunContext
 from sk_loadagent.models.metrics import PerfMetrics
 from sk_loadagent.planners.chain import SkillChain, plan_chain
@@ -49,6 +50,9 @@ class SuiteRequest:
     baseline: str | None = None
     target_url: str | None = None
     allow_hosts: list[str] = field(default_factory=list)
+    caps: Caps | None = None  # None: this machine's (sk_loadagent.engine.machine_caps)
+    ca_file: str | None = None  # --ca-file: trust this CA for an https:// target
+    insecure: bool = False  # --insecure: skip certificate verification
     warn_on_regression: bool = False
     retry_on_flakiness: bool = False
 
@@ -113,7 +117,8 @@ async def run_suite(
     target_pid: int | None = None,
     progress: Callable[[str, Progress], None] | None = None,
     max_retries: int = 3,
-    retry_cooldown_cap: float | None = None,
+    retry_cooldown: float | None = None,
+    retry_budget: float | None = None,
     chat_service: ChatCompletionClientBase | None = None,
     explain: bool = False,
     report: bool = True,
@@ -122,6 +127,8 @@ async def run_suite(
 
     With ``explain`` the kernel's chat service (``chat_service``) writes an explanation of the result into
     the preview; without a service, or when it fails, the run is unchanged and the outcome says why.
+    ``retry_cooldown`` and ``retry_budget`` (seconds) set the pause before each retry and bound the whole
+    retry phase (``planners.runner.execute_chain``).
 
     ``out_dir`` is claimed before any load is sent (an unwritable folder, or one another run holds, is an
     InputError), unless the caller passes one it claimed; it receives the run's artifacts as one set at the
@@ -152,6 +159,9 @@ async def run_suite(
         baselineFile=request.baseline,
         targetUrl=request.target_url,
         allowHosts=request.allow_hosts or None,
+        caps=request.caps.to_wire() if request.caps is not None else None,
+        caFile=request.ca_file,
+        insecureSkipVerify=request.insecure or None,
         warnOnRegression=request.warn_on_regression,
         retryOnFlakiness=request.retry_on_flakiness,
     )
@@ -168,7 +178,9 @@ async def run_suite(
             chat_service=chat_service,
             report=report,
         )
-        arguments = await execute_chain(kernel, chain, arguments, cooldown_cap=retry_cooldown_cap)
+        arguments = await execute_chain(
+            kernel, chain, arguments, retry_cooldown=retry_cooldown, retry_budget=retry_budget
+        )
         metrics = PerfMetrics.model_validate(arguments["perfMetrics"])
         staged = dict(arguments.get("artifacts") or {})
         explanation, note = None, None

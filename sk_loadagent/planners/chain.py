@@ -94,7 +94,7 @@ EVALUATE = PlanStep(
 RETRY_CHECK = PlanStep(
     skill="ThresholdEvaluator",
     function="recommend_retry",
-    reads=["perfMetrics", "retryAttempt"],
+    reads=["perfMetrics", "retryAttempt", "retriedFor", "retryBudget"],
     output="retryDecision",
     reason="spec cycle 18: decide whether failing tests are retried, and how",
 )

@@ -93,7 +93,11 @@ def retry_explanation(test: PerfMetrics) -> str | None:
         f"{_status_score(retry.original_status, retry.original_score)} → "
         f"{_status_score(test.status, test.performance_score)}"
     )
-    ending = {"recovered": "recovered after retry", "escalated": "escalated for review"}
+    ending = {
+        "recovered": "recovered after retry",
+        "escalated": "escalated for review",
+        "unchanged": "unchanged after retry",
+    }
     return f"{why}. {change}: {ending.get(retry.outcome or '', 'pending')}."
 
 

@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sk_loadagent.atomic import write_atomic
+from sk_loadagent.errors import InputError
 from sk_loadagent.models.doc_coverage import DEFAULT_HISTORY, DocCoverage, ScorePoint
-from sk_loadagent.models.loading import load_document
+from sk_loadagent.models.loading import M, read_document, validate_document
 from sk_loadagent.models.metrics import PerfMetrics
 from sk_loadagent.models.preview import LoadTestResult, StudioTile
 from sk_loadagent.models.studio_analytics import RegressionDelta, RetryCell, ScopeAnalytics, StudioAnalytics
@@ -34,12 +35,20 @@ class StudioFiles:
 def check_studio_files(folder: Path) -> StudioFiles:
     """The folder's Studio files (empty documents where there are none); InputError names the file and
     field of one that does not validate."""
-    coverage_path, analytics_path = folder / paths.DOC_COVERAGE, folder / paths.STUDIO_ANALYTICS
-    coverage = load_document(coverage_path, DocCoverage) if coverage_path.exists() else DocCoverage()
-    analytics = (
-        load_document(analytics_path, StudioAnalytics) if analytics_path.exists() else StudioAnalytics()
+    return StudioFiles(
+        _read(folder / paths.DOC_COVERAGE, DocCoverage) or DocCoverage(),
+        _read(folder / paths.STUDIO_ANALYTICS, StudioAnalytics) or StudioAnalytics(),
     )
-    return StudioFiles(coverage, analytics)
+
+
+def _read(path: Path, model: type[M]) -> M | None:
+    """A Studio file this agent wrote (so validated as JSON reads back: timestamps are text), or None."""
+    if not path.exists():
+        return None
+    data = read_document(path)
+    if data is None:
+        raise InputError.single(str(path), "", f"a {model.__name__} document", "an empty file")
+    return validate_document(data, model, str(path))
 
 
 def _tests(suite: PerfMetrics) -> list[PerfMetrics]:

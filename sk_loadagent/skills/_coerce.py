@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sk_loadagent.errors import InputError
+from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.loading import validate_document
 from sk_loadagent.models.metrics import PerfMetrics
 from sk_loadagent.models.plan import TestSuitePlan
@@ -59,6 +60,13 @@ def plan_document(value: Any) -> str | Path | dict[str, Any] | TestSuitePlan:
     raise InputError.single(
         "plan", "", "a path to test-suite.plan.yaml or the plan as a mapping", _shown(value)
     )
+
+
+def plan_caps(value: Any) -> Caps | None:
+    """interpret_plan's ``caps``: a Caps or its wire mapping; None for this machine's."""
+    if value is None or isinstance(value, Caps):
+        return value
+    return validate_document(value, Caps, "caps")
 
 
 def run_results(value: Any, plan: ExecutionPlan) -> list[TestRun]:
@@ -111,6 +119,38 @@ def retry_adjustments(value: Any) -> dict[int, Any]:
             raise InputError.single("retryAdjustments", str(key), "a mapping of adjustments", _shown(changes))
         adjustments[index] = changes
     return adjustments
+
+
+def retried_for(value: Any) -> dict[str, list[str]] | None:
+    """``retriedFor``: per test index (as text), the trigger kinds that already retried the test."""
+    if value is None:
+        return None
+    expected = "a mapping of test index to a list of trigger kinds"
+    if not isinstance(value, dict):
+        raise InputError.single("retriedFor", "", expected, _shown(value))
+    for key, kinds in value.items():
+        if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+            raise InputError.single("retriedFor", str(key), "a list of trigger kinds", _shown(kinds))
+    return {str(key): kinds for key, kinds in value.items()}
+
+
+def retry_budget(value: Any) -> dict[str, float] | None:
+    """``retryBudget``: ``secondsLeft`` of the retry phase and ``attemptSeconds`` of the judged attempt."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InputError.single(
+            "retryBudget", "", "a mapping with secondsLeft and attemptSeconds", _shown(value)
+        )
+    for name in ("secondsLeft", "attemptSeconds"):
+        seconds = value.get(name)
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not 0 <= seconds < float("inf")
+        ):
+            raise InputError.single("retryBudget", name, "a number of seconds, 0 or more", _shown(seconds))
+    return {name: float(value[name]) for name in ("secondsLeft", "attemptSeconds")}
 
 
 def attempt_history(value: Any) -> list[dict[str, Any]]:

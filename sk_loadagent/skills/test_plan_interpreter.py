@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from semantic_kernel.functions import kernel_function
 
-from sk_loadagent.skills._coerce import plan_document, retry_adjustments
-from sk_loadagent.suite.execution_plan import interpret
+from sk_loadagent.skills._coerce import plan_caps, plan_document, retry_adjustments
+from sk_loadagent.suite.execution_plan import interpret, tls_from_command_line
 from sk_loadagent.suite.inputs import load_inputs
 
 
@@ -40,11 +40,17 @@ class TestPlanInterpreter:
         sourceAgent: Annotated[str | None, "agent that triggered the run"] = None,
         allowHosts: Annotated[list[str] | None, "non-loopback hosts the user allows"] = None,
         retryAdjustments: Annotated[dict[str, Any] | None, "per test index, the retry's adjustments"] = None,
+        caps: Annotated[dict[str, Any] | None, "caps on the run; None: this machine's"] = None,
+        caFile: Annotated[str | None, "PEM file of CA certificates to trust for an https:// target"] = None,
+        insecureSkipVerify: Annotated[
+            bool | None, "skip TLS certificate verification (recorded as a warning)"
+        ] = None,
         warnOnRegression: Annotated[bool, "a regression warns and does not fail the gate (CI flag)"] = False,
         retryOnFlakiness: Annotated[
             bool, "retryOnFail for every test that does not set it (CI flag)"
         ] = False,
     ) -> dict[str, Any]:
+        limits = plan_caps(caps)
         inputs = load_inputs(
             plan_document(plan),
             thresholds=thresholdFiles or (),
@@ -53,6 +59,7 @@ class TestPlanInterpreter:
             annotations=annotationsFile,
             weighting=weightingFile,
             baseline=baselineFile,
+            caps=limits,
         )
         adjustments = retry_adjustments(retryAdjustments)
         result = interpret(
@@ -64,6 +71,8 @@ class TestPlanInterpreter:
             source_agent=sourceAgent,
             allow_hosts=allowHosts,
             adjustments=adjustments,
+            caps=limits,
+            tls=tls_from_command_line(caFile, insecureSkipVerify),
             warn_on_regression=bool(warnOnRegression),
             retry_on_flakiness=bool(retryOnFlakiness),
         )

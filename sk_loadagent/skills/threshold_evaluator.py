@@ -6,7 +6,14 @@ from typing import Annotated, Any
 
 from semantic_kernel.functions import kernel_function
 
-from sk_loadagent.skills._coerce import attempt_number, execution_plan, perf_metrics, same_shape
+from sk_loadagent.skills._coerce import (
+    attempt_number,
+    execution_plan,
+    perf_metrics,
+    retried_for,
+    retry_budget,
+    same_shape,
+)
 from sk_loadagent.suite.judge import evaluate, recommend
 
 
@@ -38,7 +45,17 @@ class ThresholdEvaluator:
         executionPlan: Annotated[
             dict[str, Any] | None, "the execution plan (retryOnFail, maxRetries)"
         ] = None,
+        retriedFor: Annotated[
+            dict[str, list[str]] | None, "per test index, the trigger kinds that already retried it"
+        ] = None,
+        retryBudget: Annotated[
+            dict[str, float] | None, "secondsLeft of the retry phase, attemptSeconds of the judged attempt"
+        ] = None,
     ) -> dict[str, Any]:
         return recommend(
-            perf_metrics(perfMetrics), execution_plan(executionPlan), attempt=attempt_number(retryAttempt)
+            perf_metrics(perfMetrics),
+            execution_plan(executionPlan),
+            attempt=attempt_number(retryAttempt),
+            retried_for=retried_for(retriedFor),
+            budget=retry_budget(retryBudget),
         )

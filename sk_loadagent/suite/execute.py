@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from sk_loadagent.engine import Progress, RunOptions, RunResult, build_profile, is_loopback, run_load
+from sk_loadagent.engine import Progress, RunOptions, RunResult, build_profile, is_loopback, run_profile
 from sk_loadagent.suite.execution_plan import ExecutionPlan, PlannedTest
 from sk_loadagent.telemetry import ProcessSampler
 from sk_loadagent.telemetry.resources import ResourceSamples
@@ -56,6 +56,8 @@ async def run_one(
         execution_window=plan.execution_window,
         slo_p95_ms=planned.slo_p95_ms,
         slo_error_rate=planned.slo_error_rate,
+        caps=plan.caps,
+        proxy=plan.proxy,
     )
     label = planned.label
 
@@ -67,7 +69,7 @@ async def run_one(
     if sampler is not None:
         sampler.start()
     try:
-        result = await run_load(profile, options, report)
+        result = await run_profile(profile, options, report)
     finally:
         resources = sampler.stop() if sampler is not None else None
     return TestRun(index=planned.index, result=result, resources=resources)

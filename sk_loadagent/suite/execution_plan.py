@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from sk_loadagent.errors import InputError
 from sk_loadagent.models._base import WireModel
+from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.durations import Duration
-from sk_loadagent.models.plan import TestSpec, check_base_url
+from sk_loadagent.models.plan import TestSpec, TlsOptions, check_base_url, proxy_url_problem
 from sk_loadagent.suite.inputs import SuiteInputs
 from sk_loadagent.suite.sources import Sources
 
@@ -47,6 +49,9 @@ class PlannedTest(WireModel):
     planned_peak_rps: float | None = Field(
         default=None, description="the schedule's highest arrival rate as planned, before retry adjustments"
     )
+    planned_seconds: float | None = Field(
+        default=None, description="the whole schedule in seconds (a stress test's search included)"
+    )
 
 
 class ExecutionPlan(WireModel):
@@ -57,6 +62,7 @@ class ExecutionPlan(WireModel):
     plan_file: str | None = None
     base_url: str
     allow_hosts: list[str] = Field(default_factory=list)
+    proxy: str | None = None
     execution_window: Duration | None = None
     retry_on_fail: bool = False
     warn_on_regression: bool = Field(
@@ -70,6 +76,7 @@ class ExecutionPlan(WireModel):
     annotations: dict[str, Any] | None = None
     weighting: dict[str, Any] | None = None
     seed_baselines: list[dict[str, Any]] = Field(default_factory=list)
+    caps: Caps | None = Field(default=None, description="the caps the plan was checked against")
 
     def sources(self) -> Sources:
         """The judging inputs the plan carries, validated again (the plan may have come over the wire)."""
@@ -141,6 +148,57 @@ def _method(inputs: SuiteInputs, test: TestSpec, endpoint: str) -> str:
     return "POST" if test.body is not None or test.payload_sizes else "GET"
 
 
+def _checked_proxy(inputs: SuiteInputs, hosts: list[str]) -> str | None:
+    """The plan's proxy: a URL without credentials, to a loopback or allowed host (shown without its
+    password when it is refused)."""
+    from sk_loadagent.engine import check_target, redact_proxy
+
+    proxy = inputs.plan.proxy
+    if proxy is None:
+        return None
+    problem = proxy_url_problem(proxy)
+    if problem is not None:
+        raise InputError.single(inputs.plan_source, "proxy", problem, repr(redact_proxy(proxy)))
+    check_target(proxy, hosts, role="proxy")
+    return proxy.rstrip("/")
+
+
+def _rooted(options: TlsOptions | None, root: Path | None) -> TlsOptions | None:
+    """``options`` with relative file paths made absolute from ``root`` (the plan's folder; else the cwd)."""
+    if options is None:
+        return None
+    files = {"ca_file": options.ca_file, "cert_file": options.cert_file, "key_file": options.key_file}
+    update = {}
+    for name, value in files.items():
+        if value is not None:
+            path = Path(value).expanduser()
+            update[name] = str(path if path.is_absolute() or root is None else root / path)
+    return options.model_copy(update=update)
+
+
+def _check_tls(options: TlsOptions | None, source: str, prefix: str) -> None:
+    """A TLS block that cannot work on its own fails here, named where it was written."""
+    from sk_loadagent.engine import TlsOptionError, check_tls_options
+
+    if options is None:
+        return
+    try:
+        check_tls_options(options)
+    except TlsOptionError as exc:
+        field = f"{prefix}{exc.field}" if prefix else _CLI_FLAGS.get(exc.field, exc.field)
+        raise InputError.single(source, field, exc.expected, exc.got) from None
+
+
+_CLI_FLAGS = {"caFile": "--ca-file"}
+
+
+def tls_from_command_line(ca_file: str | None, insecure: bool | None) -> TlsOptions | None:
+    """The TLS options of ``--ca-file`` and ``--insecure`` (which win over the plan's and the tests')."""
+    if ca_file is None and not insecure:
+        return None
+    return TlsOptions(ca_file=ca_file, insecure_skip_verify=True if insecure else None)
+
+
 def apply_adjustments(test: TestSpec, adjustments: dict[str, str | float]) -> TestSpec:
     """A retry's changes (spec cycle 18): scaled rates, a shorter duration, an added warm-up."""
     data = test.model_dump(by_alias=False, exclude_none=True)
@@ -181,21 +239,36 @@ def interpret(
     source_agent: str | None = None,
     allow_hosts: list[str] | None = None,
     adjustments: dict[int, dict[str, str | float]] | None = None,
+    caps: Caps | None = None,
+    tls: TlsOptions | None = None,
     warn_on_regression: bool = False,
     retry_on_flakiness: bool = False,
     module_id: str | None = None,
 ) -> ExecutionPlan:
-    """Resolve a loaded suite into an execution plan; raises InputError for anything that cannot run.
+    """Resolve a loaded suite into an execution plan; raises InputError for anything that cannot run,
+    including a test over ``caps`` (default: this machine's, ``engine.machine_caps()``).
+
+    ``tls`` (the command line's, see ``tls_from_command_line``) wins over each test's ``tls``, which wins over
+    the plan's, field by field; relative files in the plan are read from the plan's folder.
 
     The CI gating flags of cycle 9: ``warn_on_regression`` is carried to the verdict;
     ``retry_on_flakiness`` is the pipeline's ``retryOnFail`` for every test that does not set its own.
-    ``module_id`` and ``edition_id`` override the plan's (a pipeline's task inputs)."""
-    from sk_loadagent.engine import build_profile, check_target
+    ``module_id`` and ``edition_id`` override the plan's (a pipeline's task inputs).
+    """
+    from sk_loadagent.engine import build_profile, check_target, machine_caps
 
+    caps = caps if caps is not None else machine_caps()
     plan = inputs.plan
     base_url = _target_base_url(inputs, target_url)
     hosts = [*plan.allow_hosts, *(allow_hosts or [])]
     check_target(base_url, hosts)
+    proxy = _checked_proxy(inputs, hosts)
+    plan_file = Path(inputs.plan_source)
+    root = plan_file.parent if plan_file.is_file() else None
+    plan_tls, cli_tls = _rooted(plan.tls, root), _rooted(tls, None)
+    if base_url.startswith("https://"):
+        _check_tls(plan_tls, inputs.plan_source, "tls.")
+        _check_tls(cli_tls, "command line", "")
     module = module_id or plan.module_id
     trace = trace_id or plan.trace_id or default_trace_id(module)
     edition = edition_id or plan.edition_id
@@ -211,7 +284,11 @@ def interpret(
             test = apply_adjustments(spec, extra)
         endpoint = _endpoint(inputs, index, test)
         method = _method(inputs, test, endpoint)
-        route = {"endpoint": endpoint, "method": method}
+        test_tls = _rooted(test.tls, root)
+        merged_tls = test_tls.over(plan_tls) if test_tls is not None else plan_tls
+        if cli_tls is not None:
+            merged_tls = cli_tls.over(merged_tls)
+        route = {"endpoint": endpoint, "method": method, "tls": merged_tls}
         test = test.model_copy(update=route)
         flags = inputs.flags(module, edition, test.type)
         slo = inputs.sources().limits(
@@ -225,6 +302,8 @@ def interpret(
             execution_window=window,
             slo_p95_ms=p95,
             slo_error_rate=error_rate,
+            caps=caps,
+            proxy=proxy,
         )
         try:
             profile = build(test)
@@ -248,6 +327,7 @@ def interpret(
                 retry_on_fail=_retry_on_fail(test.retry_on_fail, flags.retry_on_fail, retry_default),
                 adjustments=extra,
                 planned_peak_rps=_peak_rps(as_planned),
+                planned_seconds=profile.load_seconds,
             )
         )
     return ExecutionPlan(
@@ -258,6 +338,7 @@ def interpret(
         plan_file=inputs.plan_source,
         base_url=base_url,
         allow_hosts=hosts,
+        proxy=proxy,
         execution_window=window,
         retry_on_fail=retry_default,
         warn_on_regression=warn_on_regression,
@@ -269,6 +350,7 @@ def interpret(
         annotations=inputs.annotations.to_wire() if inputs.annotations is not None else None,
         weighting=inputs.weighting.to_wire() if inputs.weighting is not None else None,
         seed_baselines=[b.to_wire() for b in inputs.baselines],
+        caps=caps,
     )
 
 

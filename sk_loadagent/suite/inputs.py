@@ -10,6 +10,7 @@ from typing import Any
 from sk_loadagent.errors import InputError
 from sk_loadagent.models.annotation import AnnotationFlags, StudioAnnotations
 from sk_loadagent.models.baseline import PerfBaseline
+from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.edition import EditionConfig
 from sk_loadagent.models.loading import load_document, read_document, validate_document
 from sk_loadagent.models.metadata import ServiceMetadata
@@ -47,33 +48,34 @@ class SuiteInputs:
         return self.sources().flags(module_id, edition_id, test_type)
 
 
-def _thresholds(path: str | Path) -> list[tuple[str, PerfThresholds]]:
+def _thresholds(path: str | Path, caps: Caps | None) -> list[tuple[str, PerfThresholds]]:
     """A thresholds file holds one document or a list of them (several modules in one file)."""
-    data = read_document(path)
+    data = read_document(path, caps=caps)
     source = str(path)
     if isinstance(data, list):
         return [
-            (f"{source}[{i}]", validate_document(d, PerfThresholds, f"{source}[{i}]"))
+            (f"{source}[{i}]", validate_document(d, PerfThresholds, f"{source}[{i}]", strict=True))
             for i, d in enumerate(data)
         ]
     if data is None:
         raise InputError.single(source, "", "a perf-thresholds document", "an empty file")
-    return [(source, validate_document(data, PerfThresholds, source))]
+    return [(source, validate_document(data, PerfThresholds, source, strict=True))]
 
 
-def _baselines(path: str | Path) -> list[PerfBaseline]:
-    data = read_document(path)
+def _baselines(path: str | Path, caps: Caps | None) -> list[PerfBaseline]:
+    data = read_document(path, caps=caps)
     source = str(path)
     items = data if isinstance(data, list) else [data]
-    return [validate_document(item, PerfBaseline, source) for item in items]
+    return [validate_document(item, PerfBaseline, source, strict=True) for item in items]
 
 
-def _plan(plan: str | Path | dict[str, Any] | TestSuitePlan) -> tuple[TestSuitePlan, str]:
+def _plan(plan: str | Path | dict[str, Any] | TestSuitePlan, caps: Caps | None) -> tuple[TestSuitePlan, str]:
     if isinstance(plan, TestSuitePlan):
         return plan, "test-suite.plan.yaml"
     if isinstance(plan, dict):
-        return validate_document(plan, TestSuitePlan, "test-suite.plan.yaml"), "test-suite.plan.yaml"
-    return load_document(plan, TestSuitePlan), str(plan)
+        source = "test-suite.plan.yaml"
+        return validate_document(plan, TestSuitePlan, source, strict=True), source
+    return load_document(plan, TestSuitePlan, caps=caps), str(plan)
 
 
 def load_inputs(
@@ -85,17 +87,21 @@ def load_inputs(
     annotations: str | Path | None = None,
     weighting: str | Path | None = None,
     baseline: str | Path | None = None,
+    caps: Caps | None = None,
 ) -> SuiteInputs:
-    """Load the plan and optional inputs; InputError names the file and field of the first bad one."""
-    suite_plan, source = _plan(plan)
+    """Load the plan and optional inputs; InputError names the file and field of the first bad one.
+
+    ``caps`` bounds each file (size, values once YAML aliases expand); None: the default caps.
+    """
+    suite_plan, source = _plan(plan, caps)
     return SuiteInputs(
         plan=suite_plan,
         plan_source=source,
-        thresholds=[item for path in thresholds for item in _thresholds(path)],
-        metadata=load_document(metadata, ServiceMetadata) if metadata else None,
-        editions=load_document(editions, EditionConfig) if editions else None,
-        annotations=load_document(annotations, StudioAnnotations) if annotations else None,
-        weighting=load_document(weighting, CustomWeighting) if weighting else None,
+        thresholds=[item for path in thresholds for item in _thresholds(path, caps)],
+        metadata=load_document(metadata, ServiceMetadata, caps=caps) if metadata else None,
+        editions=load_document(editions, EditionConfig, caps=caps) if editions else None,
+        annotations=load_document(annotations, StudioAnnotations, caps=caps) if annotations else None,
+        weighting=load_document(weighting, CustomWeighting, caps=caps) if weighting else None,
         weighting_source=str(weighting) if weighting else "customWeighting.yaml",
-        baselines=_baselines(baseline) if baseline else [],
+        baselines=_baselines(baseline, caps) if baseline else [],
     )

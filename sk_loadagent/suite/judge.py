@@ -7,7 +7,7 @@ status itself is set only by ``analysis.verdict.classify``: ``evaluate_test`` ga
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from itertools import pairwise
 from typing import Any
 
@@ -37,7 +37,7 @@ from sk_loadagent.analysis import (
 from sk_loadagent.analysis import (
     evaluate as evaluate_limits,
 )
-from sk_loadagent.analysis.retry import PlannedLoad
+from sk_loadagent.analysis.retry import PlannedLoad, RetryBudget, RetryDecision, fits_budget, score_noise
 from sk_loadagent.analysis.verdict import score_band
 from sk_loadagent.memory import MemoryStore, SeriesKey
 from sk_loadagent.models.annotation import RetryWith
@@ -283,7 +283,12 @@ def evaluate(
 def _planned_load(planned: PlannedTest | None) -> PlannedLoad | None:
     if planned is None:
         return None
-    return PlannedLoad(peak_rps=planned.planned_peak_rps, duration=planned.test.duration)
+    return PlannedLoad(
+        peak_rps=planned.planned_peak_rps,
+        duration=planned.test.duration,
+        seconds=planned.planned_seconds,
+        warmup=planned.test.warmup,
+    )
 
 
 def _reviewer_adjustments(retry_with: RetryWith | None) -> dict[str, str | float] | None:
@@ -299,8 +304,35 @@ def _reviewer_adjustments(retry_with: RetryWith | None) -> dict[str, str | float
     return {k: v for k, v in values.items() if v is not None}
 
 
-def recommend(suite: PerfMetrics, plan: ExecutionPlan | None, *, attempt: int) -> dict[str, Any]:
-    """Spec cycle 18: which tests to retry, with which strategy and adjustments; the planner loops."""
+def _retry_budget(
+    tests: list[PerfMetrics], plan: ExecutionPlan | None, given: Mapping[str, float] | None
+) -> RetryBudget | None:
+    """The planner's clock as a budget; a test's overhead is the judged attempt's time beyond the planned
+    schedules of the tests it ran, shared equally."""
+    if given is None:
+        return None
+    planned = [
+        plan.test(t.test_index).planned_seconds
+        for t in tests
+        if plan is not None and t.test_index is not None
+    ]
+    scheduled = sum(s for s in planned if s is not None)
+    overhead = max(0.0, float(given.get("attemptSeconds", 0.0)) - scheduled) / max(1, len(tests))
+    return RetryBudget(seconds_left=float(given.get("secondsLeft", 0.0)), overhead_s=overhead)
+
+
+def recommend(
+    suite: PerfMetrics,
+    plan: ExecutionPlan | None,
+    *,
+    attempt: int,
+    retried_for: Mapping[str, Sequence[str]] | None = None,
+    budget: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
+    """Spec cycle 18: which tests to retry, with which strategy and adjustments, and which failing tests to
+    escalate now (the rule is ``analysis.retry``'s); the planner loops. ``retried_for`` holds, per test
+    index, the trigger kinds that already retried it; ``budget`` the planner's retry clock
+    (``secondsLeft``, ``attemptSeconds``): retries that do not fit are not made."""
     max_attempts = plan.max_retries if plan is not None else 3
     sources = plan.sources() if plan is not None else Sources()
     decision: dict[str, Any] = {
@@ -310,13 +342,17 @@ def recommend(suite: PerfMetrics, plan: ExecutionPlan | None, *, attempt: int) -
         "adjustments": {},
         "reasons": {},
         "triggers": {},
+        "kinds": {},
+        "escalated": [],
         "cooldownSeconds": 0.0,
+        "expectedSeconds": 0.0,
     }
-    scores: list[float] = []
-    for test in suite.tests or [suite]:
-        if test.excluded_from_gate:
-            continue
-        planned = plan.test(test.test_index) if plan is not None and test.test_index is not None else None
+    counted = [t for t in suite.tests or [suite] if not t.excluded_from_gate]
+    allowed = _retry_budget(counted, plan, budget)
+    wanted: list[tuple[PerfMetrics, RetryDecision]] = []
+    for test in counted:
+        index = test.test_index if test.test_index is not None else 0
+        planned = plan.test(index) if plan is not None and test.test_index is not None else None
         comparison = test.baseline_comparison
         flags = sources.flags(test.module_id, test.edition_id, test.test_type)
         choice = retry_decision(
@@ -325,22 +361,43 @@ def recommend(suite: PerfMetrics, plan: ExecutionPlan | None, *, attempt: int) -
             max_attempts=max_attempts,
             retry_on_fail=planned.retry_on_fail if planned is not None else False,
             history_flaky=bool(comparison is not None and comparison.flaky_history),
-            infrastructure_anomaly=detect_infrastructure_anomaly(test),
+            noise=score_noise(test, limits_for(test, sources)),
             planned=_planned_load(planned),
             retry_with=_reviewer_adjustments(flags.retry_with),
+            retried_for=(retried_for or {}).get(str(index), ()),
+            budget=allowed,
         )
-        key = str(test.test_index if test.test_index is not None else 0)
+        key = str(index)
         decision["reasons"][key] = choice.reason
         if choice.trigger is not None:
             decision["triggers"][key] = choice.trigger
-        if not choice.retry:
-            continue
+        if choice.kind is not None:
+            decision["kinds"][key] = choice.kind
+        if choice.retry:
+            wanted.append((test, choice))
+        elif choice.escalate:
+            decision["escalated"].append(index)
+    fitting = fits_budget([choice.cost_s for _, choice in wanted], allowed)
+    overhead = allowed.overhead_s if allowed is not None else 0.0
+    scores: list[float] = []
+    for test, choice in wanted[:fitting]:
+        index = test.test_index if test.test_index is not None else 0
         decision["retry"] = True
-        decision["tests"].append(test.test_index if test.test_index is not None else 0)
-        decision["strategy"][key] = choice.strategy
-        decision["adjustments"][key] = dict(choice.adjustments)
+        decision["tests"].append(index)
+        decision["strategy"][str(index)] = choice.strategy
+        decision["adjustments"][str(index)] = dict(choice.adjustments)
         decision["cooldownSeconds"] = max(decision["cooldownSeconds"], choice.cooldown_s)
+        decision["expectedSeconds"] += choice.cost_s + overhead
         if test.performance_score is not None:
             scores.append(test.performance_score)
+    left = max(0.0, allowed.seconds_left - decision["expectedSeconds"]) if allowed is not None else 0.0
+    for test, choice in wanted[fitting:]:
+        index = test.test_index if test.test_index is not None else 0
+        decision["reasons"][str(index)] = (
+            f"{choice.trigger}: a {choice.strategy} retry of {format_duration(round(choice.cost_s, 1))} "
+            f"does not fit the {format_duration(round(left, 1))} left of the retry budget"
+        )
+        if test.status in ("degraded", "fail"):
+            decision["escalated"].append(index)
     decision["previousScore"] = min(scores) if scores else None
     return decision

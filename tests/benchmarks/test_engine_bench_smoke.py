@@ -26,16 +26,21 @@ def test_closed_form_truth_matches_the_peer_measurements() -> None:
     assert truth["max"] == pytest.approx(1001.0, abs=0.01)
 
 
-def test_tiny_run_prints_both_tables() -> None:
+def tiny_run(parts: str) -> str:
+    """The output of ``engine_bench.py --tiny --only PARTS`` (which must succeed)."""
     done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "engine_bench.py"), "--tiny", "--only", "saturation,accuracy"],
+        [sys.executable, str(BENCHMARKS / "engine_bench.py"), "--tiny", "--only", parts],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=90,
         check=False,
     )
-    out = done.stdout
     assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_tiny_run_prints_both_tables() -> None:
+    out = tiny_run("saturation,accuracy")
     assert "## 1. Saturation" in out
     assert re.search(r"\|\s+engine \(sk-loadagent\) \|\s+[\d,]+ \|", out), out
     assert "engine's own generator block:" in out
@@ -46,3 +51,16 @@ def test_tiny_run_prints_both_tables() -> None:
     row = re.search(r"\|\s+engine \(sk-loadagent\) \|\s+([\d.]+) \|\s+([\d.]+) \|\s+([\d.]+) \|", accuracy)
     assert row, out
     assert float(row.group(3)) > 100.0  # the freeze shows in the tail: timed from the intended start
+
+
+def test_tiny_run_prints_the_https_rows() -> None:
+    out = tiny_run("https,accuracy")
+    https = out.split("## 1b. Saturation over HTTPS", 1)[1]
+    assert re.search(r"\|\s+engine \(sk-loadagent\) \|\s+[\d,]+ \|", https), out
+    handshakes = out.split("## 1c. TLS handshake cost", 1)[1]
+    assert re.search(r"\|\s+engine, https \|\s+[\d,]+ \|\s+[\d.]+ \|\s+[\d.]+ % \|", handshakes), out
+    assert re.search(r"engine: a TLS handshake costs \d+ µs of generator CPU per new connection", handshakes)
+    accuracy = out.split("## 2. Accuracy", 1)[1]
+    row = re.search(r"\|\s+engine, https \|\s+([\d.]+) \|\s+([\d.]+) \|\s+([\d.]+) \|", accuracy)
+    assert row, out
+    assert float(row.group(3)) > 100.0  # over TLS too, the freeze shows in the tail

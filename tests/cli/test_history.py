@@ -210,7 +210,7 @@ def test_a_bad_memory_url_exits_2_with_a_message(
     assert main(["history", "--memory", url]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.startswith("sk-loadagent: error: ")
+    assert captured.err.startswith("sk-loadagent: bad input: ")
     assert message in captured.err
     assert "Traceback" not in captured.err
 

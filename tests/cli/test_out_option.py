@@ -76,7 +76,7 @@ def test_a_store_that_does_not_open_leaves_no_earlier_artifact_in_out(
     result = cli("run", "--plan", str(plan), "--memory", str(memory), "--quiet", "--out", str(out))
 
     assert result.code == MemoryStoreError.exit_code
-    assert result.err.startswith(f"sk-loadagent: error: {memory}: ")
+    assert result.err.startswith(f"sk-loadagent: bad input: {memory}: ")
     # The plan was never read, so only the top-level names are known to be this run's.
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [edition_copy]
 
@@ -107,5 +107,5 @@ def test_a_run_interrupted_with_sigint_leaves_no_artifact_old_or_new(
     finally:
         run.kill()
 
-    assert (run.returncode, err) == (130, "sk-loadagent: interrupted\n")
+    assert (run.returncode, err) == (130, "sk-loadagent: interrupted (SIGINT): stopped before finishing\n")
     assert list(out.iterdir()) == []

@@ -39,6 +39,7 @@ async def run_plan(
     tests: list[Doc],
     *,
     thresholds: Doc | None = None,
+    max_retries: int = 0,
     **knobs: Unpack[Knobs],
 ) -> Doc:
     """Run a one-module plan against a fresh sample service and return the perf-metrics.json it wrote."""
@@ -63,7 +64,7 @@ async def run_plan(
                 out_dir=out,
                 options=RunOptions(workers=1),
                 target_pid=service.pid,
-                max_retries=0,  # a degraded stress or spike run must not wait out a retry cooldown
+                max_retries=max_retries,  # none by default: each test here checks one run's figures
             )
     finally:
         store.close()
@@ -193,78 +194,93 @@ async def test_spike_reports_the_recovery_of_a_service_that_queues(tmp_path: Pat
 
 # ---------------------------------------------------------------------------------------------- stress
 
-STRESS_CAPACITY = 4
-STRESS_LATENCY_MS = 20
-KNOWN_CAPACITY_RPS = STRESS_CAPACITY * 1000 / STRESS_LATENCY_MS  # 200 rps (a little less with timer overhead)
-STRESS_STEP_RPS = 60
-STRESS_STEP_SECONDS = 1.5
-STRESS_SLO_P95_MS = 100
+SERIAL_FAST_MS = 10.0  # one request at a time: about 100 rps (a little less with timer overhead)
+SERIAL_SLOW_MS = 25.0  # about 40 rps; at most 4 wait, the excess is answered 503 at once
 
 
-def stress_test(name: str, endpoint: str) -> Doc:
+def closed_capacity(name: str, endpoint: str) -> Doc:
+    """A few VUs keep a serial endpoint always busy: its throughput is its true capacity."""
     return {
-        "type": "stress",
+        "type": "concurrency",
         "name": name,
         "endpoint": endpoint,
-        "rps": 180,
-        "startRps": 120,
-        "stepRps": STRESS_STEP_RPS,
-        "stepDuration": f"{STRESS_STEP_SECONDS * 1000:g}ms",
-        "maxRps": 360,
-        "errorCeiling": 0.05,
-        "timeout": "3s",
+        "vus": 3,
+        "duration": "2s",
         "body": BODY,
     }
 
 
+def stress_of(name: str, endpoint: str, rps: float, start: float, step: float) -> Doc:
+    test = {"type": "stress", "name": name, "endpoint": endpoint, "rps": rps, "startRps": start}
+    return {**test, "stepRps": step, "stepDuration": "2s", "timeout": "3s", "body": BODY}
+
+
 @pytest.mark.slow
-async def test_stress_finds_the_breaking_point_of_a_known_capacity(tmp_path: Path) -> None:
+async def test_stress_finds_the_capacity_of_two_serial_services(tmp_path: Path) -> None:
+    # Issue 8, items 4 and 5: a stress test against a serial service held at one step and broke at the next,
+    # reported the lower step as its breaking point and was retried three times. The probes after the steps
+    # now find the capacity, and a capacity below the design limit escalates at once, without a retry.
+    # The true capacity is measured by closed-model runs before and after (a shared machine moves it a
+    # little); the breaking point must be within 10 % of it. No p95 SLO beyond the default 800 ms: a short
+    # stall of a loaded machine must not break a step; overload shows as a rate not delivered, errors, or a
+    # latency rising through a probe.
     document = await run_plan(
         tmp_path,
-        # Unlimited queue: past the capacity requests wait longer and longer, so p95 breaks the SLO.
-        # At most 4 waiting: the excess is answered 503 at once, so errors break before latency does.
-        [stress_test("unlimited-queue", CHECKOUT), stress_test("queue-limit", APPOINTMENTS)],
-        thresholds={"latencyP95": STRESS_SLO_P95_MS, "errorRateMax": 0.05},
-        capacity=STRESS_CAPACITY,
-        latency_ms=STRESS_LATENCY_MS,
+        [
+            closed_capacity("fast-before", CHECKOUT),
+            closed_capacity("slow-before", APPOINTMENTS),
+            stress_of("fast-stress", CHECKOUT, rps=160, start=40, step=40),
+            stress_of("slow-stress", APPOINTMENTS, rps=30, start=15, step=15),
+            closed_capacity("fast-after", CHECKOUT),
+            closed_capacity("slow-after", APPOINTMENTS),
+        ],
+        thresholds={"errorRateMax": 0.05},
+        capacity=1,
         jitter=0,
-        endpoints={APPOINTMENTS: {"queue_limit": 4}},
+        endpoints={
+            CHECKOUT: {"latency_ms": SERIAL_FAST_MS},
+            APPOINTMENTS: {"latency_ms": SERIAL_SLOW_MS, "queue_limit": 4},
+        },
+        max_retries=3,
     )
-    unlimited, limited = (t["stress"] for t in document["tests"])
-    for stress in (unlimited, limited):
+    fast_before, slow_before, fast, slow, fast_after, slow_after = document["tests"]
+    for test, before, after, nominal in (
+        (fast, fast_before, fast_after, 1000 / SERIAL_FAST_MS),
+        (slow, slow_before, slow_after, 1000 / SERIAL_SLOW_MS),
+    ):
+        low, high = sorted((before["rps"], after["rps"]))
+        assert 0.75 * nominal < low <= high < 1.05 * nominal
+        stress = test["stress"]
+        assert 0.9 * low <= stress["breakingPointRps"] <= 1.1 * high, (stress, low, high)
         steps = stress["steps"]
-        # The run stops at the first broken step; every step before it held and delivered what it was
-        # offered.
-        assert [s["held"] for s in steps] == [True] * (len(steps) - 1) + [False]
-        assert steps[0]["rps"] == 120
-        assert all(within(s["achievedRps"], s["rps"], 0.05) for s in steps[:-1])
-        # The breaking point is the highest rate that held: within one step below the known capacity;
-        # the first failed step is the first one above it.
-        assert stress["breakingPointRps"] == steps[-2]["rps"]
-        assert KNOWN_CAPACITY_RPS - STRESS_STEP_RPS <= stress["breakingPointRps"] <= KNOWN_CAPACITY_RPS
-        assert KNOWN_CAPACITY_RPS < stress["firstFailedRps"] <= KNOWN_CAPACITY_RPS + STRESS_STEP_RPS
-        assert stress["designLimitRps"] == 180
-
-    assert unlimited["failureMode"] == "latency"
-    broken = unlimited["steps"][-1]
-    assert broken["p95"] > STRESS_SLO_P95_MS
-    assert broken["reason"].startswith("p95 ")
-    assert f"ms > {STRESS_SLO_P95_MS} ms" in broken["reason"]
-
-    assert limited["failureMode"] == "errors: http5xx"
-    broken = limited["steps"][-1]
-    assert broken["errorRate"] > 0.05
-    assert broken["p95"] < STRESS_SLO_P95_MS
-
-    # Judged by the breaking point against the design limit, on the figures of the steps that held.
-    for test in document["tests"]:
-        assert "stress: held up to 180 rps (design limit 180 rps)" in " ".join(test["reasons"])
+        probes = [s for s in steps if s.get("probe")]
+        ladder = [s for s in steps if not s.get("probe")]
+        # The ladder stops at its first broken step; every probe is listed, lasts 5 s and lies inside the
+        # bracket the ladder left; the probes narrowed it to within 5 % of the lowest rate that broke.
+        assert [s["held"] for s in ladder] == [True] * (len(ladder) - 1) + [False]
+        assert probes
+        assert all(s["seconds"] == 5.0 for s in probes)
+        assert all(ladder[-2]["rps"] < s["rps"] < ladder[-1]["rps"] for s in probes)
+        assert stress["firstFailedRps"] - stress["breakingPointRps"] <= 0.05 * stress["firstFailedRps"]
+        # The test's figures are the held ladder steps'.
         assert any(
-            w.startswith("stress: latency, errors and rate are those of the 2 steps")
-            for w in test["warnings"]
+            w.startswith("stress: latency, errors and rate are those of the") for w in test["warnings"]
         )
-        assert test["requests"] == sum(s["rps"] for s in test["stress"]["steps"][:2]) * STRESS_STEP_SECONDS
-        assert test["status"] != "fail"
+    assert [s["rps"] for s in fast["stress"]["steps"][:3]] == [40, 80, 120]
+    assert slow["stress"]["failureMode"] == "errors: http5xx"
+
+    # The fast service cannot reach its 160 rps design limit: a deterministic failure, escalated at once.
+    assert fast["status"] == "fail"
+    assert fast["retry"]["outcome"] == "escalated"
+    reason = fast["retry"]["reason"]
+    assert reason.startswith(
+        f"stress: capacity {fast['stress']['breakingPointRps']:g} rps, below the design "
+    )
+    assert reason.endswith("broke from it): a retry would reproduce it: escalate")
+    assert slow["status"] != "fail"
+    assert "stress: held up to" in " ".join(slow["reasons"])
+    # Nothing was retried: every test ran once.
+    assert {t.get("retryAttempt") for t in document["tests"]} == {0}
 
 
 # ---------------------------------------------------------------------------------------------- soak

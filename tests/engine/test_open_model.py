@@ -4,7 +4,6 @@ drops, timeouts and the hard end of a run."""
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -85,7 +84,7 @@ async def test_too_few_connections_make_late_starts_not_lost_requests(serve: Ser
 async def test_dropped_when_the_queue_is_full_or_still_queued_at_the_end(serve: Serve) -> None:
     server = serve(mode="never")
     profile = load(server.url, rps=400, duration="1s", maxConnections=1, timeout="300ms")  # type: ignore[attr-defined]
-    result = await run_load(profile, RunOptions(workers=0, grace_seconds=0.3))
+    result = await run_load(profile, RunOptions(workers=0))
     sent = len(result.samples)
     assert sent + result.generator.dropped == 400
     assert result.generator.dropped > 250  # the queue holds max(100, 400 rps x 0.3 s) = 120
@@ -96,7 +95,7 @@ async def test_dropped_when_the_queue_is_full_or_still_queued_at_the_end(serve: 
 async def test_timeouts_end_requests_and_replace_connections(serve: Serve) -> None:
     server = serve(mode="never")
     profile = load(server.url, rps=20, duration="1s", timeout="200ms")  # type: ignore[attr-defined]
-    result = await run_load(profile, RunOptions(workers=0, grace_seconds=1.0))
+    result = await run_load(profile, RunOptions(workers=0))
     s = result.samples
     assert len(s) == 20
     assert (s.outcome == Outcome.TIMEOUT).all()
@@ -104,16 +103,14 @@ async def test_timeouts_end_requests_and_replace_connections(serve: Serve) -> No
     assert result.generator.connections_opened >= 10  # each timed-out connection was closed, not reused
 
 
-async def test_run_ends_within_schedule_plus_grace_against_a_server_that_never_answers(serve: Serve) -> None:
+async def test_requests_in_flight_at_the_end_get_their_full_timeout_and_no_more(serve: Serve) -> None:
     server = serve(mode="never")
-    profile = load(server.url, rps=20, duration="1s")  # type: ignore[attr-defined]  # timeout 10 s
-    begun = time.monotonic()
-    result = await run_load(profile, RunOptions(workers=0, grace_seconds=0.5))
-    took = time.monotonic() - begun
-    assert took < 1.0 + 0.5 + 1.5  # schedule + grace + start and tick margins
+    profile = load(server.url, rps=20, duration="1s", timeout="500ms")  # type: ignore[attr-defined]
+    result = await run_load(profile, RunOptions(workers=0))
     assert len(result.samples) == 20
     assert (result.samples.outcome == Outcome.TIMEOUT).all()
-    assert any("still unanswered 0.5s after the schedule ended" in w for w in result.warnings)
+    # The last request (intended at 0.95 s) was ended by its own timeout, not cut at a fixed grace.
+    assert not any("still unanswered" in w for w in result.warnings)
 
 
 def count(result: RunResult, outcome: Outcome) -> int:
@@ -123,6 +120,6 @@ def count(result: RunResult, outcome: Outcome) -> int:
 async def test_slow_drip_runs_into_the_timeout(serve: Serve) -> None:
     server = serve(mode="drip", drip=0.05, body=b"x" * 100)
     profile = load(server.url, rps=10, duration="500ms", timeout="300ms")  # type: ignore[attr-defined]
-    result = await run_load(profile, RunOptions(workers=0, grace_seconds=1.0))
+    result = await run_load(profile, RunOptions(workers=0))
     assert count(result, Outcome.TIMEOUT) == len(result.samples) == 5
     assert result.samples.bytes_in.min() > 0  # a few bytes had arrived when the timeout hit

@@ -72,7 +72,7 @@ async def test_a_service_that_dies_mid_run_gives_refused_connects_not_a_hang(
     def crash(progress: Progress) -> None:
         server.kill()  # type: ignore[attr-defined]
 
-    options = RunOptions(workers=0, transport=transport, progress_interval=0.5, grace_seconds=1.0)
+    options = RunOptions(workers=0, transport=transport, progress_interval=0.5)
     result = await run_load(profile, options, progress=crash)
     found = counts(result)
     assert len(result.samples) == 150

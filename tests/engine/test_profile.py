@@ -96,7 +96,8 @@ def test_stress_steps_up_to_max_and_describes_its_stop_rule() -> None:
     assert p.describe() == (
         "open model: step 25→200 rps by 25 rps every 10s (8 steps, each measured); timeout 10s; "
         "≤ 4000 connections; stop at the first step with p95 > 300 ms, error rate > 5 % or achieved < 90 % "
-        "of the offered rate"
+        "of the offered rate; then bisect between the last rate that held and the first that broke with 10s "
+        "probes, to within 5 %, 2m in all"
     )
     odd = profile(type="stress", maxRps=100, startRps=30, stepRps=30, stepDuration="5s", errorCeiling=0.02)
     assert [ph.target_rps for ph in odd.phases] == [30, 60, 90, 100]
@@ -179,8 +180,13 @@ def test_http2_without_h2_says_how_to_install_it() -> None:
         profile(type="load", rps=1, duration="1s", http2=True)
 
 
-def test_fast_transport_refuses_https() -> None:
+def test_fast_transport_speaks_https_but_not_through_a_proxy() -> None:
     test = TestSpec.model_validate({"type": "load", "rps": 1, "duration": "1s", "transport": "fast"})
-    with pytest.raises(InputError, match="transport"):
-        build_profile(test, base_url="https://127.0.0.1:8443")
+    assert build_profile(test, base_url="https://127.0.0.1:8443").transport == "fast"
+    with pytest.raises(InputError) as caught:
+        build_profile(test, base_url=BASE, proxy="http://127.0.0.1:3128")
+    assert str(caught.value) == (
+        "test 'load': transport: expected httpx or auto for HTTP/2 or through a proxy "
+        "(the fast transport speaks HTTP/1.1 directly)"
+    )
     assert build_profile(test, base_url=BASE).transport == "fast"

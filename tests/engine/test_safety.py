@@ -128,7 +128,7 @@ async def test_run_load_refuses_before_sending_anything() -> None:
     [
         ({"workers": -1}, "workers"),
         ({"window_seconds": 0}, "windowSeconds"),
-        ({"grace_seconds": float("nan")}, "graceSeconds"),
+        ({"late_threshold_s": float("nan")}, "lateThreshold"),
         ({"progress_interval": 0.01}, "progressInterval"),
         ({"transport": "h3"}, "transport"),
         ({"allow_hosts": "example.com"}, "allowHosts"),

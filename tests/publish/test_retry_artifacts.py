@@ -7,7 +7,7 @@ from typing import Any
 
 from perf_builders import judged_test
 
-from sk_loadagent.models.metrics import BaselineComparison, PerfMetrics
+from sk_loadagent.models.metrics import BaselineComparison, PerfMetrics, TimelinePoint
 from sk_loadagent.publish.artifacts import alert, preview, trace_map
 from sk_loadagent.suite.judge import recommend
 from sk_loadagent.suite.retries import AttemptLedger
@@ -17,19 +17,22 @@ def _test(status: str, score: float, attempt: int = 0, **fields: Any) -> PerfMet
     return judged_test(status, score, retry_attempt=attempt, **fields)
 
 
-def _retried(final_status: str, final_score: float, attempts: int) -> PerfMetrics:
-    """A test that failed (0.42), was retried ``attempts`` times and ended as given."""
+COLD = [TimelinePoint(t=float(i), rps=100, p95=v) for i, v in enumerate([400, 380, 300] + [50] * 10)]
+WARM_START = "cold start: the first 3 windows' p95 (380 ms) is 7.6× the rest (50 ms): warm-start retry 1 of 3"
+
+
+def _retried(final_status: str, final_score: float) -> PerfMetrics:
+    """A test that failed (0.42) after a cold start, was retried with a warm start and ended as given."""
     ledger = AttemptLedger()
-    run = _test("fail", 0.42)
-    for attempt in range(attempts + 1):
-        if attempt:
-            run = _test(final_status, final_score, attempt, test_duration=15.0)
-        ledger.record(attempt, run, recommend(run, None, attempt=attempt))
+    run = _test("fail", 0.42, timeline=COLD)
+    ledger.record(0, run, recommend(run, None, attempt=0))
+    run = _test(final_status, final_score, 1, test_duration=15.0)
+    ledger.record(1, run, recommend(run, None, attempt=1, retried_for=ledger.retried_for()))
     return PerfMetrics.model_validate(ledger.merged(max_retries=3))
 
 
 def test_the_preview_shows_the_status_and_score_before_the_retry_and_why() -> None:
-    tile = preview(_retried("warning", 0.81, 1)).to_wire()
+    tile = preview(_retried("warning", 0.81)).to_wire()
     assert (tile["status"], tile["performanceScore"], tile["retryAttempt"]) == ("warning", 0.81, 1)
     assert (tile["previousStatus"], tile["previousScore"], tile["badge"]) == (
         "fail",
@@ -37,12 +40,12 @@ def test_the_preview_shows_the_status_and_score_before_the_retry_and_why() -> No
         "Recovered after retry",
     )
     assert tile["retryExplanation"] == (
-        "status fail: staged retry 1 of 3 (duration 15s). fail 0.42 → warning 0.81: recovered after retry."
+        f"{WARM_START} (warmup 10s). fail 0.42 → warning 0.81: recovered after retry."
     )
 
 
 def test_an_escalated_retry_says_so_in_the_preview_and_the_alert() -> None:
-    suite = _retried("fail", 0.4, 3)
+    suite = _retried("fail", 0.4)
     tile = preview(suite).to_wire()
     assert (tile["previousStatus"], tile["previousScore"], tile["badge"]) == (
         "fail",
@@ -50,11 +53,11 @@ def test_an_escalated_retry_says_so_in_the_preview_and_the_alert() -> None:
         "Escalated for review",
     )
     assert tile["retryExplanation"] == (
-        "status fail: staged retry 3 of 3 (duration 15s). fail 0.42 → fail 0.40: escalated for review."
+        f"{WARM_START} (warmup 10s). fail 0.42 → fail 0.40: escalated for review."
     )
     found = alert(suite)
     assert found is not None
-    assert (found.retry_attempt, found.escalated, found.status) == (3, True, "fail")
+    assert (found.retry_attempt, found.escalated, found.status) == (1, True, "fail")
 
 
 def test_a_run_without_retries_has_no_before_fields_and_alerts_with_retry_attempt_0() -> None:
@@ -69,16 +72,16 @@ def test_a_run_without_retries_has_no_before_fields_and_alerts_with_retry_attemp
 
 
 def test_the_trace_map_carries_each_test_s_retry_metadata() -> None:
-    entry = trace_map(_retried("warning", 0.81, 1)).to_wire()["tests"][0]
+    entry = trace_map(_retried("warning", 0.81)).to_wire()["tests"][0]
     assert entry["retryAttempt"] == 1
     assert entry["retry"] == {
         "retryAttempt": 1,
         "originalStatus": "fail",
         "originalScore": 0.42,
-        "trigger": "status fail",
-        "strategy": "staged",
-        "adjustments": {"duration": "15s"},
-        "reason": "status fail: staged retry 1 of 3 (duration 15s)",
+        "trigger": "cold start: the first 3 windows' p95 (380 ms) is 7.6× the rest (50 ms)",
+        "strategy": "warm-start",
+        "adjustments": {"warmup": "10s"},
+        "reason": f"{WARM_START} (warmup 10s)",
         "outcome": "recovered",
     }
     unretried = trace_map(_test("pass", 0.95)).to_wire()["tests"][0]

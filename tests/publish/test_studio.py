@@ -143,3 +143,14 @@ def test_a_run_without_a_module_leaves_analytics_alone(tmp_path: Path) -> None:
     anonymous = PerfMetrics(performance_score=1.0, status="pass")
     written = write_studio_files(tmp_path, tmp_path / "staging", anonymous)
     assert json.loads(written["studioAnalytics"].read_text())["scopes"] == []
+
+
+def test_an_empty_studio_file_is_bad_input(tmp_path: Path) -> None:
+    (tmp_path / "doc-coverage.metrics.json").write_text("")
+
+    with pytest.raises(InputError) as caught:
+        check_studio_files(tmp_path)
+
+    assert str(caught.value) == (
+        f"{tmp_path / 'doc-coverage.metrics.json'}: expected a DocCoverage document, got an empty file"
+    )

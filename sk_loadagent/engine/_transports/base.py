@@ -9,12 +9,15 @@ times, so every transport measures the same way.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from dataclasses import dataclass
 from typing import Protocol
 
 from sk_loadagent.engine._recorder import Recorder
 from sk_loadagent.engine._requests import RequestTemplate, Target
+from sk_loadagent.engine._tls import failure_reason, tls_cause
 from sk_loadagent.engine.result import Outcome
+from sk_loadagent.models.plan import TlsOptions
 
 
 class Owner(Protocol):
@@ -89,6 +92,8 @@ class Binding:
     timeout: float
     max_connections: int
     http2: bool = False
+    tls: TlsOptions | None = None  # for an https:// target
+    proxy: str | None = None
 
 
 class Transport:
@@ -98,6 +103,17 @@ class Transport:
 
     def __init__(self) -> None:
         self.opened = 0  # connections opened during the run
+        self.tls_failures: Counter[str] = Counter()  # failed TLS handshakes (and alerts) by reason
+
+    @property
+    def tls_resumed(self) -> int:
+        """Connections whose TLS handshake resumed an earlier session (0 where that is not known)."""
+        return 0
+
+    def tls_failed(self, exc: BaseException | None) -> Outcome:
+        """Count a TLS failure under its reason; its requests end as ``Outcome.TLS``."""
+        self.tls_failures[failure_reason(tls_cause(exc)) if exc is not None else "handshake failed"] += 1
+        return Outcome.TLS
 
     def bind(self, binding: Binding) -> None:
         """Prepare for a run (called in the process that sends)."""

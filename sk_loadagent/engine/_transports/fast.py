@@ -3,6 +3,10 @@
 No coroutine or object per request: a request is a ``transport.write`` of prebuilt bytes, a response is parsed
 by httptools in C, and ``on_message_complete`` appends six numbers to the recorder's buffers. With the stdlib
 event loop, ``BufferedProtocol`` reads into one reused buffer (``Protocol`` would allocate per read).
+
+For ``https://`` the event loop's own TLS layer sits under the same protocol: a connection opens TCP, then
+``loop.start_tls`` runs the handshake (ALPN http/1.1, the last session offered for resumption), so a failed
+handshake is told apart from a failed connect. Requests and responses take exactly the plain path.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any, cast
 
 import httptools
 
+from sk_loadagent.engine._tls import HANDSHAKE_TIMEOUT, ResumingContext, client_context, is_tls_failure
 from sk_loadagent.engine._transports.base import Binding, Connection, Owner, Transport
 from sk_loadagent.engine.result import Outcome
 
@@ -29,6 +34,7 @@ class _FastConnection(Connection, asyncio.Protocol):
         "_a_start",
         "_a_variant",
         "_fast",
+        "_handshaking",
         "_requests",
         "_task",
         "_tr",
@@ -49,13 +55,33 @@ class _FastConnection(Connection, asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self._tr: asyncio.Transport | None = None
         self._task: asyncio.Task[Any] | None = None
+        self._handshaking = False
 
     # -- connecting ------------------------------------------------------------------------------------------
     def start_connect(self) -> None:
         binding = self._fast.binding
-        coro = binding.loop.create_connection(lambda: self, binding.target.host, binding.target.port)
-        self._task = binding.loop.create_task(coro)
+        tls = self._fast.tls
+        if tls is None:
+            coro = binding.loop.create_connection(lambda: self, binding.target.host, binding.target.port)
+            self._task = binding.loop.create_task(coro)
+        else:
+            self._task = binding.loop.create_task(self._open_tls(tls))
         self._task.add_done_callback(self._connect_done)
+
+    async def _open_tls(self, context: ResumingContext) -> None:
+        fast = self._fast
+        binding = fast.binding
+        tcp, _ = await binding.loop.create_connection(
+            asyncio.Protocol, binding.target.host, binding.target.port
+        )
+        self._handshaking = True
+        tls = await binding.loop.start_tls(
+            tcp, self, context, server_hostname=fast.server_name, ssl_handshake_timeout=binding.timeout
+        )
+        self._handshaking = False
+        if tls is None:  # the loop closed the connection during the handshake
+            raise ConnectionResetError("connection closed during the TLS handshake")
+        self.connection_made(tls)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
@@ -65,6 +91,8 @@ class _FastConnection(Connection, asyncio.Protocol):
             return
         self.connecting = False
         self._fast.opened += 1
+        if self._fast.tls is not None:
+            self._fast.tls.handshake_done(transport.get_extra_info("ssl_object"))
         self.owner.on_connected(self)
 
     def _connect_done(self, task: asyncio.Task[Any]) -> None:
@@ -76,9 +104,12 @@ class _FastConnection(Connection, asyncio.Protocol):
             return
         self.closed = True
         self.connecting = False
-        outcome = (
-            Outcome.CONNECT_REFUSED if isinstance(exc, ConnectionRefusedError) else Outcome.CONNECT_ERROR
-        )
+        if self._handshaking or is_tls_failure(exc):
+            outcome = self._fast.tls_failed(exc)
+        elif isinstance(exc, ConnectionRefusedError):
+            outcome = Outcome.CONNECT_REFUSED
+        else:
+            outcome = Outcome.CONNECT_ERROR
         self.owner.on_connect_failed(self, outcome, _perf_counter())
 
     # -- the hot path ----------------------------------------------------------------------------------------
@@ -127,14 +158,16 @@ class _FastConnection(Connection, asyncio.Protocol):
 
     # -- endings ---------------------------------------------------------------------------------------------
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.closed:
+        if self.closed or self.connecting:  # a failed handshake is the connect task's to report
             return
         self.closed = True
         if self.busy:
-            # EOF or reset before the response completed (a read-until-close body counts here too).
+            # EOF or reset before the response completed (a read-until-close body counts here too), or a
+            # TLS alert after the handshake (a TLS 1.3 server refusing the client certificate sends it then).
             self.busy = False
+            outcome = self._fast.tls_failed(exc) if is_tls_failure(exc) else Outcome.RESET
             self._fast.binding.recorder.failure(
-                self.intended, self.sent_at, Outcome.RESET, self.nbytes, self.variant
+                self.intended, self.sent_at, outcome, self.nbytes, self.variant
             )
         self.owner.on_closed(self)
 
@@ -154,6 +187,8 @@ class _FastConnection(Connection, asyncio.Protocol):
                 self._task.cancel()
             if self._tr is not None:
                 self._tr.abort()
+            if self._handshaking and outcome == Outcome.CONNECT_ERROR:  # the sweep's connect timeout
+                outcome = self._fast.tls_failed(TimeoutError(HANDSHAKE_TIMEOUT))
             self.owner.on_connect_failed(self, outcome, _perf_counter())
             return
         if self.busy:
@@ -201,7 +236,7 @@ def _is_uvloop(loop: asyncio.AbstractEventLoop) -> bool:
 
 
 class FastTransport(Transport):
-    """HTTP/1.1 over plain TCP with prebuilt request bytes (``transport="fast"``)."""
+    """HTTP/1.1 over TCP or TLS with prebuilt request bytes (``transport="fast"``)."""
 
     name = "fast"
 
@@ -211,6 +246,8 @@ class FastTransport(Transport):
         self.buffer = memoryview(bytearray(_READ_BUFFER))
         self._binding: Binding | None = None
         self._factory: type[_FastConnection] = _FastConnection
+        self.tls: ResumingContext | None = None
+        self.server_name: str | None = None
 
     @property
     def binding(self) -> Binding:
@@ -221,6 +258,9 @@ class FastTransport(Transport):
         self._binding = binding
         self.requests = [t.http11_bytes(binding.target) for t in binding.templates]
         self._factory = _FastConnection if _is_uvloop(binding.loop) else _BufferedFastConnection
+        if binding.tls is not None:
+            self.tls = client_context(binding.tls, alpn=["http/1.1"])
+            self.server_name = binding.tls.server_name or binding.target.host
 
     def connect(self, owner: Owner) -> Connection:
         conn = self._factory(self, owner)
@@ -229,6 +269,10 @@ class FastTransport(Transport):
 
     def request_bytes(self) -> list[int]:
         return [len(r) for r in self.requests]
+
+    @property
+    def tls_resumed(self) -> int:
+        return self.tls.resumed if self.tls is not None else 0
 
     def __getstate__(self) -> dict[str, object]:
         return {}

@@ -1,10 +1,11 @@
-"""The httpx path: ``httpx.AsyncClient`` for HTTP/2, TLS and whatever the fast path does not speak.
+"""The httpx path: ``httpx.AsyncClient`` for HTTP/2, proxies and whatever the fast path does not speak.
 
 Each connection is a slot that carries one request at a time, so the schedulers, the timeout sweep and the
 recording are the same as on the fast path. For HTTP/1.1 every slot has its own single-connection client
 (sharing one SSL context): one pool with hundreds of connections makes httpx's bookkeeping per request grow
 with the pool, which collapses under a stall. HTTP/2 slots share one client so streams multiplex. It costs a
-task per request: httpx is for features, not for the highest rates.
+task per request: httpx is for features, not for the highest rates. TLS options build the same context as on
+the fast path (engine._tls); a proxy is the one the profile names (never one httpx finds in the environment).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 
 from sk_loadagent.engine._requests import USER_AGENT
+from sk_loadagent.engine._tls import client_context, is_tls_failure
 from sk_loadagent.engine._transports.base import Binding, Connection, Owner, Transport
 from sk_loadagent.engine.result import Outcome
 from sk_loadagent.errors import InputError
@@ -27,6 +29,8 @@ _perf_counter = time.perf_counter
 
 def classify(exc: BaseException) -> Outcome:
     """The Outcome of a request that raised instead of returning a response."""
+    if is_tls_failure(exc):
+        return Outcome.TLS
     if isinstance(exc, httpx.ConnectTimeout):
         return Outcome.CONNECT_ERROR
     if isinstance(exc, httpx.TimeoutException):
@@ -100,7 +104,10 @@ class _HttpxSlot(Connection):
                 return
             self.busy = False
             self.closed = True
-            transport.binding.recorder.failure(self.intended, self.sent_at, classify(exc), 0, self.variant)
+            outcome = classify(exc)
+            if outcome == Outcome.TLS:
+                transport.tls_failed(exc)
+            transport.binding.recorder.failure(self.intended, self.sent_at, outcome, 0, self.variant)
             transport.release(self._client)
             self.owner.on_closed(self)
             return
@@ -176,25 +183,34 @@ class HttpxTransport(Transport):
             )
         self._binding = binding
         # One SSL context for every client: building one loads the CA bundle (tens of milliseconds).
-        self._ssl = httpx.create_ssl_context()
+        self._ssl = httpx.create_ssl_context() if binding.tls is None else client_context(binding.tls)
         if binding.http2:
             self._shared = self._new_client(binding.max_connections)
         url = f"{binding.target.scheme}://{binding.target.host_header}{binding.target.path}"
         self.requests = []
+        # tls.serverName: the name sent in SNI and checked against the certificate instead of the URL's host.
+        server_name = binding.tls.server_name if binding.tls is not None else None
+        extensions = {"sni_hostname": server_name} if server_name else {}
         for template in binding.templates:
-            headers = {"User-Agent": USER_AGENT, **dict(template.headers)}
-            self.requests.append(httpx.Request(template.method, url, headers=headers, content=template.body))
+            # As bytes: httpx encodes str values as ASCII, the fast path (and HTTP/1.1) as latin-1.
+            merged = {"User-Agent": USER_AGENT, **dict(template.headers)}
+            headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in merged.items()]
+            request = httpx.Request(
+                template.method, url, headers=headers, content=template.body, extensions=extensions
+            )
+            self.requests.append(request)
         self._wire_bytes = [len(t.http11_bytes(binding.target)) for t in binding.templates]
 
     def _new_client(self, connections: int) -> httpx.AsyncClient:
         binding = self.binding
         limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        # trust_env=False: never route load through a proxy from the environment.
+        # trust_env=False: the proxy is the profile's, which already followed the environment and NO_PROXY.
         return httpx.AsyncClient(
             http2=binding.http2,
             limits=limits,
             timeout=httpx.Timeout(binding.timeout),
             verify=self._ssl if self._ssl is not None else True,  # set in bind()
+            proxy=binding.proxy,
             trust_env=False,
         )
 
