@@ -145,12 +145,17 @@ def test_a_run_without_a_module_leaves_analytics_alone(tmp_path: Path) -> None:
     assert json.loads(written["studioAnalytics"].read_text())["scopes"] == []
 
 
-def test_an_empty_studio_file_is_bad_input(tmp_path: Path) -> None:
-    (tmp_path / "doc-coverage.metrics.json").write_text("")
-
-    with pytest.raises(InputError) as caught:
+def test_an_empty_or_null_studio_file_is_bad_input(tmp_path: Path) -> None:
+    path = tmp_path / "doc-coverage.metrics.json"
+    path.write_text("")
+    with pytest.raises(InputError) as empty:
+        check_studio_files(tmp_path)
+    path.write_text("null\n")
+    with pytest.raises(InputError) as null:
         check_studio_files(tmp_path)
 
-    assert str(caught.value) == (
-        f"{tmp_path / 'doc-coverage.metrics.json'}: expected a DocCoverage document, got an empty file"
+    assert (
+        str(empty.value)
+        == f"{path}: line 1 column 1: expected valid JSON, got a syntax error (Expecting value)"
     )
+    assert str(null.value) == f"{path}: <document>: expected a DocCoverage document, got an empty file"
