@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,8 @@ def test_the_command_line_a_template_builds_is_one_the_cli_reads(
         "FAIL_ON_DEGRADED": "false" if true == "true" else "False",
         "WARN_ON_REGRESSION": true,
         "RETRY_ON_FLAKINESS": true,
+        "EDITION_OVERRIDE": true,
+        "EDITIONS_PATH": "tests/performance/edition.config.json",
         "MIN_SCORE": "0.85",
         "TARGET_URL": "http://127.0.0.1:8080",
         "MEMORY": ".sk-loadagent/memory.sqlite",
@@ -96,6 +99,7 @@ def test_the_command_line_a_template_builds_is_one_the_cli_reads(
         0.85,
     )
     assert (args.out, args.junit, args.memory) == ("perf", "perf/junit.xml", ".sk-loadagent/memory.sqlite")
+    assert (args.edition_override, args.editions) == (True, "tests/performance/edition.config.json")
 
     minimal = {**dict.fromkeys(env, ""), "TEST_SUITE_PATH": "plan.yaml", "OUT": "perf", "TRACE_ID": "1"}
     minimal["FAIL_ON_DEGRADED"] = true
@@ -108,3 +112,26 @@ def test_the_command_line_a_template_builds_is_one_the_cli_reads(
         True,
         False,
     )
+
+
+def test_the_github_action_reads_the_verdict_of_one_run_or_of_every_edition(tmp_path: Path) -> None:
+    action = yaml.safe_load(GITHUB.read_text())
+    script = next(s for s in action["runs"]["steps"] if s.get("id") == "result")["run"]
+    out = tmp_path / "perf"
+    for edition, score, status in (("vetclinic", 0.97, "pass"), ("vetclinic-premium", 0.62, "degraded")):
+        (out / edition).mkdir(parents=True)
+        (out / edition / "perf-metrics.json").write_text(
+            f'{{"performanceScore": {score}, "status": "{status}"}}'
+        )
+    outputs = tmp_path / "github-output"
+    # The step runs `python`: this interpreter's folder first, as a job's setup-python would put it.
+    path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
+    env = {"PATH": path, "OUT": str(out), "GITHUB_OUTPUT": str(outputs)}
+
+    subprocess.run(["bash", "-eo", "pipefail", "-c", script], env=env, check=True, timeout=30)
+    assert outputs.read_text() == "performanceScore=0.62\nstatus=degraded\n"
+
+    (out / "perf-metrics.json").write_text('{"performanceScore": 0.91, "status": "pass"}')
+    outputs.unlink()
+    subprocess.run(["bash", "-eo", "pipefail", "-c", script], env=env, check=True, timeout=30)
+    assert outputs.read_text() == "performanceScore=0.91\nstatus=pass\n"

@@ -4,28 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sk_loadagent.cli.ci import edition_runs, finish, junit_path
 from sk_loadagent.cli.progress import ProgressPrinter
 from sk_loadagent.cli.report import reasons_block, suite_line, summary_table
 from sk_loadagent.engine import RunOptions, machine_caps
-from sk_loadagent.errors import InputError, MemoryStoreError, StoreUnavailableError, root_cause
+from sk_loadagent.errors import MemoryStoreError, StoreUnavailableError, root_cause
 from sk_loadagent.memory import MemoryStore, open_store_for_run
 from sk_loadagent.models.caps import Caps, parse_cap
 from sk_loadagent.models.context import RunContext
 from sk_loadagent.models.metrics import PerfMetrics
-from sk_loadagent.publish.ci import (
-    GatedTest,
-    append_step_summary,
-    azure_commands,
-    ci_environment,
-    github_annotations,
-    step_summary,
-    write_junit,
-)
+from sk_loadagent.publish.ci import ScopeResult
 from sk_loadagent.publish.outdir import OutputFolder
 from sk_loadagent.suite.gate import GateDecision, decide_gate, gated_tests
 
@@ -80,40 +72,6 @@ def print_outcome(
     out.flush()
 
 
-def junit_path(value: str | None) -> Path | None:
-    """The --junit file, checked before any load is sent: not a folder, in a folder this run can write."""
-    if value is None:
-        return None
-    path = Path(value)
-    if path.is_dir():
-        raise InputError.single("--junit", value, "a file to write the JUnit XML to", "a folder")
-    folder = next((p for p in path.absolute().parents if p.exists()), Path("/"))
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError.single(
-            "--junit", value, "a file in a folder this run can write to", f"{folder} is not writable"
-        )
-    return path
-
-
-def ci_outputs(metrics: PerfMetrics, tests: list[GatedTest], gate: GateDecision) -> None:
-    """The GitHub step summary and annotations, and Azure DevOps logging commands, where the run is."""
-    summary_file, on_github, on_azure = ci_environment()
-    if summary_file is not None:
-        text = step_summary(metrics, tests, passed=gate.passed, gate_reasons=gate.reasons)
-        try:
-            append_step_summary(summary_file, text)
-        except OSError as exc:
-            print(
-                f"sk-loadagent: GITHUB_STEP_SUMMARY: {summary_file}: not written ({exc.strerror})",
-                file=sys.stderr,
-            )
-    lines = github_annotations(tests) if on_github else []
-    lines += azure_commands(metrics, tests, passed=gate.passed) if on_azure else []
-    if lines:
-        sys.stdout.write("\n".join(lines) + "\n")
-        sys.stdout.flush()
-
-
 def explain_service(args: argparse.Namespace) -> ChatCompletionClientBase | None:
     """The chat service for --explain, from the environment; without one the run goes on unexplained."""
     if not args.explain:
@@ -131,24 +89,48 @@ def explain_service(args: argparse.Namespace) -> ChatCompletionClientBase | None
 
 
 async def run_command(args: argparse.Namespace, memory: str) -> int:
-    from sk_loadagent.planners.agent import run_suite
-
+    """One run, or with --edition-override one per edition; the CI outputs and the exit code cover all."""
     caps = caps_from(args)
     chat_service = explain_service(args)
+    request = suite_request(args, caps)
+    junit = junit_path(args.junit)
+    scopes = edition_runs(args, caps)
+    results: list[ScopeResult] = []
+    try:
+        for edition, out in scopes:
+            if len(scopes) > 1:
+                print(f"\n== Edition {edition} (--out {out}) ==", flush=True)
+            results.append(await _run_scope(args, memory, request, chat_service, edition, out))
+    except BaseException:
+        if junit is not None:
+            junit.unlink(missing_ok=True)  # an earlier run's file must not pass for this run's result
+        raise
+    return finish(results, junit)
+
+
+async def _run_scope(
+    args: argparse.Namespace,
+    memory: str,
+    request: SuiteRequest,
+    chat_service: ChatCompletionClientBase | None,
+    edition: str | None,
+    out: Path,
+) -> ScopeResult:
+    """The suite run for one edition (None: the plan's or --edition's) into ``out``, judged and printed."""
+    from sk_loadagent.planners.agent import run_suite
+
     store: MemoryStore | None = None
     printer = None if args.quiet else ProgressPrinter()
     context = RunContext(
         trace_id=args.trace_id,
-        edition_id=args.edition,
+        edition_id=edition,
         module_id=args.module,
         source_agent=args.source_agent,
         memory_compare=not args.no_memory_compare,
     )
-    request = suite_request(args, caps)
-    junit = junit_path(args.junit)
     # Claimed before the store opens and any load is sent: an unwritable or busy --out is exit 2, and a run
     # that fails from here on leaves no earlier artifact there to be taken for its result.
-    output = OutputFolder.claim(args.out)
+    output = OutputFolder.claim(out)
     try:
         # Before any load: a store that is no store is bad input (2); one that does not answer, exit 4.
         store = None if args.no_memory else open_store_for_run(memory)
@@ -171,8 +153,6 @@ async def run_command(args: argparse.Namespace, memory: str) -> int:
         )
     except BaseException as exc:
         output.abandon()
-        if junit is not None:
-            junit.unlink(missing_ok=True)  # an earlier run's file must not pass for this run's result
         failure = _store_failure(exc) if store is not None else None
         if failure is None:
             raise
@@ -185,13 +165,10 @@ async def run_command(args: argparse.Namespace, memory: str) -> int:
             store.close()
     gate = decide_gate(outcome.metrics, min_score=args.min_score, fail_on_degraded=args.fail_on_degraded)
     tests = gated_tests(outcome.metrics, min_score=args.min_score, fail_on_degraded=args.fail_on_degraded)
-    if junit is not None:
-        outcome.artifacts["junit"] = str(write_junit(junit, outcome.metrics, tests))
     print_outcome(outcome.metrics, gate, outcome.artifacts, outcome.explanation)
-    ci_outputs(outcome.metrics, tests, gate)
     if outcome.explanation_note:
         print(f"--explain: no explanation: {outcome.explanation_note}", file=sys.stderr)
-    return 0 if gate.passed else 1
+    return ScopeResult(outcome.metrics, tests, gate.passed, list(gate.reasons))
 
 
 def _store_failure(exc: BaseException) -> StoreUnavailableError | None:

@@ -136,6 +136,12 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         help="a regression against the baseline warns and does not fail the gate (limits still do)",
     )
     p.add_argument(
+        "--edition-override",
+        action="store_true",
+        help="run once per edition of --editions that covers the module, each into --out/<edition>/, "
+        "and gate on all of them",
+    )
+    p.add_argument(
         "--retry-on-flakiness",
         action="store_true",
         help="retry a degraded or failed test once more (the pipeline's retryOnFail for every test)",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sk_loadagent.atomic import write_atomic
-from sk_loadagent.models.metrics import PerfMetrics
+from sk_loadagent.models.metrics import STATUS_ORDER, PerfMetrics
 from sk_loadagent.publish.text import ms, tile_summary
 
 _ICONS = {"pass": "✅", "warning": "⚠️", "degraded": "🟠", "fail": "❌"}
@@ -49,6 +49,20 @@ class GatedTest:
         return self.gated and not self.failed and (self.test.status != "pass" or bool(self.test.regression))
 
 
+@dataclass(frozen=True)
+class ScopeResult:
+    """One module and edition's run as the gate saw it (``--edition-override`` makes one per edition)."""
+
+    suite: PerfMetrics
+    tests: list[GatedTest]
+    passed: bool
+    gate_reasons: list[str]
+
+    @property
+    def scope(self) -> str:
+        return " / ".join(p for p in (self.suite.module_id, self.suite.edition_id) if p) or "suite"
+
+
 def _delta(test: PerfMetrics) -> str | None:
     comparison = test.baseline_comparison
     if comparison is None or comparison.exploratory or comparison.delta_latency_p95 is None:
@@ -68,21 +82,31 @@ def _properties(parent: ET.Element, values: Mapping[str, object]) -> None:
             ET.SubElement(props, "property", name=name, value=str(value))
 
 
-def junit_xml(suite: PerfMetrics, tests: Sequence[GatedTest]) -> str:
-    """One testsuite for the module and edition, one testcase per test."""
-    scope = "/".join(p for p in (suite.module_id, suite.edition_id) if p) or "sk-loadagent"
-    failures = sum(t.failed for t in tests)
-    skipped = sum(not t.gated for t in tests)
+def _counts(tests: Sequence[GatedTest]) -> dict[str, str]:
     seconds = sum(t.test.test_duration or 0.0 for t in tests)
-    counts = {
+    return {
         "tests": str(len(tests)),
-        "failures": str(failures),
+        "failures": str(sum(t.failed for t in tests)),
         "errors": "0",
-        "skipped": str(skipped),
+        "skipped": str(sum(not t.gated for t in tests)),
         "time": f"{seconds:.3f}",
     }
-    root = ET.Element("testsuites", {"name": "sk-loadagent", **counts})
-    suite_el = ET.SubElement(root, "testsuite", {"name": scope, **counts})
+
+
+def junit_xml(results: Sequence[ScopeResult]) -> str:
+    """One testsuite per module and edition, one testcase per test."""
+    root = ET.Element(
+        "testsuites", {"name": "sk-loadagent", **_counts([t for r in results for t in r.tests])}
+    )
+    for result in results:
+        _testsuite(root, result.suite, result.tests)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _testsuite(root: ET.Element, suite: PerfMetrics, tests: Sequence[GatedTest]) -> None:
+    scope = "/".join(p for p in (suite.module_id, suite.edition_id) if p) or "sk-loadagent"
+    suite_el = ET.SubElement(root, "testsuite", {"name": scope, **_counts(tests)})
     _properties(
         suite_el,
         {"traceId": suite.trace_id, "performanceScore": suite.performance_score, "status": suite.status},
@@ -118,12 +142,10 @@ def junit_xml(suite: PerfMetrics, tests: Sequence[GatedTest]) -> str:
             )
             failure.text = reasons
         ET.SubElement(case, "system-out").text = "\n".join(p for p in (tile_summary(test), reasons) if p)
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def write_junit(path: Path, suite: PerfMetrics, tests: Sequence[GatedTest]) -> Path:
-    return write_atomic(path, junit_xml(suite, tests))
+def write_junit(path: Path, results: Sequence[ScopeResult]) -> Path:
+    return write_atomic(path, junit_xml(results))
 
 
 # -- GitHub -----------------------------------------------------------------------------------------------
@@ -143,11 +165,9 @@ def _row(gated: GatedTest) -> str:
     return f"| {gated.name} | {status} | {score} | {p95} | {delta} | {rps} | {errors} | {gate} |"
 
 
-def step_summary(
-    suite: PerfMetrics, tests: Sequence[GatedTest], *, passed: bool, gate_reasons: Sequence[str]
-) -> str:
+def step_summary(result: ScopeResult) -> str:
     """A markdown section for the job's summary page."""
-    scope = " / ".join(p for p in (suite.module_id, suite.edition_id) if p) or "suite"
+    suite, tests, passed, scope = result.suite, result.tests, result.passed, result.scope
     verdict = "passed" if passed else "FAILED"
     score = f"{suite.performance_score:.2f}" if suite.performance_score is not None else "–"
     lines = [
@@ -160,7 +180,7 @@ def step_summary(
         "| --- | --- | ---: | ---: | --- | ---: | ---: | --- |",
         *(_row(t) for t in tests),
         "",
-        "Gate: " + "; ".join(gate_reasons),
+        "Gate: " + "; ".join(result.gate_reasons),
         "",
     ]
     explained = [t for t in tests if t.failed or t.warns]
@@ -186,16 +206,26 @@ def _first_reasons(test: PerfMetrics, n: int = 3) -> str:
     return "; ".join(reasons[:n])
 
 
-def github_annotations(tests: Sequence[GatedTest]) -> list[str]:
+def _issues(results: Sequence[ScopeResult]) -> list[tuple[str, str, str]]:
+    """(kind, test name, message) per failing (error) or warning test; with several editions the name
+    says which."""
+    issues = []
+    for result in results:
+        for gated in result.tests:
+            if not (gated.failed or gated.warns):
+                continue
+            name = f"{result.suite.edition_id}/{gated.name}" if len(results) > 1 else gated.name
+            message = f"{name}: {gated.test.status}; {_first_reasons(gated.test)}"
+            issues.append(("error" if gated.failed else "warning", name, message))
+    return issues
+
+
+def github_annotations(results: Sequence[ScopeResult]) -> list[str]:
     """``::error``/``::warning`` workflow commands: one per failing or warning test."""
-    lines = []
-    for gated in tests:
-        if not (gated.failed or gated.warns):
-            continue
-        kind = "error" if gated.failed else "warning"
-        message = f"{gated.name}: {gated.test.status}; {_first_reasons(gated.test)}"
-        lines.append(f"::{kind} title=sk-loadagent {gated.name}::{_github_escape(message)}")
-    return lines
+    return [
+        f"::{kind} title=sk-loadagent {name}::{_github_escape(message)}"
+        for kind, name, message in _issues(results)
+    ]
 
 
 def _github_escape(text: str) -> str:
@@ -210,19 +240,20 @@ def _vso_escape(text: str) -> str:
     return text.replace("%", "%AZP25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def azure_commands(suite: PerfMetrics, tests: Sequence[GatedTest], *, passed: bool) -> list[str]:
+def azure_commands(results: Sequence[ScopeResult]) -> list[str]:
     """``##vso`` logging commands: an issue per failing (error) or warning test, the score and status as
-    pipeline variables, and a task result of SucceededWithIssues when the gate passed with warnings."""
-    lines = []
-    for gated in tests:
-        if gated.failed or gated.warns:
-            kind = "error" if gated.failed else "warning"
-            message = f"{gated.name}: {gated.test.status}; {_first_reasons(gated.test)}"
-            lines.append(f"##vso[task.logissue type={kind}]{_vso_escape(message)}")
-    if suite.performance_score is not None:
-        lines.append(f"##vso[task.setvariable variable=performanceScore]{suite.performance_score:.2f}")
-    lines.append(f"##vso[task.setvariable variable=performanceStatus]{suite.status or 'none'}")
-    if passed and any(t.warns for t in tests):
+    pipeline variables (the lowest score and the worst status over several editions), and a task result of
+    SucceededWithIssues when every gate passed but with warnings."""
+    lines = [
+        f"##vso[task.logissue type={kind}]{_vso_escape(message)}" for kind, _, message in _issues(results)
+    ]
+    scores = [r.suite.performance_score for r in results if r.suite.performance_score is not None]
+    if scores:
+        lines.append(f"##vso[task.setvariable variable=performanceScore]{min(scores):.2f}")
+    statuses = [r.suite.status for r in results if r.suite.status is not None]
+    worst = max(statuses, key=lambda s: STATUS_ORDER.get(s, 1), default="none")
+    lines.append(f"##vso[task.setvariable variable=performanceStatus]{worst}")
+    if all(r.passed for r in results) and any(t.warns for r in results for t in r.tests):
         lines.append("##vso[task.complete result=SucceededWithIssues;]gate passed with warnings")
     return lines
 
