@@ -1,8 +1,11 @@
-"""The local services tests use (PostgreSQL), and what a test does when one is missing: on a developer's
-machine it skips with the reason; under ``CI=true`` it fails, so a CI run can never pass by skipping.
+"""The local services tests use (PostgreSQL, NATS, RabbitMQ), and what a test does when one is missing: on a
+developer's machine it skips with the reason; under ``CI=true`` it fails, so a CI run can never pass by
+skipping.
 
 PostgreSQL is ``SK_LOADAGENT_TEST_POSTGRES`` (default: the local server, trust auth, database ``test``);
-each test works in a schema of its own that is dropped afterwards.
+each test works in a schema of its own that is dropped afterwards. NATS is ``SK_LOADAGENT_TEST_NATS``
+(default ``nats://127.0.0.1:4222``), RabbitMQ ``SK_LOADAGENT_TEST_AMQP`` (default the guest account on
+127.0.0.1:5672); tests use subjects and queues of their own and delete what they declared.
 """
 
 from __future__ import annotations
@@ -65,3 +68,37 @@ def drop_schema(server: str, schema: str) -> None:
 
     with psycopg.connect(server, autocommit=True, connect_timeout=3) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+NATS_URL = os.environ.get("SK_LOADAGENT_TEST_NATS", "nats://127.0.0.1:4222")
+AMQP_URL = os.environ.get("SK_LOADAGENT_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+@functools.cache
+def _listening_problem(url: str, what: str) -> str | None:
+    """Why nothing accepts connections at ``url``'s host and port (checked once per session), or None."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0), timeout=3):
+            return None
+    except OSError as exc:
+        return f"{what} is not reachable at {parts.hostname}:{parts.port}: {exc.strerror or exc}"
+
+
+def nats_server(url: str = NATS_URL) -> str:
+    """The NATS URL, or a skip (a failure under CI=true) saying why there is none."""
+    problem = _listening_problem(url, "NATS")
+    if problem is not None:
+        service_missing(problem)
+    return url
+
+
+def rabbitmq_server(url: str = AMQP_URL) -> str:
+    """The RabbitMQ URL, or a skip (a failure under CI=true) saying why there is none."""
+    problem = _listening_problem(url, "RabbitMQ")
+    if problem is not None:
+        service_missing(problem)
+    return url

@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # Distributions whose import name is not their name (or that an extra brings in).
-IMPORT_NAMES = {"pyyaml": "yaml", "httpx[http2]": "h2", "psycopg[binary]": "psycopg"}
+IMPORT_NAMES = {"pyyaml": "yaml", "httpx[http2]": "h2", "psycopg[binary]": "psycopg", "nats-py": "nats"}
 TOOLING_EXTRAS = {"dev"}  # test and lint tools, run rather than imported
 
 
@@ -32,7 +32,10 @@ def import_name(requirement: str) -> str:
 
 @functools.cache
 def used_modules() -> frozenset[str]:
-    pattern = re.compile(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)|find_spec\(\"([A-Za-z_]\w*)", re.MULTILINE)
+    # An optional library may be imported through sk_loadagent.agent._extras.require("name", ...).
+    pattern = re.compile(
+        r"^\s*(?:import|from)\s+([A-Za-z_]\w*)|(?:find_spec|require)\(\"([A-Za-z_]\w*)", re.MULTILINE
+    )
     found: set[str] = set()
     for folder in ("sk_loadagent", "samples"):
         for path in (ROOT / folder).rglob("*.py"):

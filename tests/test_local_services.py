@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 
 import pytest
-from local_services import postgres_server
+from local_services import nats_server, postgres_server, rabbitmq_server
 
 
 @pytest.fixture
@@ -37,3 +38,24 @@ def test_a_missing_server_fails_under_ci(nowhere: str, ci: str, monkeypatch: pyt
 
     assert str(failed.value).startswith(f"PostgreSQL is not reachable at {nowhere}: ")
     assert str(failed.value).endswith("(CI=true: a missing service fails the run instead of skipping)")
+
+
+@pytest.mark.parametrize(
+    ("server", "scheme", "name"), [(nats_server, "nats", "NATS"), (rabbitmq_server, "amqp", "RabbitMQ")]
+)
+def test_a_missing_broker_fails_under_ci_and_skips_outside(
+    nowhere: str, server: Callable[[str], str], scheme: str, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = nowhere.split(":")[2].split("/")[0]
+    url = f"{scheme}://127.0.0.1:{port}"
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception) as failed:
+        server(url)
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        server(url)
+
+    assert str(failed.value).startswith(f"{name} is not reachable at 127.0.0.1:{port}: ")
+    assert str(skipped.value) == str(failed.value).removesuffix(
+        " (CI=true: a missing service fails the run instead of skipping)"
+    )

@@ -164,6 +164,8 @@ async def _run_scope(
         if store is not None:
             store.close()
     gate = decide_gate(outcome.metrics, min_score=args.min_score, fail_on_degraded=args.fail_on_degraded)
+    for note in outcome.plan_notes:
+        print(f"Plan: {note}")
     tests = gated_tests(outcome.metrics, min_score=args.min_score, fail_on_degraded=args.fail_on_degraded)
     print_outcome(outcome.metrics, gate, outcome.artifacts, outcome.explanation)
     if outcome.explanation_note:
@@ -213,6 +215,8 @@ def plan_command(args: argparse.Namespace) -> int:
         context, memory_enabled=True, baseline_file=bool(args.baseline), max_retries=plan.max_retries
     )
     print(f"Execution plan {plan.trace_id}: {plan.module_id} / {plan.edition_id or '-'} at {plan.base_url}")
+    for note in plan.notes:
+        print(f"  note: {note}")
     for test in plan.tests:
         gated = "" if not test.exclude_from_gate else " (not gated)"
         print(f"  [{test.index}] {test.method} {test.endpoint} {test.test_type}{gated}: {test.profile}")

@@ -1,4 +1,4 @@
-"""sk-loadagent: run, plan, history and demo.
+"""sk-loadagent: run, plan, design, agent, mcp, listen, history and demo.
 
 Exit codes: 0 the gate passed, 1 the gate failed, 2 bad input, 3 the target could not be reached at all,
 4 the agent itself failed (a load worker died or hung, the memory store is unreachable or refused, the disk
@@ -171,6 +171,32 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--json", action="store_true", help="a JSON list of perf-metrics summaries")
     history.set_defaults(handler=cmd_history)
 
+    from sk_loadagent.cli.design import add_design_arguments
+
+    design = sub.add_parser(
+        "design", help="design a test-suite plan from OpenAPI and service metadata (no LLM)"
+    )
+    add_design_arguments(design)
+    design.set_defaults(handler=cmd_design)
+
+    from sk_loadagent.cli.agent import add_agent_arguments
+
+    agent = sub.add_parser("agent", help="let a chat model plan, run and judge load tests, within set limits")
+    add_agent_arguments(agent)
+    agent.set_defaults(handler=cmd_agent)
+
+    from sk_loadagent.cli.mcp import add_mcp_arguments
+
+    mcp = sub.add_parser("mcp", help="serve the skills and the LoadAgent plugin over MCP (stdio or HTTP)")
+    add_mcp_arguments(mcp)
+    mcp.set_defaults(handler=cmd_mcp)
+
+    from sk_loadagent.cli.listen import add_listen_arguments
+
+    listen = sub.add_parser("listen", help="run the suites other agents' events call for (NATS or RabbitMQ)")
+    add_listen_arguments(listen)
+    listen.set_defaults(handler=cmd_listen)
+
     demo = sub.add_parser("demo", help="run the bundled sample service: a baseline, then a slowed release")
     demo.add_argument("--out", default="perf", metavar="DIR", help="artifact directory (default: ./perf)")
     demo.add_argument(
@@ -200,6 +226,30 @@ def cmd_history(args: argparse.Namespace) -> int:
     from sk_loadagent.cli.history import history_command
 
     return history_command(args, memory_url(args.memory))
+
+
+def cmd_design(args: argparse.Namespace) -> int:
+    from sk_loadagent.cli.design import design_command
+
+    return design_command(args)
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    from sk_loadagent.cli.agent import agent_command
+
+    return asyncio.run(agent_command(args, memory_url(args.memory)))
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from sk_loadagent.cli.mcp import mcp_command
+
+    return asyncio.run(mcp_command(args, memory_url(args.memory)))
+
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    from sk_loadagent.cli.listen import listen_command
+
+    return asyncio.run(listen_command(args, memory_url(args.memory)))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -14,6 +14,8 @@ def _baseline(test: PerfMetrics) -> str:
     c = test.baseline_comparison
     if c is None:
         return "not compared"
+    if test.infrastructure_failure is not None:
+        return "not judged (infrastructure failure)"
     if c.exploratory or c.p95_latency_baseline is None:
         return "no baseline (exploratory)"
     verdict = "REGRESSED" if c.regressed else "ok"

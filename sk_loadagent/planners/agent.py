@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from semantic_kernel.connectors.ai.chat_completion_client_base import ChatComple
 from semantic_kernel.filters import FilterTypes
 
 from sk_loadagent.engine import Progress, RunOptions
+from sk_loadagent.errors import InputError
 from sk_loadagent.memory import MemoryStore
 from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.context import RunContext
@@ -34,6 +36,8 @@ from sk_loadagent.skills import (
     TestPlanInterpreter,
     ThresholdEvaluator,
 )
+from sk_loadagent.skills._runs import RunResultCache
+from sk_loadagent.suite.inputs import load_inputs
 from sk_loadagent.suite.outputs import write_run_outputs
 
 
@@ -68,6 +72,8 @@ class AgentOutcome:
     explanation: str | None = None
     # Why an explanation that was asked for is missing (no chat service, or it failed).
     explanation_note: str | None = None
+    # What the edition and Studio changed in the plan (ExecutionPlan.notes).
+    plan_notes: list[str] = field(default_factory=list)
 
 
 def build_kernel(
@@ -84,13 +90,14 @@ def build_kernel(
     """A kernel with the eight skills registered under their spec names and the step recorder as filter;
     with a chat service, also that service and the prompt functions (sk_loadagent.prompts)."""
     recorder = recorder or StepRecorder()
+    runs = RunResultCache()
     kernel = Kernel()
     kernel.add_plugin(TestPlanInterpreter(), plugin_name="TestPlanInterpreter")
     kernel.add_plugin(
-        LoadRunnerExecutor(options, target_pid=target_pid, progress=progress),
+        LoadRunnerExecutor(options, target_pid=target_pid, progress=progress, runs=runs),
         plugin_name="LoadRunnerExecutor",
     )
-    kernel.add_plugin(PerfMetricCollector(), plugin_name="PerfMetricCollector")
+    kernel.add_plugin(PerfMetricCollector(runs), plugin_name="PerfMetricCollector")
     kernel.add_plugin(RegressionComparer(store), plugin_name="RegressionComparer")
     kernel.add_plugin(PerformanceScorer(), plugin_name="PerformanceScorer")
     kernel.add_plugin(ThresholdEvaluator(), plugin_name="ThresholdEvaluator")
@@ -105,6 +112,23 @@ def build_kernel(
         add_prompt_plugins(kernel)
     kernel.add_filter(FilterTypes.FUNCTION_INVOCATION, recorder)
     return kernel
+
+
+def trusted_options(request: SuiteRequest, options: RunOptions | None) -> RunOptions:
+    """The load runner's options, its allow-list widened by the hosts the request names and by the
+    ``allowHosts`` of the plan it hands over.
+
+    run_suite's caller is the host (the CLI, a Python program, the LoadAgent plugin with its configured
+    hosts), so the plan it hands over is trusted. A plan that reaches the runner any other way (an execution
+    plan in KernelArguments, a model's tool call) cannot widen the list (``suite.execute.run_tests``).
+    """
+    options = options or RunOptions()
+    try:
+        plan_hosts = load_inputs(request.plan).plan.allow_hosts
+    except InputError:
+        plan_hosts = []  # the interpret step reports the bad plan, and the step log records it
+    hosts = [*options.allow_hosts, *request.allow_hosts, *plan_hosts]
+    return dataclasses.replace(options, allow_hosts=tuple(dict.fromkeys(hosts)))
 
 
 async def run_suite(
@@ -171,7 +195,7 @@ async def run_suite(
         kernel = build_kernel(
             store=store,
             out_dir=output.staging,
-            options=options,
+            options=trusted_options(request, options),
             target_pid=target_pid,
             progress=progress,
             recorder=recorder,
@@ -211,4 +235,5 @@ async def run_suite(
         memory_records=list(arguments.get("memoryRecords") or []),
         explanation=explanation,
         explanation_note=note,
+        plan_notes=list((arguments.get("executionPlan") or {}).get("notes") or []),
     )

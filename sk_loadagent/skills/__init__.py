@@ -8,6 +8,7 @@ expected; ``kernel.invoke`` raises it wrapped in Semantic Kernel's ``KernelInvok
 ``sk_loadagent.errors.root_cause(exc)`` returns it.
 """
 
+from sk_loadagent.skills._runs import RunResultCache, RunResults
 from sk_loadagent.skills.load_runner_executor import LoadRunnerExecutor
 from sk_loadagent.skills.memory_pusher import MemoryPusher
 from sk_loadagent.skills.perf_metric_collector import PerfMetricCollector
@@ -24,6 +25,8 @@ __all__ = [
     "PerformanceScorer",
     "PreviewPublisher",
     "RegressionComparer",
+    "RunResultCache",
+    "RunResults",
     "TestPlanInterpreter",
     "ThresholdEvaluator",
 ]

@@ -9,15 +9,19 @@ an AssertionError names nothing.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from sk_loadagent.errors import InputError
 from sk_loadagent.models.caps import Caps
-from sk_loadagent.models.loading import validate_document
+from sk_loadagent.models.loading import problems_from, validate_document
 from sk_loadagent.models.metrics import PerfMetrics
 from sk_loadagent.models.plan import TestSuitePlan
+from sk_loadagent.skills._runs import RunResultCache, RunResults
 from sk_loadagent.suite.execute import TestRun
 from sk_loadagent.suite.execution_plan import ExecutionPlan
 
@@ -25,6 +29,20 @@ from sk_loadagent.suite.execution_plan import ExecutionPlan
 def _shown(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+@functools.cache
+def _adapter(annotation: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(annotation)
+
+
+def argument(name: str, annotation: Any, value: Any) -> Any:
+    """A plain argument checked against its type, by pydantic's rules: ``"3"`` is 3 but ``3.5`` is no whole
+    number and ``"maybe"`` no boolean (Semantic Kernel's own coercion would truncate and guess)."""
+    try:
+        return _adapter(annotation).validate_python(value)
+    except ValidationError as exc:
+        raise InputError(name, problems_from(exc, data=value)) from None
 
 
 def perf_metrics(value: Any) -> PerfMetrics:
@@ -69,8 +87,11 @@ def plan_caps(value: Any) -> Caps | None:
     return validate_document(value, Caps, "caps")
 
 
-def run_results(value: Any, plan: ExecutionPlan) -> list[TestRun]:
-    """collect_metrics' ``runResults``: the TestRun list run_load_tests returned, for tests of ``plan``."""
+def run_results(value: Any, plan: ExecutionPlan, cache: RunResultCache | None = None) -> list[TestRun]:
+    """collect_metrics' ``runResults``: what run_load_tests returned (its ``runResultsId``, which ``cache``
+    resolves), or, from Python, the TestRun list itself; each run must be of a test of ``plan``."""
+    if isinstance(value, str | dict | RunResults):
+        value = _cached_runs(value, cache)
     expected = "the list of runs that run_load_tests returned"
     if not isinstance(value, list | tuple) or not value:
         raise InputError.single("runResults", "", expected, _shown(value))
@@ -88,6 +109,22 @@ def run_results(value: Any, plan: ExecutionPlan) -> list[TestRun]:
                 str(run.index),
             )
     return list(value)
+
+
+def _cached_runs(value: str | dict[str, Any] | RunResults, cache: RunResultCache | None) -> list[TestRun]:
+    if isinstance(value, str):
+        run_id = value
+    elif isinstance(value, RunResults):
+        run_id = value.run_results_id
+    else:
+        run_id = validate_document(value, RunResults, "runResults").run_results_id
+    runs = cache.get(run_id) if cache is not None else None
+    if runs is None:
+        known = ", ".join(cache.known()) if cache is not None and cache.known() else "none in this kernel"
+        raise InputError.single(
+            "runResults", "runResultsId", f"the id of runs run_load_tests made here ({known})", repr(run_id)
+        )
+    return runs
 
 
 def attempt_number(value: Any) -> int:

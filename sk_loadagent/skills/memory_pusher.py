@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from semantic_kernel.functions import kernel_function
-
 from sk_loadagent.memory import MemoryStore
+from sk_loadagent.models.metrics import PerfMetrics
 from sk_loadagent.skills._coerce import perf_metrics
+from sk_loadagent.skills._schema import takes, tool_function
 from sk_loadagent.suite.remember import push
 
 
@@ -18,12 +18,12 @@ class MemoryPusher:
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
 
-    @kernel_function(
+    @tool_function(
         name="push_to_memory",
         description="Store each evaluated test in memory; returns the stored run ids and baseline changes.",
     )
     async def push_to_memory(
         self,
-        perfMetrics: Annotated[dict[str, Any], "evaluated perf-metrics of one test or of a suite"],
+        perfMetrics: Annotated[Any, takes(PerfMetrics, "evaluated perf-metrics of one test or of a suite")],
     ) -> list[dict[str, Any]]:
         return await asyncio.to_thread(push, perf_metrics(perfMetrics), self.store)

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-from semantic_kernel.functions import kernel_function
-
+from sk_loadagent.models.metrics import PerfMetrics
 from sk_loadagent.publish import write_artifacts
 from sk_loadagent.skills._coerce import attempt_history, perf_metrics
+from sk_loadagent.skills._schema import takes, tool_function
 
 
 class PreviewPublisher:
@@ -28,14 +28,16 @@ class PreviewPublisher:
         self.steps = steps
         self.report = report
 
-    @kernel_function(
+    @tool_function(
         name="publish_preview",
         description="Write the run's artifacts and the Studio preview tile; returns their paths.",
     )
     def publish_preview(
         self,
-        perfMetrics: Annotated[dict[str, Any], "evaluated perf-metrics of a suite"],
-        attempts: Annotated[list[dict[str, Any]] | None, "the retry history"] = None,
+        perfMetrics: Annotated[Any, takes(PerfMetrics, "evaluated perf-metrics of a suite")],
+        attempts: Annotated[
+            Any, takes(list[dict[str, Any]] | None, "the retry history, one mapping per attempt")
+        ] = None,
     ) -> dict[str, str]:
         written = write_artifacts(
             perf_metrics(perfMetrics),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from semantic_kernel.functions import kernel_function
-
 from sk_loadagent.memory import MemoryStore
-from sk_loadagent.skills._coerce import execution_plan, perf_metrics, same_shape
+from sk_loadagent.models.metrics import PerfMetrics
+from sk_loadagent.skills._coerce import argument, execution_plan, perf_metrics, same_shape
+from sk_loadagent.skills._schema import takes, tool_function
+from sk_loadagent.suite.execution_plan import ExecutionPlan
 from sk_loadagent.suite.judge import compare
 
 
@@ -17,7 +18,7 @@ class RegressionComparer:
     def __init__(self, store: MemoryStore | None = None) -> None:
         self.store = store
 
-    @kernel_function(
+    @tool_function(
         name="compare_with_baseline",
         description=(
             "Compare perf-metrics with the memory baseline of the same edition, module, test type and "
@@ -26,11 +27,13 @@ class RegressionComparer:
     )
     def compare_with_baseline(
         self,
-        perfMetrics: Annotated[dict[str, Any], "perf-metrics of one test or of a suite"],
-        executionPlan: Annotated[dict[str, Any] | None, "the execution plan (for seed baselines)"] = None,
-        memoryCompare: Annotated[bool, "false skips the comparison"] = True,
+        perfMetrics: Annotated[Any, takes(PerfMetrics, "perf-metrics of one test or of a suite")],
+        executionPlan: Annotated[
+            Any, takes(ExecutionPlan | None, "the execution plan (for seed baselines)")
+        ] = None,
+        memoryCompare: Annotated[Any, takes(bool, "false skips the comparison")] = True,
     ) -> Any:
         metrics = perf_metrics(perfMetrics)
-        if not memoryCompare:
+        if not argument("memoryCompare", bool, memoryCompare):
             return same_shape(perfMetrics, metrics)
         return same_shape(perfMetrics, compare(metrics, execution_plan(executionPlan), self.store))

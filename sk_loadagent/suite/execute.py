@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import psutil
 
-from sk_loadagent.engine import Progress, RunOptions, RunResult, build_profile, is_loopback, run_profile
+from sk_loadagent.engine import (
+    LoadProfile,
+    Progress,
+    RunOptions,
+    RunResult,
+    build_profile,
+    is_loopback,
+    run_profile,
+)
 from sk_loadagent.suite.execution_plan import ExecutionPlan, PlannedTest
 from sk_loadagent.telemetry import ProcessSampler
 from sk_loadagent.telemetry.resources import ResourceSamples
@@ -42,14 +49,9 @@ def find_listener_pid(url: str) -> int | None:
     return None
 
 
-async def run_one(
-    plan: ExecutionPlan,
-    planned: PlannedTest,
-    options: RunOptions,
-    target_pid: int | None,
-    progress: Callable[[str, Progress], None] | None,
-) -> TestRun:
-    profile = build_profile(
+def profile_of(plan: ExecutionPlan, planned: PlannedTest) -> LoadProfile:
+    """The load profile a planned test runs: its schedule, length and peak."""
+    return build_profile(
         planned.test,
         base_url=plan.base_url,
         method=planned.method,
@@ -59,6 +61,16 @@ async def run_one(
         caps=plan.caps,
         proxy=plan.proxy,
     )
+
+
+async def run_one(
+    plan: ExecutionPlan,
+    planned: PlannedTest,
+    options: RunOptions,
+    target_pid: int | None,
+    progress: Callable[[str, Progress], None] | None,
+) -> TestRun:
+    profile = profile_of(plan, planned)
     label = planned.label
 
     def report(snapshot: Progress) -> None:
@@ -83,9 +95,11 @@ async def run_tests(
     target_pid: int | None = None,
     progress: Callable[[str, Progress], None] | None = None,
 ) -> list[TestRun]:
-    """Run every planned test (or the listed indices), in plan order."""
-    hosts = (*options.allow_hosts, *plan.allow_hosts)
-    options = dataclasses.replace(options, allow_hosts=hosts)
+    """Run every planned test (or the listed indices), in plan order.
+
+    Only ``options.allow_hosts`` (the host's configuration) may let load leave loopback: the plan's own
+    ``allowHosts`` came with the plan, which a caller of the skill, or a model, may have written.
+    """
     pid = target_pid if target_pid is not None else find_listener_pid(plan.base_url)
     chosen = [t for t in plan.tests if tests is None or t.index in tests]
     return [await run_one(plan, planned, options, pid, progress) for planned in chosen]

@@ -18,6 +18,7 @@ from sk_loadagent.models._base import WireModel
 from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.durations import Duration
 from sk_loadagent.models.plan import TestSpec, TlsOptions, check_base_url, proxy_url_problem
+from sk_loadagent.suite.editions import EditionSchedule, scale_rates, schedule_for_edition
 from sk_loadagent.suite.inputs import SuiteInputs
 from sk_loadagent.suite.sources import Sources
 
@@ -77,6 +78,9 @@ class ExecutionPlan(WireModel):
     weighting: dict[str, Any] | None = None
     seed_baselines: list[dict[str, Any]] = Field(default_factory=list)
     caps: Caps | None = Field(default=None, description="the caps the plan was checked against")
+    notes: list[str] = Field(
+        default_factory=list, description="what the edition and Studio changed in the plan, and why"
+    )
 
     def sources(self) -> Sources:
         """The judging inputs the plan carries, validated again (the plan may have come over the wire)."""
@@ -204,13 +208,7 @@ def apply_adjustments(test: TestSpec, adjustments: dict[str, str | float]) -> Te
     data = test.model_dump(by_alias=False, exclude_none=True)
     factor = adjustments.get("loadFactor")
     if isinstance(factor, int | float):
-        for key in ("rps", "baseline_rps", "start_rps", "step_rps", "max_rps"):
-            if key in data:
-                data[key] = max(1.0, round(float(data[key]) * factor, 3))
-        if "vus" in data:
-            data["vus"] = max(1, round(data["vus"] * factor))
-        if "stages" in data:
-            data["stages"] = [{**s, "target": round(s["target"] * factor, 3)} for s in data["stages"]]
+        scale_rates(data, factor, floor=1.0, vus=True)
     for key in ("duration", "warmup"):
         if key in adjustments:
             data[key] = adjustments[key]
@@ -272,12 +270,12 @@ def interpret(
     module = module_id or plan.module_id
     trace = trace_id or plan.trace_id or default_trace_id(module)
     edition = edition_id or plan.edition_id
-    window = plan.execution_window
-    retry_default = (
-        bool(plan.retry_on_fail) or bool(inputs.flags(module, edition).retry_on_fail) or retry_on_flakiness
-    )
+    schedule = _edition_schedule(inputs, edition)
+    window = schedule.execution_window
+    studio_retry = bool(inputs.flags(module, edition).retry_on_fail)
+    retry_default = bool(plan.retry_on_fail) or studio_retry or retry_on_flakiness
     planned: list[PlannedTest] = []
-    for index, spec in enumerate(plan.tests):
+    for index, spec in ((s.index, s.test) for s in schedule.tests):
         test = spec
         extra = (adjustments or {}).get(index)
         if extra:
@@ -351,7 +349,22 @@ def interpret(
         weighting=inputs.weighting.to_wire() if inputs.weighting is not None else None,
         seed_baselines=[b.to_wire() for b in inputs.baselines],
         caps=caps,
+        notes=schedule.notes,
     )
+
+
+def _edition_schedule(inputs: SuiteInputs, edition_id: str | None) -> EditionSchedule:
+    """The plan's tests as the edition runs them; an edition that leaves none to run is bad input."""
+    edition = inputs.editions.edition(edition_id) if inputs.editions is not None else None
+    schedule = schedule_for_edition(inputs.plan, edition, inputs.annotations, edition_id)
+    if not schedule.tests and edition is not None:
+        raise InputError.single(
+            inputs.plan_source,
+            "tests",
+            f"at least one test of a type edition {edition_id} runs ({', '.join(edition.test_types or [])})",
+            ", ".join(t.type for t in inputs.plan.tests),
+        )
+    return schedule
 
 
 def _retry_on_fail(from_test: bool | None, from_studio: bool | None, default: bool) -> bool:

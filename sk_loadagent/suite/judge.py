@@ -163,7 +163,7 @@ def compare_test(
     comparison = compare_runs(comparison_input(test), baseline, tolerance, run_noise=run_noise_for(entries))
     selected = select_baseline(entries)
     notes = list(comparison.notes or [])
-    updates: dict[str, Any] = {"flaky_history": _flaky([e.status for e in entries]) or None}
+    updates: dict[str, Any] = {"flaky_history": _flaky([e.status for e in measured_runs(entries)]) or None}
     updates.update(_previous_run(entries))
     found = series_change_points(measured_runs(entries))
     if found.points:

@@ -24,6 +24,7 @@ from sk_loadagent.skills import (
     PerformanceScorer,
     PreviewPublisher,
     RegressionComparer,
+    RunResultCache,
     TestPlanInterpreter,
     ThresholdEvaluator,
 )
@@ -76,6 +77,42 @@ async def test_collect_metrics_needs_the_runs_of_run_load_tests() -> None:
 
     assert await refusal(PerfMetricCollector(), "collect_metrics", executionPlan=plan, runResults=["x"]) == (
         "runResults: [0]: expected a TestRun from run_load_tests, got 'x'"
+    )
+
+
+async def test_collect_metrics_names_a_run_id_it_does_not_hold() -> None:
+    plan = interpret(load_inputs(PLAN)).to_wire()
+
+    assert await refusal(
+        PerfMetricCollector(RunResultCache()),
+        "collect_metrics",
+        executionPlan=plan,
+        runResults={"runResultsId": "r-9"},
+    ) == (
+        "runResults: runResultsId: expected the id of runs run_load_tests made here (none in this kernel), "
+        "got 'r-9'"
+    )
+
+
+async def test_a_whole_number_argument_is_not_truncated() -> None:
+    plan = interpret(load_inputs(PLAN)).to_wire()
+
+    assert await refusal(LoadRunnerExecutor(), "run_load_tests", executionPlan=plan, retryTests=[1.5]) == (
+        "retryTests: [0]: expected a whole number, got 1.5"
+    )
+
+
+async def test_a_flag_must_be_true_or_false(store: MemoryStore) -> None:
+    refused = await refusal(
+        RegressionComparer(store), "compare_with_baseline", perfMetrics=METRICS, memoryCompare="maybe"
+    )
+
+    assert refused == "memoryCompare: <document>: expected true or false, got 'maybe'"
+
+
+async def test_a_path_argument_must_be_text() -> None:
+    assert await refusal(TestPlanInterpreter(), "interpret_plan", plan=PLAN, metadataFile=7) == (
+        "metadataFile: <document>: expected text, got 7"
     )
 
 

@@ -27,6 +27,7 @@ from sk_loadagent.skills import (
     PerfMetricCollector,
     PreviewPublisher,
     RegressionComparer,
+    RunResultCache,
     TestPlanInterpreter,
     ThresholdEvaluator,
 )
@@ -143,16 +144,30 @@ async def test_interpreter_reports_a_bad_plan_by_field() -> None:
 # -- LoadRunnerExecutor ---------------------------------------------------------------------------------
 
 
-async def test_executor_runs_every_planned_test() -> None:
-    kernel = kernel_with(LoadRunnerExecutor(mock_options()), "LoadRunnerExecutor")
+async def test_executor_runs_every_planned_test_and_keeps_the_runs_under_an_id() -> None:
+    executor = LoadRunnerExecutor(mock_options())
+    kernel = kernel_with(executor, "LoadRunnerExecutor")
     plan = execution_plan({**PLAN, "tests": PLAN["tests"][:1]})
 
-    runs = await invoke(kernel, "run_load_tests", executionPlan=plan.to_wire(), traceId="t-1")
+    value = await invoke(kernel, "run_load_tests", executionPlan=plan.to_wire(), traceId="t-1")
 
+    # JSON for the caller: the id and a line per test; the samples stay in the executor's cache.
+    assert value == {
+        "runResultsId": value["runResultsId"],
+        "tests": [
+            {
+                "index": 0,
+                "target": f"{BASE_URL}/checkout/submit",
+                "measuredRequests": 5,
+                "durationSeconds": 0.55,
+                "complete": True,
+            }
+        ],
+    }
+    runs = executor.runs.get(value["runResultsId"])
+    assert runs is not None
     assert [type(r) for r in runs] == [TestRun]
     (run,) = runs
-    assert run.index == 0
-    assert run.result.target == f"{BASE_URL}/checkout/submit"
     assert [p.name for p in run.result.phases] == ["ramp-up", "steady"]
     # 10 rps for 500 ms after a 50 ms ramp: one ramp request and five steady ones, alternating 200/503.
     assert run.result.samples.status.tolist() == [200, 503, 200, 503, 200, 503]
@@ -163,12 +178,33 @@ async def test_executor_reruns_only_the_listed_tests_on_a_retry() -> None:
     kernel = kernel_with(LoadRunnerExecutor(mock_options()), "LoadRunnerExecutor")
     plan = execution_plan()
 
-    runs = await invoke(
+    value = await invoke(
         kernel, "run_load_tests", executionPlan=plan.to_wire(), retryAttempt=1, retryTests=[1]
     )
 
-    assert [r.index for r in runs] == [1]
-    assert runs[0].result.phases[-1].target_vus == 1
+    assert [t["index"] for t in value["tests"]] == [1]
+
+
+async def test_the_collector_finds_the_executors_runs_by_their_id() -> None:
+    runs = RunResultCache()
+    kernel = Kernel()
+    kernel.add_plugin(LoadRunnerExecutor(mock_options(), runs=runs), plugin_name="LoadRunnerExecutor")
+    kernel.add_plugin(PerfMetricCollector(runs), plugin_name="PerfMetricCollector")
+    plan = execution_plan({**PLAN, "tests": PLAN["tests"][:1]}).to_wire()
+    arguments = KernelArguments(executionPlan=plan)
+
+    ran = await kernel.invoke(
+        plugin_name="LoadRunnerExecutor", function_name="run_load_tests", arguments=arguments
+    )
+    assert ran is not None
+    # As a model would pass it back: the JSON run_load_tests returned.
+    arguments["runResults"] = json.loads(json.dumps(ran.value))
+    collected = await kernel.invoke(
+        plugin_name="PerfMetricCollector", function_name="collect_metrics", arguments=arguments
+    )
+
+    assert collected is not None
+    assert collected.value["requests"] == 5
 
 
 # -- PerfMetricCollector --------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from sk_loadagent.analysis import gate
+from sk_loadagent.cli.report import summary_table
 from sk_loadagent.errors import InputError
 from sk_loadagent.memory import MemoryStore, SeriesKey
 from sk_loadagent.models.metrics import LatencySummary, PerfMetrics, TimelinePoint
@@ -70,6 +71,8 @@ def test_an_outage_never_erases_the_baseline_on_any_store(kit, any_store: Memory
     baseline = any_store.baseline(kit.KEY)
     assert baseline is not None
     assert baseline.run_id == pushed["runId"]
+    # The printed table does not call an outage a regression: it was not judged against the baseline.
+    assert summary_table(outages[0][0]).splitlines()[2].endswith("not judged (infrastructure failure)")
     raised = alert(suite_metrics([outages[0][0]]))  # reported and alerted as what it is
     assert raised is not None
     assert raised.triggered_by == "infrastructure-failure"

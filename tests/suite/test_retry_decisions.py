@@ -105,6 +105,17 @@ def test_degraded_with_a_flakiness_pattern_in_history_gets_a_memory_guided_retry
     assert _only(_decide(compared)) == ("memory-guided", {}, 10.0)
 
 
+def test_outages_between_passes_are_no_flakiness_pattern(kit, store: MemoryStore) -> None:
+    """An outage measured the infrastructure, not the service: it cannot make the service's history flaky."""
+    for i, status in enumerate(["pass", "fail", "pass", "fail", "pass"]):
+        outage = "every connection reset" if status == "fail" else None
+        run = kit.measured(100, seed=i, infrastructure_failure=outage)
+        kit.seed_run(store, run, at=kit.T0 + kit.hours(i), status=status)
+    compared = compare_test(_judged("degraded", 0.7, **_scope(kit)), None, store, Sources())
+    assert compared.baseline_comparison is not None
+    assert not compared.baseline_comparison.flaky_history
+
+
 def test_degraded_without_flakiness_or_retry_on_fail_is_not_retried(kit, store: MemoryStore) -> None:
     for i in range(5):
         kit.seed_run(store, kit.measured(100, seed=i), at=kit.T0 + kit.hours(i))
