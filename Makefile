@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-judgement clean
+.PHONY: demo test lint chromium bench bench-judgement bench-report clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,16 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy sk_loadagent
 
-test: lint
+# The report's browser tests drive Debian's chromium (Playwright with executable_path, no browser download).
+# Installed with apt-get only when missing; without it those tests skip, or fail under CI=true.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+chromium:
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; } \
+		|| echo "chromium could not be installed: the report's browser tests will skip (fail under CI=true)"
+
+test: lint chromium
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
@@ -28,6 +37,9 @@ bench: $(STAMP)
 
 bench-judgement: $(STAMP)
 	$(BIN)/python benchmarks/judgement_bench.py
+
+bench-report: $(STAMP)
+	$(BIN)/python benchmarks/report_bench.py
 
 clean:
 	rm -rf $(VENV) perf .mypy_cache .ruff_cache

@@ -18,7 +18,9 @@ every rule that decides a status is applied here, in this order, and each adds a
    statistically confirmed regression (``BaselineComparison.regressed``) → at least degraded; confirmed
    with a p95 change above twice the tolerance while any threshold is violated → fail. The run is also
    flagged a regression when the score fell by more than 0.15 or the status went from pass to degraded
-   or fail, against the baseline or against the previous run of the series;
+   or fail, against the baseline or against the previous run of the series. With ``warnOnRegression``
+   (cycle 9) this rule makes the run a warning at most: the regression is flagged and explained but does
+   not fail the gate (the other rules still apply);
 7. an infrastructure anomaly (``retry.detect_infrastructure_anomaly``) on a run that would pass makes it
    a warning: a pass is never retried, so the anomaly is reported this way;
 8. a Studio ``scoreOverride`` replaces the status, last: it is a reviewer's explicit decision.
@@ -32,7 +34,14 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from sk_loadagent.models.metrics import BaselineComparison, PerfMetrics, Status, Violation, worse
+from sk_loadagent.models.metrics import (
+    STATUS_ORDER,
+    BaselineComparison,
+    PerfMetrics,
+    Status,
+    Violation,
+    worse,
+)
 
 from ._format import pct, signed_pct
 from .thresholds import VIOLATED_AS
@@ -142,6 +151,7 @@ def classify(
     previous: PreviousRun | None = None,
     infrastructure_anomaly: str | None = None,
     override: Status | None = None,
+    warn_on_regression: bool = False,
 ) -> Verdict:
     """The status, its reasons and the regression flag, by the rules of the module docstring in their order.
 
@@ -149,7 +159,8 @@ def classify(
     ``rps``, ``errorRate``, ``cpu``, ``memory``, ``baseline``). ``tolerance`` is the p95 regression
     tolerance that applied (``ResolvedLimits.tolerance.p95``); ``error_rate`` the run's error rate;
     ``infrastructure_failure`` and ``infrastructure_anomaly`` the findings of the analysis detectors;
-    ``previous`` the latest stored run of the series; ``override`` a Studio ``scoreOverride`` status."""
+    ``previous`` the latest stored run of the series; ``override`` a Studio ``scoreOverride`` status;
+    ``warn_on_regression`` caps rule 6 at warning (cycle 9's ``warnOnRegression``)."""
     band, label = score_band(score)
     reasons = [f"score {written_score(score):.2f} is in the {band} band ({label})"]
     counted = _counted(violations, ignore)
@@ -169,7 +180,16 @@ def classify(
         status = worse(status, reading.status)
         reasons.append(reading.reason)
     status, regression = _history_readings(
-        status, reasons, score, counted, comparison, tolerance, ignore, infrastructure_failure, previous
+        status,
+        reasons,
+        score,
+        counted,
+        comparison,
+        tolerance,
+        ignore,
+        infrastructure_failure,
+        previous,
+        warn_on_regression,
     )
     if status == "pass" and infrastructure_anomaly is not None:
         status = "warning"
@@ -209,6 +229,7 @@ def _history_readings(
     ignore: Collection[str],
     infrastructure_failure: str | None,
     previous: PreviousRun | None,
+    warn_on_regression: bool = False,
 ) -> tuple[Status, bool]:
     """The regression readings against the baseline and the previous run (rule 6); appends reasons."""
     if infrastructure_failure is not None:
@@ -222,8 +243,11 @@ def _history_readings(
         reasons.append("the baseline comparison is ignored by a Studio annotation")
     elif comparison is not None and not comparison.exploratory:
         regression_status, regression_reasons = _regression(comparison, violations, tolerance)
-        status = worse(status, regression_status)
         reasons += regression_reasons
+        if warn_on_regression and STATUS_ORDER[regression_status] > STATUS_ORDER["warning"]:
+            regression_status = "warning"
+            reasons.append("warnOnRegression: the regression is a warning and does not fail the gate")
+        status = worse(status, regression_status)
         regression = bool(comparison.regressed)
         drop = _score_drop(score, comparison)
         if drop:
@@ -396,6 +420,15 @@ def gate(
     else:
         reasons.insert(0, f"{counted - failed} of {counted} counted test(s) passed the gate")
     return GateResult(failed == 0, reasons)
+
+
+def gate_problems(
+    test: GateEntry | PerfMetrics, *, min_score: float | None = None, fail_on_degraded: bool = False
+) -> list[str]:
+    """Why one test fails the gate (empty when it passes or is excluded from the gate): the rules of
+    ``gate`` for a single test, for reports that show each test's outcome (JUnit, CI summaries)."""
+    entry = test if isinstance(test, GateEntry) else GateEntry.of(test)
+    return [] if entry.excluded else _gate_problems(entry, min_score, fail_on_degraded)
 
 
 def _gate_problems(e: GateEntry, min_score: float | None, fail_on_degraded: bool) -> list[str]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sk_loadagent.cli.ci import edition_runs, finish, junit_path
 from sk_loadagent.cli.progress import ProgressPrinter
 from sk_loadagent.cli.report import reasons_block, steps_tables, suite_line, summary_table
 from sk_loadagent.engine import RunOptions, machine_caps
@@ -15,9 +17,10 @@ from sk_loadagent.memory import MemoryStore, open_store_for_run
 from sk_loadagent.models.caps import Caps, parse_cap
 from sk_loadagent.models.context import RunContext
 from sk_loadagent.models.metrics import PerfMetrics
+from sk_loadagent.publish.ci import ScopeResult
 from sk_loadagent.publish.outdir import OutputFolder
 from sk_loadagent.secrets import mask_text
-from sk_loadagent.suite.gate import GateDecision, decide_gate
+from sk_loadagent.suite.gate import GateDecision, decide_gate, gated_tests
 
 if TYPE_CHECKING:
     from semantic_kernel.connectors.ai.chat_completion_client_base import ChatCompletionClientBase
@@ -48,6 +51,8 @@ def suite_request(args: argparse.Namespace, caps: Caps | None = None) -> SuiteRe
         caps=caps,
         ca_file=args.ca_file,
         insecure=args.insecure,
+        warn_on_regression=bool(getattr(args, "warn_on_regression", False)),
+        retry_on_flakiness=bool(getattr(args, "retry_on_flakiness", False)),
     )
 
 
@@ -89,22 +94,48 @@ def explain_service(args: argparse.Namespace) -> ChatCompletionClientBase | None
 
 
 async def run_command(args: argparse.Namespace, memory: str) -> int:
-    from sk_loadagent.planners.agent import run_suite
-
+    """One run, or with --edition-override one per edition; the CI outputs and the exit code cover all."""
     caps = caps_from(args)
     chat_service = explain_service(args)
+    request = suite_request(args, caps)
+    junit = junit_path(args.junit)
+    scopes = edition_runs(args, caps)
+    results: list[ScopeResult] = []
+    try:
+        for edition, out in scopes:
+            if len(scopes) > 1:
+                print(f"\n== Edition {edition} (--out {out}) ==", flush=True)
+            results.append(await _run_scope(args, memory, request, chat_service, edition, out))
+    except BaseException:
+        if junit is not None:
+            junit.unlink(missing_ok=True)  # an earlier run's file must not pass for this run's result
+        raise
+    return finish(results, junit)
+
+
+async def _run_scope(
+    args: argparse.Namespace,
+    memory: str,
+    request: SuiteRequest,
+    chat_service: ChatCompletionClientBase | None,
+    edition: str | None,
+    out: Path,
+) -> ScopeResult:
+    """The suite run for one edition (None: the plan's or --edition's) into ``out``, judged and printed."""
+    from sk_loadagent.planners.agent import run_suite
+
     store: MemoryStore | None = None
     printer = None if args.quiet else ProgressPrinter()
     context = RunContext(
         trace_id=args.trace_id,
-        edition_id=args.edition,
+        edition_id=edition,
+        module_id=args.module,
         source_agent=args.source_agent,
         memory_compare=not args.no_memory_compare,
     )
-    request = suite_request(args, caps)
     # Claimed before the store opens and any load is sent: an unwritable or busy --out is exit 2, and a run
     # that fails from here on leaves no earlier artifact there to be taken for its result.
-    output = OutputFolder.claim(args.out)
+    output = OutputFolder.claim(out)
     try:
         # Before any load: a store that is no store is bad input (2); one that does not answer, exit 4.
         store = None if args.no_memory else open_store_for_run(memory)
@@ -123,6 +154,7 @@ async def run_command(args: argparse.Namespace, memory: str) -> int:
             retry_budget=args.retry_budget,
             chat_service=chat_service,
             explain=chat_service is not None,
+            report=not args.no_report,
         )
     except BaseException as exc:
         output.abandon()
@@ -139,10 +171,11 @@ async def run_command(args: argparse.Namespace, memory: str) -> int:
     gate = decide_gate(outcome.metrics, min_score=args.min_score, fail_on_degraded=args.fail_on_degraded)
     for note in outcome.plan_notes:
         print(f"Plan: {note}")
+    tests = gated_tests(outcome.metrics, min_score=args.min_score, fail_on_degraded=args.fail_on_degraded)
     print_outcome(outcome.metrics, gate, outcome.artifacts, outcome.explanation)
     if outcome.explanation_note:
         print(f"--explain: no explanation: {outcome.explanation_note}", file=sys.stderr)
-    return 0 if gate.passed else 1
+    return ScopeResult(outcome.metrics, tests, gate.passed, list(gate.reasons))
 
 
 def _store_failure(exc: BaseException) -> StoreUnavailableError | None:
@@ -175,6 +208,7 @@ def plan_command(args: argparse.Namespace) -> int:
         target_url=args.target_url,
         trace_id=args.trace_id,
         edition_id=args.edition,
+        module_id=args.module,
         allow_hosts=args.allow_host,
         caps=caps,
         tls=tls_from_command_line(args.ca_file, args.insecure),

@@ -45,6 +45,7 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--trace-id", metavar="ID", help="trace scope of the run (default: from the plan)")
     p.add_argument("--edition", metavar="ID", help="edition id that overrides the plan's editionId")
+    p.add_argument("--module", metavar="ID", help="module id that overrides the plan's moduleId")
     p.add_argument("--target-url", metavar="URL", help="base URL that overrides the plan's baseUrl")
     p.add_argument(
         "--allow-host", action="append", default=[], metavar="HOST", help="allow a non-loopback target host"
@@ -131,6 +132,24 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         "or AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY and AZURE_OPENAI_CHAT_DEPLOYMENT_NAME)",
     )
     p.add_argument("--quiet", action="store_true", help="no live progress")
+    p.add_argument("--no-report", action="store_true", help="do not write report.html under --out")
+    p.add_argument("--junit", metavar="FILE", help="write a JUnit XML file: one testcase per test")
+    p.add_argument(
+        "--warn-on-regression",
+        action="store_true",
+        help="a regression against the baseline warns and does not fail the gate (limits still do)",
+    )
+    p.add_argument(
+        "--edition-override",
+        action="store_true",
+        help="run once per edition of --editions that covers the module, each into --out/<edition>/, "
+        "and gate on all of them",
+    )
+    p.add_argument(
+        "--retry-on-flakiness",
+        action="store_true",
+        help="retry a degraded or failed test once more (the pipeline's retryOnFail for every test)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

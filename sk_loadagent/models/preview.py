@@ -18,6 +18,17 @@ from sk_loadagent.models.metrics import AnyStatus
 TileColor = Literal["green", "yellow", "red"]
 
 
+class BadgeSummary(WireModel):
+    """The cycle 19 badge summary view."""
+
+    status: AnyStatus
+    score: float | None = Field(default=None, ge=0, le=1)
+    retry_attempt: int | None = Field(default=None, ge=0)
+    regression: bool | None = None
+    summary: str | None = None
+    badge_color: TileColor | None = None
+
+
 class PerformancePreview(WireModel):
     """A studio.performance.preview.json document."""
 
@@ -50,6 +61,7 @@ class PerformancePreview(WireModel):
     explanation: str | None = Field(
         default=None, description="LLM-written insight into the run, from its own figures (opt-in: --explain)"
     )
+    badge_summary: BadgeSummary | None = Field(default=None, description="the cycle 19 badge summary view")
 
 
 class LoadTestResult(WireModel):
@@ -72,14 +84,3 @@ class StudioTile(WireModel):
     module_id: str | None = None
     test_type: str | None = None
     load_test_result: LoadTestResult
-
-
-class BadgeSummary(WireModel):
-    """The cycle 19 badge summary view."""
-
-    status: AnyStatus
-    score: float | None = Field(default=None, ge=0, le=1)
-    retry_attempt: int | None = Field(default=None, ge=0)
-    regression: bool | None = None
-    summary: str | None = None
-    badge_color: TileColor | None = None

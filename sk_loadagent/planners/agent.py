@@ -25,6 +25,7 @@ from sk_loadagent.prompts import add_prompt_plugins, explain_suite
 from sk_loadagent.publish import write_score_log
 from sk_loadagent.publish.explanation import add_explanation
 from sk_loadagent.publish.outdir import OutputFolder
+from sk_loadagent.publish.studio import check_studio_files
 from sk_loadagent.skills import (
     LoadRunnerExecutor,
     MemoryPusher,
@@ -37,6 +38,7 @@ from sk_loadagent.skills import (
 )
 from sk_loadagent.skills._runs import RunResultCache
 from sk_loadagent.suite.inputs import load_inputs
+from sk_loadagent.suite.outputs import write_run_outputs
 
 
 @dataclass
@@ -56,6 +58,8 @@ class SuiteRequest:
     caps: Caps | None = None  # None: this machine's (sk_loadagent.engine.machine_caps)
     ca_file: str | None = None  # --ca-file: trust this CA for an https:// target
     insecure: bool = False  # --insecure: skip certificate verification
+    warn_on_regression: bool = False
+    retry_on_flakiness: bool = False
 
 
 @dataclass
@@ -82,6 +86,7 @@ def build_kernel(
     progress: Callable[[str, Progress], None] | None = None,
     recorder: StepRecorder | None = None,
     chat_service: ChatCompletionClientBase | None = None,
+    report: bool = False,
 ) -> Kernel:
     """A kernel with the eight skills registered under their spec names and the step recorder as filter;
     with a chat service, also that service and the prompt functions (sk_loadagent.prompts)."""
@@ -98,7 +103,8 @@ def build_kernel(
     kernel.add_plugin(PerformanceScorer(), plugin_name="PerformanceScorer")
     kernel.add_plugin(ThresholdEvaluator(), plugin_name="ThresholdEvaluator")
     kernel.add_plugin(
-        PreviewPublisher(out_dir, steps=lambda: list(recorder.records)), plugin_name="PreviewPublisher"
+        PreviewPublisher(out_dir, steps=lambda: list(recorder.records), report=report),
+        plugin_name="PreviewPublisher",
     )
     if store is not None:
         kernel.add_plugin(MemoryPusher(store), plugin_name="MemoryPusher")
@@ -140,6 +146,7 @@ async def run_suite(
     retry_budget: float | None = None,
     chat_service: ChatCompletionClientBase | None = None,
     explain: bool = False,
+    report: bool = True,
 ) -> AgentOutcome:
     """Plan the chain from the context, run it on a fresh kernel, and write the complete step log.
 
@@ -152,6 +159,10 @@ async def run_suite(
     InputError), unless the caller passes one it claimed; it receives the run's artifacts as one set at the
     end, and is released. A run that raises or is interrupted leaves none of its files there, and removes an
     earlier run's (``publish.outdir``).
+
+    Besides the skills' artifacts the run writes report.html (unless ``report`` is False) and updates
+    Studio's doc-coverage.metrics.json and studio.analytics.json (``suite.outputs``); an existing Studio file
+    that does not validate is an InputError before any load is sent.
     """
     recorder = StepRecorder()
     chain = plan_chain(
@@ -177,9 +188,12 @@ async def run_suite(
         caps=request.caps.to_wire() if request.caps is not None else None,
         caFile=request.ca_file,
         insecureSkipVerify=request.insecure or None,
+        warnOnRegression=request.warn_on_regression,
+        retryOnFlakiness=request.retry_on_flakiness,
     )
     output = out_dir if isinstance(out_dir, OutputFolder) else OutputFolder.claim(out_dir)
     try:
+        check_studio_files(output.folder)
         kernel = build_kernel(
             store=store,
             out_dir=output.staging,
@@ -188,6 +202,7 @@ async def run_suite(
             progress=progress,
             recorder=recorder,
             chat_service=chat_service,
+            report=report,
         )
         arguments = await execute_chain(
             kernel, chain, arguments, retry_cooldown=retry_cooldown, retry_budget=retry_budget
@@ -201,6 +216,11 @@ async def run_suite(
             explanation, note = explained.text, explained.reason
             if explanation is not None and "preview" in staged:
                 add_explanation(output.staging, explanation)
+        staged.update(
+            write_run_outputs(
+                metrics, output.folder, output.staging, store, report=report, explanation=explanation
+            )
+        )
         write_score_log(output.staging, metrics, recorder.records, arguments.get("attempts") or [])
         output.commit(arguments.get("editionId"), arguments.get("moduleId"))
     except BaseException:

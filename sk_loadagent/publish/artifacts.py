@@ -15,8 +15,16 @@ from sk_loadagent.models.metrics import PerfMetrics, StepMetrics
 from sk_loadagent.models.preview import PerformancePreview
 from sk_loadagent.models.trace_map import LoadTraceMap
 from sk_loadagent.publish import paths
+from sk_loadagent.publish.badge import write_badge
 from sk_loadagent.publish.score_log import score_log_lines, write_score_log
 from sk_loadagent.publish.text import alert_reason, suggested_actions, tile_summary
+from sk_loadagent.publish.tiles import (
+    badge_color,
+    badge_summary,
+    hover_details,
+    score_delta_vs_baseline,
+    tile_color,
+)
 
 
 def dump_json(data: Any) -> str:
@@ -122,8 +130,11 @@ def _exploratory(suite: PerfMetrics) -> bool:
     )
 
 
-def _actions(suite: PerfMetrics) -> list[str]:
-    actions = ["view-trace"]
+def tile_actions(suite: PerfMetrics, *, report: bool) -> list[str]:
+    """Only what exists: the report when one is written, a throttled retry (Studio ``retryWith``) of a
+    failing run, the baseline comparison of a regression, and an annotation. No ``view-trace``: no trace
+    artifact is written yet."""
+    actions = ["view-report"] if report else []
     if suite.status in ("degraded", "fail"):
         actions.append("retry-with-throttle")
     if _regression(suite):
@@ -132,9 +143,11 @@ def _actions(suite: PerfMetrics) -> list[str]:
     return actions
 
 
-def preview(suite: PerfMetrics) -> PerformancePreview:
+def preview(suite: PerfMetrics, *, report: bool = False) -> PerformancePreview:
+    """The Studio tile of the suite (its decisive test); ``report``: a report.html is written beside it."""
     retried = _retried(suite)
     retry = retried.retry if retried is not None else None
+    regression = _regression(suite)
     return PerformancePreview.model_validate(
         {
             "traceId": suite.trace_id,
@@ -143,13 +156,18 @@ def preview(suite: PerfMetrics) -> PerformancePreview:
             "testType": suite.test_type,
             "performanceScore": suite.performance_score,
             "status": suite.status,
-            "regression": _regression(suite),
+            "regression": regression,
             "exploratory": _exploratory(suite),
             "retryAttempt": max((t.retry_attempt or 0) for t in _tests(suite)),
             "tileSummary": tile_summary(suite),
             "tags": [v for v in (suite.module_id, suite.edition_id, suite.test_type) if v],
-            "actions": _actions(suite),
+            "actions": tile_actions(suite, report=report),
+            "tileColor": tile_color(suite.status),
             "badge": _badge(retry.outcome if retry else None),
+            "badgeColor": badge_color(suite.status),
+            "scoreDeltaVsBaseline": score_delta_vs_baseline(suite),
+            "hoverDetails": hover_details(suite),
+            "badgeSummary": badge_summary(suite, regression=regression),
             "previousStatus": retry.original_status if retry else None,
             "previousScore": retry.original_score if retry else None,
             "retryExplanation": retry_explanation(retried) if retried is not None else None,
@@ -214,16 +232,21 @@ def write_artifacts(
     *,
     steps: list[dict[str, Any]],
     attempts: list[dict[str, Any]],
+    report: bool = False,
 ) -> dict[str, Path]:
-    """Write every artifact; a stale regression-alert.yaml from an earlier run there is removed."""
+    """Write every artifact; a stale regression-alert.yaml from an earlier run there is removed.
+    ``report``: the caller writes report.html too (the preview's ``view-report`` action)."""
     written: dict[str, Path] = {}
     metrics_doc = suite.to_wire()
     written["perfMetrics"] = write_atomic(out_dir / paths.PERF_METRICS, dump_json(metrics_doc))
     written["loadTraceMap"] = write_atomic(out_dir / paths.TRACE_MAP, dump_yaml(trace_map(suite).to_wire()))
-    written["preview"] = write_atomic(out_dir / paths.PREVIEW, dump_json(preview(suite).to_wire()))
+    written["preview"] = write_atomic(
+        out_dir / paths.PREVIEW, dump_json(preview(suite, report=report).to_wire())
+    )
     written["scoreLog"] = write_score_log(out_dir, suite, steps, attempts)
     edition_copy = paths.edition_metrics_path(out_dir, suite.edition_id, suite.module_id)
     written["editionMetrics"] = write_atomic(edition_copy, dump_json(metrics_doc))
+    written["badge"] = write_badge(out_dir, suite)
     found = alert(suite)
     alert_path = out_dir / paths.ALERT
     edition_alert = paths.edition_alert_path(out_dir, suite.edition_id, suite.module_id)

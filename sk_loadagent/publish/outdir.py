@@ -46,6 +46,7 @@ def run_files(edition_id: str | None, module_id: str | None, *, scoped: bool = T
     if scoped:
         names.append(paths.edition_metrics_path(Path(), edition_id, module_id))
         names.append(paths.edition_alert_path(Path(), edition_id, module_id))
+        names.append(paths.badge_path(Path(), edition_id, module_id))
     return names
 
 

@@ -10,9 +10,13 @@ TRACE_MAP = "load-trace-map.yaml"
 PREVIEW = "studio.performance.preview.json"
 SCORE_LOG = "performance-score.log.jsonl"
 ALERT = "regression-alert.yaml"
+REPORT = "report.html"
 # Every top-level artifact, perf-metrics.json first: a new one belongs here, so that a run that fails
 # removes an earlier run's copy of it too (publish.outdir).
-TOP_LEVEL = (PERF_METRICS, TRACE_MAP, PREVIEW, SCORE_LOG, ALERT)
+TOP_LEVEL = (PERF_METRICS, TRACE_MAP, PREVIEW, SCORE_LOG, ALERT, REPORT)
+# Studio's files accumulate across runs (publish.studio): a failed run leaves them as they were.
+DOC_COVERAGE = "doc-coverage.metrics.json"
+STUDIO_ANALYTICS = "studio.analytics.json"
 
 
 def safe_name(name: str | None, default: str = "default") -> str:
@@ -27,3 +31,7 @@ def edition_metrics_path(out_dir: Path, edition_id: str | None, module_id: str |
 
 def edition_alert_path(out_dir: Path, edition_id: str | None, module_id: str | None) -> Path:
     return out_dir / "alerts" / safe_name(edition_id) / f"{safe_name(module_id, 'module')}.yaml"
+
+
+def badge_path(out_dir: Path, edition_id: str | None, module_id: str | None) -> Path:
+    return out_dir / "badges" / safe_name(edition_id) / f"{safe_name(module_id, 'module')}.svg"

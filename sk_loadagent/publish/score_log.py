@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sk_loadagent.analysis.thresholds import VIOLATED_AS, measured
 from sk_loadagent.atomic import write_atomic
-from sk_loadagent.models.metrics import PerfMetrics
+from sk_loadagent.models.metrics import EffectiveLimit, PerfMetrics, Violation
 from sk_loadagent.publish import paths
 
 
@@ -30,27 +31,43 @@ def _score_line(suite: PerfMetrics, test: PerfMetrics) -> dict[str, Any] | None:
     }
 
 
-def _threshold_lines(suite: PerfMetrics, test: PerfMetrics) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class LimitOutcome:
+    """One limit that applied to a test, what was measured against it and the violation, if any."""
+
+    limit: EffectiveLimit
+    observed: float | None
+    violation: Violation | None
+
+
+def limit_outcomes(test: PerfMetrics) -> list[LimitOutcome]:
+    """Every limit of the test with its outcome; a met limit shows what was measured too, so its margin is
+    visible (the score log and the report)."""
     broken = {v.metric: v for v in test.violations or []}
-    # A met limit shows what was measured too, so its margin is visible.
     seen = measured(test)
-    lines = []
+    outcomes = []
     for limit in test.thresholds or []:
         violation = broken.get(VIOLATED_AS.get(limit.metric, limit.metric))
-        lines.append(
-            {
-                "event": "threshold",
-                "traceId": suite.trace_id,
-                "testIndex": test.test_index,
-                "metric": limit.metric,
-                "limit": limit.limit,
-                "source": limit.source,
-                "observed": violation.observed if violation else seen.get(limit.metric),
-                "violated": violation is not None,
-                "severity": violation.severity if violation else None,
-            }
-        )
-    return lines
+        observed = violation.observed if violation else seen.get(limit.metric)
+        outcomes.append(LimitOutcome(limit, observed, violation))
+    return outcomes
+
+
+def _threshold_lines(suite: PerfMetrics, test: PerfMetrics) -> list[dict[str, Any]]:
+    return [
+        {
+            "event": "threshold",
+            "traceId": suite.trace_id,
+            "testIndex": test.test_index,
+            "metric": o.limit.metric,
+            "limit": o.limit.limit,
+            "source": o.limit.source,
+            "observed": o.observed,
+            "violated": o.violation is not None,
+            "severity": o.violation.severity if o.violation else None,
+        }
+        for o in limit_outcomes(test)
+    ]
 
 
 def _retry_lines(suite: PerfMetrics) -> list[dict[str, Any]]:

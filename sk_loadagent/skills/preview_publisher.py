@@ -14,13 +14,19 @@ from sk_loadagent.skills._schema import takes, tool_function
 
 class PreviewPublisher:
     """Writes perf-metrics.json, load-trace-map.yaml, studio.performance.preview.json, the score log,
-    regression-alert.yaml when needed, and the per-edition copies, each atomically."""
+    regression-alert.yaml when needed, the per-edition copies and the build badge, each atomically."""
 
     def __init__(
-        self, out_dir: str | Path = "perf", steps: Callable[[], list[dict[str, Any]]] | None = None
+        self,
+        out_dir: str | Path = "perf",
+        steps: Callable[[], list[dict[str, Any]]] | None = None,
+        *,
+        report: bool = False,
     ) -> None:
+        """``report``: the run also writes report.html (the preview offers ``view-report``)."""
         self.out_dir = Path(out_dir)
         self.steps = steps
+        self.report = report
 
     @tool_function(
         name="publish_preview",
@@ -38,5 +44,6 @@ class PreviewPublisher:
             self.out_dir,
             steps=self.steps() if self.steps else [],
             attempts=attempt_history(attempts),
+            report=self.report,
         )
         return {name: str(path) for name, path in written.items()}

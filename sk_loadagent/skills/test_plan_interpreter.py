@@ -43,6 +43,7 @@ class TestPlanInterpreter:
         targetUrl: Annotated[Any, takes(str | None, "base URL that overrides the plan's baseUrl")] = None,
         traceId: Annotated[Any, takes(str | None, "trace scope of the run")] = None,
         editionId: Annotated[Any, takes(str | None, "edition that overrides the plan's editionId")] = None,
+        moduleId: Annotated[Any, takes(str | None, "module that overrides the plan's moduleId")] = None,
         sourceAgent: Annotated[Any, takes(str | None, "agent that triggered the run")] = None,
         allowHosts: Annotated[
             Any,
@@ -61,6 +62,12 @@ class TestPlanInterpreter:
         ] = None,
         insecureSkipVerify: Annotated[
             Any, takes(bool | None, "skip TLS certificate verification (recorded as a warning)")
+        ] = None,
+        warnOnRegression: Annotated[
+            Any, takes(bool | None, "a regression warns and does not fail the gate (CI flag)")
+        ] = None,
+        retryOnFlakiness: Annotated[
+            Any, takes(bool | None, "retryOnFail for every test that does not set its own (CI flag)")
         ] = None,
     ) -> dict[str, Any]:
         limits = plan_caps(caps)
@@ -92,6 +99,7 @@ class TestPlanInterpreter:
             target_url=argument("targetUrl", str | None, targetUrl),
             trace_id=argument("traceId", str | None, traceId),
             edition_id=argument("editionId", str | None, editionId),
+            module_id=argument("moduleId", str | None, moduleId),
             source_agent=argument("sourceAgent", str | None, sourceAgent),
             allow_hosts=argument("allowHosts", list[str] | None, allowHosts),
             adjustments=retry_adjustments(retryAdjustments),
@@ -99,5 +107,7 @@ class TestPlanInterpreter:
             tls=tls_from_command_line(
                 paths["caFile"], argument("insecureSkipVerify", bool | None, insecureSkipVerify)
             ),
+            warn_on_regression=bool(argument("warnOnRegression", bool | None, warnOnRegression)),
+            retry_on_flakiness=bool(argument("retryOnFlakiness", bool | None, retryOnFlakiness)),
         )
         return result.to_wire()

@@ -70,6 +70,9 @@ class ExecutionPlan(WireModel):
     proxy: str | None = None
     execution_window: Duration | None = None
     retry_on_fail: bool = False
+    warn_on_regression: bool = Field(
+        default=False, description="cycle 9 warnOnRegression: a regression warns and does not fail the gate"
+    )
     max_retries: int = 3
     tests: list[PlannedTest]
     threshold_files: list[SourcedDocument] = Field(default_factory=list)
@@ -270,12 +273,19 @@ def interpret(
     adjustments: dict[int, dict[str, str | float]] | None = None,
     caps: Caps | None = None,
     tls: TlsOptions | None = None,
+    warn_on_regression: bool = False,
+    retry_on_flakiness: bool = False,
+    module_id: str | None = None,
 ) -> ExecutionPlan:
     """Resolve a loaded suite into an execution plan; raises InputError for anything that cannot run,
     including a test over ``caps`` (default: this machine's, ``engine.machine_caps()``).
 
     ``tls`` (the command line's, see ``tls_from_command_line``) wins over each test's ``tls``, which wins over
     the plan's, field by field; relative files in the plan are read from the plan's folder.
+
+    The CI gating flags of cycle 9: ``warn_on_regression`` is carried to the verdict;
+    ``retry_on_flakiness`` is the pipeline's ``retryOnFail`` for every test that does not set its own.
+    ``module_id`` and ``edition_id`` override the plan's (a pipeline's task inputs).
     """
     from sk_loadagent.engine import build_profile, check_target, machine_caps
 
@@ -292,11 +302,13 @@ def interpret(
     if base_url.startswith("https://"):
         _check_tls(plan_tls, inputs.plan_source, "tls.")
         _check_tls(cli_tls, "command line", "")
-    trace = trace_id or plan.trace_id or default_trace_id(plan.module_id)
+    module = module_id or plan.module_id
+    trace = trace_id or plan.trace_id or default_trace_id(module)
     edition = edition_id or plan.edition_id
     schedule = _edition_schedule(inputs, edition)
     window = schedule.execution_window
-    retry_default = bool(plan.retry_on_fail) or bool(inputs.flags(plan.module_id, edition).retry_on_fail)
+    studio_retry = bool(inputs.flags(module, edition).retry_on_fail)
+    retry_default = bool(plan.retry_on_fail) or studio_retry or retry_on_flakiness
     planned: list[PlannedTest] = []
     for index, spec in ((s.index, s.test) for s in schedule.tests):
         test = spec
@@ -313,9 +325,9 @@ def interpret(
         if test.flow is None:
             route.update(endpoint=endpoint, method=method)
         test = test.model_copy(update=route)
-        flags = inputs.flags(plan.module_id, edition, test.type)
+        flags = inputs.flags(module, edition, test.type)
         slo = inputs.sources().limits(
-            module_id=plan.module_id, edition_id=edition, test_type=test.type, endpoint=endpoint
+            module_id=module, edition_id=edition, test_type=test.type, endpoint=endpoint
         )
         p95, error_rate = slo.value("latencyP95"), slo.value("errorRateMax")
         build = partial(
@@ -356,7 +368,7 @@ def interpret(
         )
     return ExecutionPlan(
         trace_id=trace,
-        module_id=plan.module_id,
+        module_id=module,
         edition_id=edition,
         source_agent=source_agent or plan.source_agent,
         plan_file=inputs.plan_source,
@@ -365,6 +377,7 @@ def interpret(
         proxy=proxy,
         execution_window=window,
         retry_on_fail=retry_default,
+        warn_on_regression=warn_on_regression,
         max_retries=plan.max_retries if plan.max_retries is not None else 3,
         tests=planned,
         threshold_files=[SourcedDocument(source=s, document=d.to_wire()) for s, d in inputs.thresholds],

@@ -233,7 +233,7 @@ def _previous(comparison: BaselineComparison | None) -> PreviousRun | None:
     return PreviousRun(comparison.previous_run_id, comparison.previous_score, comparison.previous_status)
 
 
-def evaluate_test(test: PerfMetrics, sources: Sources) -> PerfMetrics:
+def evaluate_test(test: PerfMetrics, sources: Sources, *, warn_on_regression: bool = False) -> PerfMetrics:
     """The test judged: its limits, violations and findings gathered and handed to ``classify``."""
     if test.performance_score is None:
         test = score_test(test, sources, None)
@@ -255,6 +255,7 @@ def evaluate_test(test: PerfMetrics, sources: Sources) -> PerfMetrics:
         previous=_previous(comparison),
         infrastructure_anomaly=detect_infrastructure_anomaly(test),
         override=flags.override_status,
+        warn_on_regression=warn_on_regression,
     )
     excluded = bool(test.excluded_from_gate) or flags.exclude_from_gate
     return test.model_copy(
@@ -276,7 +277,8 @@ def evaluate(
     suite: PerfMetrics, plan: ExecutionPlan | None, *, thresholds: dict[str, Any] | None = None
 ) -> PerfMetrics:
     sources = _sources(plan, thresholds)
-    return each_test(suite, lambda t: evaluate_test(t, sources))
+    warn = plan is not None and plan.warn_on_regression
+    return each_test(suite, lambda t: evaluate_test(t, sources, warn_on_regression=warn))
 
 
 # -- retry -----------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sk_loadagent.analysis import GateEntry, PreviousRun, classify, gate
-from sk_loadagent.analysis.verdict import threshold_status
+from sk_loadagent.analysis.verdict import gate_problems, threshold_status
 from sk_loadagent.models.metrics import (
     BaselineComparison,
     Interval,
@@ -300,3 +300,36 @@ def test_gate_skips_excluded_tests_and_fails_unfinished_ones():
     )
     only_excluded = gate([GateEntry("x", "fail", 0.1, excluded=True)])
     assert (only_excluded.passed, only_excluded.reasons[0]) == (True, "no test counts toward the gate")
+
+
+def test_warn_on_regression_makes_a_regression_a_warning_that_passes_the_gate():
+    verdict = classify(0.97, [], _regressed(100, 160), warn_on_regression=True)
+
+    assert (verdict.status, verdict.regression) == ("warning", True)
+    assert verdict.reasons[-2:] == [
+        "p95 regressed +60% vs the baseline (confidence 0.97): at least degraded",
+        "warnOnRegression: the regression is a warning and does not fail the gate",
+    ]
+    assert gate([GateEntry("a", verdict.status, 0.97)], fail_on_degraded=True).passed is True
+
+
+def test_warn_on_regression_leaves_the_other_rules_alone():
+    # Two minor violations are degraded by the threshold rule, whatever the regression flag says.
+    verdict = classify(
+        0.97, [_violation("minor"), _violation("minor")], _regressed(100, 160), warn_on_regression=True
+    )
+    assert verdict.status == "degraded"
+    assert classify(0.97, [], _regressed(100, 110), warn_on_regression=True).reasons[-1] == (
+        "warnOnRegression: the regression is a warning and does not fail the gate"
+    )
+
+
+def test_gate_problems_are_those_of_one_test():
+    assert gate_problems(GateEntry("b", "degraded", 0.70), fail_on_degraded=True) == [
+        "status degraded (failOnDegraded)"
+    ]
+    assert gate_problems(GateEntry("b", "degraded", 0.70)) == []
+    assert gate_problems(GateEntry("x", "fail", 0.1, excluded=True)) == []
+    assert gate_problems(PerfMetrics(status="pass", performance_score=0.8), min_score=0.85) == [
+        "score 0.80 < min score 0.85"
+    ]

@@ -28,6 +28,10 @@ RUN_FILES = [
     "performance-score.log.jsonl",
     "studio.performance.preview.json",
 ]
+# Written by every run but naming no traceId: the report (HTML) and the badge (SVG).
+PAGES = ["report.html", "badges/vetclinic/checkoutservice.svg"]
+# Studio's files accumulate across runs: a failed run leaves them as they were (publish.studio).
+STUDIO = ["doc-coverage.metrics.json", "studio.analytics.json"]
 
 
 class CountingMock(MockTransport):
@@ -80,6 +84,8 @@ def run_files(out: Path) -> dict[str, Any]:
         name = str(path.relative_to(out))
         if path.suffix == ".jsonl":
             found[name] = [json.loads(line) for line in text.splitlines()]
+        elif path.suffix in (".html", ".svg"):
+            found[name] = text
         else:
             found[name] = yaml.safe_load(text) if path.suffix == ".yaml" else json.loads(text)
     return found
@@ -111,9 +117,17 @@ async def test_a_second_run_into_the_same_folder_replaces_the_whole_set(tmp_path
 
     assert second.metrics.status == "pass"
     found = run_files(out)
-    assert sorted(found) == sorted([*RUN_FILES, EDITION_COPY])
-    assert trace_ids(found) == {name: {"run-2"} for name in found}
-    assert sorted(second.artifacts.values()) == sorted(str(out / name) for name in [*RUN_FILES, EDITION_COPY])
+    assert sorted(found) == sorted([*RUN_FILES, EDITION_COPY, *PAGES, *STUDIO])
+    assert trace_ids({name: found[name] for name in [*RUN_FILES, EDITION_COPY]}) == {
+        name: {"run-2"} for name in [*RUN_FILES, EDITION_COPY]
+    }
+    assert "trace run-2" in found["report.html"]
+    assert "run-1" not in found["report.html"]
+    history = found["doc-coverage.metrics.json"]["modules"][0]["scoreHistory"]
+    assert [point["traceId"] for point in history] == ["run-1", "run-2"]
+    assert sorted(second.artifacts.values()) == sorted(
+        str(out / name) for name in [*RUN_FILES, EDITION_COPY, *PAGES, *STUDIO]
+    )
 
 
 async def test_a_run_into_a_folder_another_run_holds_is_refused_before_it_sends_anything(
@@ -135,7 +149,12 @@ async def test_a_run_into_a_folder_another_run_holds_is_refused_before_it_sends_
     )
     assert second_target.runs == 0
     await first
-    assert trace_ids(run_files(out)) == {name: {"run-1"} for name in [*RUN_FILES, EDITION_COPY]}
+    found = run_files(out)
+    assert sorted(found) == sorted([*RUN_FILES, EDITION_COPY, *PAGES, *STUDIO])
+    assert trace_ids({name: found[name] for name in [*RUN_FILES, EDITION_COPY]}) == {
+        name: {"run-1"} for name in [*RUN_FILES, EDITION_COPY]
+    }
+    assert found["studio.analytics.json"]["scopes"][0]["tile"]["traceId"] == "run-1"
 
 
 async def test_an_interrupted_run_leaves_no_artifact_old_or_new(
@@ -151,7 +170,7 @@ async def test_an_interrupted_run_leaves_no_artifact_old_or_new(
     with pytest.raises(KeyboardInterrupt):
         await run(out, plan("run-2"))
 
-    assert list(out.iterdir()) == []
+    assert sorted(p.name for p in out.iterdir()) == STUDIO
 
 
 async def test_an_unreachable_target_leaves_no_artifact_of_the_previous_run(tmp_path: Path) -> None:
@@ -162,7 +181,7 @@ async def test_an_unreachable_target_leaves_no_artifact_of_the_previous_run(tmp_
         await run(out, plan("run-2"), reply=MockReply(failure=Outcome.CONNECT_REFUSED))
 
     assert isinstance(root_cause(caught.value), TargetUnreachableError)
-    assert list(out.iterdir()) == []
+    assert sorted(p.name for p in out.iterdir()) == STUDIO
 
 
 async def test_a_bad_plan_removes_the_previous_top_level_artifacts(tmp_path: Path) -> None:
@@ -175,7 +194,7 @@ async def test_a_bad_plan_removes_the_previous_top_level_artifacts(tmp_path: Pat
 
     assert isinstance(root_cause(caught.value), InputError)
     # The plan was never read, so only the top-level names are known to be this run's.
-    assert sorted(run_files(out)) == [EDITION_COPY]
+    assert sorted(run_files(out)) == sorted([EDITION_COPY, PAGES[1], *STUDIO])
 
 
 async def test_a_memory_store_that_refuses_the_run_leaves_no_artifact(
@@ -192,4 +211,4 @@ async def test_a_memory_store_that_refuses_the_run_leaves_no_artifact(
         await run(out, plan("run-2"), store=store)
 
     assert str(root_cause(caught.value)) == "memory.sqlite: disk I/O error"
-    assert list(out.iterdir()) == []
+    assert sorted(p.name for p in out.iterdir()) == STUDIO

@@ -110,6 +110,7 @@ CORE = {
     "studio.performance.preview.json",
     "performance-score.log.jsonl",
     "metrics/vetclinic/checkoutservice.json",
+    "badges/vetclinic/checkoutservice.svg",
 }
 ALERTS = {"regression-alert.yaml", "alerts/vetclinic/checkoutservice.yaml"}
 
@@ -192,9 +193,20 @@ def test_preview_summarises_the_decisive_test_in_a_sentence(
             "and 2 more limits. Performance degraded. Other tests: 1 pass."
         ),
         "retryAttempt": 0,
-        "actions": ["view-trace", "retry-with-throttle", "compare-baseline", "annotate"],
+        "actions": ["retry-with-throttle", "compare-baseline", "annotate"],
         "tags": ["CheckoutService", "vetclinic", "spike"],
+        "tileColor": "yellow",
+        "badgeColor": "red",
         "exploratory": False,
+        "hoverDetails": {"latencyP95": 810.0, "rps": 300.0, "errorRate": 0.004, "deltaLatencyP95": "+35%"},
+        "badgeSummary": {
+            "status": "degraded",
+            "score": 0.58,
+            "retryAttempt": 0,
+            "regression": True,
+            "summary": "p95 latency up 35% vs baseline, errors at 0.4%, degraded",
+            "badgeColor": "red",
+        },
     }
 
 
@@ -241,7 +253,7 @@ def test_preview_within_baseline(tmp_path: Path, passing_suite: PerfMetrics) -> 
     assert (preview["exploratory"], preview["regression"], preview["actions"]) == (
         False,
         False,
-        ["view-trace", "annotate"],
+        ["annotate"],
     )
 
 
@@ -257,6 +269,7 @@ def test_an_alert_is_written_for_a_regression_with_the_delta(
         "preview",
         "scoreLog",
         "editionMetrics",
+        "badge",
         "regressionAlert",
         "editionAlert",
     }

@@ -17,8 +17,13 @@ TOP_LEVEL = [
     "studio.performance.preview.json",
     "performance-score.log.jsonl",
     "regression-alert.yaml",
+    "report.html",
 ]
-OWN_COPIES = ["metrics/vetclinic/checkoutservice.json", "alerts/vetclinic/checkoutservice.yaml"]
+OWN_COPIES = [
+    "metrics/vetclinic/checkoutservice.json",
+    "alerts/vetclinic/checkoutservice.yaml",
+    "badges/vetclinic/checkoutservice.svg",
+]
 
 
 def files(folder: Path) -> dict[str, str]:

@@ -358,6 +358,7 @@ async def test_publisher_writes_the_artifacts(tmp_path: Path) -> None:
         "preview": str(tmp_path / "studio.performance.preview.json"),
         "scoreLog": str(tmp_path / "performance-score.log.jsonl"),
         "editionMetrics": str(tmp_path / "metrics" / "vetclinic" / "checkoutservice.json"),
+        "badge": str(tmp_path / "badges" / "vetclinic" / "checkoutservice.svg"),
     }
     preview = json.loads((tmp_path / "studio.performance.preview.json").read_text())
     assert (preview["traceId"], preview["performanceScore"], preview["status"]) == (
