@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 from pydantic.alias_generators import to_camel
+
+
+def _from_iso(value: Any) -> Any:
+    """An ISO 8601 text as a datetime, so a timestamp reads the same under strict validation (which takes
+    no text for a datetime) as in lax; anything else goes on to pydantic's own check and its message."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_from_iso)]
+"""A datetime field of a contract: ISO 8601 text on the wire, in strict validation (user files) too."""
 
 
 class WireModel(BaseModel):

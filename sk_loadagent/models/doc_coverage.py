@@ -4,11 +4,9 @@ endpoints have been covered, and the history of scores (with p95) across runs th
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import Field, model_validator
 
-from sk_loadagent.models._base import FieldProblem, WireModel
+from sk_loadagent.models._base import FieldProblem, Timestamp, WireModel
 from sk_loadagent.models.metrics import AnyStatus
 
 DEFAULT_HISTORY = 200
@@ -20,7 +18,7 @@ class ScorePoint(WireModel):
     trace_id: str | None = None
     score: float = Field(ge=0, le=1)
     status: AnyStatus | None = None
-    at: datetime | None = None
+    at: Timestamp | None = None
     test_type: str | None = None
     latency_p95: float | None = Field(default=None, ge=0)
     retry_attempt: int | None = Field(default=None, ge=0)
@@ -42,7 +40,7 @@ class ModuleCoverage(WireModel):
 class DocCoverage(WireModel):
     """A doc-coverage.metrics.json document."""
 
-    updated_at: datetime | None = None
+    updated_at: Timestamp | None = None
     modules: list[ModuleCoverage] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -9,12 +9,11 @@ regressed or failed, ``SoakTimeoutBreached`` for the Resiliency agent when a soa
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from sk_loadagent.models._base import FieldProblem, WireModel
+from sk_loadagent.models._base import FieldProblem, Timestamp, WireModel
 
 InboundType = Literal["TestGenerated", "BuildCompleted", "ChaosInjected"]
 OutboundType = Literal[
@@ -29,7 +28,7 @@ class ChaosFault(WireModel):
     """The fault a ChaosInjected event announces: the run starts when it ends."""
 
     kind: str = Field(min_length=1, description="what was injected, e.g. pod-kill or latency")
-    started_at: datetime
+    started_at: Timestamp
     duration_seconds: float = Field(ge=0, le=3600)
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field
 
-from sk_loadagent.models._base import OpenWireModel, WireModel
+from sk_loadagent.models._base import OpenWireModel, Timestamp, WireModel
 from sk_loadagent.models.durations import Duration
 
 Status = Literal["pass", "warning", "degraded", "fail"]
@@ -379,7 +378,7 @@ class PerfMetrics(OpenWireModel):
     retry_attempt: int | None = None
     retry: RetryInfo | None = None
     test_duration: Duration | None = None
-    test_start_time: datetime | None = None
+    test_start_time: Timestamp | None = None
     generator: GeneratorStats | None = None
     measurement: MeasurementInfo | None = None
     phases: list[PhaseSummary] | None = None

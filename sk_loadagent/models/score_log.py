@@ -10,14 +10,13 @@ threshold, ``retryAttempt``/``strategy`` -> retry).
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, RootModel, Tag, TypeAdapter, ValidationError
 
 from sk_loadagent.errors import InputError, InputProblem
-from sk_loadagent.models._base import WireModel
+from sk_loadagent.models._base import Timestamp, WireModel
 from sk_loadagent.models.annotation import RetryWith
 from sk_loadagent.models.loading import problems_from, read_text
 from sk_loadagent.models.metrics import AnyStatus, ScoreWeights, Status
@@ -37,7 +36,7 @@ class _Scoped(WireModel):
     test_type: str | None = None
     test_name: str | None = None
     retry_attempt: int | None = Field(default=None, ge=0)
-    at: datetime | None = None
+    at: Timestamp | None = None
 
 
 class ScoreLine(_Scoped):

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from pydantic import Field, model_validator
 
-from sk_loadagent.models._base import FieldProblem, WireModel
+from sk_loadagent.models._base import FieldProblem, Timestamp, WireModel
 from sk_loadagent.models.doc_coverage import DEFAULT_HISTORY
 from sk_loadagent.models.metrics import AnyStatus
 from sk_loadagent.models.preview import BadgeSummary, StudioTile
@@ -33,7 +33,7 @@ class RegressionDelta(WireModel):
     trace_id: str | None = None
     test_type: str | None = None
     endpoint: str | None = None
-    at: datetime | None = None
+    at: Timestamp | None = None
     delta_latency_p95: str | None = None
     regressed: bool = False
     status: AnyStatus | None = None
@@ -53,7 +53,7 @@ class ScopeAnalytics(WireModel):
 class StudioAnalytics(WireModel):
     """A studio.analytics.json document."""
 
-    updated_at: datetime | None = None
+    updated_at: Timestamp | None = None
     scopes: list[ScopeAnalytics] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -46,13 +46,14 @@ def test_without_a_chat_service_the_agent_designs_a_plan_and_says_so(
 
     assert (result.code, result.err) == (0, NO_SERVICE + "\n")
     assert result.out == (
-        "Designed perf/agent/designed.plan.yaml: 2 test(s) for CheckoutService\n"
+        "Designed perf/agent/designed.plan.yaml: 3 test(s) for CheckoutService\n"
         "  submitCheckout-load: POST /checkout/submit\n"
         "  submitCheckout-spike: POST /checkout/submit\n"
+        "  login-load: POST /auth/login\n"
         "Run it with: sk-loadagent run --plan perf/agent/designed.plan.yaml\n"
     )
     plan = load_document(workdir / "perf" / "agent" / "designed.plan.yaml", TestSuitePlan)
-    assert [t.type for t in plan.tests] == ["load", "spike"]
+    assert [t.type for t in plan.tests] == ["load", "spike", "load"]
 
 
 def test_the_fallback_needs_the_files_to_design_from(cli: Cli, workdir: Path, no_chat_env: None) -> None:

@@ -29,9 +29,14 @@ def test_design_writes_a_plan_that_plan_accepts(cli: Cli, workdir: Path) -> None
 
     assert (designed.code, designed.err) == (0, "")
     assert designed.out == (
-        "Wrote test-suite.plan.yaml: 2 test(s) for CheckoutService / vetclinic\n"
+        "Wrote test-suite.plan.yaml: 3 test(s) for CheckoutService / vetclinic\n"
         "  submitCheckout-load: POST /checkout/submit\n"
         "  submitCheckout-spike: POST /checkout/submit\n"
+        "  login-load: POST /auth/login\n"
+        "  left out: POST /cart/items: needs credentials (bearerAuth); a flow that obtains them first can "
+        "test it (see Flows in the README)\n"
+        "  left out: POST /cart/submit: needs credentials (bearerAuth); a flow that obtains them first can "
+        "test it (see Flows in the README)\n"
         "  left out: queue CheckoutSubmitted (servicebus): the engine drives HTTP only\n"
         "Wrote t.yaml: the SLOs of edition vetclinic\n"
     )
@@ -41,6 +46,7 @@ def test_design_writes_a_plan_that_plan_accepts(cli: Cli, workdir: Path) -> None
     assert [(t["testType"], t["method"], t["endpoint"]) for t in plan["tests"]] == [
         ("load", "POST", "/checkout/submit"),
         ("spike", "POST", "/checkout/submit"),
+        ("load", "POST", "/auth/login"),
     ]
     assert plan["thresholdFiles"][0]["document"]["thresholds"]["latencyP95"] == 800
 
@@ -75,7 +81,7 @@ def test_a_designed_plan_runs_scaled_by_the_editions_traffic_model(
     assert ran.code == 0, ran.err
     assert "Plan: edition vetclinic trafficModel: rates x0.4, durations x0.05\n" in ran.out
     metrics = json.loads((workdir / "out" / "perf-metrics.json").read_text())
-    (test,) = metrics["tests"]
+    test, _login = metrics["tests"]
     # Designed at 50 rps for 1 min (ramp 10 s); the edition runs 20 rps for 3 s (ramp 0.5 s).
     assert test["targetRps"] == 20.0
     assert [(p["name"], p["start"], p["end"]) for p in test["phases"]] == [

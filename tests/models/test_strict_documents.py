@@ -173,3 +173,20 @@ def test_an_endpoint_already_percent_encoded_is_accepted() -> None:
 def test_the_api_refuses_true_as_a_rate_too() -> None:
     with pytest.raises(ValueError, match="a number"):
         TestSpec.model_validate({"type": "load", "rps": True, "duration": "1s"})
+
+
+def test_a_timestamp_is_read_from_iso_text_under_strict_validation_and_nonsense_is_named(
+    tmp_path: Path,
+) -> None:
+    """Strict validation takes no text for a datetime; a contract's ISO 8601 timestamps must still read."""
+    from sk_loadagent.models.doc_coverage import DocCoverage
+
+    good = tmp_path / "doc-coverage.metrics.json"
+    good.write_text('{"updatedAt": "2026-11-30T04:48:01Z", "modules": []}', encoding="utf-8")
+    assert load_document(good, DocCoverage).updated_at is not None
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"updatedAt": "yesterday", "modules": []}', encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        load_document(bad, DocCoverage)
+    assert str(caught.value).startswith(f"{bad}: updatedAt: expected ")
