@@ -319,6 +319,30 @@ def test_a_busy_generator_that_kept_its_schedule_is_reported_but_not_throttled()
     assert _decide(busy).retry is False
 
 
+def test_late_starts_that_left_the_p95_where_the_service_put_it_are_no_anomaly() -> None:
+    """3 % late starts on a busy machine, p95 from the intended start within 5 % of the service's own: the
+    figures are the service's, so a pass stays a pass (and can become a baseline) and nothing is retried."""
+    busy_but_true = _metrics(
+        "pass",
+        0.95,
+        generator=_saturated(late_starts=30, dropped=0, cpu_pct=40),
+        service_time=LatencySummary(p50=39, p95=87, p99=118),  # latency p95 90: +3.4 %
+    )
+    assert detect_infrastructure_anomaly(busy_but_true) is None
+    assert _decide(busy_but_true).retry is False
+
+    moved = busy_but_true.model_copy(update={"service_time": LatencySummary(p50=35, p95=80, p99=100)})
+    assert detect_infrastructure_anomaly(moved) == "generator saturation: 3.0 % late starts"  # +12.5 %
+    dropped = busy_but_true.model_copy(update={"generator": _saturated(late_starts=0, dropped=1)})
+    assert detect_infrastructure_anomaly(dropped) == "generator saturation: 1 dropped, generator CPU 98 %"
+
+
+def test_a_busy_generator_on_schedule_is_no_anomaly() -> None:
+    busy = _metrics("pass", 0.95, generator=_saturated(late_starts=0, dropped=0))
+    assert detect_generator_saturation(busy) == "generator saturation: generator CPU 98 %"
+    assert detect_infrastructure_anomaly(busy) is None
+
+
 def _regressed(delta: str, low: str, high: str) -> BaselineComparison:
     interval = Interval(low=low, high=high)
     return BaselineComparison(
