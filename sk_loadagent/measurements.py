@@ -216,6 +216,9 @@ class RunResult:
     # A flow: its steps. Then ``samples`` and ``windows`` hold iterations (latency from the intended start to
     # the end of the last step, think time excluded; an iteration fails with its first failing step's class).
     steps: list[StepMeasurements] = field(default_factory=list)
+    # Sampled requests that carried a fresh traceparent and got a response: (trace id as 32 hex, intended
+    # start in seconds from t0, latency in seconds), in start order.
+    traced: list[tuple[str, float, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -248,3 +251,29 @@ class ResourceSamples:
             self.cpu_quota_cores,
             list(self.notes),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class SpanRecord:
+    """One span a service reported (OTLP), as plain values.
+
+    Times are the service's own clock (Unix ns); spans of different hosts are compared only as durations.
+    ``host`` (the resource's host.name, or its service.instance.id) tells which spans share a clock.
+    ``kind``: OTLP's SpanKind (2 server, 3 client, 4 producer, 5 consumer).
+    """
+
+    trace_id: str  # 32 hex
+    span_id: str  # 16 hex
+    parent_id: str  # 16 hex, "" for a root
+    service: str
+    name: str
+    kind: int
+    start_ns: int
+    end_ns: int
+    error: bool = False
+    error_message: str | None = None
+    host: str | None = None
+
+    @property
+    def duration_ms(self) -> float:
+        return max(0, self.end_ns - self.start_ns) / 1e6

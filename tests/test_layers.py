@@ -29,6 +29,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "telemetry": ("engine", "analysis", "memory", "publish", *KERNEL_SIDE),
     "memory": ("engine", "telemetry", "publish", *KERNEL_SIDE),
     "publish": ("engine", "telemetry", "memory", *KERNEL_SIDE),
+    "observability": ("analysis", "memory", "publish", *KERNEL_SIDE),
+    "extras": ("models", "engine", "telemetry", "analysis", "memory", "publish", *KERNEL_SIDE),
     "prompts": ("planners", "skills", "suite", "cli"),
     "agent": ("cli",),
 }

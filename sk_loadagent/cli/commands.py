@@ -46,6 +46,7 @@ def suite_request(args: argparse.Namespace, caps: Caps | None = None) -> SuiteRe
         weighting=getattr(args, "weighting", None),
         baseline=args.baseline,
         trace_plan=args.trace_plan,
+        observability=getattr(args, "observability", None),
         target_url=args.target_url,
         allow_hosts=list(args.allow_host),
         caps=caps,
@@ -202,6 +203,7 @@ def plan_command(args: argparse.Namespace) -> int:
         baseline=args.baseline,
         caps=caps,
         trace_plan=args.trace_plan,
+        observability=getattr(args, "observability", None),
     )
     plan = interpret(
         inputs,

@@ -43,6 +43,11 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--trace-plan", metavar="FILE", help="trace.plan.yaml: add one flow test per trace path (flow) of it"
     )
+    p.add_argument(
+        "--observability",
+        metavar="FILE",
+        help="observability.config.yaml: trace context on requests, spans in (OTLP), Prometheus scrapes",
+    )
     p.add_argument("--trace-id", metavar="ID", help="trace scope of the run (default: from the plan)")
     p.add_argument("--edition", metavar="ID", help="edition id that overrides the plan's editionId")
     p.add_argument("--module", metavar="ID", help="module id that overrides the plan's moduleId")

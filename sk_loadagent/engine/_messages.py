@@ -87,3 +87,5 @@ class WorkerOutput:
     step_complete: bool = True
     client_errors: dict[str, int] = field(default_factory=dict)
     data_out: tuple[int, float] | None = None
+    # Sampled requests with a response: (trace id hex, start from t0, latency), seconds (RunResult.traced).
+    traced: list[tuple[str, float, float]] = field(default_factory=list)

@@ -9,6 +9,7 @@ from pydantic import ConfigDict, Field
 from sk_loadagent.engine._executors import ExecutorConfig
 from sk_loadagent.engine._flow import FlowPlan
 from sk_loadagent.engine._proxy import redact
+from sk_loadagent.engine._trace import TraceContext
 from sk_loadagent.engine.result import Phase
 from sk_loadagent.models._base import WireModel
 from sk_loadagent.models.durations import format_duration
@@ -70,6 +71,7 @@ class LoadProfile(WireModel):
     stress: StressRule | None = None
     soak_window: float | None = Field(default=None, gt=0)
     flow: FlowPlan | None = None  # a flow test: its steps replace method, headers and body
+    trace: TraceContext | None = None  # W3C trace context on every request (an observability config)
 
     @property
     def in_flight_grace(self) -> float:

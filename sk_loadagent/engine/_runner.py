@@ -497,6 +497,7 @@ def _assemble(
         ],
         extra=extra,
         steps=flow_steps,
+        traced=sorted((item for output in outputs for item in output.traced), key=lambda item: item[1]),
     )
 
 

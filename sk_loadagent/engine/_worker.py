@@ -34,6 +34,7 @@ from sk_loadagent.engine._recorder import Recorder
 from sk_loadagent.engine._requests import Target, build_templates, outcome_table
 from sk_loadagent.engine._schedule import ArrivalSchedule
 from sk_loadagent.engine._step_recorder import StepRecorder
+from sk_loadagent.engine._trace import TRACEPARENT
 from sk_loadagent.engine._transports.base import Binding, Transport
 from sk_loadagent.engine._transports.fast import FastTransport
 from sk_loadagent.engine._transports.httpx import HttpxTransport
@@ -131,9 +132,12 @@ class _Run:
         if profile.flow is not None:
             self._wire_flow(spec, loop)
             return
-        templates = build_templates(
-            profile.method or "GET", profile.headers, profile.body, profile.payload_sizes
-        )
+        headers = profile.headers
+        if profile.trace is not None and TRACEPARENT not in {name.lower() for name in headers}:
+            headers = {**headers, **dict(profile.trace.headers())}  # a plan's own traceparent wins
+        else:
+            profile = profile.model_copy(update={"trace": None})
+        templates = build_templates(profile.method or "GET", headers, profile.body, profile.payload_sizes)
         self.transport = make_transport(spec.transport)
         self.recorder = Recorder(
             t0=0.0,
@@ -155,6 +159,7 @@ class _Run:
                 http2=profile.http2,
                 tls=profile.tls,
                 proxy=profile.proxy,
+                trace=profile.trace,
             )
         )
         self.recorder.set_request_bytes(self.transport.request_bytes())
@@ -402,7 +407,15 @@ async def run_share(spec: WorkerSpec, link: Link) -> WorkerOutput:
         connect_failures=recorder.connect_failures,
         tls_failures=dict(run.transport.tls_failures),
         tls_resumed=run.transport.tls_resumed,
+        traced=_traced(run.transport, t0),
     )
+
+
+def _traced(transport: Transport | HttpClients, t0: float) -> list[tuple[str, float, float]]:
+    """The sampled requests' trace ids with their start (from t0) and latency."""
+    if not isinstance(transport, Transport):
+        return []
+    return [(ids[:32].decode("ascii"), start - t0, end - start) for ids, start, end in transport.traced]
 
 
 def process_main(spec: WorkerSpec, end: PipeEnd) -> None:

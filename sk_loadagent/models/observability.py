@@ -3,6 +3,10 @@ process is sampled, and which process that is (by pid, process name or listening
 
 The sampling settings and the process selector decide what we measure, so they are checked strictly; a
 signal source may carry settings of its own tool, which are kept.
+
+``sampling`` is the share of requests that carry a *sampled* W3C traceparent (every request carries one);
+``DEFAULT_SAMPLING`` when absent. ``bottleneckShare`` is the share of a request's p95 time one operation's
+self time may take before trace-summary.json reports a bottleneck.
 """
 
 from __future__ import annotations
@@ -11,7 +15,12 @@ from pydantic import Field, field_validator, model_validator
 
 from sk_loadagent.models._base import OpenWireModel, WireModel
 from sk_loadagent.models.durations import Duration
-from sk_loadagent.models.plan import check_base_url
+
+DEFAULT_SAMPLING = 0.05
+DEFAULT_BOTTLENECK_SHARE = 0.5
+
+
+RESOURCE_SERIES = ("cpu", "memory", "gc", "queue")
 
 
 class ProcessSelector(WireModel):
@@ -39,12 +48,33 @@ class SignalSource(OpenWireModel):
     path: str | None = None
     enabled: bool | None = None
     interval: Duration | None = None
+    series: dict[str, str] | None = Field(
+        default=None,
+        description="Prometheus: resource (cpu, memory, gc, queue) -> the series that carries it",
+    )
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
+        from sk_loadagent.models.plan import check_base_url  # plan holds an observability block
+
         if value is not None:
             check_base_url(value)
+        return value
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: float | None) -> float | None:
+        if value is not None and not 0.05 <= value <= 60:
+            raise ValueError("a scrape interval between 50ms and 60s")
+        return value
+
+    @field_validator("series")
+    @classmethod
+    def _series(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        unknown = sorted(set(value or {}) - set(RESOURCE_SERIES))
+        if unknown:
+            raise ValueError(f"series keys among {', '.join(RESOURCE_SERIES)} (not {', '.join(unknown)})")
         return value
 
     @property
@@ -62,6 +92,12 @@ class ObservabilityConfig(WireModel):
     spans: list[SignalSource] | None = None
     logs: list[SignalSource] | None = None
     metrics: list[SignalSource] | None = None
+    sampling: float | None = Field(
+        default=None, ge=0, le=1, description="share of requests with a sampled traceparent (0.05 if absent)"
+    )
+    bottleneck_share: float | None = Field(
+        default=None, gt=0, le=1, description="share of p95 request time one operation may take (0.5)"
+    )
 
     @field_validator("sampling_interval")
     @classmethod
@@ -73,3 +109,16 @@ class ObservabilityConfig(WireModel):
     def interval_seconds(self, default: float = 0.25) -> float:
         """The target process's sampling interval in seconds."""
         return self.sampling_interval if self.sampling_interval is not None else default
+
+    @property
+    def sampling_ratio(self) -> float:
+        return self.sampling if self.sampling is not None else DEFAULT_SAMPLING
+
+    @property
+    def bottleneck_limit(self) -> float:
+        return self.bottleneck_share if self.bottleneck_share is not None else DEFAULT_BOTTLENECK_SHARE
+
+    def sources(self, kind: str, source: str) -> list[SignalSource]:
+        """The enabled ``kind`` (spans, logs, metrics) sources of one tool."""
+        listed: list[SignalSource] = getattr(self, kind) or []
+        return [s for s in listed if s.source == source and s.is_enabled]

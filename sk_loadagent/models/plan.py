@@ -12,6 +12,7 @@ from pydantic import ConfigDict, Field, StrictBool, StrictInt, field_validator, 
 from sk_loadagent.models._base import FieldProblem, WireModel
 from sk_loadagent.models.durations import Duration
 from sk_loadagent.models.flow import DataSpec, StepSpec, check_flow
+from sk_loadagent.models.observability import ObservabilityConfig
 
 TestType = Literal["load", "spike", "soak", "stress", "concurrency", "latency", "custom"]
 TEST_TYPES: tuple[str, ...] = ("load", "spike", "soak", "stress", "concurrency", "latency", "custom")
@@ -323,6 +324,9 @@ class TestSuitePlan(WireModel):
     proxy: str | None = None
     secrets: list[str] | None = Field(
         default=None, description="header names whose values are written as *** (beside the defaults)"
+    )
+    observability: ObservabilityConfig | None = Field(
+        default=None, description="observability.config.yaml's shape: spans in, trace context out, scrapes"
     )
     tests: list[TestSpec] = Field(min_length=1)
 

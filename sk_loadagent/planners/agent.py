@@ -53,6 +53,7 @@ class SuiteRequest:
     weighting: str | None = None
     baseline: str | None = None
     trace_plan: str | None = None  # --trace-plan: one flow test per trace path of a trace.plan.yaml
+    observability: str | None = None  # --observability: an observability.config.yaml
     target_url: str | None = None
     allow_hosts: list[str] = field(default_factory=list)
     caps: Caps | None = None  # None: this machine's (sk_loadagent.engine.machine_caps)
@@ -183,6 +184,7 @@ async def run_suite(
         weightingFile=request.weighting,
         baselineFile=request.baseline,
         tracePlanFile=request.trace_plan,
+        observabilityFile=request.observability,
         targetUrl=request.target_url,
         allowHosts=request.allow_hosts or None,
         caps=request.caps.to_wire() if request.caps is not None else None,

@@ -40,6 +40,10 @@ class TestPlanInterpreter:
             Any,
             takes(str | None, "path of a trace.plan.yaml: one flow test per trace path (flow) of it"),
         ] = None,
+        observabilityFile: Annotated[
+            Any,
+            takes(str | None, "path of an observability.config.yaml (trace context, spans, scrapes)"),
+        ] = None,
         targetUrl: Annotated[Any, takes(str | None, "base URL that overrides the plan's baseUrl")] = None,
         traceId: Annotated[Any, takes(str | None, "trace scope of the run")] = None,
         editionId: Annotated[Any, takes(str | None, "edition that overrides the plan's editionId")] = None,
@@ -80,6 +84,7 @@ class TestPlanInterpreter:
                 ("weightingFile", weightingFile),
                 ("baselineFile", baselineFile),
                 ("tracePlanFile", tracePlanFile),
+                ("observabilityFile", observabilityFile),
                 ("caFile", caFile),
             )
         }
@@ -93,6 +98,7 @@ class TestPlanInterpreter:
             baseline=paths["baselineFile"],
             caps=limits,
             trace_plan=paths["tracePlanFile"],
+            observability=paths["observabilityFile"],
         )
         result = interpret(
             inputs,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -18,6 +19,7 @@ from sk_loadagent.engine import (
     run_profile,
 )
 from sk_loadagent.errors import InputError, TargetNotAllowedError
+from sk_loadagent.observability import Observation, SpanHarvest
 from sk_loadagent.suite.execution_plan import ExecutionPlan, PlannedTest
 from sk_loadagent.telemetry import ProcessSampler
 from sk_loadagent.telemetry.resources import ResourceSamples
@@ -32,6 +34,7 @@ class TestRun:
     index: int
     result: RunResult
     resources: ResourceSamples | None
+    spans: SpanHarvest | None = None  # with an observability config: the spans of its sampled requests
 
 
 def find_listener_pid(url: str) -> int | None:
@@ -70,6 +73,7 @@ async def run_one(
     options: RunOptions,
     target_pid: int | None,
     progress: Callable[[str, Progress], None] | None,
+    watch: Observation | None = None,
 ) -> TestRun:
     try:
         profile = profile_of(plan, planned)
@@ -78,6 +82,8 @@ async def run_one(
     except InputError as exc:
         raise _in_plan(plan, planned, exc) from None
     label = planned.label
+    if watch is not None:
+        profile = profile.model_copy(update={"trace": watch.trace_context(label)})
 
     def report(snapshot: Progress) -> None:
         if progress is not None:
@@ -121,4 +127,12 @@ async def run_tests(
     """
     pid = target_pid if target_pid is not None else find_listener_pid(plan.base_url)
     chosen = [t for t in plan.tests if tests is None or t.index in tests]
-    return [await run_one(plan, planned, options, pid, progress) for planned in chosen]
+    if plan.observability is None:
+        return [await run_one(plan, planned, options, pid, progress) for planned in chosen]
+    source = plan.observability_source or plan.plan_file or "observability.config.yaml"
+    with Observation(plan.observability, source, plan.trace_id) as watch:
+        runs = [await run_one(plan, planned, options, pid, progress, watch) for planned in chosen]
+        await watch.wait_for_spans(time.monotonic())
+        for run in runs:
+            run.spans = watch.harvest({trace for trace, _, _ in run.result.traced})
+    return runs

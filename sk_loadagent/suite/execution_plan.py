@@ -19,6 +19,7 @@ from sk_loadagent.models._base import WireModel
 from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.durations import Duration
 from sk_loadagent.models.flow import referenced_env
+from sk_loadagent.models.observability import ObservabilityConfig
 from sk_loadagent.models.plan import TestSpec, TestSuitePlan, TlsOptions, check_base_url, proxy_url_problem
 from sk_loadagent.secrets import mask_url, register, secret_header_names, url_credentials
 from sk_loadagent.suite.editions import EditionSchedule, scale_rates, schedule_for_edition
@@ -84,6 +85,10 @@ class ExecutionPlan(WireModel):
     caps: Caps | None = Field(default=None, description="the caps the plan was checked against")
     notes: list[str] = Field(
         default_factory=list, description="what the edition and Studio changed in the plan, and why"
+    )
+    observability: ObservabilityConfig | None = None
+    observability_source: str | None = Field(
+        default=None, description="the file (or plan field) it came from"
     )
 
     def sources(self) -> Sources:
@@ -296,6 +301,12 @@ def interpret(
     hosts = [*plan.allow_hosts, *(allow_hosts or [])]
     check_target(base_url, hosts)
     proxy = _checked_proxy(inputs, hosts)
+    if inputs.observability is not None:
+        from sk_loadagent.observability import check_config
+
+        in_plan = inputs.observability_source == inputs.plan_source
+        source = inputs.observability_source or inputs.plan_source
+        check_config(inputs.observability, source, prefix="observability." if in_plan else "")
     plan_file = Path(inputs.plan_source)
     root = plan_file.parent if plan_file.is_file() else None
     plan_tls, cli_tls = _rooted(plan.tls, root), _rooted(tls, None)
@@ -388,6 +399,8 @@ def interpret(
         seed_baselines=[b.to_wire() for b in inputs.baselines],
         caps=caps,
         notes=schedule.notes,
+        observability=inputs.observability,
+        observability_source=inputs.observability_source,
     )
 
 

@@ -14,6 +14,7 @@ from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.edition import EditionConfig
 from sk_loadagent.models.loading import load_document, read_document, validate_document
 from sk_loadagent.models.metadata import ServiceMetadata
+from sk_loadagent.models.observability import ObservabilityConfig
 from sk_loadagent.models.plan import TestSuitePlan
 from sk_loadagent.models.thresholds import PerfThresholds
 from sk_loadagent.models.trace_plan import TracePlan
@@ -34,6 +35,9 @@ class SuiteInputs:
     baselines: list[PerfBaseline] = field(default_factory=list)
 
     weighting_source: str = "customWeighting.yaml"
+    # --observability FILE, else the plan's observability block (then its source is the plan's)
+    observability: ObservabilityConfig | None = None
+    observability_source: str | None = None
     # Per test of the plan (by index): what the agent says about how it was made (a trace plan's flows).
     notes: dict[int, list[str]] = field(default_factory=dict)
 
@@ -93,11 +97,13 @@ def load_inputs(
     baseline: str | Path | None = None,
     caps: Caps | None = None,
     trace_plan: str | Path | None = None,
+    observability: str | Path | None = None,
 ) -> SuiteInputs:
     """Load the plan and optional inputs; InputError names the file and field of the first bad one.
 
     ``caps`` bounds each file (size, values once YAML aliases expand); None: the default caps.
     ``trace_plan`` (a trace.plan.yaml) adds one flow test per trace path (``suite.trace_flows``).
+    ``observability`` (an observability.config.yaml) replaces the plan's ``observability`` block.
     """
     suite_plan, source = _plan(plan, caps)
     notes: dict[int, list[str]] = {}
@@ -106,7 +112,13 @@ def load_inputs(
         first = len(suite_plan.tests)
         notes = {first + i: n for i, n in enumerate(added.notes) if n}
         suite_plan = suite_plan.model_copy(update={"tests": [*suite_plan.tests, *added.tests]})
+    watch, watch_source = suite_plan.observability, source
+    if observability is not None:
+        watch = load_document(observability, ObservabilityConfig, caps=caps)
+        watch_source = str(observability)
     return SuiteInputs(
+        observability=watch,
+        observability_source=watch_source if watch is not None else None,
         notes=notes,
         plan=suite_plan,
         plan_source=source,

@@ -202,3 +202,55 @@ def test_the_installed_command_prints_one_line_and_no_traceback(tmp_path: Path) 
 
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == bad_input(f"{plan}: tests[0].rps: expected a number greater than 0, got -5")
+
+
+# A bad observability config (--observability FILE or the plan's observability: block) exits 2 naming the
+# file and the field, before any load is sent.
+OBS_PLAN = (
+    f"traceId: t\nmoduleId: CheckoutService\nbaseUrl: {CLOSED}\n"
+    "tests:\n  - type: load\n    rps: 5\n    duration: 1s\n"
+)
+
+
+def test_a_sampling_share_above_one(cli: Cli, tmp_path: Path) -> None:
+    plan = tmp_path / "suite.plan.yaml"
+    plan.write_text(OBS_PLAN)
+    config = tmp_path / "observability.config.yaml"
+    config.write_text("sampling: 1.5\n")
+    assert_refused(
+        run_plan(cli, plan, "--observability", str(config)),
+        2,
+        bad_input(f"{config}: sampling: expected a number less than or equal to 1, got 1.5"),
+    )
+
+
+def test_a_receiver_on_a_services_port_in_the_plan(cli: Cli, tmp_path: Path) -> None:
+    plan = tmp_path / "suite.plan.yaml"
+    plan.write_text(
+        OBS_PLAN + "observability:\n  spans:\n    - source: otlp\n      url: http://127.0.0.1:6379\n"
+    )
+    assert_refused(
+        run_plan(cli, plan),
+        2,
+        bad_input(
+            f"{plan}: observability.spans[0].url: expected a port other than the local services' ports, "
+            "got 6379"
+        ),
+    )
+
+
+def test_an_unknown_series_key(cli: Cli, tmp_path: Path) -> None:
+    plan = tmp_path / "suite.plan.yaml"
+    plan.write_text(OBS_PLAN)
+    config = tmp_path / "observability.config.yaml"
+    config.write_text(
+        "metrics:\n  - source: prometheus\n    url: http://127.0.0.1:9464/metrics\n    series: {heap: x}\n"
+    )
+    assert_refused(
+        run_plan(cli, plan, "--observability", str(config)),
+        2,
+        bad_input(
+            f"{config}: metrics[0].series: expected series keys among cpu, memory, gc, queue (not heap), "
+            'got {"heap": "x"}'
+        ),
+    )

@@ -51,6 +51,7 @@ EXPECTED: dict[str, dict[str, tuple[Any, bool]]] = {
         "weightingFile": (PATH, False),
         "baselineFile": (PATH, False),
         "tracePlanFile": (PATH, False),
+        "observabilityFile": (PATH, False),
         "targetUrl": (PATH, False),
         "traceId": (PATH, False),
         "editionId": (PATH, False),

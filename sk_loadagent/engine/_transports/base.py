@@ -16,6 +16,7 @@ from typing import Protocol
 from sk_loadagent.engine._recorder import Recorder
 from sk_loadagent.engine._requests import RequestTemplate, Target
 from sk_loadagent.engine._tls import failure_reason, tls_cause
+from sk_loadagent.engine._trace import TraceContext
 from sk_loadagent.engine.result import Outcome
 from sk_loadagent.models.plan import TlsOptions
 
@@ -94,6 +95,7 @@ class Binding:
     http2: bool = False
     tls: TlsOptions | None = None  # for an https:// target
     proxy: str | None = None
+    trace: TraceContext | None = None  # the templates carry its headers; the transport samples
 
 
 class Transport:
@@ -104,6 +106,9 @@ class Transport:
     def __init__(self) -> None:
         self.opened = 0  # connections opened during the run
         self.tls_failures: Counter[str] = Counter()  # failed TLS handshakes (and alerts) by reason
+        # Sampled requests that got a response: (trace and span ids as hex, intended start, end), both
+        # absolute perf_counter times.
+        self.traced: list[tuple[bytes, float, float]] = []
 
     @property
     def tls_resumed(self) -> int:

@@ -18,6 +18,7 @@ from typing import Any, cast
 import httptools
 
 from sk_loadagent.engine._tls import HANDSHAKE_TIMEOUT, ResumingContext, client_context, is_tls_failure
+from sk_loadagent.engine._trace import sampled_ids, sampled_value, split_request
 from sk_loadagent.engine._transports.base import Binding, Connection, Owner, Transport
 from sk_loadagent.engine.result import Outcome
 
@@ -39,6 +40,7 @@ class _FastConnection(Connection, asyncio.Protocol):
         "_task",
         "_tr",
         "parser",
+        "trace",
     )
 
     def __init__(self, fast: FastTransport, owner: Owner) -> None:
@@ -56,6 +58,7 @@ class _FastConnection(Connection, asyncio.Protocol):
         self._tr: asyncio.Transport | None = None
         self._task: asyncio.Task[Any] | None = None
         self._handshaking = False
+        self.trace: bytes | None = None  # the sampled request in flight: its trace and span ids (hex)
 
     # -- connecting ------------------------------------------------------------------------------------------
     def start_connect(self) -> None:
@@ -231,6 +234,53 @@ class _BufferedFastConnection(_FastConnection, asyncio.BufferedProtocol):
             self.abort(Outcome.PROTOCOL_ERROR)
 
 
+class _Traced(_FastConnection):
+    """Sends the run's prebuilt bytes (unsampled traceparent) except every ``every``-th request, which gets
+    fresh ids spliced in; a sampled request's ids are recorded with its times when it completes."""
+
+    __slots__ = ()
+
+    def send(self, intended: float, variant: int) -> None:
+        self.intended = intended
+        self.variant = variant
+        self.nbytes = 0
+        self.busy = True
+        self.sent_at = _perf_counter()
+        self._tr.write(self._next(variant))  # type: ignore[union-attr]
+
+    def send_now(self, variant: int) -> None:
+        self.variant = variant
+        self.nbytes = 0
+        self.busy = True
+        self.intended = self.sent_at = _perf_counter()
+        self._tr.write(self._next(variant))  # type: ignore[union-attr]
+
+    def _next(self, variant: int) -> bytes:
+        fast = self._fast
+        fast.countdown -= 1
+        if fast.countdown:
+            return self._requests[variant]
+        fast.countdown = fast.every
+        self.trace = ids = sampled_ids()
+        before, after = fast.split[variant]
+        return b"".join((before, sampled_value(ids), after))
+
+    def on_message_complete(self) -> None:
+        trace = self.trace
+        if trace is None:
+            _FastConnection.on_message_complete(self)
+            return
+        self.trace = None
+        intended = self.intended
+        _FastConnection.on_message_complete(self)
+        # The recorder's end buffer got this response's end just now (on_idle sends, it appends nothing).
+        self._fast.traced.append((trace, intended, self._fast.binding.recorder.end[-1]))
+
+
+class _TracedBuffered(_Traced, _BufferedFastConnection):
+    __slots__ = ()
+
+
 def _is_uvloop(loop: asyncio.AbstractEventLoop) -> bool:
     return type(loop).__module__.startswith("uvloop")
 
@@ -248,6 +298,9 @@ class FastTransport(Transport):
         self._factory: type[_FastConnection] = _FastConnection
         self.tls: ResumingContext | None = None
         self.server_name: str | None = None
+        self.split: list[tuple[bytes, bytes]] = []  # per template: its bytes around the traceparent value
+        self.every = 0
+        self.countdown = 0
 
     @property
     def binding(self) -> Binding:
@@ -257,7 +310,12 @@ class FastTransport(Transport):
     def bind(self, binding: Binding) -> None:
         self._binding = binding
         self.requests = [t.http11_bytes(binding.target) for t in binding.templates]
-        self._factory = _FastConnection if _is_uvloop(binding.loop) else _BufferedFastConnection
+        uv = _is_uvloop(binding.loop)
+        self._factory = _FastConnection if uv else _BufferedFastConnection
+        if binding.trace is not None and binding.trace.every:
+            self._factory = _Traced if uv else _TracedBuffered
+            self.split = [split_request(r) for r in self.requests]
+            self.every = self.countdown = binding.trace.every
         if binding.tls is not None:
             self.tls = client_context(binding.tls, alpn=["http/1.1"])
             self.server_name = binding.tls.server_name or binding.target.host

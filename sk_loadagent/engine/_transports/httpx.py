@@ -20,6 +20,7 @@ import httpx
 
 from sk_loadagent.engine._requests import USER_AGENT
 from sk_loadagent.engine._tls import client_context, is_tls_failure
+from sk_loadagent.engine._trace import TRACEPARENT, sampled_ids, sampled_value
 from sk_loadagent.engine._transports.base import Binding, Connection, Owner, Transport
 from sk_loadagent.engine.result import Outcome
 from sk_loadagent.errors import InputError
@@ -94,8 +95,9 @@ class _HttpxSlot(Connection):
 
     async def _exchange(self, variant: int) -> None:
         transport = self._transport
+        request, trace = transport.next_request(variant)
         try:
-            response = await self._client.send(transport.requests[variant])
+            response = await self._client.send(request)
         except asyncio.CancelledError:
             raise
         except (httpx.HTTPError, OSError) as exc:
@@ -123,6 +125,8 @@ class _HttpxSlot(Connection):
         transport.binding.recorder.response(
             self.intended, self.sent_at, end, response.status_code, _response_bytes(response), self.variant
         )
+        if trace is not None:
+            transport.traced.append((trace, self.intended, end))
         self.owner.on_idle(self)
 
     def _note_connection(self, response: httpx.Response) -> None:
@@ -170,6 +174,8 @@ class HttpxTransport(Transport):
         self._closing: set[asyncio.Task[None]] = set()
         self.requests: list[httpx.Request] = []
         self._wire_bytes: list[int] = []
+        self.every = 0
+        self.countdown = -1
 
     @property
     def binding(self) -> Binding:
@@ -200,6 +206,24 @@ class HttpxTransport(Transport):
             )
             self.requests.append(request)
         self._wire_bytes = [len(t.http11_bytes(binding.target)) for t in binding.templates]
+        # Without sampling the countdown never reaches 0 (a decrement per request is all it costs).
+        self.every = binding.trace.every if binding.trace is not None else 0
+        self.countdown = self.every or -1
+
+    def next_request(self, variant: int) -> tuple[httpx.Request, bytes | None]:
+        """The prebuilt request, or every ``trace.every``-th time a copy with a sampled traceparent."""
+        self.countdown -= 1
+        if self.countdown:
+            return self.requests[variant], None
+        self.countdown = self.every
+        base = self.requests[variant]
+        ids = sampled_ids()
+        headers = base.headers.copy()
+        headers[TRACEPARENT] = sampled_value(ids).decode("ascii")
+        request = httpx.Request(
+            base.method, base.url, headers=headers, content=base.content, extensions=base.extensions
+        )
+        return request, ids
 
     def _new_client(self, connections: int) -> httpx.AsyncClient:
         binding = self.binding
