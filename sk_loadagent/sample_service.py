@@ -113,6 +113,9 @@ def _knob_error(response: httpx.Response) -> InputError:
 class SampleService:
     """The sample service in a child process: ``url`` and ``pid`` once started, knobs changeable at run time.
 
+    ``otlp_endpoint`` (e.g. ``http://127.0.0.1:4318``) turns on its tracing: spans per request and per
+    internal step (ValidateCart, ChargeCard, SendConfirmationEmail at checkout) exported over OTLP/HTTP.
+
     Use it as a context manager (``with`` or ``async with``) or call ``start()`` / ``stop()``. ``stop()``
     sends SIGTERM, kills after five seconds and always reaps the child.
     """
@@ -124,8 +127,10 @@ class SampleService:
         port: int = 0,
         seed: int = 0,
         ready_timeout: float = READY_TIMEOUT_S,
+        otlp_endpoint: str | None = None,
         **knobs: Unpack[Knobs],
     ) -> None:
+        self.otlp_endpoint = otlp_endpoint
         self.host = host
         self.port = port
         self.seed = seed
@@ -153,7 +158,7 @@ class SampleService:
         self._stdout = tempfile.TemporaryFile()  # noqa: SIM115
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
         process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=self._stdout, stderr=self._stderr
+            command, stdin=subprocess.DEVNULL, stdout=self._stdout, stderr=self._stderr, env=self._env()
         )
         self._process = process
         try:
@@ -161,6 +166,16 @@ class SampleService:
         except BaseException:
             self.stop()
             raise
+
+    def _env(self) -> dict[str, str]:
+        """With ``otlp_endpoint``: the OpenTelemetry SDK's standard variables, spans batched for 200 ms."""
+        env = dict(os.environ)
+        if self.otlp_endpoint is not None:
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.otlp_endpoint
+            env.setdefault("OTEL_BSP_SCHEDULE_DELAY", "200")
+        else:
+            env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+        return env
 
     def _wait_ready(self, process: subprocess.Popen[bytes], stdout: IO[bytes]) -> str:
         deadline = time.monotonic() + self.ready_timeout

@@ -91,7 +91,17 @@ BUSINESS_ROUTES: dict[str, tuple[str, str]] = {
 JOURNEY_ROUTES = ("/auth/login", "/cart/items", "/cart/submit")
 MAX_SESSIONS = 100_000  # the oldest sessions are forgotten beyond this (a long run's memory stays bounded)
 MAX_CART_ITEMS = 100
-OPERATION_ROUTES = ("/health", "/openapi.json", "/admin/config", "/admin/stats", "/admin/reset")
+OPERATION_ROUTES = ("/health", "/openapi.json", "/admin/config", "/admin/stats", "/admin/reset", "/metrics")
+# The internal steps of a request and their shares of the stable service time; the slow release's extra time
+# all goes to the step marked slow (ChargeCard at checkout), so one internal span slows and the rest do not.
+STEPS: dict[str, tuple[tuple[str, float, bool], ...]] = {
+    "/checkout/submit": (
+        ("ValidateCart", 0.40, False),
+        ("ChargeCard", 0.25, True),
+        ("SendConfirmationEmail", 0.35, False),
+    ),
+}
+DEFAULT_STEPS = (("HandleRequest", 1.0, True),)
 OPENAPI_PATH = Path(__file__).resolve().parents[1] / "vetclinic" / "generated.api.yaml"
 COLD_START_FACTOR = 5.0
 LEAK_CAP_BYTES = 512 * 2**20
@@ -290,6 +300,7 @@ class Settings:
             leak_bytes=int(k["leakKbPerRequest"] * 1024),
             response_bytes=k["responseBytes"],
             release=k["release"],
+            slow_factor=factor,
         )
 
 
@@ -305,6 +316,7 @@ class EndpointKnobs:
     leak_bytes: int
     response_bytes: int
     release: str
+    slow_factor: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -468,13 +480,19 @@ def _json_bytes(payload: object) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
-async def _respond(send: Send, status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    content_type: bytes = b"application/json",
+) -> None:
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", content_type),
                 (b"content-length", str(len(body)).encode()),
                 *headers,
             ],
@@ -525,6 +543,7 @@ class SampleApp:
         self.leak_capped = False
         self.watchdog: asyncio.Task[None] | None = None
         self._apply(settings, set(KNOBS), now=self.started_at)
+        self.telemetry = Telemetry(self)
 
     def _apply(self, settings: Settings, changed: set[str], *, now: float) -> None:
         """Switch to new settings; the freeze and cold-start clocks restart when their knobs are set."""
@@ -558,6 +577,8 @@ class SampleApp:
             await self._read_only(method, send, self._stats)
         elif path == "/admin/reset":
             await self._reset(method, send)
+        elif path == "/metrics":
+            await self._metrics(method, send)
         else:
             body = {"error": f"no route {path}", "routes": [*BUSINESS_ROUTES, *OPERATION_ROUTES]}
             await _respond(send, 404, _json_bytes(body))
@@ -585,8 +606,7 @@ class SampleApp:
             knobs = self.resolved[path]  # the knobs may have changed while this request queued
             service_s = self._service_time(knobs)
             failed = self.error_rng.random() < knobs.error_rate
-            if service_s > 0:
-                await asyncio.sleep(service_s)
+            await self.telemetry.serve(path, headers, request_steps(path, knobs, service_s))
             self._retain(knobs.leak_bytes)
             await self._wait_out_freeze()
         finally:
@@ -601,6 +621,7 @@ class SampleApp:
                 "endpoint": path,
                 "errorRate": knobs.error_rate,
             }
+            self.telemetry.answered(path, 500, service_s)
             await _respond(send, 500, _padded(_json_bytes(error), knobs.response_bytes), header)
             return
         stats.ok += 1
@@ -617,6 +638,7 @@ class SampleApp:
         if path in JOURNEY_ROUTES:
             status, extra = self.journey.answer(path, headers, body, reply["id"])
             reply.update(extra)
+        self.telemetry.answered(path, status, service_s)
         await _respond(send, status, _padded(_json_bytes(reply), knobs.response_bytes), header)
 
     def _service_time(self, knobs: EndpointKnobs) -> float:
@@ -651,6 +673,17 @@ class SampleApp:
             await self._not_allowed(send, method, "GET, HEAD")
             return
         await _respond(send, 200, _json_bytes(payload()))
+
+    async def _metrics(self, method: str, send: Send) -> None:
+        if method not in ("GET", "HEAD"):
+            await self._not_allowed(send, method, "GET, HEAD")
+            return
+        exposition = self.telemetry.exposition()
+        if exposition is None:
+            await _respond(send, 404, _json_bytes({"error": "/metrics needs prometheus-client"}))
+            return
+        body, content_type = exposition
+        await _respond(send, 200, body, content_type=content_type.encode())
 
     async def _openapi(self, method: str, send: Send) -> None:
         if self.openapi is None:
@@ -721,6 +754,7 @@ class SampleApp:
             elif message["type"] == "lifespan.shutdown":
                 if self.watchdog is not None:
                     self.watchdog.cancel()
+                await asyncio.to_thread(self.telemetry.shutdown)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -730,6 +764,90 @@ class SampleApp:
         while os.getppid() == parent_pid:
             await asyncio.sleep(0.5)
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+# --------------------------------------------------------------------------------------------- telemetry
+
+
+class Telemetry:
+    """Spans (the OpenTelemetry SDK, exported over OTLP/HTTP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set) and
+    Prometheus metrics at ``/metrics`` (prometheus-client: its ``process_*`` and ``python_gc_*`` series plus
+    the requests, service time and queue depth per endpoint). Each part is on when its library is installed.
+    """
+
+    def __init__(self, app: SampleApp) -> None:
+        self.tracer: Any = None
+        self.provider: Any = None
+        self.metrics: Any = None
+        if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") and importlib.util.find_spec("opentelemetry.sdk"):
+            self._start_tracing()
+        if importlib.util.find_spec("prometheus_client"):
+            self._start_metrics(app)
+
+    def _start_tracing(self) -> None:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        service = os.environ.get("OTEL_SERVICE_NAME", "vetclinic")
+        self.provider = TracerProvider(resource=Resource.create({"service.name": service}))
+        self.provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        self.tracer = self.provider.get_tracer("vetclinic.sample")
+
+    def _start_metrics(self, app: SampleApp) -> None:
+        import prometheus_client as prom
+
+        registry = prom.REGISTRY
+        self.requests = prom.Counter("sample_requests", "business requests answered", ["endpoint", "status"])
+        self.service_time = prom.Histogram(
+            "sample_service_seconds", "service time of business requests", ["endpoint"]
+        )
+        queue = prom.Gauge("sample_queue_depth", "requests waiting for a slot, all endpoints")
+        queue.set_function(lambda: sum(len(g.waiters) for g in app.gates.values()))
+        self.metrics = (prom.generate_latest, registry, prom.CONTENT_TYPE_LATEST)
+
+    def answered(self, path: str, status: int, seconds: float) -> None:
+        if self.metrics is not None:
+            self.requests.labels(path, str(status)).inc()
+            self.service_time.labels(path).observe(seconds)
+
+    def exposition(self) -> tuple[bytes, str] | None:
+        if self.metrics is None:
+            return None
+        generate, registry, content_type = self.metrics
+        return bytes(generate(registry)), str(content_type)
+
+    async def serve(self, path: str, headers: dict[bytes, bytes], steps: list[tuple[str, float]]) -> None:
+        """Spend the request's service time in its steps: one sleep without tracing, else a span each."""
+        if self.tracer is None:
+            total = sum(seconds for _, seconds in steps)
+            if total > 0:
+                await asyncio.sleep(total)
+            return
+        from opentelemetry.propagate import extract
+        from opentelemetry.trace import SpanKind
+
+        carrier = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers.items()}
+        with self.tracer.start_as_current_span(
+            f"POST {path}", context=extract(carrier), kind=SpanKind.SERVER
+        ):
+            for name, seconds in steps:
+                with self.tracer.start_as_current_span(name):
+                    if seconds > 0:
+                        await asyncio.sleep(seconds)
+
+    def shutdown(self) -> None:
+        if self.provider is not None:
+            self.provider.shutdown()  # flushes the spans still batched
+
+
+def request_steps(path: str, knobs: EndpointKnobs, service_s: float) -> list[tuple[str, float]]:
+    """The request's service time split over its steps; the slow release's extra time goes to the slow one."""
+    steps = STEPS.get(path, DEFAULT_STEPS)
+    stable = service_s / knobs.slow_factor
+    extra = service_s - stable
+    return [(name, stable * share + (extra if slow else 0.0)) for name, share, slow in steps]
 
 
 # ---------------------------------------------------------------------------------------------- server

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from sk_loadagent.models._base import OpenWireModel, Timestamp, WireModel
 from sk_loadagent.models.durations import Duration
+from sk_loadagent.models.trace_summary import TraceSummary
 
 Status = Literal["pass", "warning", "degraded", "fail"]
 STATUS_ORDER: dict[str, int] = {"pass": 0, "warning": 1, "degraded": 2, "fail": 3}
@@ -390,6 +391,9 @@ class PerfMetrics(OpenWireModel):
     flow: FlowFigures | None = None
     steps: list[StepMetrics] | None = Field(default=None, description="a flow test's steps, in order")
     warnings: list[str] | None = None
+    trace_summary: TraceSummary | None = Field(
+        default=None, description="the service's spans of the sampled requests (an observability config)"
+    )
     latency_histogram: dict[str, Any] | None = Field(
         default=None, description="sparse LatencyHistogram of the measured latencies (histogram.py)"
     )

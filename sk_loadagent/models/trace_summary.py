@@ -1,12 +1,16 @@
 """trace-summary.json (spec cycles 10, 16 and 19): a trace's spans, its longest span and its bottleneck.
 
 The cycle 10 example holds only the summary figures; ``spans`` (start/stop, nesting, error attribution) is
-optional and, when given, must agree with ``spanCount``.
+optional and, when given, must agree with ``spanCount``. A run that received its service's spans adds
+``operations`` (per service and span name), the ``criticalPath`` of its p95 exemplar request, the lag of
+async (messaging) spans and the ``bottleneck``; times are the service's durations in ms, never compared
+across clocks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import Field, model_validator
 
@@ -36,6 +40,61 @@ class Span(WireModel):
         return self.end_ms - self.start_ms
 
 
+class Operation(WireModel):
+    """One operation (service + span name) over the run's sampled traces."""
+
+    service: str
+    name: str
+    count: int = Field(ge=0)
+    p50_ms: float = Field(ge=0)
+    p95_ms: float = Field(ge=0)
+    self_p95_ms: float = Field(ge=0, description="p95 of the time spent in the span itself, not its children")
+    share: float = Field(ge=0, le=1, description="its self time as a share of the requests' time, all traces")
+    share_at_p95: float = Field(ge=0, description="self p95 / the requests' p95 (picks the bottleneck)")
+    errors: int = 0
+    errors_own: int = Field(default=0, description="errors that began here (no failing child span)")
+    error_messages: list[str] | None = None
+    self_histogram: dict[str, Any] | None = Field(
+        default=None, description="self times (s) as a sparse histogram: what the next run compares against"
+    )
+    baseline_self_p95_ms: float | None = None
+    self_delta_vs_baseline: str | None = None
+    self_delta_interval: list[str] | None = None
+    self_regressed: bool | None = None
+
+
+class PathStep(WireModel):
+    """One span on the critical path of the exemplar request (root first)."""
+
+    service: str
+    name: str
+    duration_ms: float
+    self_ms: float
+
+
+class AsyncLag(WireModel):
+    """How long messages waited between a producer span's end and its consumer span's start (same clock)."""
+
+    service: str
+    name: str
+    count: int
+    p50_ms: float
+    p95_ms: float
+
+
+class Bottleneck(WireModel):
+    """The operation with the largest share of self time at p95, and why it is (or is not) reported."""
+
+    service: str
+    name: str
+    share_at_p95: float
+    limit: float
+    over_limit: bool
+    new_vs_baseline: bool
+    baseline_bottleneck: str | None = None
+    self_delta_vs_baseline: str | None = None
+
+
 class TraceSummary(WireModel):
     """A trace-summary.json document."""
 
@@ -46,6 +105,18 @@ class TraceSummary(WireModel):
     span_delta_vs_baseline: str | None = Field(default=None, description='e.g. "+25%"')
     bottleneck_detected: bool | None = None
     spans: list[Span] | None = None
+    test_name: str | None = None
+    sampled_requests: int | None = Field(default=None, ge=0)
+    traces_with_spans: int | None = Field(default=None, ge=0)
+    bottleneck: Bottleneck | None = None
+    operations: list[Operation] | None = None
+    exemplar_trace_id: str | None = None
+    exemplar_latency_ms: float | None = None
+    critical_path: list[PathStep] | None = None
+    async_lag: list[AsyncLag] | None = None
+    malformed_payloads: int | None = None
+    notes: list[str] | None = None
+    tests: list[TraceSummary] | None = Field(default=None, description="one summary per test, several tests")
 
     @model_validator(mode="after")
     def _count_matches(self) -> TraceSummary:

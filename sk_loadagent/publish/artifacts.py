@@ -14,6 +14,7 @@ from sk_loadagent.models.alert import RegressionAlert
 from sk_loadagent.models.metrics import PerfMetrics, StepMetrics
 from sk_loadagent.models.preview import PerformancePreview
 from sk_loadagent.models.trace_map import LoadTraceMap
+from sk_loadagent.models.trace_summary import Operation, TraceSummary
 from sk_loadagent.publish import paths
 from sk_loadagent.publish.badge import write_badge
 from sk_loadagent.publish.score_log import score_log_lines, write_score_log
@@ -226,6 +227,28 @@ def alert(suite: PerfMetrics) -> RegressionAlert | None:
     )
 
 
+def trace_summary(suite: PerfMetrics) -> TraceSummary | None:
+    """trace-summary.json: the decisive test's summary (the first with one), and every test's when several
+    tests have one; self-time histograms stay in perf-metrics and memory."""
+    summaries = [
+        t.trace_summary.model_copy(update={"operations": _readable(t.trace_summary.operations)})
+        for t in _tests(suite)
+        if t.trace_summary is not None
+    ]
+    if not summaries:
+        return None
+    decisive = next((s for s in summaries if s.test_name == suite.test_name), summaries[0])
+    if len(summaries) == 1:
+        return decisive
+    return decisive.model_copy(update={"tests": summaries})
+
+
+def _readable(operations: list[Operation] | None) -> list[Operation] | None:
+    if operations is None:
+        return None
+    return [op.model_copy(update={"self_histogram": None}) for op in operations]
+
+
 def write_artifacts(
     suite: PerfMetrics,
     out_dir: Path,
@@ -247,6 +270,13 @@ def write_artifacts(
     edition_copy = paths.edition_metrics_path(out_dir, suite.edition_id, suite.module_id)
     written["editionMetrics"] = write_atomic(edition_copy, dump_json(metrics_doc))
     written["badge"] = write_badge(out_dir, suite)
+    spans = trace_summary(suite)
+    spans_path = out_dir / paths.TRACE_SUMMARY
+    if spans is not None:
+        written["traceSummary"] = write_atomic(spans_path, dump_json(spans.to_wire()))
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            spans_path.unlink()
     found = alert(suite)
     alert_path = out_dir / paths.ALERT
     edition_alert = paths.edition_alert_path(out_dir, suite.edition_id, suite.module_id)
@@ -261,4 +291,4 @@ def write_artifacts(
     return written
 
 
-__all__ = ["score_log_lines", "write_artifacts"]
+__all__ = ["score_log_lines", "trace_summary", "write_artifacts"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sk_loadagent.analysis import summarize
+from sk_loadagent.analysis.spans import summarize_spans
 from sk_loadagent.models.metrics import PerfMetrics
 from sk_loadagent.secrets import mask_url
 from sk_loadagent.suite.assemble import suite_metrics
@@ -28,6 +29,15 @@ def collect_one(plan: ExecutionPlan, run: TestRun, *, retry_attempt: int) -> Per
         metrics.warnings = [*planned.notes, *(metrics.warnings or [])]
     if metrics.stress is not None and planned.test.rps is not None:
         metrics.stress.design_limit_rps = planned.test.rps
+    if run.spans is not None and plan.observability is not None:
+        metrics.trace_summary = summarize_spans(
+            run.spans.traces,
+            run.result.traced,
+            trace_id=plan.trace_id,
+            bottleneck_limit=plan.observability.bottleneck_limit,
+            test_name=planned.label,
+            malformed=run.spans.malformed,
+        )
     return metrics
 
 

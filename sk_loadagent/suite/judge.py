@@ -38,6 +38,7 @@ from sk_loadagent.analysis import (
     evaluate as evaluate_limits,
 )
 from sk_loadagent.analysis.retry import PlannedLoad, RetryBudget, RetryDecision, fits_budget, score_noise
+from sk_loadagent.analysis.spans import BaselineSpans, compare_spans
 from sk_loadagent.analysis.verdict import score_band
 from sk_loadagent.memory import MemoryStore, SeriesKey
 from sk_loadagent.models.annotation import RetryWith
@@ -186,7 +187,23 @@ def compare_test(
         steps, step_updates = compare_steps(test, comparison, store, tolerance)
         comparison = comparison.model_copy(update=step_updates)
         test = test.model_copy(update={"steps": steps})
+    if test.trace_summary is not None:
+        stored = _stored_spans(store, selected.run_id if selected is not None else None)
+        spans = compare_spans(test.trace_summary, stored, tolerance.p95, run_noise=run_noise_for(entries))
+        test = test.model_copy(update={"trace_summary": spans})
     return test.model_copy(update={"baseline_comparison": comparison})
+
+
+def _stored_spans(store: MemoryStore | None, run_id: str | None) -> BaselineSpans | None:
+    """The baseline run's trace summary, as memory stored it with the run's perf-metrics."""
+    record = store.get(run_id) if store is not None and run_id else None
+    if record is None or not isinstance(record.metrics, dict):
+        return None
+    try:
+        stored = PerfMetrics.model_validate(record.metrics)
+    except ValueError:
+        return None
+    return BaselineSpans.of(stored.trace_summary)
 
 
 def compare(suite: PerfMetrics, plan: ExecutionPlan | None, store: MemoryStore | None) -> PerfMetrics:

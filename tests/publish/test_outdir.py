@@ -18,6 +18,7 @@ TOP_LEVEL = [
     "performance-score.log.jsonl",
     "regression-alert.yaml",
     "report.html",
+    "trace-summary.json",
 ]
 OWN_COPIES = [
     "metrics/vetclinic/checkoutservice.json",

@@ -1,0 +1,47 @@
+"""The sample service instrumented for real (OTel SDK, OTLP/HTTP): a run with --observability receives its
+spans, writes trace-summary.json, and a slow release names ChargeCard as the new bottleneck."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sk_loadagent.sample_service import SampleService
+
+Cli = Callable[..., Any]
+
+
+def test_spans_to_trace_summary_and_a_new_bottleneck(
+    cli: Cli, write_plan: Callable[..., Path], closed_port: int, tmp_path: Path
+) -> None:
+    receiver = f"http://127.0.0.1:{closed_port}"
+    config = tmp_path / "observability.config.yaml"
+    config.write_text(f"sampling: 0.2\nspans:\n  - source: otlp\n    url: {receiver}\n")
+    with SampleService(release="stable", latency_ms=10, jitter=0.05, otlp_endpoint=receiver) as service:
+        plan = write_plan(service.url, test="type: load\n    rps: 50\n    duration: 2s\n    rampUp: 0s")
+        first = cli("run", "--plan", str(plan), "--observability", str(config), "--quiet", "--out", "before")
+        assert first.code == 0, first.err
+        before = json.loads((Path("before") / "trace-summary.json").read_text())
+        service.configure(release="slow")
+        second = cli("run", "--plan", str(plan), "--observability", str(config), "--quiet", "--out", "after")
+        after = json.loads((Path("after") / "trace-summary.json").read_text())
+    assert before["traceId"] == "cli-run"
+    assert before["sampledRequests"] == 20
+    assert before["tracesWithSpans"] >= 18
+    assert before["spanCount"] == 4 * before["tracesWithSpans"]
+    names = {op["name"] for op in before["operations"]}
+    assert names == {"POST /checkout/submit", "ValidateCart", "ChargeCard", "SendConfirmationEmail"}
+    assert next(step["name"] for step in before["criticalPath"]) == "POST /checkout/submit"
+    assert "selfHistogram" not in before["operations"][0]
+    assert before["bottleneck"]["name"] == "ValidateCart"  # 40 % of the stable time: the largest share
+    assert before["bottleneckDetected"] is False
+    assert after["bottleneck"]["name"] == "ChargeCard"  # the slow release's extra time is all in it
+    assert after["bottleneck"]["newVsBaseline"] is True
+    assert after["bottleneck"]["baselineBottleneck"] == "vetclinic / ValidateCart"
+    charge = next(op for op in after["operations"] if op["name"] == "ChargeCard")
+    assert charge["selfRegressed"] is True
+    assert after["spanDeltaVsBaseline"] == charge["selfDeltaVsBaseline"]
+    assert after["bottleneckDetected"] is True  # its share passed 0.5 with the slow release
+    assert second.code == 1
