@@ -105,26 +105,30 @@ def error_rate_score(error_rate: float | None, maximum: Limit | None) -> Compone
 
 def resource_utilization_score(
     cpu_pct: float | None, memory_mb: float | None, limits: ResolvedLimits
-) -> ComponentScore:
-    """The mean of a CPU part and a memory part. CPU: 1.0 up to cpuUsageMax (90 % when unset), linear to
-    0.0 at 100 %. Memory: 1.0 up to 85 % of memoryUsageMax, linear to 0.0 at 100 % of it. A part with no
-    data (or, for memory, no memoryUsageMax) scores 1.0 and says so."""
+) -> ComponentScore | None:
+    """The mean of the parts that were measured. CPU: 1.0 up to cpuUsageMax (90 % when unset), linear to
+    0.0 at 100 %. Memory: 1.0 up to 85 % of memoryUsageMax, linear to 0.0 at 100 % of it (with no
+    memoryUsageMax there is nothing to judge memory against). None when no part was measured: the component
+    then leaves the score (never counted as 1.0) and ``score_breakdown`` spreads its weight."""
     cpu_limit = limits.value("cpuUsageMax") or CPU_DEFAULT_LIMIT
+    parts: list[float] = []
+    texts: list[str] = []
     if cpu_pct is None:
-        cpu, cpu_text = 1.0, "CPU not measured"
+        texts.append("CPU not measured")
     else:
-        cpu = 1.0 if cpu_pct <= cpu_limit else _linear(cpu_pct, cpu_limit, max(100.0, cpu_limit))
-        cpu_text = f"CPU {number(cpu_pct)} % vs {number(cpu_limit)} % → {cpu:.2f}"
+        parts.append(1.0 if cpu_pct <= cpu_limit else _linear(cpu_pct, cpu_limit, max(100.0, cpu_limit)))
+        texts.append(f"CPU {number(cpu_pct)} % vs {number(cpu_limit)} % → {parts[-1]:.2f}")
     memory_limit = limits.value("memoryUsageMax")
     if memory_mb is None:
-        memory, memory_text = 1.0, "memory not measured"
+        texts.append("memory not measured")
     elif memory_limit is None:
-        memory, memory_text = 1.0, f"memory {number(memory_mb)} MB, no memoryUsageMax configured"
+        texts.append(f"memory {number(memory_mb)} MB, no memoryUsageMax configured (not judged)")
     else:
-        memory = _linear(memory_mb, MEMORY_FREE_SHARE * memory_limit, memory_limit)
-        memory_text = f"memory {number(memory_mb)} MB vs {number(memory_limit)} MB quota → {memory:.2f}"
-    value = (cpu + memory) / 2
-    return ComponentScore(value, f"resources: {cpu_text}; {memory_text}")
+        parts.append(_linear(memory_mb, MEMORY_FREE_SHARE * memory_limit, memory_limit))
+        texts.append(f"memory {number(memory_mb)} MB vs {number(memory_limit)} MB quota → {parts[-1]:.2f}")
+    if not parts:
+        return None
+    return ComponentScore(sum(parts) / len(parts), f"resources: {'; '.join(texts)}")
 
 
 def p95_delta(comparison: BaselineComparison | None) -> float | None:
@@ -164,18 +168,26 @@ def score_breakdown(
 ) -> ScoreBreakdown:
     """The score with its components and a reason for each (weights are renormalised to sum to 1)."""
     w = _normalised(weights or ScoreWeights())
+    measured = resource_utilization_score(metrics.cpu_usage_pct, metrics.memory_usage_mb, limits)
+    resources = measured or ComponentScore(
+        0.0,
+        "resources: not measured (no CPU or memory of the target): left out of the score, its weight "
+        f"{w.resource_utilization:.2f} spread over the other components",
+    )
+    if measured is None and w.resource_utilization < 1.0:
+        w = _normalised(w.model_copy(update={"resource_utilization": 0.0}))
     parts = (
         latency_score(metrics.latency, limits),
         throughput_score(metrics.rps, limits.get("rpsMin")),
         error_rate_score(metrics.error_rate, limits.get("errorRateMax")),
-        resource_utilization_score(metrics.cpu_usage_pct, metrics.memory_usage_mb, limits),
+        resources,
         baseline_delta_score(metrics.baseline_comparison),
     )
     components = ScoreComponents(
         latency_score=parts[0].value,
         throughput_score=parts[1].value,
         error_rate_score=parts[2].value,
-        resource_utilization_score=parts[3].value,
+        resource_utilization_score=measured.value if measured is not None else None,
         baseline_delta_score=parts[4].value,
     )
     total = (

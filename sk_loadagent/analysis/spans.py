@@ -322,3 +322,18 @@ def _side(histogram: LatencyHistogram) -> ComparisonInput:
         rps=None,
         error_rate=None,
     )
+
+
+def span_anomaly(summary: TraceSummary | None) -> str | None:
+    """Cycle 11's span-level anomaly: a new bottleneck span whose self time rose significantly (the latency
+    rule) against the baseline; None otherwise."""
+    b = summary.bottleneck if summary is not None else None
+    if summary is None or b is None or not b.new_vs_baseline:
+        return None
+    top = next((op for op in summary.operations or [] if (op.service, op.name) == (b.service, b.name)), None)
+    if top is None or not top.self_regressed:
+        return None
+    return (
+        f"new bottleneck span {b.service} / {b.name}: self time p95 {top.self_delta_vs_baseline} vs the "
+        f"baseline ({top.baseline_self_p95_ms:g} → {top.self_p95_ms:g} ms; was {b.baseline_bottleneck})"
+    )

@@ -21,6 +21,11 @@ every rule that decides a status is applied here, in this order, and each adds a
    or fail, against the baseline or against the previous run of the series. With ``warnOnRegression``
    (cycle 9) this rule makes the run a warning at most: the regression is flagged and explained but does
    not fail the gate (the other rules still apply);
+   Cycle 10's alerting rule: a p95 at least ``P95_ALERT`` (+30 %) above the baseline's, significantly so
+   (the interval's lower bound above 0), is at least degraded even when the move is not confirmed past
+   the tolerance; the alert then names the Resiliency agent. Cycle 11's span-level anomaly (a new
+   bottleneck span whose self time rose significantly, ``spans.span_anomaly``) is at least degraded too,
+   and a regression;
 7. an infrastructure anomaly (``retry.detect_infrastructure_anomaly``) on a run that would pass makes it
    a warning: a pass is never retried, so the anomaly is reported this way;
 8. a Studio ``scoreOverride`` replaces the status, last: it is a reviewer's explicit decision.
@@ -31,6 +36,7 @@ functions (``tests/analysis/test_readme_examples.py``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -47,6 +53,8 @@ from ._format import pct, signed_pct
 from .thresholds import VIOLATED_AS
 
 SCORE_DROP = 0.15
+P95_ALERT = 0.30  # cycle 10: p95 +30 % vs the baseline marks the run degraded and alerts the Resiliency agent
+RESILIENCY_ALERTED = "the Resiliency agent is alerted"
 _BANDS: tuple[tuple[float, Status, str], ...] = (
     (0.90, "pass", "≥ 0.90"),
     (0.75, "warning", "0.75–0.89"),
@@ -152,6 +160,7 @@ def classify(
     infrastructure_anomaly: str | None = None,
     override: Status | None = None,
     warn_on_regression: bool = False,
+    span_anomaly: str | None = None,
 ) -> Verdict:
     """The status, its reasons and the regression flag, by the rules of the module docstring in their order.
 
@@ -160,7 +169,8 @@ def classify(
     tolerance that applied (``ResolvedLimits.tolerance.p95``); ``error_rate`` the run's error rate;
     ``infrastructure_failure`` and ``infrastructure_anomaly`` the findings of the analysis detectors;
     ``previous`` the latest stored run of the series; ``override`` a Studio ``scoreOverride`` status;
-    ``warn_on_regression`` caps rule 6 at warning (cycle 9's ``warnOnRegression``)."""
+    ``warn_on_regression`` caps rule 6 at warning (cycle 9's ``warnOnRegression``); ``span_anomaly`` is
+    ``spans.span_anomaly``'s finding."""
     band, label = score_band(score)
     reasons = [f"score {written_score(score):.2f} is in the {band} band ({label})"]
     counted = _counted(violations, ignore)
@@ -191,6 +201,11 @@ def classify(
         previous,
         warn_on_regression,
     )
+    if span_anomaly is not None and infrastructure_failure is None:
+        capped: Status = "warning" if warn_on_regression else "degraded"
+        status = worse(status, capped)
+        reasons.append(f"{span_anomaly}: at least {capped} (a span-level anomaly, cycle 11)")
+        regression = True
     if status == "pass" and infrastructure_anomaly is not None:
         status = "warning"
         reasons.append(f"{infrastructure_anomaly}: a pass with an infrastructure anomaly is a warning")
@@ -296,6 +311,9 @@ def _regression(
         spelled = comparison.delta_latency_p95
         if spelled is None:
             return "pass", ["no confirmed regression against the baseline"]
+        alert = p95_alert(comparison, tolerance)
+        if alert is not None:
+            return "degraded", [f"{alert}: at least degraded"]
         return "pass", [f"p95 {spelled}{_interval(comparison)} vs the baseline: no confirmed regression"]
     reasons = []
     for name, metric in (comparison.metrics or {}).items():
@@ -323,6 +341,28 @@ def _regression(
         )
         return "fail", reasons
     return "degraded", reasons
+
+
+def p95_alert(comparison: BaselineComparison | None, tolerance: float = 0.25) -> str | None:
+    """Cycle 10's rule: p95 at least +30 % above the baseline's (or the configured p95 tolerance, when a
+    scope relaxed it beyond that) with the interval's lower bound above 0."""
+    if comparison is None or comparison.exploratory:
+        return None
+    delta = _p95_delta(comparison)
+    interval = comparison.delta_latency_p95_interval
+    low = _percent(interval.low) if interval is not None else None
+    limit = max(P95_ALERT, tolerance)
+    if delta is None or delta < limit or low is None or low <= 0:
+        return None
+    return (
+        f"p95 {signed_pct(delta)}{_interval(comparison)} vs the baseline is over the {signed_pct(limit)} "
+        f"alerting rule (cycle 10); {RESILIENCY_ALERTED}"
+    )
+
+
+def _percent(text: str | None) -> float | None:
+    match = re.fullmatch(r"\s*([+-]?\d+(?:\.\d+)?)\s*%\s*", text or "")
+    return float(match.group(1)) / 100 if match else None
 
 
 def _interval(comparison: BaselineComparison) -> str:

@@ -22,6 +22,17 @@ class AlertedTest(WireModel):
     reason: str | None = None
 
 
+class NewBottleneck(WireModel):
+    """Cycle 10: the trace path has a new bottleneck span; its self time against the baseline's."""
+
+    service: str
+    span: str
+    self_delta_vs_baseline: str | None = None
+    self_p95_ms: float | None = None
+    baseline_self_p95_ms: float | None = None
+    previous_bottleneck: str | None = None
+
+
 class RegressionAlert(WireModel):
     """A regression-alert.yaml document."""
 
@@ -42,6 +53,7 @@ class RegressionAlert(WireModel):
     suggestions: list[str] | None = None
     suggested_actions: list[str] | None = None
     escalated: bool | None = Field(default=None, description="retries did not recover the run (cycle 18)")
+    new_bottleneck: NewBottleneck | None = None
     tests: list[AlertedTest] | None = None
 
     @model_validator(mode="after")

@@ -107,7 +107,9 @@ class ScoreComponents(WireModel):
     latency_score: float
     throughput_score: float
     error_rate_score: float
-    resource_utilization_score: float
+    resource_utilization_score: float | None = Field(
+        default=None, description="absent when nothing measured the target's resources (not in the score)"
+    )
     baseline_delta_score: float
 
 
@@ -178,8 +180,12 @@ class ResourceUsage(WireModel):
     memory_avg_mb: float | None = None
     memory_peak_mb: float | None = None
     memory_slope_mb_per_min: float | None = None
+    cpu_high_seconds: float | None = Field(
+        default=None, description="the longest stretch with CPU above 80 % of quota, in seconds"
+    )
     cpu_quota_cores: float | None = None
     note: str | None = None
+    source: str | None = Field(default=None, description="psutil (a local pid) or the scraped Prometheus URL")
 
 
 class TimelinePoint(WireModel):
@@ -357,6 +363,10 @@ class PerfMetrics(OpenWireModel):
     bytes_per_request: float | None = None
     cpu_usage_pct: float | None = None
     memory_usage_mb: float | None = None
+    gc_activity_count: int | None = Field(default=None, description="GC collections in the measured window")
+    gc_collections_per_sec: float | None = None
+    queue_depth_avg: float | None = Field(default=None, description="the target's queue depth, scraped")
+    queue_depth_peak: float | None = None
     resources: ResourceUsage | None = None
     baseline_comparison: BaselineComparison | None = None
     score_components: ScoreComponents | None = None

@@ -46,7 +46,7 @@ class ScoreLine(_Scoped):
     latency_score: _Score
     throughput_score: _Score
     error_rate_score: _Score
-    resource_utilization_score: _Score
+    resource_utilization_score: _Score | None = None  # absent: not measured, left out of the score
     baseline_delta_score: _Score
     final_score: _Score
     weights: ScoreWeights | None = None

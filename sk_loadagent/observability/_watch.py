@@ -1,5 +1,6 @@
 """What a run observes besides its own timings, from the first test to the last: spans (an OTLP receiver,
-Collector files) now, joined to each test by the trace ids its sampled requests carried."""
+Collector files), joined to each test by the trace ids its sampled requests carried, and a Prometheus
+scraper per test."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from sk_loadagent.measurements import SpanRecord
 from sk_loadagent.models.observability import ObservabilityConfig
 from sk_loadagent.observability._config import receiver_address
 from sk_loadagent.observability._file import read_span_file
+from sk_loadagent.observability._prometheus import PrometheusScraper
 from sk_loadagent.observability._receiver import SpanReceiver, SpanStore
 
 QUIET_SECONDS = 1.0  # no new spans for this long after the last test: the services have flushed
-MAX_WAIT_SECONDS = 6.0  # an OTel SDK's batch processor exports every 5 s by default
+MAX_WAIT_SECONDS = 6.0
+DEFAULT_SCRAPE_INTERVAL = 1.0  # an OTel SDK's batch processor exports every 5 s by default
 
 
 @dataclass
@@ -65,6 +68,14 @@ class Observation:
         for receiver in self.receivers:
             receiver.stop()
         self.receivers = []
+
+    def scraper(self) -> PrometheusScraper | None:
+        """A scraper of the first enabled Prometheus source (one per test), or None."""
+        for source in self.config.sources("metrics", "prometheus"):
+            if source.url is not None:
+                interval = source.interval if source.interval is not None else DEFAULT_SCRAPE_INTERVAL
+                return PrometheusScraper(source.url, interval, source.series)
+        return None
 
     def trace_context(self, test: str) -> TraceContext:
         return TraceContext.for_test(self.config.sampling_ratio, self.trace_id, test)

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from sk_loadagent.analysis.spans import span_anomaly
 from sk_loadagent.atomic import write_atomic
 from sk_loadagent.models.alert import RegressionAlert
 from sk_loadagent.models.metrics import PerfMetrics, StepMetrics
@@ -223,8 +224,28 @@ def alert(suite: PerfMetrics) -> RegressionAlert | None:
                 for t in flagged
             ],
             "suggestedActions": suggested_actions(worst),
+            "newBottleneck": _new_bottleneck(flagged),
         }
     )
+
+
+def _new_bottleneck(tests: list[PerfMetrics]) -> dict[str, Any] | None:
+    """The first flagged test's new bottleneck span whose self time regressed (``spans.span_anomaly``)."""
+    for test in tests:
+        summary = test.trace_summary
+        if span_anomaly(summary) is None or summary is None or summary.bottleneck is None:
+            continue
+        b = summary.bottleneck
+        op = next(o for o in summary.operations or [] if (o.service, o.name) == (b.service, b.name))
+        return {
+            "service": b.service,
+            "span": b.name,
+            "selfDeltaVsBaseline": op.self_delta_vs_baseline,
+            "selfP95Ms": op.self_p95_ms,
+            "baselineSelfP95Ms": op.baseline_self_p95_ms,
+            "previousBottleneck": b.baseline_bottleneck,
+        }
+    return None
 
 
 def trace_summary(suite: PerfMetrics) -> TraceSummary | None:

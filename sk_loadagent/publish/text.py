@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from sk_loadagent.analysis._resources import CPU_HIGH_PCT, CPU_HIGH_SECONDS
+from sk_loadagent.analysis.spans import span_anomaly
 from sk_loadagent.analysis.thresholds import VIOLATED_AS
+from sk_loadagent.analysis.verdict import RESILIENCY_ALERTED
 from sk_loadagent.models.metrics import PerfMetrics
 
 _STATUS_WORDS = {
@@ -120,6 +123,23 @@ def suggested_actions(test: PerfMetrics) -> list[str]:
         actions.append("Review service timeouts, connection reuse and slow dependencies")
     if broke("cpuUsageMax", "memoryUsageMax"):
         actions.append("Check the target's CPU and memory profile (possible saturation or leak)")
+    actions += _observability_actions(test)
     actions.append("Rerun with reduced RPS to confirm")
-    actions.append("Notify ResiliencyAgent")
+    alert = next((r for r in test.reasons or [] if RESILIENCY_ALERTED in r), None)  # the verdict's rule
+    actions.append(f"Notify ResiliencyAgent: {alert}" if alert else "Notify ResiliencyAgent")
+    return actions
+
+
+def _observability_actions(test: PerfMetrics) -> list[str]:
+    """Cycle 10's rules on the service's own signals: a new bottleneck span, a sustained high CPU."""
+    actions: list[str] = []
+    anomaly = span_anomaly(test.trace_summary)
+    if anomaly is not None:
+        actions.append(f"Analyze flamegraph or span trace: {anomaly}")
+    high = test.resources.cpu_high_seconds if test.resources is not None else None
+    if high is not None and high > CPU_HIGH_SECONDS:
+        actions.append(
+            f"Retry with a warmed cache: target CPU above {CPU_HIGH_PCT:g} % for {high:.0f} s "
+            f"(more than {CPU_HIGH_SECONDS:g} s)"
+        )
     return actions

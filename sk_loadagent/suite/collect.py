@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from sk_loadagent.analysis import summarize
+from sk_loadagent.analysis._resources import gc_and_queue
 from sk_loadagent.analysis.spans import summarize_spans
 from sk_loadagent.models.metrics import PerfMetrics
 from sk_loadagent.secrets import mask_url
@@ -29,6 +32,8 @@ def collect_one(plan: ExecutionPlan, run: TestRun, *, retry_attempt: int) -> Per
         metrics.warnings = [*planned.notes, *(metrics.warnings or [])]
     if metrics.stress is not None and planned.test.rps is not None:
         metrics.stress.design_limit_rps = planned.test.rps
+    if run.scraped is not None:
+        _add_scraped(metrics, run)
     if run.spans is not None and plan.observability is not None:
         metrics.trace_summary = summarize_spans(
             run.spans.traces,
@@ -44,3 +49,26 @@ def collect_one(plan: ExecutionPlan, run: TestRun, *, retry_attempt: int) -> Per
 def collect(plan: ExecutionPlan, runs: list[TestRun], *, retry_attempt: int = 0) -> PerfMetrics:
     """The suite perf-metrics of the runs (top level = the decisive test, ``tests`` = every run)."""
     return suite_metrics([collect_one(plan, run, retry_attempt=retry_attempt) for run in runs])
+
+
+def _add_scraped(metrics: PerfMetrics, run: TestRun) -> None:
+    """GC activity and queue depth from the scrapes (cycle 7), where the resources came from, and what the
+    scrapes could not do."""
+    scraped = run.scraped
+    assert scraped is not None
+    if metrics.test_start_time is not None and metrics.test_duration:
+        start = metrics.test_start_time.timestamp()
+        figures = gc_and_queue(
+            np.asarray(scraped.t, dtype=np.float64),
+            np.asarray(scraped.values["gc"], dtype=np.float64),
+            np.asarray(scraped.values["queue"], dtype=np.float64),
+            start,
+            start + metrics.test_duration,
+        )
+        for name, value in figures.items():
+            setattr(metrics, name, value)
+    if metrics.resources is not None:
+        local = run.resources is not None and run.resources.pid > 0
+        metrics.resources.source = "psutil" if local else f"prometheus {scraped.url}"
+    if scraped.warnings:
+        metrics.warnings = [*(metrics.warnings or []), *scraped.warnings]

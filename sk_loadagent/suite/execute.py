@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from sk_loadagent.engine import (
     run_profile,
 )
 from sk_loadagent.errors import InputError, TargetNotAllowedError
-from sk_loadagent.observability import Observation, SpanHarvest
+from sk_loadagent.observability import Observation, ScrapedMetrics, SpanHarvest
 from sk_loadagent.suite.execution_plan import ExecutionPlan, PlannedTest
 from sk_loadagent.telemetry import ProcessSampler
 from sk_loadagent.telemetry.resources import ResourceSamples
@@ -35,6 +36,7 @@ class TestRun:
     result: RunResult
     resources: ResourceSamples | None
     spans: SpanHarvest | None = None  # with an observability config: the spans of its sampled requests
+    scraped: ScrapedMetrics | None = None  # the target's Prometheus endpoint, scraped while it ran
 
 
 def find_listener_pid(url: str) -> int | None:
@@ -92,6 +94,9 @@ async def run_one(
     sampler = ProcessSampler(target_pid) if target_pid is not None else None
     if sampler is not None:
         sampler.start()
+    scraper = watch.scraper() if watch is not None else None
+    if scraper is not None:
+        scraper.start()
     try:
         result = await run_profile(profile, options, report)
     except TargetNotAllowedError:
@@ -100,7 +105,10 @@ async def run_one(
         raise _in_plan(plan, planned, exc) from None
     finally:
         resources = sampler.stop() if sampler is not None else None
-    return TestRun(index=planned.index, result=result, resources=resources)
+        scraped = await asyncio.to_thread(scraper.stop) if scraper is not None else None
+    if resources is None and scraped is not None:
+        resources = scraped.resources()  # local pids keep psutil; elsewhere the scrapes measure
+    return TestRun(index=planned.index, result=result, resources=resources, scraped=scraped)
 
 
 def _in_plan(plan: ExecutionPlan, planned: PlannedTest, exc: InputError) -> InputError:

@@ -38,7 +38,7 @@ from sk_loadagent.analysis import (
     evaluate as evaluate_limits,
 )
 from sk_loadagent.analysis.retry import PlannedLoad, RetryBudget, RetryDecision, fits_budget, score_noise
-from sk_loadagent.analysis.spans import BaselineSpans, compare_spans
+from sk_loadagent.analysis.spans import BaselineSpans, compare_spans, span_anomaly
 from sk_loadagent.analysis.verdict import score_band
 from sk_loadagent.memory import MemoryStore, SeriesKey
 from sk_loadagent.models.annotation import RetryWith
@@ -273,6 +273,7 @@ def evaluate_test(test: PerfMetrics, sources: Sources, *, warn_on_regression: bo
         infrastructure_anomaly=detect_infrastructure_anomaly(test),
         override=flags.override_status,
         warn_on_regression=warn_on_regression,
+        span_anomaly=span_anomaly(test.trace_summary) if "baseline" not in flags.ignore else None,
     )
     excluded = bool(test.excluded_from_gate) or flags.exclude_from_gate
     return test.model_copy(

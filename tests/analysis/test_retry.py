@@ -405,6 +405,7 @@ def test_score_noise_rescoring_the_run_with_its_latency_moved() -> None:
     # p95 110 ms against a 100 ms limit; latency ±9.8 % (1.96 × 5 %): 99.2 ms scores 1.0, 120.8 ms 0.792;
     # the latency weight 0.35 turns that into a score range of 0.0727, ±0.036.
     run = _metrics("degraded", 0.74, latency=LatencySummary(p95=110), timeline=_timeline([110] * 10))
+    run = run.model_copy(update={"cpu_usage_pct": 20.0})  # measured: the weights stay the default ones
     noise = score_noise(run, LATENCY_LIMITS)
     assert noise is not None
     assert noise.score == pytest.approx(0.0364, abs=1e-3)

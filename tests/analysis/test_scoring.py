@@ -93,11 +93,27 @@ def test_resource_score_is_the_mean_of_cpu_and_memory_parts():
     assert c.resource_utilization_score == pytest.approx(((100 - 80) / 25 + 1.0) / 2)
 
 
-def test_unmeasured_resources_score_full_and_say_so():
+def test_unmeasured_resources_leave_the_score_and_say_so():
     breakdown = score_breakdown(PerfMetrics(), _limits())
-    assert breakdown.components.resource_utilization_score == 1.0
-    assert "CPU not measured" in breakdown.reasons[3]
-    assert "memory not measured" in breakdown.reasons[3]
+    assert breakdown.components.resource_utilization_score is None
+    assert "resourceUtilizationScore" not in breakdown.components.to_wire()
+    assert breakdown.weights.resource_utilization == 0
+    assert breakdown.weights.latency == pytest.approx(0.35 / 0.9)
+    assert breakdown.reasons[3] == (
+        "resources: not measured (no CPU or memory of the target): left out of the score, its weight 0.10 "
+        "spread over the other components"
+    )
+    # the same metrics with every other component perfect still score 1.0, not less (nor more)
+    perfect = PerfMetrics.model_validate(
+        {"latency": {"p50": 1, "p95": 2, "p99": 3}, "rps": 100, "errorRate": 0}
+    )
+    assert score_breakdown(perfect, _limits()).score == pytest.approx(1.0)
+
+
+def test_measured_cpu_alone_is_the_component():
+    breakdown = score_breakdown(PerfMetrics(cpu_usage_pct=95.0, memory_usage_mb=300.0), _limits())
+    assert breakdown.components.resource_utilization_score == pytest.approx(0.5)
+    assert "no memoryUsageMax configured (not judged)" in breakdown.reasons[3]
 
 
 def _comparison(base, current):

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from sk_loadagent.sample_service import SampleService
 
 Cli = Callable[..., Any]
@@ -18,15 +20,24 @@ def test_spans_to_trace_summary_and_a_new_bottleneck(
 ) -> None:
     receiver = f"http://127.0.0.1:{closed_port}"
     config = tmp_path / "observability.config.yaml"
-    config.write_text(f"sampling: 0.2\nspans:\n  - source: otlp\n    url: {receiver}\n")
-    with SampleService(release="stable", latency_ms=10, jitter=0.05, otlp_endpoint=receiver) as service:
-        plan = write_plan(service.url, test="type: load\n    rps: 50\n    duration: 2s\n    rampUp: 0s")
+    config.write_text(f"sampling: 0.5\nspans:\n  - source: otlp\n    url: {receiver}\n")
+    with SampleService(release="stable", latency_ms=20, jitter=0.05, otlp_endpoint=receiver) as service:
+        plan = write_plan(service.url, test="type: load\n    rps: 20\n    duration: 2s\n    rampUp: 0s")
         first = cli("run", "--plan", str(plan), "--observability", str(config), "--quiet", "--out", "before")
         assert first.code == 0, first.err
+        first_metrics = json.loads((Path("before") / "perf-metrics.json").read_text())
+        assert first_metrics["status"] == "pass", first_metrics.get("reasons")
         before = json.loads((Path("before") / "trace-summary.json").read_text())
         service.configure(release="slow")
         second = cli("run", "--plan", str(plan), "--observability", str(config), "--quiet", "--out", "after")
         after = json.loads((Path("after") / "trace-summary.json").read_text())
+        metrics = json.loads((Path("after") / "perf-metrics.json").read_text())
+        assert (Path("after") / "regression-alert.yaml").exists(), (
+            metrics.get("reasons"),
+            json.dumps(after)[:3000],
+            json.dumps(before)[:3000],
+        )
+        alert = yaml.safe_load((Path("after") / "regression-alert.yaml").read_text())
     assert before["traceId"] == "cli-run"
     assert before["sampledRequests"] == 20
     assert before["tracesWithSpans"] >= 18
@@ -45,3 +56,14 @@ def test_spans_to_trace_summary_and_a_new_bottleneck(
     assert after["spanDeltaVsBaseline"] == charge["selfDeltaVsBaseline"]
     assert after["bottleneckDetected"] is True  # its share passed 0.5 with the slow release
     assert second.code == 1
+    assert alert["newBottleneck"]["service"] == "vetclinic"
+    assert alert["newBottleneck"]["span"] == "ChargeCard"
+    assert alert["newBottleneck"]["selfDeltaVsBaseline"] == charge["selfDeltaVsBaseline"]
+    assert alert["newBottleneck"]["previousBottleneck"] == "vetclinic / ValidateCart"
+    assert any(
+        a.startswith(
+            "Analyze flamegraph or span trace: new bottleneck span vetclinic / ChargeCard: self time p95 +"
+        )
+        for a in alert["suggestedActions"]
+    )
+    assert any(a.startswith("Notify ResiliencyAgent") for a in alert["suggestedActions"])

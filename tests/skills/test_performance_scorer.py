@@ -150,7 +150,9 @@ async def test_score_bands(p95: float, error_rate: float, written: float, band: 
     error = 1.0 if error_rate <= 0.01 else max(0.0, (0.05 - error_rate) / 0.04)
     assert round(weighted(latency, 1.0, error, 1.0, 1.0) + 1e-9, 2) == written
     value = await score(
-        scorer_kernel(), perfMetrics={"latency": {"p95": p95}, "rps": 50, "errorRate": error_rate}
+        scorer_kernel(),
+        # CPU measured (1.0): an unmeasured resource component would leave the score instead
+        perfMetrics={"latency": {"p95": p95}, "rps": 50, "errorRate": error_rate, "cpuUsagePct": 20},
     )
     assert value["performanceScore"] == written
     assert value["scoreStatus"] == band

@@ -276,7 +276,7 @@ async def test_comparer_skips_when_memory_compare_is_false(store: MemoryStore) -
 
 async def test_evaluator_classifies_one_minor_violation_as_warning() -> None:
     kernel = kernel_with(ThresholdEvaluator(), "ThresholdEvaluator")
-    perf = {"latency": {"p95": 900}, "rps": 50, "errorRate": 0.0}
+    perf = {"latency": {"p95": 900}, "rps": 50, "errorRate": 0.0, "cpuUsagePct": 20}
 
     value = await invoke(kernel, "evaluate_thresholds", perfMetrics=perf)
 

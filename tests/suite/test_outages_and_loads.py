@@ -104,7 +104,8 @@ def test_an_outage_never_erases_the_baseline_on_any_store(kit, any_store: Memory
 def test_a_service_failing_every_request_fails_even_when_degraded_may_pass(kit) -> None:
     fast_503s = LatencySummary(p50=2.0, p95=3.0, p99=4.0)
     for errors in ({"http5xx": 1000}, {"http4xx": 1000}):
-        verdict = kit.judged(_failing(kit, errors, seed=1, latency=fast_503s), None, Sources())
+        failing = _failing(kit, errors, seed=1, latency=fast_503s).model_copy(update={"cpu_usage_pct": 20.0})
+        verdict = kit.judged(failing, None, Sources())
         assert (verdict.status, verdict.infrastructure_failure) == ("fail", None)
         assert "no request succeeded (error rate 100 %): fail" in (verdict.reasons or [])
         # The score alone would say degraded (no throughput, no error budget): the error rule decides.

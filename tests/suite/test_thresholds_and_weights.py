@@ -162,11 +162,13 @@ def _scored_test(edition: str, test_type: str = "load") -> PerfMetrics:
         requests=4000,
         error_rate=0.02,
         cpu_usage_pct=95.0,
+        memory_usage_mb=100.0,  # under 85 % of memoryUsageMax: 1.0, so resources are (0.5 + 1.0) / 2
     )
 
 
 def _weighted(**documents: object) -> Sources:
-    return _sources(thresholds=[("perf-thresholds.yaml", RPS_MIN)], **documents)
+    memory = {"module": "CheckoutService", "thresholds": {"memoryUsageMax": 1000}}
+    return _sources(thresholds=[("perf-thresholds.yaml", RPS_MIN), ("memory.yaml", memory)], **documents)
 
 
 WEIGHTING = {
@@ -280,8 +282,10 @@ def test_a_studio_ignore_drops_the_violations_of_that_metric_only() -> None:
         requests=3000,
         error_rate=0.03,
         cpu_usage_pct=95.0,
+        memory_usage_mb=100.0,
     )
-    files = [("perf-thresholds.yaml", {"module": "NotificationService", "thresholds": {"cpuUsageMax": 80}})]
+    limits = {"cpuUsageMax": 80, "memoryUsageMax": 1000}
+    files = [("perf-thresholds.yaml", {"module": "NotificationService", "thresholds": limits})]
     ignoring = {
         "annotations": [
             {"moduleId": "NotificationService", "ignore": ["cpu"], "reason": "the host shares its CPU"}

@@ -390,6 +390,8 @@ def score_rows(test: PerfMetrics) -> list[v.ScoreRow]:
     weights = test.score_weights.to_wire()
     rows = []
     for weight_name, component_name in _COMPONENTS:
+        if component_name not in components:  # not measured: left out of the score
+            continue
         weight, value = float(weights[weight_name]), float(components[component_name])
         rows.append(
             v.ScoreRow(
