@@ -168,11 +168,15 @@ class SampleService:
             raise
 
     def _env(self) -> dict[str, str]:
-        """With ``otlp_endpoint``: the OpenTelemetry SDK's standard variables, spans batched for 200 ms."""
+        """With ``otlp_endpoint``: the OpenTelemetry SDK's standard variables, spans batched for 200 ms, and
+        only requests whose traceparent says sampled are traced."""
         env = dict(os.environ)
         if self.otlp_endpoint is not None:
             env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.otlp_endpoint
             env.setdefault("OTEL_BSP_SCHEDULE_DELAY", "200")
+            # The load generator decides what is sampled (its traceparent's flags); a request without one
+            # (a health check, a client without trace context) is not traced.
+            env.setdefault("OTEL_TRACES_SAMPLER", "parentbased_always_off")
         else:
             env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
         return env

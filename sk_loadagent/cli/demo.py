@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import socket
 import sys
 import time
 from pathlib import Path
@@ -44,6 +46,46 @@ def _regression_lines(metrics: PerfMetrics) -> list[str]:
     return lines
 
 
+def _free_port() -> int:
+    """A free loopback port for the run's OTLP receiver (bound for a moment, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _observability_config(path: Path, receiver: str, service_url: str) -> str:
+    """observability.config.yaml for the demo: spans to the run's receiver, the service's /metrics scraped."""
+    lines = [
+        "# written by the demo: the sample service exports its spans to the run and is scraped each second",
+        "sampling: 0.1",
+        "spans:",
+        f"  - source: otlp\n    url: {receiver}",
+        "metrics:",
+        f"  - source: prometheus\n    url: {service_url}/metrics\n    interval: 1s",
+        "    series: {queue: sample_queue_depth}",
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def _trace_lines(path: str | None) -> list[str]:
+    """What trace-summary.json says about the bottleneck, for the demo's closing words."""
+    if path is None or not Path(path).is_file():
+        return ["  (no trace-summary.json)"]
+    summary = json.loads(Path(path).read_text(encoding="utf-8"))
+    b = summary.get("bottleneck")
+    if not b:
+        return [f"  {summary.get('notes') or 'no bottleneck found'}"]
+    new = f"new (the baseline's was {b.get('baselineBottleneck')})" if b.get("newVsBaseline") else "not new"
+    return [
+        f"  {summary.get('testName')}: {summary.get('tracesWithSpans')} sampled requests with spans, "
+        f"{summary.get('spanCount')} spans; p95 request time {summary.get('durationMs')} ms",
+        f"  bottleneck {b['service']} / {b['name']}: {b['shareAtP95']:.0%} of the p95 request time, {new}; "
+        f"self time {b.get('selfDeltaVsBaseline') or 'not compared'} vs the baseline; "
+        f"bottleneckDetected={summary.get('bottleneckDetected')}",
+    ]
+
+
 def demo_plan(folder: Path) -> dict[str, Any]:
     """test-suite.plan.yaml with the checkout journey of checkout-flow.plan.yaml beside its tests."""
     plan: dict[str, Any] = read_document(folder / "test-suite.plan.yaml")
@@ -78,10 +120,17 @@ async def demo_command(args: argparse.Namespace) -> int:
         editions=str(folder / "edition.config.json"),
     )
     _say("sk-loadagent demo: the vet-clinic sample service, a baseline run, then a slowed release.\n")
+    receiver = f"http://127.0.0.1:{_free_port()}"
     try:
-        async with SampleService(release="stable") as service:
+        async with SampleService(release="stable", otlp_endpoint=receiver) as service:
             request.target_url = service.url
-            _say(f"Started the sample service (stable release) at {service.url}, pid {service.pid}.")
+            request.observability = _observability_config(
+                out / "observability.config.yaml", receiver, service.url
+            )
+            _say(
+                f"Started the sample service (stable release) at {service.url}, pid {service.pid}; it exports"
+            )
+            _say(f"its spans over OTLP to the run's receiver at {receiver} and serves /metrics.")
             _say(f"Run 1 of 2: the baseline, against the stable release. Memory: {memory_path}\n")
             first = await run_suite(
                 request,
@@ -118,6 +167,9 @@ async def demo_command(args: argparse.Namespace) -> int:
         store.close()
     _say("\nWhat the memory comparison found in run 2:")
     for line in _regression_lines(second.metrics) or ["  (no comparison made)"]:
+        _say(line)
+    _say("\nWhat the service's spans say in run 2 (trace-summary.json):")
+    for line in _trace_lines(second.artifacts.get("traceSummary")):
         _say(line)
     alert = second.artifacts.get("regressionAlert")
     if alert:

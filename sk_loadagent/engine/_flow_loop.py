@@ -37,6 +37,7 @@ from sk_loadagent.engine._flow import (
 from sk_loadagent.engine._recorder import Recorder
 from sk_loadagent.engine._schedule import ArrivalSchedule, VuSegment, vus_at
 from sk_loadagent.engine._step_recorder import StepRecorder
+from sk_loadagent.engine._trace import TRACEPARENT, TraceContext, sampled_ids, sampled_value
 from sk_loadagent.engine._waker import make_waker
 from sk_loadagent.engine.clients.base import Client, ClientTarget, Reply, outcome_of
 from sk_loadagent.engine.result import Outcome
@@ -235,9 +236,21 @@ class FlowDriver:
         steps: StepRecorder,
         worker: int,
         workers: int,
+        trace: TraceContext | None = None,
     ) -> None:
         self.loop = loop
         self.flow = flow
+        # Trace context per HTTP step (a step with its own traceparent keeps it): the unsampled headers, and
+        # one iteration in ``every`` sampled, its steps sharing a trace id, each step a span of its own.
+        self.trace_headers: dict[int, list[tuple[str, str]]] = {}
+        if trace is not None:
+            for step in flow.steps:
+                own = {name.lower() for name, _ in step.headers}
+                if step.client == HTTP and TRACEPARENT not in own:
+                    self.trace_headers[step.index] = list(trace.headers(step=step.name))
+        self.every = trace.every if trace is not None and self.trace_headers else 0
+        self.countdown = self.every or -1
+        self.traced: list[tuple[bytes, float, float]] = []  # (ids, intended start, end) of sampled iterations
         self.makers = makers
         self.target = target
         self.recorder = recorder
@@ -291,6 +304,11 @@ class FlowDriver:
     async def _iteration(self, running: _Running, index: int, row: tuple[str, ...], vu: _Vu | None) -> None:
         it = IterationState(index, vu.index if vu is not None else self.worker, row)
         steps = self.flow.steps
+        self.countdown -= 1
+        trace: bytes | None = None
+        if not self.countdown:
+            self.countdown = self.every
+            trace = sampled_ids()
         due = running.start
         first_sent = _NAN
         thought = 0.0
@@ -299,7 +317,7 @@ class FlowDriver:
         try:
             for step in steps:
                 running.step, running.step_due = step.index, due
-                result, sent, end, known = await self._step(step, it, due, vu)
+                result, sent, end, known = await self._step(step, it, due, vu, trace)
                 if first_sent != first_sent:  # NaN: the first step that was sent
                     first_sent = sent
                 if result != Outcome.OK and outcome == Outcome.OK:
@@ -322,13 +340,21 @@ class FlowDriver:
         if first_sent != first_sent:
             first_sent = running.start
         self.recorder.ended(running.start, first_sent, end - thought, outcome)
+        if trace is not None and end == end:  # a sampled iteration that was answered
+            self.traced.append((trace, running.start, end - thought))
 
     async def _step(
-        self, step: CompiledStep, it: IterationState, due: float, vu: _Vu | None
+        self, step: CompiledStep, it: IterationState, due: float, vu: _Vu | None, trace: bytes | None = None
     ) -> tuple[Outcome, float, float, float]:
         """Run one step: (outcome, sent, end of its reply or NaN, when its end was known)."""
         try:
             call = step.call(it)
+            headers = self.trace_headers.get(step.index)
+            if headers is not None:
+                call.headers += headers
+                if trace is not None:  # this step's own span in the iteration's trace
+                    ids = trace[:32] + sampled_ids()[32:]
+                    call.headers[-len(headers)] = (TRACEPARENT, sampled_value(ids).decode("ascii"))
         except (MissingValue, BadValue):
             now = _perf_counter()
             self.steps.record(step.index, due, now, _NAN, Outcome.EXTRACT, 0, 0, 0)

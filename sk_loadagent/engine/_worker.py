@@ -232,6 +232,7 @@ class _Run:
             "steps": self.steps,
             "worker": spec.worker,
             "workers": spec.workers,
+            "trace": profile.trace,
         }
         if profile.model == "open":
             schedule = ArrivalSchedule(profile.executor.rate_segments())
@@ -407,15 +408,17 @@ async def run_share(spec: WorkerSpec, link: Link) -> WorkerOutput:
         connect_failures=recorder.connect_failures,
         tls_failures=dict(run.transport.tls_failures),
         tls_resumed=run.transport.tls_resumed,
-        traced=_traced(run.transport, t0),
+        traced=_traced(flow.traced if flow is not None else _transport_traced(run.transport), t0),
     )
 
 
-def _traced(transport: Transport | HttpClients, t0: float) -> list[tuple[str, float, float]]:
-    """The sampled requests' trace ids with their start (from t0) and latency."""
-    if not isinstance(transport, Transport):
-        return []
-    return [(ids[:32].decode("ascii"), start - t0, end - start) for ids, start, end in transport.traced]
+def _transport_traced(transport: Transport | HttpClients) -> list[tuple[bytes, float, float]]:
+    return transport.traced if isinstance(transport, Transport) else []
+
+
+def _traced(traced: list[tuple[bytes, float, float]], t0: float) -> list[tuple[str, float, float]]:
+    """Sampled requests (or flow iterations): trace id, start from t0 and latency, in seconds."""
+    return [(ids[:32].decode("ascii"), start - t0, end - start) for ids, start, end in traced]
 
 
 def process_main(spec: WorkerSpec, end: PipeEnd) -> None:

@@ -86,3 +86,36 @@ def test_sampling_share_is_kept_by_counter() -> None:
     assert TraceContext.for_test(0.05, "t", "x").every == 20
     assert TraceContext.for_test(1, "t", "x").every == 1
     assert TraceContext.for_test(0, "t", "x").every == 0
+
+
+@pytest.mark.parametrize("transport", ["fast", "httpx"])
+async def test_flow_steps_carry_it_and_a_sampled_iteration_shares_one_trace(
+    recording_server: tuple[str, list[dict[str, str]]], transport: str
+) -> None:
+    url, seen = recording_server
+    flow = {
+        "name": "trace-flow",
+        "type": "load",
+        "rps": 20,
+        "duration": "1s",
+        "rampUp": "0s",
+        "flow": [
+            {"name": "first", "request": {"method": "GET", "path": "/a"}, "check": {"status": 200}},
+            {"name": "second", "request": {"method": "GET", "path": "/b"}, "check": {"status": 200}},
+        ],
+    }
+    test = TestSpec.model_validate(flow)
+    trace = TraceContext.for_test(0.25, "t", "flow")
+    profile = build_profile(test, base_url=url).model_copy(update={"trace": trace})
+    result = await run_load(profile, RunOptions(workers=0, transport=transport))  # type: ignore[arg-type]
+    assert len(seen) == 40
+    parents = [_PARENT.fullmatch(h["traceparent"]) for h in seen]
+    sampled = [m for m in parents if m is not None and m.group(3) == "01"]
+    assert len(sampled) == 10  # 5 of 20 iterations, both steps
+    by_trace: dict[str, set[str]] = {}
+    for m in sampled:
+        by_trace.setdefault(m.group(1), set()).add(m.group(2))
+    assert len(by_trace) == 5
+    assert all(len(spans) == 2 for spans in by_trace.values())  # a span id per step
+    assert {h["baggage"].rsplit(",", 1)[1] for h in seen} == {"sk.step=first", "sk.step=second"}
+    assert sorted(t for t, _, _ in result.traced) == sorted(by_trace)
