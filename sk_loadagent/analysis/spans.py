@@ -19,7 +19,14 @@ import numpy as np
 
 from sk_loadagent.histogram import LatencyHistogram
 from sk_loadagent.measurements import SpanRecord
-from sk_loadagent.models.trace_summary import AsyncLag, Bottleneck, Operation, PathStep, TraceSummary
+from sk_loadagent.models.trace_summary import (
+    AsyncLag,
+    Bottleneck,
+    CallPath,
+    Operation,
+    PathStep,
+    TraceSummary,
+)
 
 from .regression import DEFAULT_RUN_NOISE, REPLICATES, ComparisonInput, _quantile_delta
 
@@ -76,12 +83,13 @@ def _covered_ns(node: _Node) -> int:
     return min(covered, max(0, span.end_ns - span.start_ns))
 
 
-def _walk(root: _Node) -> Iterable[_Node]:
-    stack = [root]
+def _walk(root: _Node) -> Iterable[tuple[_Node, tuple[str, ...]]]:
+    """Every node of a tree with its call path (``service: name`` from the root)."""
+    stack: list[tuple[_Node, tuple[str, ...]]] = [(root, (f"{root.span.service}: {root.span.name}",))]
     while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(node.children)
+        node, path = stack.pop()
+        yield node, path
+        stack.extend((c, (*path, f"{c.span.service}: {c.span.name}")) for c in node.children)
 
 
 def _failing_child(node: _Node) -> bool:
@@ -154,15 +162,18 @@ def summarize_spans(
     trees: dict[str, _Node] = {}
     lags: dict[OpKey, list[float]] = defaultdict(list)
     consumers: set[OpKey] = set()
+    paths: dict[tuple[str, ...], list[float]] = defaultdict(lambda: [0.0, 0])
     span_count = 0
     for trace, spans in traces.items():
         span_count += len(spans)
         roots = _roots(spans)
         by_id = {s.span_id: s for s in spans}
         for root in roots:
-            for node in _walk(root):
+            for node, path in _walk(root):
                 span = node.span
                 node.self_ns = max(0, span.end_ns - span.start_ns) - _covered_ns(node)
+                paths[path][0] += node.self_ns / 1e6
+                paths[path][1] += 1
                 tally = tallies[(span.service, span.name)]
                 tally.durations.append(span.duration_ms)
                 tally.self_times.append(node.self_ns / 1e6)
@@ -205,6 +216,10 @@ def summarize_spans(
         summary.exemplar_trace_id, latency = exemplar
         summary.exemplar_latency_ms = round(latency * 1000, 3)
         summary.critical_path = _critical_path(trees[summary.exemplar_trace_id])
+    summary.call_paths = [
+        CallPath(path=list(path), self_ms=round(total, 3), count=int(count))
+        for path, (total, count) in sorted(paths.items())
+    ]
     summary.async_lag = [
         AsyncLag(
             service=service,

@@ -82,6 +82,14 @@ class AsyncLag(WireModel):
     p95_ms: float
 
 
+class CallPath(WireModel):
+    """Self time summed over every span at one call path (root first), for flamegraph.svg."""
+
+    path: list[str] = Field(min_length=1, description='"service: span name" from the root down')
+    self_ms: float = Field(ge=0)
+    count: int = Field(ge=0)
+
+
 class Bottleneck(WireModel):
     """The operation with the largest share of self time at p95, and why it is (or is not) reported."""
 
@@ -114,6 +122,7 @@ class TraceSummary(WireModel):
     exemplar_latency_ms: float | None = None
     critical_path: list[PathStep] | None = None
     async_lag: list[AsyncLag] | None = None
+    call_paths: list[CallPath] | None = Field(default=None, description="self time by call path (flamegraph)")
     malformed_payloads: int | None = None
     notes: list[str] | None = None
     tests: list[TraceSummary] | None = Field(default=None, description="one summary per test, several tests")

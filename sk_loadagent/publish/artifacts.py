@@ -18,6 +18,7 @@ from sk_loadagent.models.trace_map import LoadTraceMap
 from sk_loadagent.models.trace_summary import Operation, TraceSummary
 from sk_loadagent.publish import paths
 from sk_loadagent.publish.badge import write_badge
+from sk_loadagent.publish.flamegraph import write_flamegraph
 from sk_loadagent.publish.score_log import score_log_lines, write_score_log
 from sk_loadagent.publish.text import alert_reason, suggested_actions, tile_summary
 from sk_loadagent.publish.tiles import (
@@ -292,12 +293,17 @@ def write_artifacts(
     written["editionMetrics"] = write_atomic(edition_copy, dump_json(metrics_doc))
     written["badge"] = write_badge(out_dir, suite)
     spans = trace_summary(suite)
-    spans_path = out_dir / paths.TRACE_SUMMARY
+    spans_path, flame_path = out_dir / paths.TRACE_SUMMARY, out_dir / paths.FLAMEGRAPH
+    flame = None
     if spans is not None:
         written["traceSummary"] = write_atomic(spans_path, dump_json(spans.to_wire()))
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            spans_path.unlink()
+        flame = write_flamegraph(flame_path, spans)
+    if flame is not None:
+        written["flamegraph"] = flame
+    for stale, kept in ((spans_path, spans), (flame_path, flame)):
+        if kept is None:
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
     found = alert(suite)
     alert_path = out_dir / paths.ALERT
     edition_alert = paths.edition_alert_path(out_dir, suite.edition_id, suite.module_id)

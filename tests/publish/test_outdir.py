@@ -19,6 +19,7 @@ TOP_LEVEL = [
     "regression-alert.yaml",
     "report.html",
     "trace-summary.json",
+    "flamegraph.svg",
 ]
 OWN_COPIES = [
     "metrics/vetclinic/checkoutservice.json",
