@@ -98,6 +98,21 @@ class ObservabilityConfig(WireModel):
     bottleneck_share: float | None = Field(
         default=None, gt=0, le=1, description="share of p95 request time one operation may take (0.5)"
     )
+    serve_metrics: str | None = Field(
+        default=None,
+        description="serve the run's /metrics (Prometheus) here during the run, e.g. 127.0.0.1:9469",
+    )
+    export_metrics: str | None = Field(
+        default=None,
+        description="OTLP/HTTP endpoint the run's results go to after it, e.g. http://127.0.0.1:4318",
+    )
+
+    @field_validator("export_metrics")
+    @classmethod
+    def _export(cls, value: str | None) -> str | None:
+        from sk_loadagent.models.plan import check_base_url
+
+        return check_base_url(value) if value is not None else None
 
     @field_validator("sampling_interval")
     @classmethod

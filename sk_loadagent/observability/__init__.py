@@ -13,6 +13,7 @@ The receiver runs on a thread of the coordinating process, never in a load worke
 
 from sk_loadagent.observability._config import DEFAULT_OTLP_URL, SERVICE_PORTS, check_config
 from sk_loadagent.observability._file import read_span_file
+from sk_loadagent.observability._live import LiveMetrics, export_results
 from sk_loadagent.observability._otlp import PayloadError, decode
 from sk_loadagent.observability._prometheus import PrometheusScraper, ScrapedMetrics, read_exposition
 from sk_loadagent.observability._receiver import SpanReceiver, SpanStore
@@ -21,6 +22,7 @@ from sk_loadagent.observability._watch import Observation, SpanHarvest
 __all__ = [
     "DEFAULT_OTLP_URL",
     "SERVICE_PORTS",
+    "LiveMetrics",
     "Observation",
     "PayloadError",
     "PrometheusScraper",
@@ -30,6 +32,7 @@ __all__ = [
     "SpanStore",
     "check_config",
     "decode",
+    "export_results",
     "read_exposition",
     "read_span_file",
 ]

@@ -52,5 +52,33 @@ def check_config(config: ObservabilityConfig, source: str, prefix: str = "") -> 
             problems.append(InputProblem(f"{field}.source", "prometheus or psutil", metric_source.source))
         elif metric_source.source == "prometheus" and metric_source.url is None:
             problems.append(InputProblem(f"{field}.url", "the service's /metrics URL", "none"))
+    if config.serve_metrics is not None:
+        problems += _listen_problems(f"{prefix}serveMetrics", config.serve_metrics)
+    if config.export_metrics is not None:
+        host = urlsplit(config.export_metrics).hostname or ""
+        if not is_loopback(host):
+            problems.append(
+                InputProblem(
+                    f"{prefix}exportMetrics", "an OTLP endpoint on loopback (127.0.0.1 or ::1)", host
+                )
+            )
     if problems:
         raise InputError(source, problems)
+
+
+def serve_address(value: str) -> tuple[str, int]:
+    """``host:port`` (or a URL) of the run's own /metrics; port 0 picks a free one."""
+    parts = urlsplit(value if "//" in value else f"http://{value}")
+    return parts.hostname or "127.0.0.1", parts.port or 0
+
+
+def _listen_problems(field: str, value: str) -> list[InputProblem]:
+    try:
+        host, port = serve_address(value)
+    except ValueError:
+        return [InputProblem(field, "host:port on loopback, such as 127.0.0.1:9469", value)]
+    if not is_loopback(host):
+        return [InputProblem(field, "a loopback address to listen on (127.0.0.1 or ::1)", host)]
+    if port in SERVICE_PORTS:
+        return [InputProblem(field, "a port other than the local services' ports", str(port))]
+    return []

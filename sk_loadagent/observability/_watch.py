@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sk_loadagent.engine import Progress
 from sk_loadagent.engine._trace import TraceContext
 from sk_loadagent.errors import InputError
 from sk_loadagent.measurements import SpanRecord
 from sk_loadagent.models.observability import ObservabilityConfig
-from sk_loadagent.observability._config import receiver_address
+from sk_loadagent.observability._config import receiver_address, serve_address
 from sk_loadagent.observability._file import read_span_file
+from sk_loadagent.observability._live import LiveMetrics
 from sk_loadagent.observability._prometheus import PrometheusScraper
 from sk_loadagent.observability._receiver import SpanReceiver, SpanStore
 
@@ -43,9 +46,12 @@ class Observation:
         self.receivers: list[SpanReceiver] = []
         self._file_malformed = 0
         self._files_read = False
+        self.live: LiveMetrics | None = None
 
     def __enter__(self) -> Observation:
         try:
+            if self.config.serve_metrics is not None:
+                self.live = self._serve(self.config.serve_metrics)
             for i, span_source in enumerate(self.config.spans or []):
                 if span_source.source == "otlp" and span_source.is_enabled:
                     self.receivers.append(self._listen(i, span_source.url))
@@ -68,6 +74,36 @@ class Observation:
         for receiver in self.receivers:
             receiver.stop()
         self.receivers = []
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+    def _serve(self, address: str) -> LiveMetrics:
+        host, port = serve_address(address)
+        try:
+            return LiveMetrics(host, port)
+        except OSError as exc:
+            raise InputError.single(
+                self.source,
+                "serveMetrics",
+                "a free loopback port to listen on",
+                f"{host}:{port} ({exc.strerror})",
+            ) from None
+
+    def progress(
+        self, report: Callable[[str, Progress], None] | None
+    ) -> Callable[[str, Progress], None] | None:
+        """``report`` that also feeds the run's /metrics (when served)."""
+        live = self.live
+        if live is None:
+            return report
+
+        def both(test: str, snapshot: Progress) -> None:
+            live.update(test, snapshot)
+            if report is not None:
+                report(test, snapshot)
+
+        return both
 
     def scraper(self) -> PrometheusScraper | None:
         """A scraper of the first enabled Prometheus source (one per test), or None."""

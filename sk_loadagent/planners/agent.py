@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,6 +117,20 @@ def build_kernel(
     return kernel
 
 
+def _export_results(plan: Any, metrics: PerfMetrics) -> None:
+    """The run's results as OTLP metrics when the observability config names ``exportMetrics`` (after the
+    artifacts are in place: a failed export is a logged warning, never a different result)."""
+    watch = plan.get("observability") if isinstance(plan, dict) else None
+    endpoint = watch.get("exportMetrics") if isinstance(watch, dict) else None
+    if not isinstance(endpoint, str):
+        return
+    from sk_loadagent.observability import export_results
+
+    problem = export_results(endpoint, metrics)
+    if problem is not None:
+        logging.getLogger(__name__).warning(problem)
+
+
 def trusted_options(request: SuiteRequest, options: RunOptions | None) -> RunOptions:
     """The load runner's options, its allow-list widened by the hosts the request names and by the
     ``allowHosts`` of the plan it hands over.
@@ -225,6 +240,7 @@ async def run_suite(
         )
         write_score_log(output.staging, metrics, recorder.records, arguments.get("attempts") or [])
         output.commit(arguments.get("editionId"), arguments.get("moduleId"))
+        _export_results(arguments.get("executionPlan"), metrics)
     except BaseException:
         output.discard(arguments.get("editionId"), arguments.get("moduleId"))
         raise

@@ -139,7 +139,8 @@ async def run_tests(
         return [await run_one(plan, planned, options, pid, progress) for planned in chosen]
     source = plan.observability_source or plan.plan_file or "observability.config.yaml"
     with Observation(plan.observability, source, plan.trace_id) as watch:
-        runs = [await run_one(plan, planned, options, pid, progress, watch) for planned in chosen]
+        report = watch.progress(progress)
+        runs = [await run_one(plan, planned, options, pid, report, watch) for planned in chosen]
         await watch.wait_for_spans(time.monotonic())
         for run in runs:
             run.spans = watch.harvest({trace for trace, _, _ in run.result.traced})

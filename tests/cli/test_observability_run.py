@@ -4,7 +4,9 @@ spans, writes trace-summary.json, and a slow release names ChargeCard as the new
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +17,31 @@ from sk_loadagent.sample_service import SampleService
 Cli = Callable[..., Any]
 
 
+class _Collector(BaseHTTPRequestHandler):
+    received: list[bytes]
+
+    def do_POST(self) -> None:
+        type(self).received.append(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
 def test_spans_to_trace_summary_and_a_new_bottleneck(
     cli: Cli, write_plan: Callable[..., Path], closed_port: int, tmp_path: Path
 ) -> None:
     receiver = f"http://127.0.0.1:{closed_port}"
+    exported: list[bytes] = []
+    collector = ThreadingHTTPServer(("127.0.0.1", 0), type("C", (_Collector,), {"received": exported}))
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
     config = tmp_path / "observability.config.yaml"
-    config.write_text(f"sampling: 0.5\nspans:\n  - source: otlp\n    url: {receiver}\n")
+    config.write_text(
+        f"sampling: 0.5\nspans:\n  - source: otlp\n    url: {receiver}\nserveMetrics: 127.0.0.1:0\n"
+        f"exportMetrics: http://127.0.0.1:{collector.server_address[1]}\n"
+    )
     with SampleService(release="stable", latency_ms=20, jitter=0.05, otlp_endpoint=receiver) as service:
         plan = write_plan(service.url, test="type: load\n    rps: 20\n    duration: 2s\n    rampUp: 0s")
         first = cli("run", "--plan", str(plan), "--observability", str(config), "--quiet", "--out", "before")
@@ -55,6 +76,10 @@ def test_spans_to_trace_summary_and_a_new_bottleneck(
     assert charge["selfRegressed"] is True
     assert after["spanDeltaVsBaseline"] == charge["selfDeltaVsBaseline"]
     assert after["bottleneckDetected"] is True  # its share passed 0.5 with the slow release
+    collector.shutdown()
+    collector.server_close()
+    assert len(exported) == 2  # each run's results went out as OTLP metrics
+    assert (Path("after") / "flamegraph.svg").read_text().startswith("<svg")
     assert second.code == 1
     assert alert["newBottleneck"]["service"] == "vetclinic"
     assert alert["newBottleneck"]["span"] == "ChargeCard"

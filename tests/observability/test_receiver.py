@@ -138,3 +138,17 @@ def test_receivers_listen_on_loopback_only_and_never_on_a_services_port() -> Non
         "  - spans[3].source: expected otlp or file, got zipkin\n"
         "  - metrics[0].url: expected the service's /metrics URL, got none"
     )
+
+
+def test_the_runs_own_metrics_stay_on_loopback() -> None:
+    config = ObservabilityConfig.model_validate(
+        {"serveMetrics": "0.0.0.0:9469", "exportMetrics": "http://10.0.0.5:4318"}
+    )
+    with pytest.raises(InputError) as caught:
+        check_config(config, "observability.config.yaml")
+    assert str(caught.value) == (
+        "observability.config.yaml: 2 problems\n"
+        "  - serveMetrics: expected a loopback address to listen on (127.0.0.1 or ::1), got 0.0.0.0\n"
+        "  - exportMetrics: expected an OTLP endpoint on loopback (127.0.0.1 or ::1), got 10.0.0.5"
+    )
+    check_config(ObservabilityConfig.model_validate({"serveMetrics": "127.0.0.1:0"}), "o.yaml")
