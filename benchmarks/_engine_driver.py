@@ -6,7 +6,8 @@ this process on uvloop (one process, like wrk -t1); ``--workers N`` spawns N wor
 URL is verified with ``--ca-file``; ``--close`` asks the server to close after each answer (``Connection:
 close``), so every request opens a new connection: what a handshake costs. ``--flow-steps N`` runs a flow of
 N steps instead of single requests (the first extracts a value from the body, the others send it in a
-header; each checks its status), and ``--rps`` then counts iterations.
+header; each checks its status), and ``--rps`` then counts iterations. ``--trace-sampling S`` puts W3C
+trace context on every request, a share S sampled.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 import numpy as np
 
 from sk_loadagent.engine import LoadProfile, Outcome, RunOptions, RunResult, build_profile, run_load
+from sk_loadagent.engine._trace import TraceContext
 from sk_loadagent.histogram import LatencyHistogram
 from sk_loadagent.models.plan import TestSpec
 
@@ -125,16 +127,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--ca-file", help="CA file that verifies an https:// target")
     parser.add_argument("--close", action="store_true", help="a new connection for every request")
     parser.add_argument("--flow-steps", type=int, default=0, help="run a flow of this many steps")
+    parser.add_argument("--trace-sampling", type=float, help="W3C trace context, this share sampled")
     args = parser.parse_args(argv)
     options = RunOptions(workers=args.workers, transport="fast", sample_budget=args.sample_budget)
     profile = profile_for(args)
+    if args.trace_sampling is not None:
+        trace = TraceContext.for_test(args.trace_sampling, "bench", "bench")
+        profile = profile.model_copy(update={"trace": trace})
     if args.workers == 0:
         import uvloop
 
         result = uvloop.run(run_load(profile, options))
     else:
         result = asyncio.run(run_load(profile, options))
-    print(json.dumps(summary(result)))
+    print(json.dumps({**summary(result), "traced": len(result.traced)}))
     return 0
 
 

@@ -17,6 +17,8 @@
 4. Overhead: against a 1 ms server at 1,000 rps, the engine's p50 beside wrk's.
 5. Flows (part "flow", _engine_flows.py): generator CPU per flow step beside per single request, and the
    iteration rate one worker holds.
+6. Trace context (part "trace", _engine_traces.py): generator CPU per request at 10,000 rps with W3C trace
+   context at the default sampling beside without it (target ≤ 1.10×).
 
 Traffic goes to 127.0.0.1 only and every run is bounded in time. Targets are pinned to CPU 0 and generators
 to CPU 1 (taskset); every tool's CPU is measured the same way, from its process tree (see _engine_procs).
@@ -47,6 +49,7 @@ from _engine_peers import HTTPS_PEERS, Peers, _wrk_requests, accuracy_tools, fin
 from _engine_procs import Finished, run_tool, tree_rss_by_role
 from _engine_servers import FREEZE_AT, PERIOD, due
 from _engine_targets import Target, start_bundled, start_saturation_target
+from _engine_traces import trace_section
 
 HERE = Path(__file__).resolve().parent
 DRIVER = str(HERE / "_engine_driver.py")
@@ -58,7 +61,7 @@ ENGINE_FEW = "engine, ≤ 10 connections"
 ENGINE_HTTPS = "engine, https"
 MAX_HTTPS_US = 20.0  # issue 16: generator CPU per keep-alive HTTPS request
 MIN_HTTPS_RATIO = 0.55  # ... and at least this share of wrk's requests per CPU-second over HTTPS
-PARTS = ("saturation", "https", "accuracy", "hold", "overhead", "flow")
+PARTS = ("saturation", "https", "accuracy", "hold", "overhead", "flow", "trace")
 CONNECTIONS = 50
 # Iterations per second (of 3 steps) tried in turn while one worker holds them.
 FLOW_RATES = (1_000, 2_000, 4_000, 6_000, 8_000, 12_000, 16_000)
@@ -641,6 +644,17 @@ def main(argv: list[str]) -> int:
                 reps=plan.reps,
                 hold_rates=FLOW_RATES[:1] if plan.tiny else FLOW_RATES,
                 hold_seconds=max(1, plan.hold_s // 3),
+            )
+        if "trace" in plan.parts:
+            trace_section(
+                engine_cmd=engine_cmd,
+                engine_json=engine_json,
+                say=say,
+                target_cpu=TARGET_CPU,
+                generator_cpu=GENERATOR_CPU,
+                seconds=plan.saturation_s,
+                reps=max(plan.reps, 3) if not plan.tiny else 1,
+                rate=2_000 if plan.tiny else 10_000,
             )
     say(f"bench finished in {time.monotonic() - started:.0f} s")
     return 0

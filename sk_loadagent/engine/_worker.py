@@ -24,6 +24,8 @@ from collections.abc import Callable, Coroutine
 from multiprocessing.connection import Connection as PipeEnd
 from typing import Any, Protocol
 
+import numpy as np
+
 from sk_loadagent.engine._caps import raise_open_files_limit
 from sk_loadagent.engine._closed_loop import ClosedLoop
 from sk_loadagent.engine._flow import compile_flow
@@ -39,7 +41,7 @@ from sk_loadagent.engine._transports.base import Binding, Transport
 from sk_loadagent.engine._transports.fast import FastTransport
 from sk_loadagent.engine._transports.httpx import HttpxTransport
 from sk_loadagent.engine.clients._http import HttpClients
-from sk_loadagent.engine.result import Outcome
+from sk_loadagent.engine.result import Outcome, Samples
 from sk_loadagent.histogram import LatencyHistogram
 
 TICK = 0.05
@@ -386,6 +388,7 @@ async def run_share(spec: WorkerSpec, link: Link) -> WorkerOutput:
         await run.driver.close()
     run.flush()
     recorder = run.recorder
+    samples = recorder.samples()
     flow = run.driver if isinstance(run.driver, FlowDriver) else None
     steps = run.steps
     return WorkerOutput(
@@ -395,7 +398,7 @@ async def run_share(spec: WorkerSpec, link: Link) -> WorkerOutput:
         client_errors=dict(flow.client_errors) if flow is not None else {},
         data_out=flow.data_out if flow is not None else None,
         worker=spec.worker,
-        samples=recorder.samples(),
+        samples=samples,
         complete=recorder.complete,
         windows=[recorder.windows[k] for k in sorted(recorder.windows)],
         tallies=recorder.phases,
@@ -408,7 +411,7 @@ async def run_share(spec: WorkerSpec, link: Link) -> WorkerOutput:
         connect_failures=recorder.connect_failures,
         tls_failures=dict(run.transport.tls_failures),
         tls_resumed=run.transport.tls_resumed,
-        traced=_traced(flow.traced if flow is not None else _transport_traced(run.transport), t0),
+        traced=_traced(flow.traced if flow is not None else _transport_traced(run.transport), t0, samples),
     )
 
 
@@ -416,9 +419,23 @@ def _transport_traced(transport: Transport | HttpClients) -> list[tuple[bytes, f
     return transport.traced if isinstance(transport, Transport) else []
 
 
-def _traced(traced: list[tuple[bytes, float, float]], t0: float) -> list[tuple[str, float, float]]:
-    """Sampled requests (or flow iterations): trace id, start from t0 and latency, in seconds."""
-    return [(ids[:32].decode("ascii"), start - t0, end - start) for ids, start, end in traced]
+def _traced(
+    traced: list[tuple[bytes, float, float]], t0: float, samples: Samples
+) -> list[tuple[str, float, float]]:
+    """Sampled requests (or flow iterations) that were answered: trace id, start from t0 and latency, in
+    seconds. An end left NaN is found by the request's start among the kept samples (which are in start
+    order, each start rounded to 1 ns exactly as here); without kept samples, or without an answer, the
+    request is left out."""
+    found: list[tuple[str, float, float]] = []
+    for ids, start, end in traced:
+        offset = round(start - t0, 9)
+        if end == end:
+            found.append((ids[:32].decode("ascii"), offset, end - start))
+            continue
+        at = int(np.searchsorted(samples.start, offset))
+        if at < len(samples) and samples.start[at] == offset and np.isfinite(samples.latency[at]):
+            found.append((ids[:32].decode("ascii"), offset, float(samples.latency[at])))
+    return found
 
 
 def process_main(spec: WorkerSpec, end: PipeEnd) -> None:

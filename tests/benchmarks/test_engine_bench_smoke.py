@@ -78,3 +78,13 @@ def test_tiny_run_prints_the_flow_section() -> None:
     held = r"1,000 iterations/s \(3,000 steps/s\) for 1 s, one worker: 1,000 of 1,000 started"
     assert re.search(held, flows)
     assert re.search(r"iteration rate held by one worker: [\d,]+ iterations/s of 3 steps", flows)
+
+
+def test_tiny_run_prints_the_trace_section() -> None:
+    out = tiny_run("trace")
+    section = out.split("## 6. Trace context", 1)[1]
+    assert re.search(
+        r"without trace context\s+[\d.]+ µs, with it\s+[\d.]+ µs of generator CPU per request: [\d.]+× "
+        r"\(target ≤ 1.10×: (met|NOT met)\); sampled requests recorded per run: 100\b",
+        section,
+    ), out

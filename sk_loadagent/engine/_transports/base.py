@@ -106,8 +106,8 @@ class Transport:
     def __init__(self) -> None:
         self.opened = 0  # connections opened during the run
         self.tls_failures: Counter[str] = Counter()  # failed TLS handshakes (and alerts) by reason
-        # Sampled requests that got a response: (trace and span ids as hex, intended start, end), both
-        # absolute perf_counter times.
+        # Sampled requests: (trace and span ids as hex, intended start, end), absolute perf_counter times;
+        # end NaN when the transport leaves it to be found among the recorder's samples (fast: its start).
         self.traced: list[tuple[bytes, float, float]] = []
 
     @property

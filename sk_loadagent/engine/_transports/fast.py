@@ -23,6 +23,7 @@ from sk_loadagent.engine._transports.base import Binding, Connection, Owner, Tra
 from sk_loadagent.engine.result import Outcome
 
 _perf_counter = time.perf_counter
+_NAN = float("nan")
 _READ_BUFFER = 256 * 1024
 
 
@@ -40,7 +41,6 @@ class _FastConnection(Connection, asyncio.Protocol):
         "_task",
         "_tr",
         "parser",
-        "trace",
     )
 
     def __init__(self, fast: FastTransport, owner: Owner) -> None:
@@ -58,7 +58,6 @@ class _FastConnection(Connection, asyncio.Protocol):
         self._tr: asyncio.Transport | None = None
         self._task: asyncio.Task[Any] | None = None
         self._handshaking = False
-        self.trace: bytes | None = None  # the sampled request in flight: its trace and span ids (hex)
 
     # -- connecting ------------------------------------------------------------------------------------------
     def start_connect(self) -> None:
@@ -236,7 +235,8 @@ class _BufferedFastConnection(_FastConnection, asyncio.BufferedProtocol):
 
 class _Traced(_FastConnection):
     """Sends the run's prebuilt bytes (unsampled traceparent) except every ``every``-th request, which gets
-    fresh ids spliced in; a sampled request's ids are recorded with its times when it completes."""
+    fresh ids spliced in. A sampled request is noted with its intended start (``Transport.traced``, end NaN):
+    its latency is found among the recorder's samples at the end, so responses cost nothing extra."""
 
     __slots__ = ()
 
@@ -246,35 +246,32 @@ class _Traced(_FastConnection):
         self.nbytes = 0
         self.busy = True
         self.sent_at = _perf_counter()
-        self._tr.write(self._next(variant))  # type: ignore[union-attr]
+        fast = self._fast
+        fast.countdown -= 1
+        if fast.countdown:
+            self._tr.write(self._requests[variant])  # type: ignore[union-attr]
+        else:
+            self._tr.write(self._sampled(variant))  # type: ignore[union-attr]
 
     def send_now(self, variant: int) -> None:
         self.variant = variant
         self.nbytes = 0
         self.busy = True
         self.intended = self.sent_at = _perf_counter()
-        self._tr.write(self._next(variant))  # type: ignore[union-attr]
-
-    def _next(self, variant: int) -> bytes:
         fast = self._fast
         fast.countdown -= 1
         if fast.countdown:
-            return self._requests[variant]
+            self._tr.write(self._requests[variant])  # type: ignore[union-attr]
+        else:
+            self._tr.write(self._sampled(variant))  # type: ignore[union-attr]
+
+    def _sampled(self, variant: int) -> bytes:
+        fast = self._fast
         fast.countdown = fast.every
-        self.trace = ids = sampled_ids()
+        ids = sampled_ids()
+        fast.traced.append((ids, self.intended, _NAN))
         before, after = fast.split[variant]
         return b"".join((before, sampled_value(ids), after))
-
-    def on_message_complete(self) -> None:
-        trace = self.trace
-        if trace is None:
-            _FastConnection.on_message_complete(self)
-            return
-        self.trace = None
-        intended = self.intended
-        _FastConnection.on_message_complete(self)
-        # The recorder's end buffer got this response's end just now (on_idle sends, it appends nothing).
-        self._fast.traced.append((trace, intended, self._fast.binding.recorder.end[-1]))
 
 
 class _TracedBuffered(_Traced, _BufferedFastConnection):
