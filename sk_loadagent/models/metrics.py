@@ -8,7 +8,7 @@ from pydantic import Field
 
 from sk_loadagent.models._base import OpenWireModel, Timestamp, WireModel
 from sk_loadagent.models.durations import Duration
-from sk_loadagent.models.trace_summary import TraceSummary
+from sk_loadagent.models.trace_summary import CallPath, TraceSummary
 
 Status = Literal["pass", "warning", "degraded", "fail"]
 STATUS_ORDER: dict[str, int] = {"pass": 0, "warning": 1, "degraded": 2, "fail": 3}
@@ -403,6 +403,9 @@ class PerfMetrics(OpenWireModel):
     warnings: list[str] | None = None
     trace_summary: TraceSummary | None = Field(
         default=None, description="the service's spans of the sampled requests (an observability config)"
+    )
+    cpu_profile: list[CallPath] | None = Field(
+        default=None, description="py-spy's CPU samples of a local target in the steady phase, by stack"
     )
     latency_histogram: dict[str, Any] | None = Field(
         default=None, description="sparse LatencyHistogram of the measured latencies (histogram.py)"

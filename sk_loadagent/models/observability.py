@@ -11,6 +11,8 @@ self time may take before trace-summary.json reports a bottleneck.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator, model_validator
 
 from sk_loadagent.models._base import OpenWireModel, WireModel
@@ -97,6 +99,9 @@ class ObservabilityConfig(WireModel):
     )
     bottleneck_share: float | None = Field(
         default=None, gt=0, le=1, description="share of p95 request time one operation may take (0.5)"
+    )
+    cpu_profile: Literal["py-spy"] | None = Field(
+        default=None, description="py-spy: a CPU flamegraph of a local Python target during the steady phase"
     )
     serve_metrics: str | None = Field(
         default=None,

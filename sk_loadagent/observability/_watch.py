@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sk_loadagent.engine import Progress
+from sk_loadagent.engine import LoadProfile, Progress
 from sk_loadagent.engine._trace import TraceContext
 from sk_loadagent.errors import InputError
 from sk_loadagent.measurements import SpanRecord
@@ -18,11 +18,13 @@ from sk_loadagent.observability._config import receiver_address, serve_address
 from sk_loadagent.observability._file import read_span_file
 from sk_loadagent.observability._live import LiveMetrics
 from sk_loadagent.observability._prometheus import PrometheusScraper
+from sk_loadagent.observability._pyspy import CpuProfiler
 from sk_loadagent.observability._receiver import SpanReceiver, SpanStore
 
 QUIET_SECONDS = 1.0  # no new spans for this long after the last test: the services have flushed
-MAX_WAIT_SECONDS = 6.0
-DEFAULT_SCRAPE_INTERVAL = 1.0  # an OTel SDK's batch processor exports every 5 s by default
+MAX_WAIT_SECONDS = 6.0  # an OTel SDK's batch processor exports every 5 s by default
+DEFAULT_SCRAPE_INTERVAL = 1.0
+START_DELAY_S = 0.5  # about how long the engine takes from the call to its t0 (workers starting)
 
 
 @dataclass
@@ -112,6 +114,14 @@ class Observation:
                 interval = source.interval if source.interval is not None else DEFAULT_SCRAPE_INTERVAL
                 return PrometheusScraper(source.url, interval, source.series)
         return None
+
+    def cpu_profiler(self, profile: LoadProfile, pid: int | None) -> CpuProfiler | None:
+        """py-spy over the steady phase (the measured phases) of a local target, when the config asks."""
+        measured = [p for p in profile.phases if p.measured]
+        if self.config.cpu_profile != "py-spy" or pid is None or not measured:
+            return None
+        start, end = measured[0].start, measured[-1].end
+        return CpuProfiler(pid, delay=start + START_DELAY_S, duration=end - start)
 
     def trace_context(self, test: str) -> TraceContext:
         return TraceContext.for_test(self.config.sampling_ratio, self.trace_id, test)

@@ -18,7 +18,7 @@ from sk_loadagent.models.trace_map import LoadTraceMap
 from sk_loadagent.models.trace_summary import Operation, TraceSummary
 from sk_loadagent.publish import paths
 from sk_loadagent.publish.badge import write_badge
-from sk_loadagent.publish.flamegraph import write_flamegraph
+from sk_loadagent.publish.flamegraph import write_cpu_flamegraph, write_flamegraph
 from sk_loadagent.publish.score_log import score_log_lines, write_score_log
 from sk_loadagent.publish.text import alert_reason, suggested_actions, tile_summary
 from sk_loadagent.publish.tiles import (
@@ -300,7 +300,12 @@ def write_artifacts(
         flame = write_flamegraph(flame_path, spans)
     if flame is not None:
         written["flamegraph"] = flame
-    for stale, kept in ((spans_path, spans), (flame_path, flame)):
+    profiled = next((t for t in _tests(suite) if t.cpu_profile), None)
+    cpu_path = out_dir / paths.CPU_FLAMEGRAPH
+    cpu = write_cpu_flamegraph(cpu_path, profiled.test_name, profiled.cpu_profile) if profiled else None
+    if cpu is not None:
+        written["cpuFlamegraph"] = cpu
+    for stale, kept in ((spans_path, spans), (flame_path, flame), (cpu_path, cpu)):
         if kept is None:
             with contextlib.suppress(FileNotFoundError):
                 stale.unlink()

@@ -1,4 +1,5 @@
-"""flamegraph.svg (spec cycles 4 and 10: "CPU or span time"): the service's span time by call path.
+"""flamegraph.svg (spec cycles 4 and 10: "CPU or span time"): the service's span time by call path; and
+cpu-flamegraph.svg: the target's CPU by Python stack, from py-spy's samples.
 
 Each box is a call path (``service: span`` from the root up); its width is the time spent at that path and
 below it, summed over the sampled requests' spans; a box's own share is its self time. The file stands
@@ -57,18 +58,38 @@ def _colour(name: str) -> str:
 
 
 def flamegraph_svg(summary: TraceSummary) -> str:
-    """The SVG text for a summary with call paths."""
-    root = _tree(summary.call_paths or [])
+    """The SVG text for a summary with call paths (span time)."""
+    total = sum(p.self_ms for p in summary.call_paths or [])
+    return _svg(
+        summary.call_paths or [],
+        f"Span time by call path: {summary.test_name or summary.trace_id or 'run'}",
+        f"{summary.traces_with_spans or 0} sampled requests with spans, {summary.span_count or 0} spans; "
+        f"width = span time at a path and below it ({total:,.1f} ms in all); "
+        "hover a box for its self and total time",
+        "Written by sk-loadagent from the service's OpenTelemetry spans (trace-summary.json).",
+        "spans",
+    )
+
+
+def cpu_flamegraph_svg(test_name: str | None, paths: list[CallPath]) -> str:
+    """The SVG text for py-spy's CPU samples of the target (call paths of ``function (file:line)``)."""
+    samples = sum(p.count for p in paths)
+    return _svg(
+        paths,
+        f"Target CPU by stack (py-spy): {test_name or 'run'}",
+        f"{samples:,} samples of the target's Python stacks in the steady phase; width = CPU time in a "
+        "function and below it; hover a box for its self and total time",
+        "Written by sk-loadagent from py-spy's samples of the target process (perf-metrics.json cpuProfile).",
+        "samples",
+    )
+
+
+def _svg(paths: list[CallPath], title: str, subtitle: str, footer: str, unit: str) -> str:
+    root = _tree(paths)
     total = root.total_ms or 1.0
     rows = root.depth
     height = HEADER + rows * ROW + MARGIN + 18
     scale = (WIDTH - 2 * MARGIN) / total
-    title = f"Span time by call path: {summary.test_name or summary.trace_id or 'run'}"
-    subtitle = (
-        f"{summary.traces_with_spans or 0} sampled requests with spans, {summary.span_count or 0} spans; "
-        f"width = span time at a path and below it ({total:,.1f} ms in all); "
-        "hover a box for its self and total time"
-    )
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
         f'viewBox="0 0 {WIDTH} {height}" font-family="DejaVu Sans Mono, monospace" font-size="12">',
@@ -104,12 +125,16 @@ def flamegraph_svg(summary: TraceSummary) -> str:
             child_x += child.total_ms * scale
 
     draw(root, MARGIN, 0)
-    parts.append(
-        f'<text x="{MARGIN}" y="{height - 8}" fill="#666">'
-        "Written by sk-loadagent from the service's OpenTelemetry spans (trace-summary.json).</text>"
-    )
+    parts.append(f'<text x="{MARGIN}" y="{height - 8}" fill="#666">{escape(footer)}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
+
+
+def write_cpu_flamegraph(path: Path, test_name: str | None, paths: list[CallPath] | None) -> Path | None:
+    """cpu-flamegraph.svg from py-spy's samples; None (nothing written) without them."""
+    if not paths:
+        return None
+    return write_atomic(path, cpu_flamegraph_svg(test_name, paths))
 
 
 def write_flamegraph(path: Path, summary: TraceSummary) -> Path | None:

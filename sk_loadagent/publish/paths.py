@@ -13,9 +13,20 @@ ALERT = "regression-alert.yaml"
 REPORT = "report.html"
 TRACE_SUMMARY = "trace-summary.json"
 FLAMEGRAPH = "flamegraph.svg"
+CPU_FLAMEGRAPH = "cpu-flamegraph.svg"
 # Every top-level artifact, perf-metrics.json first: a new one belongs here, so that a run that fails
 # removes an earlier run's copy of it too (publish.outdir).
-TOP_LEVEL = (PERF_METRICS, TRACE_MAP, PREVIEW, SCORE_LOG, ALERT, REPORT, TRACE_SUMMARY, FLAMEGRAPH)
+TOP_LEVEL = (
+    PERF_METRICS,
+    TRACE_MAP,
+    PREVIEW,
+    SCORE_LOG,
+    ALERT,
+    REPORT,
+    TRACE_SUMMARY,
+    FLAMEGRAPH,
+    CPU_FLAMEGRAPH,
+)
 # Studio's files accumulate across runs (publish.studio): a failed run leaves them as they were.
 DOC_COVERAGE = "doc-coverage.metrics.json"
 STUDIO_ANALYTICS = "studio.analytics.json"

@@ -34,6 +34,9 @@ def collect_one(plan: ExecutionPlan, run: TestRun, *, retry_attempt: int) -> Per
         metrics.stress.design_limit_rps = planned.test.rps
     if run.scraped is not None:
         _add_scraped(metrics, run)
+    metrics.cpu_profile = run.cpu_profile
+    if run.notes:
+        metrics.warnings = [*(metrics.warnings or []), *run.notes]
     if run.spans is not None and plan.observability is not None:
         metrics.trace_summary = summarize_spans(
             run.spans.traces,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import psutil
@@ -20,6 +20,7 @@ from sk_loadagent.engine import (
     run_profile,
 )
 from sk_loadagent.errors import InputError, TargetNotAllowedError
+from sk_loadagent.models.trace_summary import CallPath
 from sk_loadagent.observability import Observation, ScrapedMetrics, SpanHarvest
 from sk_loadagent.suite.execution_plan import ExecutionPlan, PlannedTest
 from sk_loadagent.telemetry import ProcessSampler
@@ -37,6 +38,8 @@ class TestRun:
     resources: ResourceSamples | None
     spans: SpanHarvest | None = None  # with an observability config: the spans of its sampled requests
     scraped: ScrapedMetrics | None = None  # the target's Prometheus endpoint, scraped while it ran
+    cpu_profile: list[CallPath] | None = None  # py-spy's samples of a local target in the steady phase
+    notes: list[str] = field(default_factory=list)  # what observing the target could not do
 
 
 def find_listener_pid(url: str) -> int | None:
@@ -97,6 +100,9 @@ async def run_one(
     scraper = watch.scraper() if watch is not None else None
     if scraper is not None:
         scraper.start()
+    profiler = watch.cpu_profiler(profile, target_pid) if watch is not None else None
+    if profiler is not None:
+        profiler.start()
     try:
         result = await run_profile(profile, options, report)
     except TargetNotAllowedError:
@@ -106,9 +112,18 @@ async def run_one(
     finally:
         resources = sampler.stop() if sampler is not None else None
         scraped = await asyncio.to_thread(scraper.stop) if scraper is not None else None
+        stacks = await profiler.stop() if profiler is not None else None
     if resources is None and scraped is not None:
         resources = scraped.resources()  # local pids keep psutil; elsewhere the scrapes measure
-    return TestRun(index=planned.index, result=result, resources=resources, scraped=scraped)
+    notes = [profiler.warning] if profiler is not None and profiler.warning else []
+    return TestRun(
+        index=planned.index,
+        result=result,
+        resources=resources,
+        scraped=scraped,
+        cpu_profile=stacks,
+        notes=notes,
+    )
 
 
 def _in_plan(plan: ExecutionPlan, planned: PlannedTest, exc: InputError) -> InputError:

@@ -104,3 +104,25 @@ def test_it_reads_in_chromium(browser: Browser, tmp_path: Path) -> None:
     assert guarded.blocked == []
     assert distinct_colours(browser, png) > 6
     page.close()
+
+
+def test_cpu_flamegraph_from_py_spy_stacks(browser: Browser, tmp_path: Path) -> None:
+    from sk_loadagent.observability._pyspy import collapsed_paths
+    from sk_loadagent.publish.flamegraph import write_cpu_flamegraph
+
+    raw = (
+        "<module> (app.py:900);run (uvicorn/server.py:60);_business (app.py:580);serve (app.py:760) 120\n"
+        "<module> (app.py:900);run (uvicorn/server.py:60);_business (app.py:580);_respond (app.py:480) 40\n"
+        "<module> (app.py:900);run (uvicorn/server.py:60);on_body (httptools/parser.py:10) 25\n"
+        "not a stack line\n"
+    )
+    paths = collapsed_paths(raw)
+    assert [p.count for p in paths] == [120, 40, 25]
+    assert paths[0].self_ms == 1200.0  # 100 samples a second
+    path = write_cpu_flamegraph(tmp_path / "cpu-flamegraph.svg", "checkout-load", paths)
+    assert path is not None
+    guarded = open_page(browser, path.as_uri())
+    guarded.page.screenshot(path=str(SHOTS / "cpu-flamegraph.png"))
+    assert guarded.page.title() == "Target CPU by stack (py-spy): checkout-load"
+    assert guarded.console_errors == []
+    guarded.page.close()

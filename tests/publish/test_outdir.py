@@ -20,6 +20,7 @@ TOP_LEVEL = [
     "report.html",
     "trace-summary.json",
     "flamegraph.svg",
+    "cpu-flamegraph.svg",
 ]
 OWN_COPIES = [
     "metrics/vetclinic/checkoutservice.json",
