@@ -134,10 +134,12 @@ def _exploratory(suite: PerfMetrics) -> bool:
 
 
 def tile_actions(suite: PerfMetrics, *, report: bool) -> list[str]:
-    """Only what exists: the report when one is written, a throttled retry (Studio ``retryWith``) of a
-    failing run, the baseline comparison of a regression, and an annotation. No ``view-trace``: no trace
-    artifact is written yet."""
+    """Only what exists: the report when one is written, the trace (trace-summary.json) when the service's
+    spans arrived, a throttled retry (Studio ``retryWith``) of a failing run, the baseline comparison of a
+    regression, and an annotation."""
     actions = ["view-report"] if report else []
+    if any(t.trace_summary is not None and t.trace_summary.traces_with_spans for t in _tests(suite)):
+        actions.append("view-trace")
     if suite.status in ("degraded", "fail"):
         actions.append("retry-with-throttle")
     if _regression(suite):

@@ -87,6 +87,8 @@ def test_spans_to_trace_summary_and_a_new_bottleneck(
     assert "Target CPU by stack (py-spy): tiny" in cpu
     assert "(app.py:" in cpu  # the sample service's own frames
     assert second.code == 1
+    preview = json.loads((Path("after") / "studio.performance.preview.json").read_text())
+    assert "view-trace" in preview["actions"]
     assert alert["newBottleneck"]["service"] == "vetclinic"
     assert alert["newBottleneck"]["span"] == "ChargeCard"
     assert alert["newBottleneck"]["selfDeltaVsBaseline"] == charge["selfDeltaVsBaseline"]
