@@ -14,6 +14,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -132,6 +133,19 @@ class BaselineSpans:
 
     histograms: dict[OpKey, LatencyHistogram]
     bottleneck: OpKey | None
+
+    @classmethod
+    def from_profile(cls, profile: dict[str, Any] | None) -> BaselineSpans | None:
+        """From what memory keeps of a run (``spanProfile``: operations' self-time histograms, bottleneck)."""
+        if not profile or not profile.get("operations"):
+            return None
+        histograms = {
+            (str(op["service"]), str(op["name"])): LatencyHistogram.from_sparse(op["selfHistogram"])
+            for op in profile["operations"]
+            if op.get("selfHistogram")
+        }
+        b = profile.get("bottleneck")
+        return cls(histograms, (str(b["service"]), str(b["name"])) if b else None)
 
     @classmethod
     def of(cls, summary: TraceSummary | None) -> BaselineSpans | None:

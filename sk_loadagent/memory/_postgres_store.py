@@ -21,8 +21,21 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
 from sk_loadagent.errors import MemoryStoreError, StoreUnavailableError
-from sk_loadagent.memory._rows import COLUMNS, JSON_COLUMNS, record_values, row_record, series_key_text
-from sk_loadagent.memory._schema import SCHEMA_VERSION, check_version, p99_from_metrics, v3_fields
+from sk_loadagent.memory._rows import (
+    COLUMNS,
+    JSON_COLUMNS,
+    record_values,
+    row_record,
+    series_key_text,
+    to_json_text,
+)
+from sk_loadagent.memory._schema import (
+    SCHEMA_VERSION,
+    check_version,
+    p99_from_metrics,
+    v3_fields,
+    v4_span_profile,
+)
 from sk_loadagent.memory._urls import redact, split_schema
 from sk_loadagent.memory.base import StoreBase, check_limit, duplicate_run, stamped, store_error, unknown_run
 from sk_loadagent.memory.record import RunRecord, SeriesKey
@@ -180,6 +193,15 @@ class PostgresStore(StoreBase):
             key = SeriesKey(row["edition_id"], row["module_id"], row["test_type"], row["endpoint"], profile)
             self._conn.execute(update, (profile, failed, series_key_text(key), row["seq"]))
 
+    def _v3_to_v4(self) -> None:
+        runs = self._runs
+        self._conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN span_profile jsonb").format(runs))
+        update = sql.SQL("UPDATE {} SET span_profile = %s::jsonb WHERE seq = %s").format(runs)
+        for row in self._conn.execute(sql.SQL("SELECT seq, metrics FROM {}").format(runs)).fetchall():
+            profile = v4_span_profile(row["metrics"])
+            if profile is not None:
+                self._conn.execute(update, (to_json_text(profile), row["seq"]))
+
     # -- plumbing --------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -330,7 +352,7 @@ class PostgresStore(StoreBase):
             super().close()
 
 
-_STEPS = {1: PostgresStore._v1_to_v2, 2: PostgresStore._v2_to_v3}
+_STEPS = {1: PostgresStore._v1_to_v2, 2: PostgresStore._v2_to_v3, 3: PostgresStore._v3_to_v4}
 
 
 def _row_key(row: dict[str, Any]) -> SeriesKey:

@@ -41,8 +41,9 @@ COLUMNS = (
     "metrics",
     "latency_histogram",
     "score_log",
+    "span_profile",
 )
-JSON_COLUMNS = frozenset({"metrics", "latency_histogram", "score_log"})
+JSON_COLUMNS = frozenset({"metrics", "latency_histogram", "score_log", "span_profile"})
 FILTER_COLUMNS = ("module_id", "edition_id", "test_type", "endpoint")
 
 

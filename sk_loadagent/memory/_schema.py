@@ -5,8 +5,10 @@ perf-metrics (``latency.p99``) and starts every old run with an empty score log.
 ``loadProfile`` that splits a scope into series and the ``infrastructureFailure`` flag; both are derived from
 the run's stored perf-metrics (``v3_fields``), exactly as a new run gets them, and the SQL stores rewrite
 each run's series key to include the profile. A run whose profile cannot be derived keeps none (an unknown
-profile, its own series); no run is dropped. Each store applies the same steps: the JSON store to the run
-objects, the SQL stores to their columns.
+profile, its own series); no run is dropped. Version 4 adds the ``spanProfile`` (each operation's self-time
+histogram and the bottleneck of the run's trace summary, ``record.span_profile``), taken from the stored
+perf-metrics' ``traceSummary``; a run without one keeps none. Each store applies the same steps: the JSON
+store to the run objects, the SQL stores to their columns.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from pydantic import ValidationError
 from sk_loadagent.errors import MemoryStoreError
 from sk_loadagent.memory.base import store_error
 from sk_loadagent.memory.profile import load_profile_key
+from sk_loadagent.memory.record import span_profile
 from sk_loadagent.models.metrics import PerfMetrics
+from sk_loadagent.models.trace_summary import TraceSummary
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 RunObject = dict[str, Any]
 
@@ -65,7 +69,29 @@ def _run_v2_to_v3(run: RunObject) -> RunObject:
     return upgraded
 
 
-_RUN_STEPS: dict[int, Callable[[RunObject], RunObject]] = {1: _run_v1_to_v2, 2: _run_v2_to_v3}
+def v4_span_profile(metrics: object) -> dict[str, Any] | None:
+    """The span profile of a run stored before schema 4, from its stored perf-metrics (None when it has no
+    usable trace summary)."""
+    summary = metrics.get("traceSummary") if isinstance(metrics, dict) else None
+    if not isinstance(summary, dict):
+        return None
+    try:
+        return span_profile(TraceSummary.model_validate(summary))
+    except ValidationError:
+        return None
+
+
+def _run_v3_to_v4(run: RunObject) -> RunObject:
+    upgraded = dict(run)
+    upgraded.setdefault("spanProfile", v4_span_profile(run.get("metrics")))
+    return upgraded
+
+
+_RUN_STEPS: dict[int, Callable[[RunObject], RunObject]] = {
+    1: _run_v1_to_v2,
+    2: _run_v2_to_v3,
+    3: _run_v3_to_v4,
+}
 
 
 def upgrade_run(run: RunObject, version: int) -> RunObject:

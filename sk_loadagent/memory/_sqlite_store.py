@@ -19,8 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from sk_loadagent.errors import MemoryStoreError, StoreUnavailableError
-from sk_loadagent.memory._rows import COLUMNS, record_values, row_record, series_key_text
-from sk_loadagent.memory._schema import SCHEMA_VERSION, check_version, p99_from_metrics, v3_fields
+from sk_loadagent.memory._rows import COLUMNS, record_values, row_record, series_key_text, to_json_text
+from sk_loadagent.memory._schema import (
+    SCHEMA_VERSION,
+    check_version,
+    p99_from_metrics,
+    v3_fields,
+    v4_span_profile,
+)
 from sk_loadagent.memory.base import (
     StoreBase,
     check_limit,
@@ -83,7 +89,15 @@ def _v2_to_v3(conn: sqlite3.Connection) -> None:
         )
 
 
-_STEPS = {1: _v1_to_v2, 2: _v2_to_v3}
+def _v3_to_v4(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE runs ADD COLUMN span_profile TEXT")
+    for seq, metrics in conn.execute("SELECT seq, metrics FROM runs").fetchall():
+        profile = v4_span_profile(json.loads(metrics))
+        if profile is not None:
+            conn.execute("UPDATE runs SET span_profile = ? WHERE seq = ?", (to_json_text(profile), seq))
+
+
+_STEPS = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def _time_text(record: RunRecord) -> str:

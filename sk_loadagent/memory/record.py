@@ -13,6 +13,7 @@ from pydantic import ConfigDict, Field, field_validator
 from sk_loadagent.histogram import LatencyHistogram
 from sk_loadagent.models._base import WireModel
 from sk_loadagent.models.metrics import AnyStatus, PerfMetrics
+from sk_loadagent.models.trace_summary import TraceSummary
 from sk_loadagent.secrets import mask_text
 
 from .profile import load_profile_key
@@ -119,6 +120,9 @@ class RunRecord(WireModel):
     metrics: dict[str, Any] = Field(default_factory=dict)
     latency_histogram: dict[str, Any] | None = None
     score_log: list[dict[str, Any]] = Field(default_factory=list)
+    # The trace summary's self time per operation (sparse histograms) and its bottleneck: what the next run's
+    # spans are compared with (``span_profile``).
+    span_profile: dict[str, Any] | None = None
 
     @field_validator(*_KEY_FIELDS)
     @classmethod
@@ -199,4 +203,21 @@ class RunRecord(WireModel):
             metrics=metrics.to_wire(),
             latency_histogram=sparse,
             score_log=[dict(line) for line in score_log],
+            span_profile=span_profile(metrics.trace_summary),
         )
+
+
+def span_profile(summary: TraceSummary | None) -> dict[str, Any] | None:
+    """What memory keeps of a trace summary to compare the next run's spans with: each operation's
+    self-time histogram and the bottleneck (None without operations)."""
+    if summary is None or not summary.operations:
+        return None
+    b = summary.bottleneck
+    return {
+        "bottleneck": {"service": b.service, "name": b.name} if b is not None else None,
+        "operations": [
+            {"service": op.service, "name": op.name, "selfHistogram": op.self_histogram}
+            for op in summary.operations
+            if op.self_histogram
+        ],
+    }

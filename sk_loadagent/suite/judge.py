@@ -195,15 +195,9 @@ def compare_test(
 
 
 def _stored_spans(store: MemoryStore | None, run_id: str | None) -> BaselineSpans | None:
-    """The baseline run's trace summary, as memory stored it with the run's perf-metrics."""
+    """The baseline run's span profile, as memory keeps it with the run (schema 4)."""
     record = store.get(run_id) if store is not None and run_id else None
-    if record is None or not isinstance(record.metrics, dict):
-        return None
-    try:
-        stored = PerfMetrics.model_validate(record.metrics)
-    except ValueError:
-        return None
-    return BaselineSpans.of(stored.trace_summary)
+    return BaselineSpans.from_profile(record.span_profile) if record is not None else None
 
 
 def compare(suite: PerfMetrics, plan: ExecutionPlan | None, store: MemoryStore | None) -> PerfMetrics:

@@ -34,7 +34,7 @@ NOT_STORES = {
     "a-list-of-numbers": (b"[1, 2]", "got a list of other things"),
     "unrelated-mapping": (b'{"hello": "world"}', "got a mapping with fields hello"),
     "runs-not-a-list": (b'{"schemaVersion": 2, "runs": 3}', "runs: expected a list of runs, got 3"),
-    "no-version": (b'{"runs": []}', "schemaVersion: expected a whole number from 1 to 3, got nothing"),
+    "no-version": (b'{"runs": []}', "schemaVersion: expected a whole number from 1 to 4, got nothing"),
     "newer-version": (b'{"schemaVersion": 99, "runs": []}', "a newer sk-loadagent wrote this store"),
     "bad-run": (
         b'{"schemaVersion": 2, "runs": [{"runId": "r1", "createdAt": "2025-01-31T12:00:00Z", "rps": -5}]}',

@@ -94,7 +94,7 @@ def test_sqlite_refuses_a_store_of_a_newer_schema_untouched(tmp_path: Path) -> N
     before = snapshot(tmp_path)
 
     with pytest.raises(
-        MemoryStoreError, match=r"schemaVersion: expected 3 or older .*upgrade sk-loadagent.*got 99"
+        MemoryStoreError, match=r"schemaVersion: expected 4 or older .*upgrade sk-loadagent.*got 99"
     ):
         open_store(path)
     assert snapshot(tmp_path) == before
@@ -161,7 +161,7 @@ def test_postgres_refuses_a_store_of_a_newer_schema(pg_server: str, pg_schema: s
     with psycopg.connect(pg_server, autocommit=True) as conn:
         conn.execute(f"UPDATE \"{pg_schema}\".sk_loadagent_meta SET value = '99'")
 
-    with pytest.raises(MemoryStoreError, match=r"schemaVersion: expected 3 or older .*got 99"):
+    with pytest.raises(MemoryStoreError, match=r"schemaVersion: expected 4 or older .*got 99"):
         open_store(pg_url)
     with psycopg.connect(pg_server) as conn:
         rows = conn.execute(f'SELECT trace_id FROM "{pg_schema}".sk_loadagent_runs').fetchall()

@@ -88,7 +88,7 @@ def test_a_migrated_json_store_keeps_the_schema_2_document_as_a_backup(tmp_path:
         FIXTURES / "v2_store.memory.json"
     ).read_bytes()
     migrated = json.loads(path.read_text())
-    assert migrated["schemaVersion"] == SCHEMA_VERSION == 3
+    assert migrated["schemaVersion"] == SCHEMA_VERSION == 4
     assert [run["infrastructureFailure"] for run in migrated["runs"]] == [False, True, True, False, False]
 
 
