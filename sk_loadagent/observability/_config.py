@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from sk_loadagent.engine import is_loopback
 from sk_loadagent.errors import InputError, InputProblem
+from sk_loadagent.extras import require
 from sk_loadagent.models.observability import ObservabilityConfig
 
 DEFAULT_OTLP_URL = "http://127.0.0.1:4318"
@@ -64,6 +65,18 @@ def check_config(config: ObservabilityConfig, source: str, prefix: str = "") -> 
             )
     if problems:
         raise InputError(source, problems)
+    _require_extras(config)
+
+
+def _require_extras(config: ObservabilityConfig) -> None:
+    """The observability extra's libraries the config needs: missing, the run stops before any load with
+    the pip command that brings them (exit 2)."""
+    if config.spans:
+        require("opentelemetry.proto.collector.trace.v1.trace_service_pb2", "observability", "spans")
+    if config.sources("metrics", "prometheus") or config.serve_metrics is not None:
+        require("prometheus_client", "observability", "Prometheus metrics")
+    if config.export_metrics is not None:
+        require("opentelemetry.exporter.otlp.proto.http.metric_exporter", "observability", "exportMetrics")
 
 
 def serve_address(value: str) -> tuple[str, int]:

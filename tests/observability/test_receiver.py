@@ -152,3 +152,25 @@ def test_the_runs_own_metrics_stay_on_loopback() -> None:
         "  - exportMetrics: expected an OTLP endpoint on loopback (127.0.0.1 or ::1), got 10.0.0.5"
     )
     check_config(ObservabilityConfig.model_validate({"serveMetrics": "127.0.0.1:0"}), "o.yaml")
+
+
+def test_a_missing_extra_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from sk_loadagent import extras
+
+    real = importlib.import_module
+
+    def without_prometheus(name: str, package: str | None = None) -> object:
+        if name.startswith("prometheus_client"):
+            raise ImportError(name)
+        return real(name, package)
+
+    monkeypatch.setattr(extras.importlib, "import_module", without_prometheus)
+    config = ObservabilityConfig.model_validate({"serveMetrics": "127.0.0.1:0"})
+    with pytest.raises(InputError) as caught:
+        check_config(config, "o.yaml")
+    assert str(caught.value) == (
+        "Prometheus metrics: prometheus_client: expected the prometheus_client package "
+        "(pip install 'sk-loadagent[observability]'), got not installed"
+    )
