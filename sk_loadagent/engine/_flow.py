@@ -387,6 +387,7 @@ class CompiledStep:
     checks: list[_Check] = field(default_factory=list)
     extracts: list[_Extract] = field(default_factory=list)
     want_body: bool = False
+    want_json: bool = False  # a check or an extraction reads the body as JSON (a path)
     want_headers: bool = False
 
     @property
@@ -430,7 +431,7 @@ class CompiledStep:
             return (Outcome.HTTP_5XX if 500 <= status < 600 else Outcome.UNEXPECTED_STATUS), 0, 0
         outcome = Outcome.OK
         document: Any = _NOT_JSON
-        if self.want_body and reply.body:
+        if self.want_json and reply.body:
             document = _document(reply.body)
         for check in self.checks:
             if not check.passed(document, reply.body, it):
@@ -507,6 +508,8 @@ def _compile_step(
         checks=checks,
         extracts=extracts,
         want_body=any(c.kind != "status" for c in spec.checks()) or any(e.kind != "header" for e in extracts),
+        # A body that is not JSON costs a raised decode error: parsed only where a path reads it.
+        want_json=any(c.path is not None for c in checks) or any(e.kind == "json" for e in extracts),
         want_headers=any(e.kind == "header" for e in extracts),
     )
     if spec.request is None:
