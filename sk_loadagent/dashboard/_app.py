@@ -22,10 +22,12 @@ from sk_loadagent.errors import MemoryStoreError
 from sk_loadagent.memory import MemoryStore, MissingStoreError, NewerStoreError, SeriesKey, open_store
 from sk_loadagent.memory._urls import redact
 from sk_loadagent.publish.report import render_report
+from sk_loadagent.publish.report.render import prepare_report
 from sk_loadagent.publish.report.views import Report
 
 from ._build import (
     GROUPS,
+    Memo,
     empty_overview,
     key_of_token,
     overview,
@@ -34,7 +36,7 @@ from ._build import (
     series_token,
 )
 from ._headers import FAVICON, SecurityHeaders
-from ._render import render_message, render_overview, render_series
+from ._render import prepare, render_message, render_overview, render_series
 from ._views import Filters, Overview, SeriesPage
 
 T = TypeVar("T")
@@ -57,6 +59,7 @@ class StoreAccess:
         self.label = redact(url)
         self._store: MemoryStore | None = None
         self._lock = threading.Lock()
+        self.memo = Memo()  # pieces derived from this store's runs; dropped with the store
 
     def open(self) -> MemoryStore:
         """The open store; MissingStoreError, NewerStoreError or MemoryStoreError when there is none."""
@@ -70,6 +73,7 @@ class StoreAccess:
             if self._store is not None:
                 self._store.close()
             self._store = None
+            self.memo = Memo()
 
 
 def _problem(exc: MemoryStoreError, label: str) -> str:
@@ -94,12 +98,14 @@ def _filters(request: Request) -> Filters:
 def create_app(url: str) -> Starlette:
     """The dashboard over the store at ``url`` (any URL ``run --memory`` takes)."""
     access = StoreAccess(url)
+    prepare()
+    prepare_report()
 
     def read_overview(request: Request) -> Overview:
         filters = _filters(request)
         try:
             store = access.open()
-            return overview(store, filters, access.label)
+            return overview(store, filters, access.label, access.memo)
         except MemoryStoreError as exc:
             access.close()  # reopened on the next request: the store may be created or upgraded meanwhile
             return empty_overview(access.label, _problem(exc, access.label), filters)
@@ -130,7 +136,8 @@ def create_app(url: str) -> Starlette:
         if key is None:
             raise _Absent("That is not a series id of this dashboard.", 404)
         return _read(
-            lambda store: series_page(store, key, access.label), f"No stored run of the series {key}."
+            lambda store: series_page(store, key, access.label, access.memo),
+            f"No stored run of the series {key}.",
         )
 
     def _report(request: Request) -> tuple[Report, SeriesKey]:

@@ -10,8 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from datetime import datetime
+from typing import TypeVar, cast
 
 from pydantic import ValidationError
 
@@ -38,10 +41,38 @@ from ._views import (
     TileGroup,
 )
 
+MEMO_ITEMS = 4096  # derived pieces kept between requests (a tile, a trend): a few MB at most
 TILE_RUNS = 20  # runs of each series behind a tile's p95 trend and the retry heatmap
 TREND_RUNS = 200  # runs of a series drawn on its page, change points found over them
 GROUPS = {"module": "module_id", "edition": "edition_id", "testType": "test_type"}
 NONE_LABEL = "–"
+T = TypeVar("T")
+
+
+class Memo:
+    """What pages derive from stored runs, kept between requests (least recently used dropped first).
+
+    Safe because history is never overwritten: a run id always names the same record, so its tile never
+    changes; a trend is keyed by the ids and baseline flags of the runs it draws, so a new run or a moved
+    baseline makes a new key.
+    """
+
+    def __init__(self, size: int = MEMO_ITEMS) -> None:
+        self._items: OrderedDict[Hashable, object] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, make: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return cast(T, self._items[key])
+        value = make()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value
 
 
 # -- series ids -------------------------------------------------------------------------------------------
@@ -101,12 +132,17 @@ def _plain_tile(record: RunRecord) -> v.Tile:
     )
 
 
-def _series_tile(key: SeriesKey, latest: RunRecord, rows: Sequence[HistoryRow]) -> SeriesTile:
+def _tile_of(latest: RunRecord, token: str) -> v.Tile:
     test = _metrics(latest)
-    token = series_token(key)
     shown = tile(test, 0) if test is not None else _plain_tile(latest)
     # The dashboard's actions are its own links (the report, the series); the tile keeps the others.
     actions = [a for a in shown.actions if a not in ("view-report", "view-trace")]
+    return shown.model_copy(update={"anchor": token, "actions": actions})
+
+
+def _series_tile(key: SeriesKey, latest: RunRecord, rows: Sequence[HistoryRow], memo: Memo) -> SeriesTile:
+    token = series_token(key)
+    shown = memo.get(("tile", latest.run_id), lambda: _tile_of(latest, token))
     assert latest.run_id is not None  # a stored record: push set both
     assert latest.created_at is not None
     return SeriesTile(
@@ -118,7 +154,7 @@ def _series_tile(key: SeriesKey, latest: RunRecord, rows: Sequence[HistoryRow]) 
         load_profile=key.load_profile,
         latest_run=latest.run_id,
         latest_at=latest.created_at,
-        tile=shown.model_copy(update={"anchor": token, "actions": actions}),
+        tile=shown,
         p95_trend=[None if r.infrastructure_failure else r.p95_latency_ms for r in rows],
         runs_shown=len(rows),
     )
@@ -263,19 +299,27 @@ def retry_heatmap(windows: Sequence[tuple[SeriesKey, Sequence[HistoryRow]]]) -> 
 # -- pages ------------------------------------------------------------------------------------------------
 
 
-def overview(store: MemoryStore, filters: Filters, store_label: str) -> Overview:
+def _latest(store: MemoryStore, key: SeriesKey, rows: Sequence[HistoryRow], memo: Memo) -> RunRecord | None:
+    """The full record of the newest of ``rows`` (read once, then remembered)."""
+    run_id = rows[-1].run_id
+    found = memo.get(("run", run_id), lambda: store.get(run_id))
+    return found if found is not None and found.key == key else None
+
+
+def overview(store: MemoryStore, filters: Filters, store_label: str, memo: Memo | None = None) -> Overview:
+    memo = memo or Memo()
     all_keys = store.keys()
     keys = [k for k in all_keys if _wanted(k, filters)]
     tiles: list[SeriesTile] = []
     latest_runs: list[RunRecord] = []
     windows: list[tuple[SeriesKey, list[HistoryRow]]] = []
     for key in keys:
-        latest = store.series(key, limit=1)
-        if not latest:
-            continue  # removed since keys() answered
         rows = store.rows(key, limit=TILE_RUNS)
-        tiles.append(_series_tile(key, latest[0], rows))
-        latest_runs.append(latest[0])
+        latest = _latest(store, key, rows, memo) if rows else None
+        if latest is None:
+            continue  # removed since keys() answered
+        tiles.append(_series_tile(key, latest, rows, memo))
+        latest_runs.append(latest)
         windows.append((key, rows))
     counts: dict[str, int] = {}
     for shown in tiles:
@@ -381,22 +425,33 @@ def _flags(row: HistoryRow) -> list[str]:
     ]
 
 
-def series_page(store: MemoryStore, key: SeriesKey, store_label: str) -> SeriesPage | None:
-    latest = store.series(key, limit=1)
-    if not latest:
-        return None
+def _trend(
+    test: PerfMetrics | None, rows: list[HistoryRow], truncated: bool, token: str
+) -> tuple[list[v.Chart], str | None, list[str]]:
+    """The series' p95 and score charts with change points marked, the note under them, the change points
+    in words."""
+    if test is None:
+        return [], None, []
+    marked, words = _with_change_points(test, rows)
+    drawn, note = history_charts(marked, SeriesHistory([stored_run(r) for r in rows], truncated), token)
+    return [_latest_labels(c) for c in drawn], note, words
+
+
+def series_page(
+    store: MemoryStore, key: SeriesKey, store_label: str, memo: Memo | None = None
+) -> SeriesPage | None:
+    memo = memo or Memo()
     rows = store.rows(key, limit=TREND_RUNS + 1)
+    latest = _latest(store, key, rows, memo) if rows else None
+    if latest is None:
+        return None
     shown = rows[-TREND_RUNS:]
-    seen = _series_tile(key, latest[0], rows[-TILE_RUNS:])
-    test = _metrics(latest[0])
-    charts: list[v.Chart] = []
-    note: str | None = None
-    words: list[str] = []
-    if test is not None:
-        marked, words = _with_change_points(test, shown)
-        history = SeriesHistory([stored_run(r) for r in shown], truncated=len(rows) > TREND_RUNS)
-        drawn, note = history_charts(marked, history, seen.token)
-        charts = [_latest_labels(c) for c in drawn]
+    seen = _series_tile(key, latest, rows[-TILE_RUNS:], memo)
+    drawn = tuple((r.run_id, r.is_baseline, r.baseline_obsolete) for r in rows)
+    charts, note, words = memo.get(
+        ("trend", key, drawn),
+        lambda: _trend(_metrics(latest), shown, len(rows) > TREND_RUNS, seen.token),
+    )
     runs = [
         RunRow(
             run_id=r.run_id,

@@ -27,6 +27,12 @@ def report_css() -> str:
     )
 
 
+@functools.cache
+def _css() -> str:
+    """The report's stylesheet and the dashboard's own, inlined in every page."""
+    return report_css() + _text("dashboard.css")
+
+
 def sparkline(values: list[float | None]) -> str:
     """A tiny p95 trend: one polyline (gaps where a run has no p95), the latest run dotted. Numbers only,
     so nothing needs escaping."""
@@ -64,9 +70,17 @@ def _environment() -> jinja2.Environment:
         sparkline=sparkline,
         heat_cell=_heat_cell,
         status_color=lambda status: tile_color(status) or "grey",
-        css=functools.cache(lambda: report_css() + _text("dashboard.css")),
+        css=_css,
     )
     return env
+
+
+def prepare() -> None:
+    """Compile every page's template now, so the first visitor does not wait for it."""
+    env = _environment()
+    for name in ("overview.html.j2", "series.html.j2", "message.html.j2", "live.html.j2"):
+        env.get_template(name)
+    _css()
 
 
 def render_overview(page: Overview, query: str) -> str:
