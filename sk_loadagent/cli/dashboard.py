@@ -6,13 +6,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sk_loadagent.agent._extras import require
 from sk_loadagent.errors import MemoryStoreError
 from sk_loadagent.memory import MissingStoreError, NewerStoreError, check_store_url, open_store
 from sk_loadagent.memory._urls import redact
 
+if TYPE_CHECKING:
+    from sk_loadagent.dashboard import LiveServer
+
 FEATURE = "sk-loadagent dashboard"
+LIVE_FEATURE = "run --dashboard"
 
 
 def add_dashboard_arguments(p: argparse.ArgumentParser) -> None:
@@ -65,3 +71,20 @@ def dashboard_command(args: argparse.Namespace, memory: str) -> int:
         app.state.store.close()
         sock.close()
     return 0
+
+
+def live_view_wanted(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "dashboard", False) or getattr(args, "dashboard_port", None) is not None)
+
+
+async def start_live_view(args: argparse.Namespace) -> LiveServer:
+    """The live view of this run, serving on 127.0.0.1 before any load is sent; its URL printed."""
+    require_extra(LIVE_FEATURE)
+    from sk_loadagent.dashboard import LiveFeed, LiveServer
+    from sk_loadagent.dashboard._serve import bind
+
+    port = args.dashboard_port if args.dashboard_port is not None else 0
+    live = LiveServer(LiveFeed(f"{Path(args.plan).name}"), bind(None, port, "--dashboard-port"))
+    await live.start()
+    print(f"Live view: {live.url}  (updates each second; stops when the run ends)", flush=True)
+    return live

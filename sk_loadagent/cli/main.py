@@ -132,6 +132,18 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         "or AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY and AZURE_OPENAI_CHAT_DEPLOYMENT_NAME)",
     )
     p.add_argument("--quiet", action="store_true", help="no live progress")
+    p.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="serve a live view of the run on 127.0.0.1 (rps, p95, errors, in-flight, progress each second); "
+        "it stops with the run (extra: dashboard)",
+    )
+    p.add_argument(
+        "--dashboard-port",
+        type=int,
+        metavar="P",
+        help="port of the live view (default: a free one; implies --dashboard)",
+    )
     p.add_argument("--no-report", action="store_true", help="do not write report.html under --out")
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML file: one testcase per test")
     p.add_argument(

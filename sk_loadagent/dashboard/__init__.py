@@ -9,7 +9,7 @@ report.html. Pages load nothing from elsewhere; every figure comes from the stor
 
 from sk_loadagent.dashboard._app import StoreAccess, create_app
 from sk_loadagent.dashboard._build import TILE_RUNS, TREND_RUNS, key_of_token, series_token
-from sk_loadagent.dashboard._live import LiveFeed, LiveServer, fan_out, live_app
+from sk_loadagent.dashboard._live import LiveFeed, LiveServer, live_app
 from sk_loadagent.dashboard._views import Overview, SeriesPage, SeriesTile
 
 __all__ = [
@@ -22,7 +22,6 @@ __all__ = [
     "SeriesTile",
     "StoreAccess",
     "create_app",
-    "fan_out",
     "key_of_token",
     "live_app",
     "series_token",

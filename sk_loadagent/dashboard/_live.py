@@ -13,7 +13,7 @@ import asyncio
 import json
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -29,7 +29,6 @@ from ._render import live_script, render_live
 
 EVENT_INTERVAL_S = 1.0
 STOP_GRACE_S = 2.0  # how long a stopping run waits for open pages to receive the end event
-ProgressCallback = Callable[[str, Progress], None]
 
 
 class LiveFeed:
@@ -79,19 +78,6 @@ class LiveFeed:
             "outcome": self.outcome,
             "tests": tests,
         }
-
-
-def fan_out(*callbacks: ProgressCallback | None) -> ProgressCallback | None:
-    """One progress callback calling each given one."""
-    wanted = [c for c in callbacks if c is not None]
-    if len(wanted) <= 1:
-        return wanted[0] if wanted else None
-
-    def call_all(label: str, progress: Progress) -> None:
-        for callback in wanted:
-            callback(label, progress)
-
-    return call_all
 
 
 def _event(name: str, data: dict[str, Any]) -> str:

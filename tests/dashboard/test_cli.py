@@ -86,3 +86,39 @@ def test_without_the_extra_it_names_the_pip_command(
         f"sk-loadagent: bad input: sk-loadagent dashboard: {missing}: expected the {missing} package "
         f"(pip install 'sk-loadagent[dashboard]'), got not installed"
     )
+
+
+def test_a_live_view_port_out_of_range_is_bad_input(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code = main(
+        [
+            "run",
+            "--plan",
+            str(tmp_path / "plan.yaml"),
+            "--out",
+            str(tmp_path / "perf"),
+            "--dashboard-port",
+            "-1",
+        ]
+    )
+
+    assert code == 2
+    assert capsys.readouterr().err.strip() == (
+        "sk-loadagent: bad input: --dashboard-port: port: expected a port from 0 to 65535, got -1"
+    )
+    assert not (tmp_path / "perf").exists()  # refused before anything was claimed or sent
+
+
+def test_a_live_view_without_the_extra_names_the_pip_command(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+
+    code = main(["run", "--plan", str(tmp_path / "plan.yaml"), "--dashboard"])
+
+    assert code == 2
+    assert capsys.readouterr().err.strip() == (
+        "sk-loadagent: bad input: run --dashboard: uvicorn: expected the uvicorn package "
+        "(pip install 'sk-loadagent[dashboard]'), got not installed"
+    )

@@ -44,19 +44,24 @@ function card(name) {
   const rpsLine = svgEl("polyline", { class: "line l-rps", points: "", "vector-effect": "non-scaling-stroke" });
   const p95Line = svgEl("polyline", { class: "line l-p95", points: "", "vector-effect": "non-scaling-stroke" });
   chart.append(rpsLine, p95Line);
-  root.append(head, bar, figures, chart);
+  const scale = el("div", "muted scale", "");
+  root.append(head, bar, figures, chart, scale);
   document.getElementById("tests").append(root);
-  found = { root, phase, fill, values, rpsLine, p95Line, rps: [], p95: [] };
+  found = { root, phase, fill, values, rpsLine, p95Line, scale, rps: [], p95: [] };
   cards.set(name, found);
   return found;
 }
 
+function highest(series) {
+  return Math.max(1e-9, ...series.filter((v) => v !== null));
+}
+
+// The seconds seen so far across the width (the latest HISTORY of them), each line on its own scale.
 function points(series) {
-  const top = Math.max(1e-9, ...series.filter((v) => v !== null));
-  const step = 300 / Math.max(1, HISTORY - 1);
-  const start = 300 - (series.length - 1) * step;
+  const high = highest(series);
+  const step = 300 / Math.max(1, series.length - 1);
   return series
-    .map((v, i) => (v === null ? null : `${(start + i * step).toFixed(1)},${(76 - (v / top) * 70).toFixed(1)}`))
+    .map((v, i) => (v === null ? null : `${(i * step).toFixed(1)},${(76 - (v / high) * 70).toFixed(1)}`))
     .filter((p) => p !== null)
     .join(" ");
 }
@@ -91,6 +96,8 @@ function show(snapshot, ended) {
     if (c.rps.length > HISTORY) { c.rps.shift(); c.p95.shift(); }
     c.rpsLine.setAttribute("points", points(c.rps));
     c.p95Line.setAttribute("points", points(c.p95));
+    c.scale.textContent = `last ${c.rps.length} s · rps up to ${highest(c.rps).toFixed(1)} · p95 up to ${
+      c.p95.some((v) => v !== null) ? highest(c.p95).toFixed(2) + " ms" : "–"}`;
   }
 }
 
