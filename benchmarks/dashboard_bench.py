@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from sk_loadagent.dashboard import create_app, series_token
+from sk_loadagent.dashboard import TREND_RUNS, create_app, series_token
 from sk_loadagent.dashboard._serve import bind, server, url_of
 from sk_loadagent.histogram import LatencyHistogram
 from sk_loadagent.memory import MemoryStore, RunRecord, open_store
@@ -130,9 +130,12 @@ def serving(url: str) -> Iterator[str]:
     app = create_app(url)
     http = server(app, own_signals=False)
     thread = threading.Thread(target=lambda: asyncio.run(http.serve(sockets=[sock])), daemon=True)
+    started = time.perf_counter()
     thread.start()
     while not http.started:
         time.sleep(0.01)
+    took = (time.perf_counter() - started) * 1000
+    print(f"dashboard started in {took:.0f} ms (it reads each series' latest run once)")
     try:
         yield url_of(sock)
     finally:
@@ -160,11 +163,12 @@ def pages(store: MemoryStore, scopes: list[tuple[str, str, str]]) -> dict[str, s
     key = next(k for k in store.keys() if (k.module_id, k.edition_id, k.test_type) == scopes[0])  # noqa: SIM118
     runs = store.rows(key)
     module, edition, _ = scopes[0]
+    series = f"series page ({len(runs)} runs, latest {min(len(runs), TREND_RUNS)} drawn)"
     return {
         "front page": "",
         "front page, one module and edition": f"?module={module}&edition={edition}",
         "front page JSON": "api/overview",
-        f"series page ({len(runs)} runs)": f"series/{series_token(key)}",
+        series: f"series/{series_token(key)}",
         "latest run's report": f"runs/{runs[-1].run_id}",
         "oldest run's report": f"runs/{runs[0].run_id}",
     }
@@ -199,7 +203,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             targets = pages(store, scopes)
         with serving(str(path)) as base, httpx.Client(timeout=30) as client:
             print(
-                f"{'page (GET over loopback)':<38} {'first':>8} {'median':>8} {'p95':>8} {'max':>8} "
+                f"{'page (GET over loopback)':<42} {'first':>8} {'median':>8} {'p95':>8} {'max':>8} "
                 f"{'bytes':>9}  median vs peer"
             )
             for name, suffix in targets.items():
@@ -208,7 +212,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 p95 = float(np.percentile(times, 95))
                 results[name] = max(first, *times)
                 print(
-                    f"{name:<38} {first:6.1f}ms {median:6.1f}ms {p95:6.1f}ms {max(times):6.1f}ms {size:>9,}  "
+                    f"{name:<42} {first:6.1f}ms {median:6.1f}ms {p95:6.1f}ms {max(times):6.1f}ms {size:>9,}  "
                     f"{median / peer_ms:.4f}×"
                 )
         slowest = max(results.values())

@@ -12,6 +12,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
+import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -143,7 +144,8 @@ def create_app(url: str) -> Starlette:
     def _report(request: Request) -> tuple[Report, SeriesKey]:
         run_id = request.path_params["run_id"]
         return _read(
-            lambda store: run_report(store, run_id), f"No stored run {run_id} with readable perf-metrics."
+            lambda store: run_report(store, run_id, access.memo),
+            f"No stored run {run_id} with readable perf-metrics.",
         )
 
     def series(request: Request) -> Response:
@@ -190,8 +192,16 @@ def create_app(url: str) -> Starlette:
         Route("/api/runs/{run_id}", api_run),
     ]
 
+    def warm() -> None:
+        """Read each series' latest run once before serving, so the first visitor need not wait for it."""
+        try:
+            overview(access.open(), Filters(), access.label, access.memo)
+        except MemoryStoreError:
+            access.close()  # the first request says what is wrong
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(warm)
         yield
         access.close()
 

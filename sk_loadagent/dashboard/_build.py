@@ -27,7 +27,7 @@ from sk_loadagent.publish.report import views as v
 from sk_loadagent.publish.report.build import history_charts, spelled_fraction, tile
 from sk_loadagent.publish.tiles import tile_color
 from sk_loadagent.suite.history import series_change_points_of, series_label
-from sk_loadagent.suite.outputs import HISTORY_RUNS, module_runs
+from sk_loadagent.suite.outputs import HISTORY_RUNS
 
 from ._views import (
     Choices,
@@ -43,7 +43,7 @@ from ._views import (
 
 MEMO_ITEMS = 4096  # derived pieces kept between requests (a tile, a trend): a few MB at most
 TILE_RUNS = 20  # runs of each series behind a tile's p95 trend and the retry heatmap
-TREND_RUNS = 200  # runs of a series drawn on its page, change points found over them
+TREND_RUNS = HISTORY_RUNS  # runs of a series drawn on its page (as in report.html), change points over them
 GROUPS = {"module": "module_id", "edition": "edition_id", "testType": "test_type"}
 NONE_LABEL = "–"
 T = TypeVar("T")
@@ -68,6 +68,8 @@ class Memo:
                 self._items.move_to_end(key)
                 return cast(T, self._items[key])
         value = make()
+        if value is None:
+            return value  # nothing found yet: it may be stored later
         with self._lock:
             self._items[key] = value
             while len(self._items) > self._size:
@@ -133,7 +135,7 @@ def _plain_tile(record: RunRecord) -> v.Tile:
 
 
 def _tile_of(latest: RunRecord, token: str) -> v.Tile:
-    test = _metrics(latest)
+    test = _metrics(latest)  # read once per run: the tile is remembered
     shown = tile(test, 0) if test is not None else _plain_tile(latest)
     # The dashboard's actions are its own links (the report, the series); the tile keeps the others.
     actions = [a for a in shown.actions if a not in ("view-report", "view-trace")]
@@ -470,11 +472,20 @@ def series_page(
     return SeriesPage(store=store_label, tile=seen, charts=charts, note=note, change_points=words, runs=runs)
 
 
-def run_report(store: MemoryStore, run_id: str) -> tuple[v.Report, SeriesKey] | None:
+def _module_runs(store: MemoryStore, module_id: str | None) -> list[StoredRun]:
+    """The latest run of every series of the module (the report's coverage map), from history rows."""
+    keys = [key for key in store.keys() if key.module_id == module_id]  # noqa: SIM118 (a store)
+    return [stored_run(row) for key in keys for row in store.rows(key, limit=1)]
+
+
+def run_report(
+    store: MemoryStore, run_id: str, memo: Memo | None = None
+) -> tuple[v.Report, SeriesKey] | None:
     """The report of one stored run, as ``run`` wrote it (its series history up to that run), and its
     series."""
-    record = store.get(run_id)
-    test = _metrics(record) if record is not None else None
+    memo = memo or Memo()
+    record = memo.get(("run", run_id), lambda: store.get(run_id))
+    test = memo.get(("metrics", run_id), lambda: _metrics(record)) if record is not None else None
     if record is None or test is None:
         return None
     rows = store.rows(record.key)
@@ -484,7 +495,7 @@ def run_report(store: MemoryStore, run_id: str) -> tuple[v.Report, SeriesKey] | 
     inputs = ReportInputs(
         suite=test,
         history={index: SeriesHistory([stored_run(r) for r in window], truncated=upto > HISTORY_RUNS)},
-        module_runs=module_runs(store, test.module_id),
+        module_runs=_module_runs(store, test.module_id),
     )
     when: datetime | None = record.created_at
     return build_report(inputs, now=when), record.key

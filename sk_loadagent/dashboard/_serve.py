@@ -56,5 +56,5 @@ class _QuietServer(uvicorn.Server):
 
 
 def server(app: Any, *, own_signals: bool) -> uvicorn.Server:
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
     return uvicorn.Server(config) if own_signals else _QuietServer(config)

@@ -17,7 +17,7 @@ def test_a_small_pass_times_every_page(capsys: pytest.CaptureFixture[str]) -> No
         "front page",
         "front page, one module and edition",
         "front page JSON",
-        "series page (2 runs)",
+        "series page (2 runs, latest 2 drawn)",
         "latest run's report",
         "oldest run's report",
     }
