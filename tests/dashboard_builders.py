@@ -56,19 +56,26 @@ def series_templates() -> list[PerfMetrics]:
 
 def build_records(template: PerfMetrics, builds: int, *, offset: int = 0) -> list[RunRecord]:
     """``builds`` runs of the template's series, one a day, the last being the template itself; p95 steps
-    up by a quarter from the middle build on."""
+    up by a quarter from the middle build on, or, for a regressed template, at its last build only."""
     latest = RunRecord.from_metrics(template)
     p95 = latest.p95_latency_ms or 10.0
+    step = 1.35 if template.regression else 1.25
+    step_at = builds - 1 if template.regression else builds // 2
     records = []
     for build in range(builds):
         last = build == builds - 1
-        base = p95 / 1.25 if build < builds // 2 else p95
+        base = p95 / step if build < step_at else p95
         wobble = 1 + 0.01 * ((build * 7) % 5 - 2)
+        retried = build % 5 == 3
+        metrics = {name: value for name, value in latest.metrics.items() if name != "retry"}
+        if retried:  # an earlier flaky run that passed on its retry
+            metrics["retry"] = {"retryAttempt": 1, "originalStatus": "fail", "outcome": "recovered"}
         earlier: dict[str, Any] = {
             "status": "pass",
             "performance_score": 0.95 + 0.01 * (build % 3),
             "regressed": False,
-            "retry_attempt": 1 if build % 5 == 3 else 0,
+            "retry_attempt": 1 if retried else 0,
+            "metrics": metrics,
         }
         records.append(
             latest.model_copy(

@@ -109,7 +109,9 @@ def test_retry_heatmap_per_module_and_test_type(client: TestClient) -> None:
         "yellow",
         "yellow",
     )
-    assert "3 escalated" in cells[("CheckoutService", "spike")]["label"]
+    assert cells[("CheckoutService", "spike")]["label"] == (
+        "CheckoutService spike: 6 retries in 6 of 24 runs (5 recovered, 1 escalated)"
+    )
 
 
 def test_a_series_shows_score_and_p95_across_builds_with_its_change_point(client: TestClient) -> None:
