@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING
 
 from sk_loadagent.agent._extras import require
 from sk_loadagent.errors import MemoryStoreError
-from sk_loadagent.memory import MissingStoreError, NewerStoreError, check_store_url, open_store
-from sk_loadagent.memory._urls import redact
+from sk_loadagent.memory import MissingStoreError, NewerStoreError, check_store_url, open_store, redact
 
 if TYPE_CHECKING:
     from sk_loadagent.dashboard import LiveServer

@@ -20,8 +20,14 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from sk_loadagent.errors import MemoryStoreError
-from sk_loadagent.memory import MemoryStore, MissingStoreError, NewerStoreError, SeriesKey, open_store
-from sk_loadagent.memory._urls import redact
+from sk_loadagent.memory import (
+    MemoryStore,
+    MissingStoreError,
+    NewerStoreError,
+    SeriesKey,
+    open_store,
+    redact,
+)
 from sk_loadagent.publish.report import render_report
 from sk_loadagent.publish.report.render import prepare_report
 from sk_loadagent.publish.report.views import Report

@@ -14,6 +14,7 @@ from sk_loadagent.memory._open import (
     open_store_for_run,
 )
 from sk_loadagent.memory._schema import SCHEMA_VERSION, NewerStoreError
+from sk_loadagent.memory._urls import redact
 from sk_loadagent.memory.base import MemoryStore
 from sk_loadagent.memory.history import HistoryRow, history_rows
 from sk_loadagent.memory.record import RunRecord, SeriesKey
@@ -31,4 +32,5 @@ __all__ = [
     "history_rows",
     "open_store",
     "open_store_for_run",
+    "redact",
 ]
