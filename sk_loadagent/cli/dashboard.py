@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sk_loadagent.agent._extras import require
-from sk_loadagent.errors import MemoryStoreError
 from sk_loadagent.memory import MissingStoreError, NewerStoreError, check_store_url, open_store, redact
 
 if TYPE_CHECKING:
@@ -46,8 +45,6 @@ def check_store(url: str) -> str | None:
         open_store(url, create=False).close()
     except (MissingStoreError, NewerStoreError) as exc:
         return str(exc)
-    except MemoryStoreError:
-        raise
     return None
 
 

@@ -26,7 +26,7 @@ from sk_loadagent.publish.report import ReportInputs, SeriesHistory, StoredRun, 
 from sk_loadagent.publish.report import views as v
 from sk_loadagent.publish.report.build import history_charts, spelled_fraction, tile
 from sk_loadagent.publish.tiles import tile_color
-from sk_loadagent.suite.history import series_change_points_of, series_label
+from sk_loadagent.suite.history import series_change_points_of
 from sk_loadagent.suite.outputs import HISTORY_RUNS
 
 from ._views import (
@@ -499,7 +499,3 @@ def run_report(
     )
     when: datetime | None = record.created_at
     return build_report(inputs, now=when), record.key
-
-
-def series_name(key: SeriesKey) -> str:
-    return series_label(key)
