@@ -60,12 +60,11 @@ def dashboard_command(args: argparse.Namespace, memory: str) -> int:
     if note:
         print(f"  note: {note}", flush=True)
     try:
-        asyncio.run(server(app, own_signals=False).serve(sockets=[sock]))
-    except KeyboardInterrupt:
-        print("Dashboard stopped.", file=sys.stderr)
+        asyncio.run(server(app, own_signals=True).serve(sockets=[sock]))
     finally:
         app.state.store.close()
         sock.close()
+    print("Dashboard stopped.", file=sys.stderr)
     return 0
 
 

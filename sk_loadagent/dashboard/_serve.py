@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import signal
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -55,6 +56,25 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
+class _StoppedBySignal(uvicorn.Server):
+    """A server of its own command: SIGINT or SIGTERM stops it gracefully (the store closed) and the
+    command then ends normally; uvicorn would raise the signal again once stopped."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        wanted = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in wanted}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
 def server(app: Any, *, own_signals: bool) -> uvicorn.Server:
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
-    return uvicorn.Server(config) if own_signals else _QuietServer(config)
+    """A uvicorn server for ``app``: stopped by SIGINT/SIGTERM when it owns them (call from the main
+    thread), else only by ``should_exit`` (inside a run, or in a thread)."""
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=5
+    )
+    return _StoppedBySignal(config) if own_signals else _QuietServer(config)
