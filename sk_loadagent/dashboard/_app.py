@@ -150,7 +150,7 @@ def create_app(url: str) -> Starlette:
     def _report(request: Request) -> tuple[Report, SeriesKey]:
         run_id = request.path_params["run_id"]
         return _read(
-            lambda store: run_report(store, run_id, access.memo),
+            lambda store: run_report(store, run_id),
             f"No stored run {run_id} with readable perf-metrics.",
         )
 

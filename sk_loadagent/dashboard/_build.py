@@ -13,6 +13,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar, cast
 
@@ -41,7 +42,7 @@ from ._views import (
     TileGroup,
 )
 
-MEMO_ITEMS = 4096  # derived pieces kept between requests (a tile, a trend): a few MB at most
+MEMO_ITEMS = 4096  # derived pieces kept between requests (a latest run's tile, a trend): a few MB at most
 TILE_RUNS = 20  # runs of each series behind a tile's p95 trend and the retry heatmap
 TREND_RUNS = HISTORY_RUNS  # runs of a series drawn on its page (as in report.html), change points over them
 GROUPS = {"module": "module_id", "edition": "edition_id", "testType": "test_type"}
@@ -142,21 +143,20 @@ def _tile_of(latest: RunRecord, token: str) -> v.Tile:
     return shown.model_copy(update={"anchor": token, "actions": actions})
 
 
-def _series_tile(key: SeriesKey, latest: RunRecord, rows: Sequence[HistoryRow], memo: Memo) -> SeriesTile:
-    token = series_token(key)
-    shown = memo.get(("tile", latest.run_id), lambda: _tile_of(latest, token))
-    assert latest.run_id is not None  # a stored record: push set both
-    assert latest.created_at is not None
+def _series_tile(key: SeriesKey, latest: _Latest, rows: Sequence[HistoryRow]) -> SeriesTile:
+    record = latest.record
+    assert record.run_id is not None  # a stored record: push set both
+    assert record.created_at is not None
     return SeriesTile(
-        token=token,
+        token=latest.tile.anchor,
         module_id=key.module_id,
         edition_id=key.edition_id,
         test_type=key.test_type,
         endpoint=key.endpoint,
         load_profile=key.load_profile,
-        latest_run=latest.run_id,
-        latest_at=latest.created_at,
-        tile=shown,
+        latest_run=record.run_id,
+        latest_at=record.created_at,
+        tile=latest.tile,
         p95_trend=[None if r.infrastructure_failure else r.p95_latency_ms for r in rows],
         runs_shown=len(rows),
     )
@@ -209,30 +209,30 @@ def _delta(record: RunRecord) -> str | None:
     return delta if isinstance(delta, str) else None
 
 
-def edition_rows(latest: Sequence[RunRecord]) -> tuple[list[EditionRow], list[str]]:
+def edition_rows(latest: Sequence[_Latest]) -> tuple[list[EditionRow], list[str]]:
     """Each module × test type × endpoint × load profile stored for two or more editions: the latest run of
     every edition, its change against its own baseline and its p95 against the base edition's."""
-    by_scope: dict[tuple[str, ...], dict[str, RunRecord]] = {}
-    for record in latest:
+    by_scope: dict[tuple[str, ...], dict[str, _Latest]] = {}
+    for found in latest:
+        record = found.record
         if record.edition_id is None:
             continue
         scope = tuple(
             p or "" for p in (record.module_id, record.test_type, record.endpoint, record.load_profile)
         )
-        by_scope.setdefault(scope, {})[record.edition_id] = record
+        by_scope.setdefault(scope, {})[record.edition_id] = found
     rows: list[EditionRow] = []
     shown: set[str] = set()
     for scope in sorted(by_scope):
         runs = by_scope[scope]
         if len(runs) < 2:
             continue
-        p95s = {e: r.p95_latency_ms for e, r in runs.items() if r.p95_latency_ms}
+        p95s = {e: r.record.p95_latency_ms for e, r in runs.items() if r.record.p95_latency_ms}
         deviation = edition_deviation(p95s)
         base = next((e for e in p95s if e not in deviation), None) if deviation else None
         cells = []
         for edition in sorted(runs):
-            record = runs[edition]
-            delta = _delta(record)
+            record, delta = runs[edition].record, runs[edition].delta
             cells.append(
                 EditionCell(
                     edition=edition,
@@ -301,11 +301,28 @@ def retry_heatmap(windows: Sequence[tuple[SeriesKey, Sequence[HistoryRow]]]) -> 
 # -- pages ------------------------------------------------------------------------------------------------
 
 
-def _latest(store: MemoryStore, key: SeriesKey, rows: Sequence[HistoryRow], memo: Memo) -> RunRecord | None:
-    """The full record of the newest of ``rows`` (read once, then remembered)."""
+@dataclass(frozen=True)
+class _Latest:
+    """What the front page needs of a series' latest run, kept small: the record without its perf-metrics,
+    histogram and score log, its tile, and its p95 change against its baseline."""
+
+    record: RunRecord
+    tile: v.Tile
+    delta: str | None
+
+
+def _latest(store: MemoryStore, key: SeriesKey, rows: Sequence[HistoryRow], memo: Memo) -> _Latest | None:
+    """The newest of ``rows`` as the front page shows it (its full record read once, then remembered)."""
     run_id = rows[-1].run_id
-    found = memo.get(("run", run_id), lambda: store.get(run_id))
-    return found if found is not None and found.key == key else None
+
+    def read() -> _Latest | None:
+        record = store.get(run_id)
+        if record is None or record.key != key:
+            return None
+        light = record.model_copy(update={"metrics": {}, "latency_histogram": None, "score_log": []})
+        return _Latest(light, _tile_of(record, series_token(key)), _delta(record))
+
+    return memo.get(("latest", run_id), read)
 
 
 def overview(store: MemoryStore, filters: Filters, store_label: str, memo: Memo | None = None) -> Overview:
@@ -313,14 +330,14 @@ def overview(store: MemoryStore, filters: Filters, store_label: str, memo: Memo 
     all_keys = store.keys()
     keys = [k for k in all_keys if _wanted(k, filters)]
     tiles: list[SeriesTile] = []
-    latest_runs: list[RunRecord] = []
+    latest_runs: list[_Latest] = []
     windows: list[tuple[SeriesKey, list[HistoryRow]]] = []
     for key in keys:
         rows = store.rows(key, limit=TILE_RUNS)
         latest = _latest(store, key, rows, memo) if rows else None
         if latest is None:
             continue  # removed since keys() answered
-        tiles.append(_series_tile(key, latest, rows, memo))
+        tiles.append(_series_tile(key, latest, rows))
         latest_runs.append(latest)
         windows.append((key, rows))
     counts: dict[str, int] = {}
@@ -448,12 +465,15 @@ def series_page(
     if latest is None:
         return None
     shown = rows[-TREND_RUNS:]
-    seen = _series_tile(key, latest, rows[-TILE_RUNS:], memo)
+    seen = _series_tile(key, latest, rows[-TILE_RUNS:])
     drawn = tuple((r.run_id, r.is_baseline, r.baseline_obsolete) for r in rows)
-    charts, note, words = memo.get(
-        ("trend", key, drawn),
-        lambda: _trend(_metrics(latest), shown, len(rows) > TREND_RUNS, seen.token),
-    )
+
+    def trend() -> tuple[list[v.Chart], str | None, list[str]]:
+        record = store.get(seen.latest_run)  # its limits are drawn: the full record, once per trend
+        test = _metrics(record) if record is not None else None
+        return _trend(test, shown, len(rows) > TREND_RUNS, seen.token)
+
+    charts, note, words = memo.get(("trend", key, drawn), trend)
     runs = [
         RunRow(
             run_id=r.run_id,
@@ -478,14 +498,11 @@ def _module_runs(store: MemoryStore, module_id: str | None) -> list[StoredRun]:
     return [stored_run(row) for key in keys for row in store.rows(key, limit=1)]
 
 
-def run_report(
-    store: MemoryStore, run_id: str, memo: Memo | None = None
-) -> tuple[v.Report, SeriesKey] | None:
+def run_report(store: MemoryStore, run_id: str) -> tuple[v.Report, SeriesKey] | None:
     """The report of one stored run, as ``run`` wrote it (its series history up to that run), and its
     series."""
-    memo = memo or Memo()
-    record = memo.get(("run", run_id), lambda: store.get(run_id))
-    test = memo.get(("metrics", run_id), lambda: _metrics(record)) if record is not None else None
+    record = store.get(run_id)
+    test = _metrics(record) if record is not None else None
     if record is None or test is None:
         return None
     rows = store.rows(record.key)
