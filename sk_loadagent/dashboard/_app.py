@@ -85,7 +85,10 @@ class StoreAccess:
 
 def _problem(exc: MemoryStoreError, label: str) -> str:
     if isinstance(exc, MissingStoreError):
-        return f"No memory store at {label} yet: nothing has been stored. Runs appear here once stored."
+        return (
+            f"No memory store at {label} yet: nothing has been stored. Runs appear here once "
+            f"`sk-loadagent run --memory {label}` has stored some; reload then."
+        )
     if isinstance(exc, NewerStoreError):
         return f"This store was written by a newer sk-loadagent, so this one cannot read it: {exc}"
     return f"The memory store cannot be read: {exc}"
