@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint chromium bench bench-judgement bench-report clean
+.PHONY: demo test lint chromium bench bench-judgement bench-report bench-dashboard clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ bench-judgement: $(STAMP)
 
 bench-report: $(STAMP)
 	$(BIN)/python benchmarks/report_bench.py
+
+bench-dashboard: $(STAMP)
+	$(BIN)/python benchmarks/dashboard_bench.py
 
 clean:
 	rm -rf $(VENV) perf .mypy_cache .ruff_cache

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sk_loadagent.cli.ci import edition_runs, finish, junit_path
+from sk_loadagent.cli.dashboard import live_view_wanted, start_live_view
 from sk_loadagent.cli.progress import ProgressPrinter
 from sk_loadagent.cli.report import reasons_block, steps_tables, suite_line, summary_table
-from sk_loadagent.engine import RunOptions, machine_caps
+from sk_loadagent.engine import Progress, RunOptions, machine_caps
 from sk_loadagent.errors import MemoryStoreError, StoreUnavailableError, root_cause
 from sk_loadagent.memory import MemoryStore, open_store_for_run
 from sk_loadagent.models.caps import Caps, parse_cap
@@ -21,6 +23,8 @@ from sk_loadagent.publish.ci import ScopeResult
 from sk_loadagent.publish.outdir import OutputFolder
 from sk_loadagent.secrets import mask_text
 from sk_loadagent.suite.gate import GateDecision, decide_gate, gated_tests
+
+ProgressCallback = Callable[[str, Progress], None]
 
 if TYPE_CHECKING:
     from semantic_kernel.connectors.ai.chat_completion_client_base import ChatCompletionClientBase
@@ -101,15 +105,22 @@ async def run_command(args: argparse.Namespace, memory: str) -> int:
     junit = junit_path(args.junit)
     scopes = edition_runs(args, caps)
     results: list[ScopeResult] = []
+    live = await start_live_view(args) if live_view_wanted(args) else None
+    ended = "stopped before finishing"
     try:
         for edition, out in scopes:
             if len(scopes) > 1:
                 print(f"\n== Edition {edition} (--out {out}) ==", flush=True)
-            results.append(await _run_scope(args, memory, request, chat_service, edition, out))
+            feed = live.feed if live is not None else None
+            results.append(await _run_scope(args, memory, request, chat_service, edition, out, feed))
+        ended = "gate passed" if all(r.passed for r in results) else "gate failed"
     except BaseException:
         if junit is not None:
             junit.unlink(missing_ok=True)  # an earlier run's file must not pass for this run's result
         raise
+    finally:
+        if live is not None:
+            await live.stop(ended)
     return finish(results, junit)
 
 
@@ -120,6 +131,7 @@ async def _run_scope(
     chat_service: ChatCompletionClientBase | None,
     edition: str | None,
     out: Path,
+    live: ProgressCallback | None = None,
 ) -> ScopeResult:
     """The suite run for one edition (None: the plan's or --edition's) into ``out``, judged and printed."""
     from sk_loadagent.planners.agent import run_suite
@@ -148,7 +160,7 @@ async def _run_scope(
                 workers=args.workers, transport=args.transport, allow_hosts=tuple(args.allow_host)
             ),
             target_pid=args.target_pid,
-            progress=printer,
+            progress=_both(printer, live),
             max_retries=args.max_retries,
             retry_cooldown=args.retry_cooldown,
             retry_budget=args.retry_budget,
@@ -176,6 +188,18 @@ async def _run_scope(
     if outcome.explanation_note:
         print(f"--explain: no explanation: {outcome.explanation_note}", file=sys.stderr)
     return ScopeResult(outcome.metrics, tests, gate.passed, list(gate.reasons))
+
+
+def _both(printer: ProgressPrinter | None, live: ProgressCallback | None) -> ProgressCallback | None:
+    """The terminal's progress and the live view's, from the one callback the engine calls."""
+    if printer is None or live is None:
+        return printer or live
+
+    def each(label: str, progress: Progress) -> None:
+        printer(label, progress)
+        live(label, progress)
+
+    return each
 
 
 def _store_failure(exc: BaseException) -> StoreUnavailableError | None:

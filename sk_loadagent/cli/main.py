@@ -1,4 +1,4 @@
-"""sk-loadagent: run, plan, design, agent, mcp, listen, history and demo.
+"""sk-loadagent: run, plan, design, agent, mcp, listen, history, dashboard and demo.
 
 Exit codes: 0 the gate passed, 1 the gate failed, 2 bad input, 3 the target could not be reached at all,
 4 the agent itself failed (a load worker died or hung, the memory store is unreachable or refused, the disk
@@ -132,6 +132,18 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         "or AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY and AZURE_OPENAI_CHAT_DEPLOYMENT_NAME)",
     )
     p.add_argument("--quiet", action="store_true", help="no live progress")
+    p.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="serve a live view of the run on 127.0.0.1 (rps, p95, errors, in-flight, progress each second); "
+        "it stops with the run (extra: dashboard)",
+    )
+    p.add_argument(
+        "--dashboard-port",
+        type=int,
+        metavar="P",
+        help="port of the live view (default: a free one; implies --dashboard)",
+    )
     p.add_argument("--no-report", action="store_true", help="do not write report.html under --out")
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML file: one testcase per test")
     p.add_argument(
@@ -201,6 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_listen_arguments(listen)
     listen.set_defaults(handler=cmd_listen)
 
+    from sk_loadagent.cli.dashboard import add_dashboard_arguments
+
+    dashboard = sub.add_parser(
+        "dashboard", help="serve the Studio dashboard over a memory store on loopback (extra: dashboard)"
+    )
+    add_dashboard_arguments(dashboard)
+    dashboard.set_defaults(handler=cmd_dashboard)
+
     demo = sub.add_parser("demo", help="run the bundled sample service: a baseline, then a slowed release")
     demo.add_argument("--out", default="perf", metavar="DIR", help="artifact directory (default: ./perf)")
     demo.add_argument(
@@ -230,6 +250,12 @@ def cmd_history(args: argparse.Namespace) -> int:
     from sk_loadagent.cli.history import history_command
 
     return history_command(args, memory_url(args.memory))
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from sk_loadagent.cli.dashboard import dashboard_command
+
+    return dashboard_command(args, memory_url(args.memory))
 
 
 def cmd_design(args: argparse.Namespace) -> int:
