@@ -216,6 +216,10 @@ class RunResult:
     # A flow: its steps. Then ``samples`` and ``windows`` hold iterations (latency from the intended start to
     # the end of the last step, think time excluded; an iteration fails with its first failing step's class).
     steps: list[StepMeasurements] = field(default_factory=list)
+    # Who generated the load: "engine", or the tool of a bridged test ("k6", "locust") whose raw results
+    # were read into this result; ``approximate`` says why its percentiles are not exact (None: they are).
+    generated_by: str = "engine"
+    approximate: str | None = None
 
 
 @dataclass

@@ -31,6 +31,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "publish": ("engine", "telemetry", "memory", *KERNEL_SIDE),
     "prompts": ("planners", "skills", "suite", "cli"),
     "agent": ("cli",),
+    "bridge": ("analysis", "memory", "publish", *KERNEL_SIDE),
 }
 
 

@@ -94,6 +94,8 @@ def summarize(
             sample_budget=result.sample_budget,
             relative_error=0.0 if view.exact else RELATIVE_ERROR,
             timed_from="actual-send" if result.timed_from == "actual-send" else "intended-start",
+            generated_by=None if result.generated_by == "engine" else result.generated_by,
+            approximate=result.approximate,
         ),
         phases=[_phase_summary(view, p) for p in result.phases],
         timeline=_timeline(view),

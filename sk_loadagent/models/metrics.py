@@ -165,6 +165,12 @@ class MeasurementInfo(WireModel):
     sample_budget: int
     relative_error: float
     timed_from: Literal["intended-start", "actual-send"] = "intended-start"
+    generated_by: str | None = Field(
+        default=None, description="k6 or locust when a bridged test's tool generated the load (None: ours)"
+    )
+    approximate: str | None = Field(
+        default=None, description="why the percentiles are approximate (the tool gave no raw samples)"
+    )
 
 
 class ResourceUsage(WireModel):
