@@ -26,7 +26,23 @@ def windows_of(samples: Samples, window_seconds: float, duration: float) -> list
         window.bytes_in = int(part.bytes_in.sum())
         window.bytes_out = int(part.bytes_out.sum())
         windows.append(window)
+    for window, peak in zip(windows, _peak_in_flight(samples, window_seconds, count), strict=True):
+        window.max_in_flight = peak
     return windows
+
+
+def _peak_in_flight(samples: Samples, window_seconds: float, count: int) -> list[int]:
+    """The most requests in flight at once in each window, from each request's start and end (a request
+    without a response counts until its service time ended)."""
+    ends = samples.start + np.nan_to_num(samples.latency, nan=0.0)
+    times = np.concatenate([samples.start, ends])
+    steps = np.concatenate([np.ones(len(samples), np.int64), -np.ones(len(samples), np.int64)])
+    order = np.lexsort((-steps, times))  # at equal times a start comes first: an instant failure counts
+    running = np.cumsum(steps[order])
+    index = np.clip((times[order] // window_seconds).astype(np.intp), 0, count - 1)
+    peaks = np.zeros(count, np.int64)
+    np.maximum.at(peaks, index, running)
+    return [int(p) for p in peaks]
 
 
 def run_result(

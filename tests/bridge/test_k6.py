@@ -13,8 +13,9 @@ import pytest
 from sk_loadagent.analysis import summarize
 from sk_loadagent.bridge import BridgeRun, run_script
 from sk_loadagent.bridge._k6 import K6Points, blocked_ranges
+from sk_loadagent.bridge._results import windows_of
 from sk_loadagent.errors import InputError, TargetNotAllowedError, TargetUnreachableError
-from sk_loadagent.measurements import Outcome
+from sk_loadagent.measurements import Outcome, Samples
 from sk_loadagent.sample_service import SampleService
 
 Script = Callable[[str, str], Path]
@@ -138,3 +139,22 @@ async def test_nothing_listening_is_target_unreachable(script: Script, closed_po
     run = BridgeRun("k6", script("x.js", RATE_SCRIPT % "1s"), f"http://127.0.0.1:{closed_port}", duration=3)
     with pytest.raises(TargetUnreachableError, match="no request reached"):
         await run_script(run)
+
+
+def test_windows_count_each_request_by_its_start_and_peak_in_flight() -> None:
+    n = 4
+    samples = Samples(
+        start=np.array([0.1, 0.2, 0.95, 1.5]),
+        latency=np.array([0.5, 0.1, 0.2, np.nan]),
+        service=np.array([0.5, 0.1, 0.2, np.nan]),
+        status=np.array([200, 200, 500, 0], np.int16),
+        outcome=np.array([0, 0, 2, 4], np.int8),
+        bytes_in=np.full(n, 10, np.int64),
+        bytes_out=np.full(n, 5, np.int64),
+        variant=np.zeros(n, np.int16),
+    )
+    first, second = windows_of(samples, 1.0, 1.6)
+    assert (first.requests, first.outcomes, first.max_in_flight, first.bytes_in) == (3, {0: 2, 2: 1}, 2, 30)
+    assert (second.requests, second.outcomes, second.max_in_flight) == (1, {4: 1}, 1)
+    assert first.latency.count == 3
+    assert second.latency.count == 0  # no response, no latency
