@@ -32,6 +32,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "prompts": ("planners", "skills", "suite", "cli"),
     "agent": ("cli",),
     "bridge": ("analysis", "memory", "publish", *KERNEL_SIDE),
+    "cluster": ("analysis", "memory", "publish", *KERNEL_SIDE),
 }
 
 
