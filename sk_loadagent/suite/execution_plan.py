@@ -215,6 +215,8 @@ def _rooted_script(inputs: SuiteInputs, index: int, test: TestSpec, root: Path |
 
 def _bridged(inputs: SuiteInputs, index: int, test: TestSpec, base_url: str, **fields: Any) -> PlannedTest:
     """The planned form of a test whose load k6 or Locust generates from the user's own script."""
+    from sk_loadagent.bridge import STARTUP_GRACE_S
+
     endpoint = test.bridge_endpoint() or ""
     return PlannedTest(
         index=index,
@@ -224,7 +226,8 @@ def _bridged(inputs: SuiteInputs, index: int, test: TestSpec, base_url: str, **f
         url=base_url,
         test=test,
         profile=f"{test.runner} {Path(test.script or '').name} against {base_url}, stopped at "
-        f"{test.duration:g}s",
+        f"{(test.duration or 0) + STARTUP_GRACE_S:g}s (duration {test.duration:g}s + "
+        f"{STARTUP_GRACE_S:g}s to start)",
         planned_seconds=test.duration,
         notes=inputs.notes.get(index) or None,
         **fields,

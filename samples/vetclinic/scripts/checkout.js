@@ -1,4 +1,4 @@
-// A k6 script against the sample service's /checkout/submit: 40 checkouts a second for 4 s, open model.
+// A k6 script against the sample service's /checkout/submit: 40 checkouts a second for 2 s, open model.
 // sk-loadagent runs it with `runner: k6` (samples/vetclinic/plans/checkout-k6.plan.yaml) and passes the
 // target in BASE_URL; run it alone with: k6 run -e BASE_URL=http://127.0.0.1:8080 checkout.js
 import http from "k6/http";
@@ -10,7 +10,7 @@ export const options = {
       executor: "constant-arrival-rate",
       rate: 40,
       timeUnit: "1s",
-      duration: "4s",
+      duration: "2s",
       preAllocatedVUs: 10,
       maxVUs: 40,
     },
