@@ -46,6 +46,8 @@ class RayPlacement:
         groups = _module("ray.util.placement_group")
         strategies = _module("ray.util.scheduling_strategies")
         n = len(specs)
+        self.close()  # the previous run's group (its actors were killed when that run ended)
+        self._clocks.clear()
         self._enough_cpus(n)
         group = groups.placement_group([{"CPU": self.cpus_per_worker}] * n, strategy="SPREAD")
         self._groups.append(group)
@@ -78,12 +80,11 @@ class RayPlacement:
     def _enough_cpus(self, n: int) -> None:
         ray = _module("ray")
         need = n * self.cpus_per_worker
-        total = ray.cluster_resources().get("CPU", 0.0)
-        free = ray.available_resources().get("CPU", 0.0)
-        if free + 1e-9 < need:
+        total = float(ray.cluster_resources().get("CPU", 0.0))
+        if total + 1e-9 < need:  # CPUs that are only busy (another job's) are waited for, up to the timeout
             raise AgentFailure(
-                f"Ray cluster {self.address} has {free:g} free CPU of {total:g}; {n} workers of "
-                f"{self.cpus_per_worker:g} CPU need {need:g}: {need - free:g} CPU missing"
+                f"Ray cluster {self.address} has {total:g} CPU; {n} workers of {self.cpus_per_worker:g} CPU "
+                f"need {need:g}: {need - total:g} CPU missing"
             )
 
     def nodes(self, reports: Mapping[int, GeneratorReport], lost: Mapping[int, str]) -> list[NodeReport]:

@@ -68,7 +68,7 @@ async def test_too_few_cpus_is_the_agents_failure_saying_what_is_missing(
         await run_load(_profile(service.url), RunOptions(placement=placement))
     assert caught.value.exit_code == 4
     assert str(caught.value) == (
-        f"Ray cluster {placement.address} has 3 free CPU of 3; 5 workers of 1 CPU need 5: 2 CPU missing"
+        f"Ray cluster {placement.address} has 3 CPU; 5 workers of 1 CPU need 5: 2 CPU missing"
     )
 
 
