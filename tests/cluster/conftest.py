@@ -41,7 +41,7 @@ def ray_cluster() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def service() -> Iterator[SampleService]:
-    # 50 ms with little jitter and no queue: a few milliseconds of scheduling noise on this busy machine
+    # 100 ms with little jitter and no queue: a few milliseconds of scheduling noise on this busy machine
     # stay within the 5 % the cluster's percentiles are held to against a local run
-    with SampleService(release="stable", latency_ms=50, jitter=0.05, capacity=None) as started:
+    with SampleService(release="stable", latency_ms=100, jitter=0.05, capacity=None) as started:
         yield started

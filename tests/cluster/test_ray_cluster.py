@@ -38,7 +38,7 @@ def placement(ray_cluster: Any) -> Iterator[RayPlacement]:
     disconnect(joined)
 
 
-async def test_every_scheduled_request_is_sent_once_across_the_nodes(
+async def test_every_request_is_sent_once_across_the_nodes_and_measured_as_locally(
     placement: RayPlacement, service: SampleService
 ) -> None:
     profile = _profile(service.url)
@@ -49,15 +49,29 @@ async def test_every_scheduled_request_is_sent_once_across_the_nodes(
     assert sorted(w for n in result.nodes for w in n.workers) == [0, 1, 2]
     assert sum(n.generator.requests for n in result.nodes if n.generator) == RATE * SECONDS
     assert all(abs(n.clock_offset_s) < 0.05 and n.round_trip_s < 0.5 for n in result.nodes)
-    metrics = summarize(result, test_type="load")
-    assert metrics.cluster is not None
-    assert [len(n.workers) for n in metrics.cluster.nodes] == [1, 1, 1]
-    assert metrics.cluster.missing_share == 0.0
+    remote = summarize(result, test_type="load")
+    assert remote.cluster is not None
+    assert [len(n.workers) for n in remote.cluster.nodes] == [1, 1, 1]
+    assert remote.cluster.missing_share == 0.0
+    # p50 and p95 within 5 % of a local run with as many workers. The machine is shared: a burst of other
+    # work can delay one run by more than that, so a miss is measured once more, both runs back to back (a
+    # bias of the distributed path would miss both times).
     local = summarize(await run_load(profile, RunOptions(workers=3)), test_type="load")
-    assert metrics.latency is not None
-    assert local.latency is not None
-    assert metrics.latency.p50 == pytest.approx(local.latency.p50, rel=0.05)
-    assert metrics.latency.p95 == pytest.approx(local.latency.p95, rel=0.05)
+    first = _p(remote) + _p(local)
+    if not _same_percentiles(remote, local):
+        remote = summarize(await run_load(profile, RunOptions(placement=placement)), test_type="load")
+        local = summarize(await run_load(profile, RunOptions(workers=3)), test_type="load")
+        assert _same_percentiles(remote, local), (
+            f"cluster p50, p95 vs local: {first}, {_p(remote) + _p(local)}"
+        )
+
+
+def _p(metrics: Any) -> tuple[float, float]:
+    return (metrics.latency.p50, metrics.latency.p95)
+
+
+def _same_percentiles(remote: Any, local: Any) -> bool:
+    return all(abs(a - b) <= 0.05 * b for a, b in zip(_p(remote), _p(local), strict=True))
 
 
 async def test_too_few_cpus_is_the_agents_failure_saying_what_is_missing(
