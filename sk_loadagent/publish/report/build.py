@@ -769,6 +769,8 @@ def _facts(test: PerfMetrics) -> list[tuple[str, str]]:
         facts.append(
             ("generator", f"{g.workers} worker(s), {g.late_starts:,} late starts, {g.dropped:,} dropped")
         )
+    if test.cluster is not None:
+        facts.append(("cluster", _cluster_fact(test)))
     if test.measurement is not None:
         facts.append(
             ("measured from", f"{test.measurement.source}, timed from the {test.measurement.timed_from}")
@@ -780,6 +782,19 @@ def _facts(test: PerfMetrics) -> list[tuple[str, str]]:
     if test.test_start_time is not None:
         facts.append(("started", test.test_start_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")))
     return facts
+
+
+def _cluster_fact(test: PerfMetrics) -> str:
+    """A distributed run in one line: nodes, workers, the widest clock offset, and any share lost."""
+    assert test.cluster is not None
+    nodes = test.cluster.nodes
+    workers = sum(len(n.workers) for n in nodes)
+    offset = max((abs(n.clock_offset_ms) for n in nodes), default=0.0)
+    text = f"{len(nodes)} node(s), {workers} worker(s); clock offsets within {offset:.2f} ms"
+    lost = [n.address for n in nodes if n.lost]
+    if lost:
+        text += f"; {test.cluster.missing_share:.0%} of the schedule lost with {', '.join(lost)}"
+    return text
 
 
 def test_view(test: PerfMetrics, position: int, history: SeriesHistory | None) -> v.TestView:
