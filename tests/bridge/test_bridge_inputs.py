@@ -123,3 +123,17 @@ def test_cli_the_sample_k6_plan_passes(
     assert code == 0, out
     assert "checkout-k6                    pass" in out
     assert "Load test on k6:checkout-k6" in out
+
+
+def test_a_missing_tool_names_the_pip_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sk_loadagent.bridge import _tools
+
+    monkeypatch.setattr(_tools.sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setattr(_tools.shutil, "which", lambda _name: None)
+    with pytest.raises(InputError) as caught:
+        _tools.executable("locust", "locust", "locust")
+    assert caught.value.exit_code == 2
+    assert str(caught.value) == (
+        "locust: runner: expected the locust executable (pip install 'sk-loadagent[locust]'), "
+        "got not installed"
+    )
