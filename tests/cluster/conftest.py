@@ -16,7 +16,7 @@ NODE = {"num_cpus": 1, "object_store_memory": 100_000_000}
 
 
 @pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[Any]:
+def started_cluster() -> Iterator[Any]:
     pytest.importorskip("ray")
     from ray.cluster_utils import Cluster
 
@@ -37,6 +37,16 @@ def ray_cluster() -> Iterator[Any]:
         yield cluster
     finally:
         cluster.shutdown()
+
+
+@pytest.fixture
+def ray_cluster(started_cluster: Any) -> Any:
+    """The session's cluster with its two worker nodes: one a test removed is added back first (only when a
+    later test needs it, so the last test that removes one does not pay for its return)."""
+    while len(started_cluster.worker_nodes) < 2:
+        started_cluster.add_node(**NODE)
+    started_cluster.wait_for_nodes()
+    return started_cluster
 
 
 @pytest.fixture(scope="module")
