@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint chromium bench bench-judgement bench-report bench-dashboard clean
+.PHONY: demo test lint chromium bench bench-cluster bench-judgement bench-report bench-dashboard clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: lint chromium
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine_bench.py
+	$(BIN)/python benchmarks/cluster_bridge_bench.py
+
+bench-cluster: $(STAMP)
+	$(BIN)/python benchmarks/cluster_bridge_bench.py
 
 bench-judgement: $(STAMP)
 	$(BIN)/python benchmarks/judgement_bench.py

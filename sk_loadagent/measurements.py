@@ -192,6 +192,20 @@ class GeneratorReport:
 
 
 @dataclass
+class NodeReport:
+    """One machine of a distributed run (``--cluster``): its workers' generator figures added up, and how
+    far its clock was from the driver's when the common start time was sent."""
+
+    node: str  # the cluster's id for the node
+    address: str
+    workers: list[int]  # the worker indices (shares of the schedule) it ran
+    generator: GeneratorReport | None  # None when the node was lost
+    clock_offset_s: float  # the node's clock minus the driver's, measured over the round trip
+    round_trip_s: float  # of the best of the clock probes: the offset is known to within half of it
+    lost: str | None = None  # why its share is missing (the node died or hung)
+
+
+@dataclass
 class RunResult:
     """Everything a run collected.
 
@@ -216,6 +230,14 @@ class RunResult:
     # A flow: its steps. Then ``samples`` and ``windows`` hold iterations (latency from the intended start to
     # the end of the last step, think time excluded; an iteration fails with its first failing step's class).
     steps: list[StepMeasurements] = field(default_factory=list)
+    # Who generated the load: "engine", or the tool of a bridged test ("k6", "locust") whose raw results
+    # were read into this result; ``approximate`` says why its percentiles are not exact (None: they are).
+    generated_by: str = "engine"
+    approximate: str | None = None
+    # A distributed run: one report per node, and the share of the schedule whose node was lost
+    # (``--tolerate-node-loss``; its requests are in no figure).
+    nodes: list[NodeReport] = field(default_factory=list)
+    missing_share: float = 0.0
 
 
 @dataclass

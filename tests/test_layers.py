@@ -32,6 +32,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "publish": ("engine", "telemetry", "memory", *KERNEL_SIDE),
     "prompts": ("planners", "skills", "suite", "cli"),
     "agent": ("cli",),
+    "bridge": ("analysis", "memory", "publish", *KERNEL_SIDE),
+    "cluster": ("analysis", "memory", "publish", *KERNEL_SIDE),
 }
 
 

@@ -33,7 +33,9 @@ from sk_loadagent.histogram import RELATIVE_ERROR
 from sk_loadagent.measurements import Phase, ResourceSamples, RunResult
 from sk_loadagent.models.durations import parse_duration
 from sk_loadagent.models.metrics import (
+    ClusterRun,
     MeasurementInfo,
+    NodeGenerator,
     PerfMetrics,
     PhaseSummary,
     StressReport,
@@ -94,6 +96,8 @@ def summarize(
             sample_budget=result.sample_budget,
             relative_error=0.0 if view.exact else RELATIVE_ERROR,
             timed_from="actual-send" if result.timed_from == "actual-send" else "intended-start",
+            generated_by=None if result.generated_by == "engine" else result.generated_by,
+            approximate=result.approximate,
         ),
         phases=[_phase_summary(view, p) for p in result.phases],
         timeline=_timeline(view),
@@ -101,6 +105,8 @@ def summarize(
         test_start_time=datetime.fromtimestamp(result.started_at + first, tz=UTC),
         latency_histogram=view.latency_histogram(spans).to_sparse(),
     )
+    if result.nodes:
+        metrics.cluster = _cluster(result)
     if result.steps:
         metrics.steps = step_metrics(result, measured, seconds)
         metrics.flow = flow_figures(fig, metrics.steps)
@@ -114,6 +120,24 @@ def summarize(
     warnings += _type_reports(metrics, view, spans, (first, last), resources, test_type, stress)
     metrics.warnings = warnings or None
     return metrics
+
+
+def _cluster(result: RunResult) -> ClusterRun:
+    return ClusterRun(
+        nodes=[
+            NodeGenerator(
+                node=n.node,
+                address=n.address,
+                workers=n.workers,
+                generator=generator_stats(n.generator)[0] if n.generator is not None else None,
+                clock_offset_ms=n.clock_offset_s * 1000.0,
+                round_trip_ms=n.round_trip_s * 1000.0,
+                lost=n.lost,
+            )
+            for n in result.nodes
+        ],
+        missing_share=result.missing_share,
+    )
 
 
 def _test_type(result: RunResult, test_type: str | None) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +15,7 @@ from sk_loadagent.cli.dashboard import live_view_wanted, start_live_view
 from sk_loadagent.cli.progress import ProgressPrinter
 from sk_loadagent.cli.report import reasons_block, steps_tables, suite_line, summary_table
 from sk_loadagent.engine import Progress, RunOptions, machine_caps
-from sk_loadagent.errors import MemoryStoreError, StoreUnavailableError, root_cause
+from sk_loadagent.errors import InputError, MemoryStoreError, StoreUnavailableError, root_cause
 from sk_loadagent.memory import MemoryStore, open_store_for_run
 from sk_loadagent.models.caps import Caps, parse_cap
 from sk_loadagent.models.context import RunContext
@@ -29,6 +30,7 @@ ProgressCallback = Callable[[str, Progress], None]
 if TYPE_CHECKING:
     from semantic_kernel.connectors.ai.chat_completion_client_base import ChatCompletionClientBase
 
+    from sk_loadagent.cluster import RayPlacement
     from sk_loadagent.planners.agent import SuiteRequest
 
 
@@ -105,6 +107,7 @@ async def run_command(args: argparse.Namespace, memory: str) -> int:
     junit = junit_path(args.junit)
     scopes = edition_runs(args, caps)
     results: list[ScopeResult] = []
+    placement = _placement(args)
     live = await start_live_view(args) if live_view_wanted(args) else None
     ended = "stopped before finishing"
     try:
@@ -112,7 +115,9 @@ async def run_command(args: argparse.Namespace, memory: str) -> int:
             if len(scopes) > 1:
                 print(f"\n== Edition {edition} (--out {out}) ==", flush=True)
             feed = live.feed if live is not None else None
-            results.append(await _run_scope(args, memory, request, chat_service, edition, out, feed))
+            results.append(
+                await _run_scope(args, memory, request, chat_service, edition, out, feed, placement)
+            )
         ended = "gate passed" if all(r.passed for r in results) else "gate failed"
     except BaseException:
         if junit is not None:
@@ -121,7 +126,29 @@ async def run_command(args: argparse.Namespace, memory: str) -> int:
     finally:
         if live is not None:
             await live.stop(ended)
+        if placement is not None:
+            from sk_loadagent.cluster import disconnect
+
+            disconnect(placement)
     return finish(results, junit)
+
+
+def _placement(args: argparse.Namespace) -> RayPlacement | None:
+    """--cluster (or RAY_ADDRESS): the workers' placement on that Ray cluster; Ray is imported only then."""
+    address = args.cluster or os.environ.get("RAY_ADDRESS") or None
+    if address is None:
+        for flag, given in (
+            ("--cluster-workers", args.cluster_workers),
+            ("--tolerate-node-loss", args.tolerate_node_loss),
+        ):
+            if given:
+                raise InputError.single(
+                    "command line", flag, "--cluster ray://HOST:PORT (or RAY_ADDRESS) with it"
+                )
+        return None
+    from sk_loadagent.cluster import connect
+
+    return connect(address, workers=args.cluster_workers, tolerate_node_loss=args.tolerate_node_loss)
 
 
 async def _run_scope(
@@ -132,6 +159,7 @@ async def _run_scope(
     edition: str | None,
     out: Path,
     live: ProgressCallback | None = None,
+    placement: RayPlacement | None = None,
 ) -> ScopeResult:
     """The suite run for one edition (None: the plan's or --edition's) into ``out``, judged and printed."""
     from sk_loadagent.planners.agent import run_suite
@@ -157,7 +185,10 @@ async def _run_scope(
             store=store,
             out_dir=output,
             options=RunOptions(
-                workers=args.workers, transport=args.transport, allow_hosts=tuple(args.allow_host)
+                workers=args.workers,
+                transport=args.transport,
+                allow_hosts=tuple(args.allow_host),
+                placement=placement,
             ),
             target_pid=args.target_pid,
             progress=_both(printer, live),

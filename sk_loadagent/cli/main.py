@@ -68,6 +68,16 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    return value
+
+
 def _score(text: str) -> float:
     """A --min-score: a performanceScore between 0 and 1 (a typo like 85 would fail every run)."""
     try:
@@ -87,6 +97,26 @@ def _seconds(text: str) -> float:
         return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected {exc}, got {text!r}") from None
+
+
+def _add_cluster_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cluster",
+        metavar="ray://HOST:PORT",
+        help="run the load workers as Ray actors across this cluster's nodes (default: $RAY_ADDRESS; "
+        "needs the ray extra)",
+    )
+    p.add_argument(
+        "--cluster-workers",
+        type=_positive_int,
+        metavar="N",
+        help="workers on the cluster (default: one per CPU)",
+    )
+    p.add_argument(
+        "--tolerate-node-loss",
+        action="store_true",
+        help="carry on when a node dies or hangs, and report the share of the load that is missing",
+    )
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -172,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a test suite and gate on its verdict")
     _add_inputs(run)
     _add_run_options(run)
+    _add_cluster_options(run)
     run.set_defaults(handler=cmd_run)
 
     plan = sub.add_parser("plan", help="show the execution plan and the skill chain without sending load")

@@ -47,6 +47,19 @@ def _resolves_only_to_loopback(name: str) -> bool:
     return bool(addresses) and all(_loopback_address(a) for a in addresses)
 
 
+def allow_listed(host: str, allow_hosts: Sequence[str]) -> bool:
+    """True when ``host`` matches an ``allowHosts`` entry (an exact host or a ``*.example.com`` pattern)."""
+    return any(_allowed_by(host.lower().rstrip("."), p) for p in allow_hosts)
+
+
+def loopback_address(address: str) -> bool:
+    """True for a literal loopback address (127.0.0.0/8, ::1, IPv4-mapped ones too); False for a name."""
+    try:
+        return _loopback_address(ipaddress.ip_address(address.strip("[]").partition("%")[0]))
+    except ValueError:
+        return False
+
+
 def _allowed_by(host: str, pattern: str) -> bool:
     pattern = pattern.strip().lower().rstrip(".")
     if pattern.startswith("[") and pattern.endswith("]"):
@@ -69,7 +82,7 @@ def check_target(url: str, allow_hosts: Sequence[str], role: str = "target") -> 
         raise TargetNotAllowedError(
             f"{role} {url}", [InputProblem("url", "an http:// or https:// URL with a host", repr(url))]
         )
-    if any(_allowed_by(host.rstrip("."), p) for p in allow_hosts) or is_loopback(host):
+    if allow_listed(host, allow_hosts) or is_loopback(host):
         return
     shown = f"[{host}]" if ":" in host else host
     how = f"to load a non-loopback host, list it under allowHosts in the plan or pass --allow-host {shown}"

@@ -157,6 +157,27 @@ class GeneratorStats(WireModel):
     saturated: bool | None = None
 
 
+class NodeGenerator(WireModel):
+    """One node of a distributed run (--cluster): its workers' generator figures and its clock."""
+
+    node: str
+    address: str
+    workers: list[int] = Field(description="the shares of the schedule (worker indices) it ran")
+    generator: GeneratorStats | None = Field(default=None, description="None when the node was lost")
+    clock_offset_ms: float = Field(description="the node's clock minus the driver's at the start barrier")
+    round_trip_ms: float = Field(description="of the clock probe: the offset is known to within half of it")
+    lost: str | None = Field(default=None, description="why its share is missing (--tolerate-node-loss)")
+
+
+class ClusterRun(WireModel):
+    """A run whose workers ran as Ray actors across a cluster's nodes."""
+
+    nodes: list[NodeGenerator]
+    missing_share: float = Field(
+        default=0.0, description="the share of the schedule lost with its nodes (in no figure)"
+    )
+
+
 class MeasurementInfo(WireModel):
     """Where the figures come from: raw samples (exact) or log-bucketed histograms (bounded error)."""
 
@@ -165,6 +186,12 @@ class MeasurementInfo(WireModel):
     sample_budget: int
     relative_error: float
     timed_from: Literal["intended-start", "actual-send"] = "intended-start"
+    generated_by: str | None = Field(
+        default=None, description="k6 or locust when a bridged test's tool generated the load (None: ours)"
+    )
+    approximate: str | None = Field(
+        default=None, description="why the percentiles are approximate (the tool gave no raw samples)"
+    )
 
 
 class ResourceUsage(WireModel):
@@ -380,6 +407,9 @@ class PerfMetrics(OpenWireModel):
     test_duration: Duration | None = None
     test_start_time: Timestamp | None = None
     generator: GeneratorStats | None = None
+    cluster: ClusterRun | None = Field(
+        default=None, description="a distributed run: a generator block per node"
+    )
     measurement: MeasurementInfo | None = None
     phases: list[PhaseSummary] | None = None
     timeline: list[TimelinePoint] | None = None

@@ -18,6 +18,14 @@ TEST_TYPES: tuple[str, ...] = ("load", "spike", "soak", "stress", "concurrency",
 ExecutorName = Literal["constant-arrival-rate", "ramping-arrival-rate", "constant-vus", "ramping-vus"]
 TransportName = Literal["auto", "fast", "httpx"]
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+RunnerName = Literal["engine", "k6", "locust"]
+BRIDGED_TYPES = ("load", "soak", "concurrency")
+# What a bridged test's script decides itself: the load's shape, requests and checks.
+_SCRIPT_OWNS = (
+    "endpoint", "method", "headers", "body", "rps", "rampUp", "warmup", "vus", "thinkTime", "stages",
+    "executor", "payloadSizes", "timeout", "expectStatus", "maxConnections", "transport", "http2", "tls",
+    "flow", "data",
+)  # fmt: skip
 
 _NEEDS_RATE = {"load", "spike", "soak"}
 # RFC 3986 characters of a path and query; anything else must be percent-encoded before it is sent.
@@ -165,6 +173,12 @@ class TestSpec(WireModel):
     exclude_from_gate: StrictBool | None = None
     flow: list[StepSpec] | None = Field(default=None, description="the steps of a flow test, in order")
     data: DataSpec | None = Field(default=None, description="rows a flow reads with ${data.col}")
+    runner: RunnerName | None = Field(
+        default=None, description="engine (default), or k6 / locust to run the user's own script as the load"
+    )
+    script: str | None = Field(
+        default=None, min_length=1, description="the k6 script or locustfile a bridged test runs"
+    )
 
     _real_numbers = field_validator(
         "rps",
@@ -219,6 +233,10 @@ class TestSpec(WireModel):
     @model_validator(mode="after")
     def _fields_fit_type(self) -> TestSpec:
         t = self.type
+        if self.bridged():
+            return self._bridge_fits()
+        if self.script is not None:
+            raise FieldProblem("script", "no script without runner: k6 or runner: locust")
         self._flow_fits()
         if t in _NEEDS_RATE and self.rps is None:
             raise FieldProblem("rps", f"the target requests per second (a {t} test needs rps)")
@@ -232,23 +250,7 @@ class TestSpec(WireModel):
             raise FieldProblem("stages", "a list of stages (a custom test needs stages)")
         if t in ("load", "spike", "concurrency", "latency") and self.duration is None:
             raise FieldProblem("duration", f"a duration such as 30s or 5m (a {t} test needs one)")
-        self._only_for(("concurrency", "custom"), vus=self.vus)
-        self._only_for(("latency",), payloadSizes=self.payload_sizes)
-        self._only_for(("custom",), stages=self.stages, executor=self.executor)
-        self._only_for(
-            ("stress",),
-            startRps=self.start_rps,
-            stepRps=self.step_rps,
-            stepDuration=self.step_duration,
-            maxRps=self.max_rps,
-            errorCeiling=self.error_ceiling,
-        )
-        self._only_for(
-            ("spike",),
-            baselineRps=self.baseline_rps,
-            baselineDuration=self.baseline_duration,
-            recoveryWindow=self.recovery_window,
-        )
+        self._type_fields()
         if (
             t == "spike"
             and self.baseline_rps is not None
@@ -286,6 +288,63 @@ class TestSpec(WireModel):
                 raise FieldProblem(name, f"no {name} in a flow test (each step has its request and checks)")
         check_flow(self.flow, self.data)
 
+    def bridged(self) -> bool:
+        """True when k6 or Locust generates this test's load from the user's own script."""
+        return self.runner in ("k6", "locust")
+
+    def _bridge_fits(self) -> TestSpec:
+        """A bridged test: the script shapes the load; the plan names it, bounds it and says how to judge."""
+        tool = (
+            "a k6 script such as checkout.js" if self.runner == "k6" else "a locustfile such as locustfile.py"
+        )
+        if self.script is None:
+            raise FieldProblem("script", f"{tool} (runner: {self.runner} runs it)")
+        if self.type not in BRIDGED_TYPES:
+            raise FieldProblem(
+                "type",
+                f"{', '.join(BRIDGED_TYPES)} (the types a runner: {self.runner} test can be)",
+                self.type,
+            )
+        if self.name is None:
+            raise FieldProblem(
+                "name", "a name for the bridged test, such as checkout-k6 (its memory series is keyed by it)"
+            )
+        if self.duration is None:
+            raise FieldProblem(
+                "duration", f"the longest the {self.runner} run may take, such as 30s (it is stopped there)"
+            )
+        for name in _SCRIPT_OWNS:
+            if name == "vus" and self.runner == "locust":
+                continue  # Locust takes its user count on the command line, not from the locustfile
+            value = getattr(self, _snake(name))
+            if value is not None and value != {}:
+                raise FieldProblem(
+                    name, f"no {name} in a runner: {self.runner} test (its script sets the load)"
+                )
+        self._type_fields(vus=False)
+        return self
+
+    def _type_fields(self, *, vus: bool = True) -> None:
+        """Fields that belong to one test type are refused in the others."""
+        if vus:
+            self._only_for(("concurrency", "custom"), vus=self.vus)
+        self._only_for(("latency",), payloadSizes=self.payload_sizes)
+        self._only_for(("custom",), stages=self.stages, executor=self.executor)
+        self._only_for(
+            ("stress",),
+            startRps=self.start_rps,
+            stepRps=self.step_rps,
+            stepDuration=self.step_duration,
+            maxRps=self.max_rps,
+            errorCeiling=self.error_ceiling,
+        )
+        self._only_for(
+            ("spike",),
+            baselineRps=self.baseline_rps,
+            baselineDuration=self.baseline_duration,
+            recoveryWindow=self.recovery_window,
+        )
+
     def _only_for(self, types: tuple[str, ...], **fields: object) -> None:
         for name, value in fields.items():
             if value is not None and self.type not in types:
@@ -297,9 +356,17 @@ class TestSpec(WireModel):
     def label(self) -> str:
         return self.name or f"{self.type} {self.endpoint or ''}".strip()
 
+    def bridge_endpoint(self) -> str | None:
+        """What a bridged test is keyed by where a plain test has its endpoint: ``k6:<name>``."""
+        return f"{self.runner}:{self.name}" if self.bridged() else None
+
     def flow_endpoint(self) -> str | None:
         """What a flow test is keyed by where a plain test has its endpoint: ``flow:<name>``."""
         return f"flow:{self.name}" if self.flow is not None else None
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), name)
 
 
 class TestSuitePlan(WireModel):

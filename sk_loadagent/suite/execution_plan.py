@@ -127,9 +127,9 @@ def _target_base_url(inputs: SuiteInputs, target_url: str | None) -> str:
 def _endpoint(inputs: SuiteInputs, index: int, test: TestSpec) -> str:
     """The test's endpoint, else the plan's, else the first one a test names, else service.metadata's; a
     flow is keyed ``flow:<name>``."""
-    flow = test.flow_endpoint()
-    if flow is not None:
-        return flow
+    keyed = test.flow_endpoint() or test.bridge_endpoint()
+    if keyed is not None:
+        return keyed
     if test.endpoint:
         return test.endpoint
     if inputs.plan.endpoint:
@@ -149,7 +149,7 @@ def _endpoint(inputs: SuiteInputs, index: int, test: TestSpec) -> str:
 
 
 def _method(inputs: SuiteInputs, test: TestSpec, endpoint: str) -> str | None:
-    if test.flow is not None:
+    if test.flow is not None or test.bridged():
         return None
     if test.method:
         return test.method
@@ -198,6 +198,40 @@ def _rooted_data(test: TestSpec, root: Path | None) -> dict[str, Any]:
     if not path.is_absolute() and root is not None:
         path = root / path
     return {"data": test.data.model_copy(update={"file": str(path)})}
+
+
+def _rooted_script(inputs: SuiteInputs, index: int, test: TestSpec, root: Path | None) -> TestSpec:
+    """A bridged test's script made absolute from the plan's folder; a missing script is bad input."""
+    path = Path(test.script or "").expanduser()
+    if not path.is_absolute() and root is not None:
+        path = root / path
+    if not path.is_file():
+        what = "k6 script" if test.runner == "k6" else "locustfile"
+        raise InputError.single(
+            inputs.plan_source, f"tests[{index}].script", f"an existing {what} file", str(path)
+        )
+    return test.model_copy(update={"script": str(path.resolve())})
+
+
+def _bridged(inputs: SuiteInputs, index: int, test: TestSpec, base_url: str, **fields: Any) -> PlannedTest:
+    """The planned form of a test whose load k6 or Locust generates from the user's own script."""
+    from sk_loadagent.bridge import STARTUP_GRACE_S
+
+    endpoint = test.bridge_endpoint() or ""
+    return PlannedTest(
+        index=index,
+        label=test.label(),
+        test_type=test.type,
+        endpoint=endpoint,
+        url=base_url,
+        test=test,
+        profile=f"{test.runner} {Path(test.script or '').name} against {base_url}, stopped at "
+        f"{(test.duration or 0) + STARTUP_GRACE_S:g}s (duration {test.duration:g}s + "
+        f"{STARTUP_GRACE_S:g}s to start)",
+        planned_seconds=test.duration,
+        notes=inputs.notes.get(index) or None,
+        **fields,
+    )
 
 
 def register_secrets(plan: TestSuitePlan, base_url: str) -> None:
@@ -316,6 +350,19 @@ def interpret(
         if extra:
             test = apply_adjustments(spec, extra)
         endpoint = _endpoint(inputs, index, test)
+        flags = inputs.flags(module, edition, test.type)
+        if test.bridged():
+            planned.append(
+                _bridged(
+                    inputs,
+                    index,
+                    _rooted_script(inputs, index, test, root),
+                    base_url,
+                    exclude_from_gate=bool(test.exclude_from_gate) or flags.exclude_from_gate,
+                    retry_on_fail=_retry_on_fail(test.retry_on_fail, flags.retry_on_fail, retry_default),
+                )
+            )
+            continue
         method = _method(inputs, test, endpoint)
         test_tls = _rooted(test.tls, root)
         merged_tls = test_tls.over(plan_tls) if test_tls is not None else plan_tls
@@ -325,7 +372,6 @@ def interpret(
         if test.flow is None:
             route.update(endpoint=endpoint, method=method)
         test = test.model_copy(update=route)
-        flags = inputs.flags(module, edition, test.type)
         slo = inputs.sources().limits(
             module_id=module, edition_id=edition, test_type=test.type, endpoint=endpoint
         )
