@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -120,8 +121,12 @@ async def test_a_node_lost_mid_run_fails_the_run_naming_it(
         )
     assert caught.value.exit_code == 4
     assert str(caught.value).startswith("load worker ")
-    assert " stopped before finishing (node 192.0.2.2 (" in str(caught.value)
-    assert ") lost: ActorDiedError)" in str(caught.value)
+    # On a busy machine the node's worker may not have reported its start yet when the node goes: the
+    # outcome is the same (exit 4, the node named), only the phase in the message differs.
+    assert re.search(
+        r"(stopped before finishing \(|died while starting: )node 192\.0\.2\.2 \(\w+\) lost: ActorDiedError",
+        str(caught.value),
+    ), str(caught.value)
 
 
 @pytest.mark.optin
