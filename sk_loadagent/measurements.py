@@ -34,6 +34,7 @@ class Outcome(IntEnum):
     CHECK = 10  # a flow step's response failed one of its checks
     EXTRACT = 11  # a flow step could not extract a value (or use one an earlier step did not extract)
     CLIENT_ERROR = 12  # a user's client (a flow step's surface) raised an exception of its own
+    DEAD_LETTER = 13  # a broker surface's message came back on its dead-letter output
 
 
 OUTCOME_NAMES: dict[int, str] = {
@@ -50,6 +51,7 @@ OUTCOME_NAMES: dict[int, str] = {
     Outcome.CHECK: "check",
     Outcome.EXTRACT: "extract",
     Outcome.CLIENT_ERROR: "clientError",
+    Outcome.DEAD_LETTER: "deadLetter",
 }
 
 
@@ -171,6 +173,24 @@ class StepMeasurements:
 
 
 @dataclass
+class SurfaceMeasurements:
+    """What a broker surface measured beside its calls (whose latency is the end-to-end lag).
+
+    ``ack_start`` (seconds from t0, when the publish was sent) and ``ack_latency`` (seconds to the broker's
+    confirm) are parallel; ``depth`` maps a queue or stream to its (seconds from t0, depth) samples;
+    ``counts`` holds ``published``, ``received`` (correlated outputs), ``deadLetters``, ``unmatched``
+    (outputs matching no call in flight: late after a timeout, or another producer's) and ``publishFailed``.
+    """
+
+    kind: str
+    target: str
+    ack_start: npt.NDArray[np.float64]
+    ack_latency: npt.NDArray[np.float64]
+    depth: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
 class GeneratorReport:
     """The generator's own cost and shortfalls during the measured phase."""
 
@@ -216,6 +236,8 @@ class RunResult:
     # A flow: its steps. Then ``samples`` and ``windows`` hold iterations (latency from the intended start to
     # the end of the last step, think time excluded; an iteration fails with its first failing step's class).
     steps: list[StepMeasurements] = field(default_factory=list)
+    # A broker surface (amqp, nats, redis): time-to-ack, depth and message counts beside the lag.
+    surface: SurfaceMeasurements | None = None
 
 
 @dataclass

@@ -34,10 +34,12 @@ from sk_loadagent.engine._proxy import environment_proxy
 from sk_loadagent.engine._schedule import ArrivalSchedule
 from sk_loadagent.engine._stress import plan_search, probes_needed
 from sk_loadagent.engine._tls import TlsOptionError, check_options
+from sk_loadagent.engine.clients._surfaces import require_surface
 from sk_loadagent.errors import InputError
+from sk_loadagent.models._base import FieldProblem
 from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.durations import format_duration
-from sk_loadagent.models.flow import referenced_columns
+from sk_loadagent.models.flow import StepSpec, referenced_columns
 from sk_loadagent.models.loading import problems_from, read_text
 from sk_loadagent.models.plan import TestSpec, TlsOptions, check_base_url, check_endpoint
 from sk_loadagent.secrets import mask_url, register
@@ -105,7 +107,7 @@ def build_profile(
     # Credentials in the URL are sent as Basic authorization (as httpx would) and leave the URL, which
     # error messages and artifacts show.
     base, basic = _split_credentials(base)
-    endpoint = test.endpoint if test.flow is None else None
+    endpoint = test.endpoint if test.flow is None and test.surface_block() is None else None
     try:
         url = base + (check_endpoint(endpoint) if endpoint else "")
     except ValueError as exc:
@@ -118,7 +120,7 @@ def build_profile(
     if basic is not None and not any(k.lower() == "authorization" for k in {**defaults, **test.headers}):
         defaults["Authorization"] = basic
     body, merged_headers = _body_and_headers(ctx, defaults)
-    flow = _flow(ctx, shape, merged_headers, caps) if test.flow is not None else None
+    flow = _flow(ctx, shape, merged_headers, caps) if test.flow is not None else _surface_flow(ctx)
     chosen = (
         None
         if flow is not None
@@ -194,6 +196,52 @@ def _flow(ctx: _Context, shape: _Shape, headers: dict[str, str], caps: Caps) -> 
                 "row once)",
                 f"{table.file} with {len(table.rows):,} row{'s' if len(table.rows) != 1 else ''}",
             )
+    return plan
+
+
+def _surface_flow(ctx: _Context) -> FlowPlan | None:
+    """A broker surface's test as a flow of one step (a message each), its library checked installed and
+    its message's references checked (``${uuid}``, ``${iteration}``, ``${vu}`` and ``${env:NAME}``)."""
+    test = ctx.test
+    block = test.surface_block()
+    if block is None:
+        return None
+    name = str(test.surface)
+    password = urlsplit(block.url).password
+    if password:
+        register([password])  # masked in every artifact, like a base URL's
+    try:
+        require_surface(name, ctx.source)
+    except InputError as exc:
+        raise ctx.fail("surface", exc.problems[0].expected, "not installed") from None
+    step = StepSpec.model_construct(
+        name=name,
+        request=None,
+        surface=name,
+        params=block.publish.template(),
+        extract=None,
+        check=None,
+        think_time=None,
+        on_fail="stop",
+    )
+    where = f"{name}.publish"
+    try:
+        references = step.references()
+    except FieldProblem as exc:
+        raise ctx.fail(where + exc.field.removeprefix("params"), exc.expected, exc.got) from None
+    for field, ref in references:
+        if ref.kind in ("var", "data"):
+            raise ctx.fail(
+                where + field.removeprefix("params"),
+                "${uuid}, ${iteration}, ${vu} or ${env:NAME} (a broker test has no steps to extract from, "
+                "nor a data file)",
+                ref.text,
+            )
+    plan = FlowPlan(steps=(step,), think_time=test.think_time or 0.0, surface=block)
+    try:
+        compile_flow(plan)
+    except FlowBuildError as exc:
+        raise ctx.fail(where + exc.field.removeprefix("flow[0].params"), exc.expected, exc.got) from None
     return plan
 
 

@@ -27,6 +27,7 @@ from sk_loadagent.engine.clients.base import Call, Reply, load_client
 from sk_loadagent.engine.result import Outcome
 from sk_loadagent.models.flow import CheckSpec, ExtractSpec, Ref, StepSpec, parse_template
 from sk_loadagent.models.jsonpath import MISSING, JsonPath, compile_json_path
+from sk_loadagent.models.surfaces import BROKER_SURFACES, SurfaceBlock
 from sk_loadagent.secrets import register
 
 HTTP = "http"
@@ -59,6 +60,9 @@ class FlowPlan:
     data: DataTable | None = None
     headers: tuple[tuple[str, str], ...] = ()  # defaults every HTTP step's own headers override
     think_time: float = 0.0  # closed model: the pause between one iteration and the next
+    # A broker surface's test (surface: amqp|nats|redis): one step, a message each, on the block's broker;
+    # reported as a plain test (its calls are the requests), not as a flow of steps.
+    surface: SurfaceBlock | None = None
 
     @property
     def step_names(self) -> list[str]:
@@ -469,6 +473,8 @@ def compile_flow(plan: FlowPlan, *, worker: int = 0) -> CompiledFlow:
                     f"no {ref.name} in the environment",
                 )
         steps.append(_compile_step(index, spec, plan.headers, columns))
+        if spec.surface in BROKER_SURFACES:
+            continue  # the worker's hub makes its clients (engine.clients._surfaces)
         if spec.surface is not None and spec.surface not in surfaces:
             try:
                 surfaces[spec.surface] = load_client(spec.surface)

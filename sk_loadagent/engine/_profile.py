@@ -106,7 +106,10 @@ class LoadProfile(WireModel):
         """For humans, k6 style: ``open model: ramp 0→100 rps over 30s, hold 100 rps for 5m (measured)``."""
         schedule = self._describe_steps() if self.stress is not None else None
         text = f"{self.model} model: {schedule or self.executor.describe(self.payload_sizes)}"
-        if self.flow is not None:
+        if self.flow is not None and self.flow.surface is not None:
+            text = text.replace(" rps", " messages/s") if self.model == "open" else text
+            text += f"; {self.flow.step_names[0]} {self.flow.surface.target()} (one worker)"
+        elif self.flow is not None:
             names = ", ".join(self.flow.step_names)
             unit = "iterations"
             text = text.replace(" rps", f" {unit}/s") if self.model == "open" else text

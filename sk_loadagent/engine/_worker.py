@@ -37,9 +37,12 @@ from sk_loadagent.engine._step_recorder import StepRecorder
 from sk_loadagent.engine._transports.base import Binding, Transport
 from sk_loadagent.engine._transports.fast import FastTransport
 from sk_loadagent.engine._transports.httpx import HttpxTransport
+from sk_loadagent.engine.clients._broker import BrokerHub
 from sk_loadagent.engine.clients._http import HttpClients
+from sk_loadagent.engine.clients._surfaces import open_hub, surface_name
 from sk_loadagent.engine.result import Outcome
 from sk_loadagent.histogram import LatencyHistogram
+from sk_loadagent.measurements import SurfaceMeasurements
 
 TICK = 0.05
 FLUSH_EVERY = 0.25
@@ -126,6 +129,7 @@ class _Run:
         self.spec = spec
         self.phases = profile.phases
         self.steps: StepRecorder | None = None
+        self.hub: BrokerHub | None = None
         self.transport: Transport | HttpClients
         self.driver: OpenLoop | ClosedLoop | FlowDriver
         if profile.flow is not None:
@@ -218,6 +222,9 @@ class _Run:
         )
         makers: dict[str, Callable[[], Any]] = dict(flow.surfaces)
         makers["http"] = http.new
+        if profile.flow.surface is not None:
+            self.hub = open_hub(profile.flow.surface, profile.timeout)
+            makers[surface_name(profile.flow.surface)] = self.hub.new
         common = {
             "loop": loop,
             "flow": flow,
@@ -366,11 +373,15 @@ async def run_share(spec: WorkerSpec, link: Link) -> WorkerOutput:
     loop = asyncio.get_running_loop()
     run = _Run(spec, loop)
     try:
+        if run.hub is not None:
+            await run.hub.start_or_note()
         await run.driver.prepare(_warm_connections(spec))
         t0 = await link.handshake()
         run.recorder.t0 = t0
         if run.steps is not None:
             run.steps.t0 = t0
+        if run.hub is not None:
+            run.hub.t0 = t0
         supervisor = _Supervisor(run, link, t0)
         run.driver.start(t0)
         await supervisor.supervise()
@@ -378,6 +389,8 @@ async def run_share(spec: WorkerSpec, link: Link) -> WorkerOutput:
         supervisor.report_progress()  # the last, partial interval
     finally:
         await run.driver.close()
+        if run.hub is not None:
+            await run.hub.aclose()
     run.flush()
     recorder = run.recorder
     flow = run.driver if isinstance(run.driver, FlowDriver) else None
@@ -402,7 +415,16 @@ async def run_share(spec: WorkerSpec, link: Link) -> WorkerOutput:
         connect_failures=recorder.connect_failures,
         tls_failures=dict(run.transport.tls_failures),
         tls_resumed=run.transport.tls_resumed,
+        surface=_surface(run),
+        warnings=list(dict.fromkeys(run.hub.notes)) if run.hub is not None else [],
     )
+
+
+def _surface(run: _Run) -> SurfaceMeasurements | None:
+    flow = run.spec.profile.flow
+    if run.hub is None or flow is None or flow.surface is None:
+        return None
+    return run.hub.measurements(flow.surface.target())
 
 
 def process_main(spec: WorkerSpec, end: PipeEnd) -> None:

@@ -312,6 +312,41 @@ class FlowFigures(WireModel):
     )
 
 
+class DepthFigures(WireModel):
+    """One queue's or stream's depth, sampled during the run (every 0.5 s)."""
+
+    name: str
+    samples: int
+    max: float | None = None
+    mean: float | None = None
+    last: float | None = None
+    series: list[list[float]] | None = Field(
+        default=None, description="[seconds from the start, depth] of the measured phases (at most 240)"
+    )
+
+
+class SurfaceFigures(WireModel):
+    """A broker surface's own figures (cycle 13): the test's latency is the end-to-end processing lag, from
+    each message's intended publish time to the correlated output message; beside it, over the measured
+    phases, time-to-ack, depth and the message counts."""
+
+    kind: str = Field(description="amqp, nats or redis")
+    target: str = Field(description="what was published to and read from: notifications.in>notifications.out")
+    lag_from: str = Field(default="intended-publish", description="where the latency (the lag) is timed from")
+    time_to_ack: LatencySummary | None = Field(
+        default=None, description="publish to the broker's ack (confirm, JetStream ack, XADD reply)"
+    )
+    acks: int = 0
+    published: int = 0
+    received: int = Field(default=0, description="correlated output messages")
+    dead_letters: int = Field(default=0, description="messages on the dead-letter output (each an error)")
+    unmatched: int = Field(
+        default=0, description="outputs matching no call in flight: late after its timeout, or foreign"
+    )
+    publish_failed: int = 0
+    depth: list[DepthFigures] | None = None
+
+
 class RetryInfo(WireModel):
     """Retry metadata of spec cycle 18."""
 
@@ -389,6 +424,9 @@ class PerfMetrics(OpenWireModel):
     latency_profile: list[PayloadLatency] | None = None
     flow: FlowFigures | None = None
     steps: list[StepMetrics] | None = Field(default=None, description="a flow test's steps, in order")
+    surface: SurfaceFigures | None = Field(
+        default=None, description="a broker surface's time-to-ack, depth and message counts"
+    )
     warnings: list[str] | None = None
     latency_histogram: dict[str, Any] | None = Field(
         default=None, description="sparse LatencyHistogram of the measured latencies (histogram.py)"

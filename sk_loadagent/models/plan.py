@@ -12,6 +12,15 @@ from pydantic import ConfigDict, Field, StrictBool, StrictInt, field_validator, 
 from sk_loadagent.models._base import FieldProblem, WireModel
 from sk_loadagent.models.durations import Duration
 from sk_loadagent.models.flow import DataSpec, StepSpec, check_flow
+from sk_loadagent.models.surfaces import (
+    BROKER_SURFACES,
+    SURFACES,
+    AmqpSurface,
+    NatsSurface,
+    RedisSurface,
+    SurfaceBlock,
+    SurfaceName,
+)
 
 TestType = Literal["load", "spike", "soak", "stress", "concurrency", "latency", "custom"]
 TEST_TYPES: tuple[str, ...] = ("load", "spike", "soak", "stress", "concurrency", "latency", "custom")
@@ -165,6 +174,12 @@ class TestSpec(WireModel):
     exclude_from_gate: StrictBool | None = None
     flow: list[StepSpec] | None = Field(default=None, description="the steps of a flow test, in order")
     data: DataSpec | None = Field(default=None, description="rows a flow reads with ${data.col}")
+    surface: SurfaceName | None = Field(
+        default=None, description="what the test loads: http (the default), amqp, nats or redis"
+    )
+    amqp: AmqpSurface | None = None
+    nats: NatsSurface | None = None
+    redis: RedisSurface | None = None
 
     _real_numbers = field_validator(
         "rps",
@@ -187,6 +202,13 @@ class TestSpec(WireModel):
     @classmethod
     def _method_upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("surface", mode="before")
+    @classmethod
+    def _known_surface(cls, value: object) -> object:
+        if value is not None and value not in SURFACES:
+            raise ValueError(f"one of {', '.join(SURFACES)}")
+        return value
 
     @field_validator("duration", "step_duration", "window")
     @classmethod
@@ -220,6 +242,7 @@ class TestSpec(WireModel):
     def _fields_fit_type(self) -> TestSpec:
         t = self.type
         self._flow_fits()
+        self._surface_fits()
         if t in _NEEDS_RATE and self.rps is None:
             raise FieldProblem("rps", f"the target requests per second (a {t} test needs rps)")
         if t == "stress" and self.rps is None and self.max_rps is None:
@@ -286,6 +309,39 @@ class TestSpec(WireModel):
                 raise FieldProblem(name, f"no {name} in a flow test (each step has its request and checks)")
         check_flow(self.flow, self.data)
 
+    def _surface_fits(self) -> None:
+        """A broker surface has its block and none of an HTTP test's fields; a block needs its surface."""
+        blocks = {"amqp": self.amqp, "nats": self.nats, "redis": self.redis}
+        for name, block in blocks.items():
+            if block is not None and self.surface != name:
+                raise FieldProblem(
+                    "surface", f"{name} (the test has an {name} block)", repr(self.surface or "http")
+                )
+        if self.surface not in BROKER_SURFACES:
+            return
+        if blocks[self.surface] is None:
+            raise FieldProblem(
+                str(self.surface),
+                f"an {self.surface} block (url, publish and consume) for a test with surface: {self.surface}",
+            )
+        if self.type == "latency":
+            raise FieldProblem("surface", "http in a latency test (it sweeps the payload of one endpoint)")
+        for name, value in (
+            ("endpoint", self.endpoint),
+            ("method", self.method),
+            ("body", self.body),
+            ("expectStatus", self.expect_status),
+            ("flow", self.flow),
+        ):
+            if value is not None:
+                raise FieldProblem(
+                    name, f"no {name} in a test with surface: {self.surface} (its block says what to send)"
+                )
+
+    def surface_block(self) -> SurfaceBlock | None:
+        """The broker block of a test with a broker surface."""
+        return self.amqp or self.nats or self.redis
+
     def _only_for(self, types: tuple[str, ...], **fields: object) -> None:
         for name, value in fields.items():
             if value is not None and self.type not in types:
@@ -295,10 +351,17 @@ class TestSpec(WireModel):
                 )
 
     def label(self) -> str:
+        block = self.surface_block()
+        if self.name is None and block is not None:
+            return f"{self.type} {self.surface} {block.target()}"
         return self.name or f"{self.type} {self.endpoint or ''}".strip()
 
     def flow_endpoint(self) -> str | None:
-        """What a flow test is keyed by where a plain test has its endpoint: ``flow:<name>``."""
+        """What a flow test is keyed by where a plain test has its endpoint: ``flow:<name>``; a broker
+        surface's test by what it publishes to and reads from: ``amqp:notifications.in>notifications.out``."""
+        block = self.surface_block()
+        if block is not None:
+            return f"{self.surface}:{block.target()}"
         return f"flow:{self.name}" if self.flow is not None else None
 
 

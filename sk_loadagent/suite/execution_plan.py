@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from sk_loadagent.errors import InputError
+from sk_loadagent.errors import InputError, InputProblem, TargetNotAllowedError
 from sk_loadagent.models._base import WireModel
 from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.durations import Duration
@@ -149,7 +149,7 @@ def _endpoint(inputs: SuiteInputs, index: int, test: TestSpec) -> str:
 
 
 def _method(inputs: SuiteInputs, test: TestSpec, endpoint: str) -> str | None:
-    if test.flow is not None:
+    if test.flow is not None or test.surface_block() is not None:
         return None
     if test.method:
         return test.method
@@ -160,6 +160,28 @@ def _method(inputs: SuiteInputs, test: TestSpec, endpoint: str) -> str | None:
         if method:
             return method.upper()
     return "POST" if test.body is not None or test.payload_sizes else "GET"
+
+
+def _test_url(base_url: str, endpoint: str, test: TestSpec) -> str:
+    """What the test loads: the service's URL, or a broker surface's broker (shown without its password)."""
+    block = test.surface_block()
+    return mask_url(block.url) if block is not None else base_url + endpoint
+
+
+def _check_broker(source: str, index: int, test: TestSpec, hosts: list[str]) -> None:
+    """A broker surface's URL, like the target: loopback or allow-listed (TargetNotAllowedError, exit 2)."""
+    from sk_loadagent.engine import check_target
+    from sk_loadagent.models.surfaces import BROKER_SCHEMES
+
+    block = test.surface_block()
+    if block is None:
+        return
+    name = str(test.surface)
+    try:
+        check_target(mask_url(block.url), hosts, f"broker ({name})", BROKER_SCHEMES[name])
+    except TargetNotAllowedError as exc:
+        problems = [InputProblem(f"tests[{index}].{name}.url", p.expected, p.got) for p in exc.problems]
+        raise TargetNotAllowedError(source, problems) from None
 
 
 def _checked_proxy(inputs: SuiteInputs, hosts: list[str]) -> str | None:
@@ -322,8 +344,10 @@ def interpret(
         if cli_tls is not None:
             merged_tls = cli_tls.over(merged_tls)
         route: dict[str, Any] = {"tls": merged_tls, **_rooted_data(test, root)}
-        if test.flow is None:
+        plain = test.flow is None and test.surface_block() is None
+        if plain:
             route.update(endpoint=endpoint, method=method)
+        _check_broker(inputs.plan_source, index, test, hosts)
         test = test.model_copy(update=route)
         flags = inputs.flags(module, edition, test.type)
         slo = inputs.sources().limits(
@@ -353,7 +377,7 @@ def interpret(
                 test_type=test.type,
                 endpoint=endpoint,
                 method=method,
-                url=base_url + (endpoint if test.flow is None else ""),
+                url=_test_url(base_url, endpoint if plain else "", test),
                 test=test,
                 profile=profile.describe(),
                 slo_p95_ms=p95,

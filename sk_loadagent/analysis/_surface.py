@@ -1,0 +1,63 @@
+"""A broker surface's figures beside its lag: time-to-ack, depth and message counts (spec cycle 13).
+
+Time-to-ack and depth count over the measured phases only, from the raw samples (exact percentiles); the
+message counts are the whole run's (a message published in warm-up may be answered in the measured phase).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from sk_loadagent.measurements import SurfaceMeasurements
+from sk_loadagent.models.metrics import DepthFigures, SurfaceFigures
+
+from ._quantiles import summary_from_seconds
+from ._run_view import Span
+
+MAX_SERIES = 240
+
+
+def _inside(times: npt.NDArray[np.float64], spans: Sequence[Span]) -> npt.NDArray[np.bool_]:
+    keep = np.zeros(times.shape, dtype=bool)
+    for start, end in spans:
+        keep |= (times >= start) & (times < end)
+    return keep
+
+
+def surface_figures(surface: SurfaceMeasurements, spans: Sequence[Span]) -> SurfaceFigures:
+    keep = _inside(surface.ack_start, spans)
+    acks = surface.ack_latency[keep]
+    counts = surface.counts
+    return SurfaceFigures(
+        kind=surface.kind,
+        target=surface.target,
+        time_to_ack=summary_from_seconds(acks),
+        acks=int(acks.size),
+        published=counts.get("published", 0),
+        received=counts.get("received", 0),
+        dead_letters=counts.get("deadLetters", 0),
+        unmatched=counts.get("unmatched", 0),
+        publish_failed=counts.get("publishFailed", 0),
+        depth=[_depth(name, samples, spans) for name, samples in surface.depth.items()] or None,
+    )
+
+
+def _depth(name: str, samples: list[tuple[float, float]], spans: Sequence[Span]) -> DepthFigures:
+    table = np.asarray(samples, np.float64).reshape(-1, 2)
+    table = table[_inside(table[:, 0], spans)]
+    values = table[:, 1][np.isfinite(table[:, 1])]
+    step = max(1, -(-len(table) // MAX_SERIES))
+    return DepthFigures(
+        name=name,
+        samples=len(table),
+        max=float(values.max()) if values.size else None,
+        mean=round(float(values.mean()), 3) if values.size else None,
+        last=float(values[-1]) if values.size else None,
+        series=[[round(float(t), 3), float(v)] for t, v in table[::step]] or None,
+    )
+
+
+__all__ = ["surface_figures"]

@@ -1,0 +1,194 @@
+"""Surface blocks of a plan test: the brokers a test publishes to and reads its service's output from.
+
+A test with ``surface: amqp`` (or ``nats``, ``redis``) carries a block of the same name. Every block names the
+broker (``url``), what each message carries (``publish``: where to, and a JSON document or a text body that
+may hold references such as ``${uuid}``) and the output the service writes to (``consume``). The agent puts
+a correlation id in each message's properties or headers; a service that copies it to its output message is
+measurable without parsing bodies. An optional ``deadLetter`` output holds the messages the service (or the
+broker) gave up on: a correlated message there fails its call as ``deadLetter``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+
+from sk_loadagent.models._base import FieldProblem, WireModel
+
+SurfaceName = Literal["http", "amqp", "nats", "redis"]
+SURFACES: tuple[str, ...] = ("http", "amqp", "nats", "redis")
+BROKER_SURFACES: tuple[str, ...] = ("amqp", "nats", "redis")
+CORRELATION_HEADER = "x-correlation-id"  # NATS headers and Redis stream fields (AMQP: correlation_id)
+BROKER_SCHEMES: dict[str, tuple[str, ...]] = {
+    "amqp": ("amqp", "amqps"),
+    "nats": ("nats", "tls"),
+    "redis": ("redis", "rediss"),
+}
+_EXAMPLES = {
+    "amqp": "amqp://guest:guest@127.0.0.1:5672/",
+    "nats": "nats://127.0.0.1:4222",
+    "redis": "redis://127.0.0.1:6379/0",
+}
+
+
+def broker_url_problem(surface: str, value: str) -> str | None:
+    """What is wrong with a broker URL for ``surface`` (None when it is fine)."""
+    parts = urlsplit(value)
+    schemes = BROKER_SCHEMES[surface]
+    if parts.scheme not in schemes or not parts.hostname:
+        shown = " or ".join(f"{s}://" for s in schemes)
+        return f"a {shown} URL with a host, such as {_EXAMPLES[surface]}"
+    return None
+
+
+class MessageBody(WireModel):
+    """What one message carries: a JSON document or a text body (either may hold references)."""
+
+    json_body: Any = Field(default=None, alias="json")
+    body: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_body(self) -> MessageBody:
+        if self.json_body is not None and self.body is not None:
+            raise FieldProblem("body", "either json or body, not both")
+        return self
+
+    def template(self) -> dict[str, Any]:
+        """The parts a call renders per message (references filled in by the flow machinery)."""
+        out: dict[str, Any] = {"headers": dict(self.headers)}
+        if self.json_body is not None:
+            out["json"] = self.json_body
+        else:
+            out["body"] = self.body or ""
+        return out
+
+
+class _Broker(WireModel):
+    url: str = Field(min_length=1)
+
+    def target(self) -> str:
+        raise NotImplementedError
+
+
+class AmqpPublish(MessageBody):
+    exchange: str = ""
+    routing_key: str = Field(min_length=1, description="the queue's name when exchange is the default ''")
+
+
+class AmqpQueue(WireModel):
+    queue: str = Field(min_length=1)
+
+
+class AmqpSurface(_Broker):
+    """RabbitMQ: publish with confirms; read ``consume.queue``; depth by passive declare of ``depth``."""
+
+    publish: AmqpPublish
+    consume: AmqpQueue
+    dead_letter: AmqpQueue | None = None
+    depth: list[str] | None = Field(
+        default=None,
+        description="queues whose depth is sampled (default: the published queue when exchange is '', and "
+        "consume.queue)",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        problem = broker_url_problem("amqp", value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    def target(self) -> str:
+        where = self.publish.routing_key if not self.publish.exchange else self.publish.exchange
+        return f"{where}>{self.consume.queue}"
+
+    def depth_queues(self) -> list[str]:
+        if self.depth is not None:
+            return list(self.depth)
+        queues = [self.publish.routing_key] if not self.publish.exchange else []
+        return [*queues, self.consume.queue]
+
+
+class NatsSubject(WireModel):
+    subject: str = Field(min_length=1)
+
+
+class NatsPublish(MessageBody):
+    subject: str = Field(min_length=1)
+
+
+class JetStreamSpec(WireModel):
+    stream: str = Field(min_length=1)
+    consumer: str | None = Field(default=None, min_length=1)
+
+
+class NatsSurface(_Broker):
+    """NATS: core publish, or JetStream publish with its ack when ``jetstream`` names the stream."""
+
+    publish: NatsPublish
+    consume: NatsSubject
+    jetstream: JetStreamSpec | None = None
+    dead_letter: NatsSubject | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        problem = broker_url_problem("nats", value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    def target(self) -> str:
+        return f"{self.publish.subject}>{self.consume.subject}"
+
+
+class RedisStream(WireModel):
+    stream: str = Field(min_length=1)
+
+
+class RedisPublish(MessageBody):
+    stream: str = Field(min_length=1)
+    maxlen: int | None = Field(default=None, ge=1, description="XADD MAXLEN ~ (approximate trimming)")
+
+
+class RedisSurface(_Broker):
+    """Redis Streams: XADD to ``publish.stream``, read ``consume.stream``; depth by XLEN (and XPENDING of
+    ``group``, the service's consumer group)."""
+
+    publish: RedisPublish
+    consume: RedisStream
+    group: str | None = Field(default=None, min_length=1)
+    dead_letter: RedisStream | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        problem = broker_url_problem("redis", value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    def target(self) -> str:
+        return f"{self.publish.stream}>{self.consume.stream}"
+
+
+SurfaceBlock = AmqpSurface | NatsSurface | RedisSurface
+
+__all__ = [
+    "BROKER_SCHEMES",
+    "BROKER_SURFACES",
+    "CORRELATION_HEADER",
+    "SURFACES",
+    "AmqpSurface",
+    "JetStreamSpec",
+    "MessageBody",
+    "NatsSurface",
+    "RedisSurface",
+    "SurfaceBlock",
+    "SurfaceName",
+    "broker_url_problem",
+]
