@@ -174,18 +174,18 @@ class StepMeasurements:
 
 @dataclass
 class SurfaceMeasurements:
-    """What a broker surface measured beside its calls (whose latency is the end-to-end lag).
+    """What a surface measured beside its calls (whose latency is the end-to-end lag or the round trip).
 
-    ``ack_start`` (seconds from t0, when the publish was sent) and ``ack_latency`` (seconds to the broker's
-    confirm) are parallel; ``depth`` maps a queue or stream to its (seconds from t0, depth) samples;
-    ``counts`` holds ``published``, ``received`` (correlated outputs), ``deadLetters``, ``unmatched``
-    (outputs matching no call in flight: late after a timeout, or another producer's) and ``publishFailed``.
+    ``timings`` maps a figure (``timeToAck``: publish to the broker's acknowledgement; ``connectTime``: a
+    WebSocket's opening handshake; ``pushLatency``: a pushed message's publish-side timestamp to its receipt)
+    to parallel arrays: when it began (seconds from t0) and how long it took (seconds). ``depth`` maps a
+    queue or stream to its (seconds from t0, depth) samples; ``counts`` holds the surface's message and
+    connection counts (``published``, ``received``, ``deadLetters``, ``unmatched``, ``connects``, ...).
     """
 
     kind: str
     target: str
-    ack_start: npt.NDArray[np.float64]
-    ack_latency: npt.NDArray[np.float64]
+    timings: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] = field(default_factory=dict)
     depth: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
 

@@ -175,3 +175,57 @@ def in_thread(echo: Any) -> Iterator[Any]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
         loop.close()
+
+
+class WebSocketEcho:
+    """A WebSocket server on an ephemeral loopback port: echoes each message after ``delay`` (one holding
+    ``drop`` gets no answer), closes a session after ``close_after`` messages, and after a
+    ``{"op": "subscribe"}`` pushes ``{"ts": <epoch ms>}`` every 20 ms."""
+
+    def __init__(self, delay: float = 0.0, close_after: int | None = None) -> None:
+        self.delay = delay
+        self.close_after = close_after
+        self.sessions = 0
+        self._server: Any = None
+        self.url = ""
+
+    async def __aenter__(self) -> WebSocketEcho:
+        from websockets.asyncio.server import serve
+
+        async def session(ws: Any) -> None:
+            self.sessions += 1
+            pushing: asyncio.Task[None] | None = None
+            count = 0
+            try:
+                async for message in ws:
+                    if '"subscribe"' in message:
+                        pushing = asyncio.get_running_loop().create_task(self._push(ws))
+                        continue
+                    count += 1
+                    if "drop" not in message:
+                        if self.delay:
+                            await asyncio.sleep(self.delay)
+                        await ws.send(message)
+                    if self.close_after is not None and count >= self.close_after:
+                        await ws.close()
+                        return
+            finally:
+                if pushing is not None:
+                    pushing.cancel()
+
+        self._server = await serve(session, "127.0.0.1", 0, compression=None)
+        port = next(iter(self._server.sockets)).getsockname()[1]
+        self.url = f"ws://127.0.0.1:{port}"
+        return self
+
+    async def _push(self, ws: Any) -> None:
+        import json
+        import time
+
+        while True:
+            await asyncio.sleep(0.02)
+            await ws.send(json.dumps({"ts": time.time() * 1000 - 5}))  # published 5 ms ago
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._server.close()
+        await self._server.wait_closed()

@@ -27,13 +27,39 @@ def _inside(times: npt.NDArray[np.float64], spans: Sequence[Span]) -> npt.NDArra
     return keep
 
 
+def _timing(surface: SurfaceMeasurements, name: str, spans: Sequence[Span]) -> npt.NDArray[np.float64]:
+    """The samples of one timing that began in the measured phases."""
+    found = surface.timings.get(name)
+    if found is None:
+        return np.empty(0, np.float64)
+    start, value = found
+    return value[_inside(start, spans)]
+
+
 def surface_figures(surface: SurfaceMeasurements, spans: Sequence[Span]) -> SurfaceFigures:
-    keep = _inside(surface.ack_start, spans)
-    acks = surface.ack_latency[keep]
     counts = surface.counts
+    if surface.kind == "websocket":
+        connects = _timing(surface, "connectTime", spans)
+        pushes = _timing(surface, "pushLatency", spans)
+        return SurfaceFigures(
+            kind=surface.kind,
+            target=surface.target,
+            lag_from="intended-send",
+            connect_time=summary_from_seconds(connects),
+            connects=counts.get("connects", 0),
+            reconnects=counts.get("reconnects", 0),
+            closed_by_peer=counts.get("closedByPeer", 0),
+            connect_failures=counts.get("connectFailures", 0),
+            lost=counts.get("lost", 0),
+            push_latency=summary_from_seconds(pushes),
+            pushes=counts.get("pushes", 0),
+            unmatched=counts.get("unmatched", 0),
+        )
+    acks = _timing(surface, "timeToAck", spans)
     return SurfaceFigures(
         kind=surface.kind,
         target=surface.target,
+        lag_from="intended-publish",
         time_to_ack=summary_from_seconds(acks),
         acks=int(acks.size),
         published=counts.get("published", 0),

@@ -42,6 +42,7 @@ from sk_loadagent.models.durations import format_duration
 from sk_loadagent.models.flow import StepSpec, referenced_columns
 from sk_loadagent.models.loading import problems_from, read_text
 from sk_loadagent.models.plan import TestSpec, TlsOptions, check_base_url, check_endpoint
+from sk_loadagent.models.surfaces import WebSocketSurface
 from sk_loadagent.secrets import mask_url, register
 
 DEFAULT_TIMEOUT = 10.0
@@ -120,7 +121,7 @@ def build_profile(
     if basic is not None and not any(k.lower() == "authorization" for k in {**defaults, **test.headers}):
         defaults["Authorization"] = basic
     body, merged_headers = _body_and_headers(ctx, defaults)
-    flow = _flow(ctx, shape, merged_headers, caps) if test.flow is not None else _surface_flow(ctx)
+    flow = _flow(ctx, shape, merged_headers, caps) if test.flow is not None else _surface_flow(ctx, base)
     chosen = (
         None
         if flow is not None
@@ -199,14 +200,18 @@ def _flow(ctx: _Context, shape: _Shape, headers: dict[str, str], caps: Caps) -> 
     return plan
 
 
-def _surface_flow(ctx: _Context) -> FlowPlan | None:
-    """A broker surface's test as a flow of one step (a message each), its library checked installed and
-    its message's references checked (``${uuid}``, ``${iteration}``, ``${vu}`` and ``${env:NAME}``)."""
+def _surface_flow(ctx: _Context, base_url: str) -> FlowPlan | None:
+    """A built-in surface's test as a flow of one step (a message each), its library checked installed and
+    its message's references checked (``${uuid}``, ``${iteration}``, ``${vu}`` and ``${env:NAME}``); a
+    WebSocket block without a URL gets the base URL's host."""
     test = ctx.test
     block = test.surface_block()
     if block is None:
         return None
     name = str(test.surface)
+    if isinstance(block, WebSocketSurface):
+        block = block.resolved(base_url)
+    assert block.url is not None
     password = urlsplit(block.url).password
     if password:
         register([password])  # masked in every artifact, like a base URL's
@@ -218,13 +223,13 @@ def _surface_flow(ctx: _Context) -> FlowPlan | None:
         name=name,
         request=None,
         surface=name,
-        params=block.publish.template(),
+        params=block.send.template() if isinstance(block, WebSocketSurface) else block.publish.template(),
         extract=None,
         check=None,
         think_time=None,
         on_fail="stop",
     )
-    where = f"{name}.publish"
+    where = f"{name}.send" if isinstance(block, WebSocketSurface) else f"{name}.publish"
     try:
         references = step.references()
     except FieldProblem as exc:

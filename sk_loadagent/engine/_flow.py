@@ -27,7 +27,7 @@ from sk_loadagent.engine.clients.base import Call, Reply, load_client
 from sk_loadagent.engine.result import Outcome
 from sk_loadagent.models.flow import CheckSpec, ExtractSpec, Ref, StepSpec, parse_template
 from sk_loadagent.models.jsonpath import MISSING, JsonPath, compile_json_path
-from sk_loadagent.models.surfaces import BROKER_SURFACES, SurfaceBlock
+from sk_loadagent.models.surfaces import BUILT_IN_SURFACES, SurfaceBlock
 from sk_loadagent.secrets import register
 
 HTTP = "http"
@@ -473,7 +473,7 @@ def compile_flow(plan: FlowPlan, *, worker: int = 0) -> CompiledFlow:
                     f"no {ref.name} in the environment",
                 )
         steps.append(_compile_step(index, spec, plan.headers, columns))
-        if spec.surface in BROKER_SURFACES:
+        if spec.surface in BUILT_IN_SURFACES:
             continue  # the worker's hub makes its clients (engine.clients._surfaces)
         if spec.surface is not None and spec.surface not in surfaces:
             try:

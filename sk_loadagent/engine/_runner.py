@@ -100,7 +100,9 @@ async def run_load(
     broker = profile.flow.surface if profile.flow is not None else None
     if broker is not None:
         name = surface_name(broker)
-        check_target(mask_url(broker.url), options.allow_hosts, f"broker ({name})", BROKER_SCHEMES[name])
+        assert broker.url is not None  # build_profile resolves a WebSocket block's URL
+        role = f"{'endpoint' if name == 'websocket' else 'broker'} ({name})"
+        check_target(mask_url(broker.url), options.allow_hosts, role, BROKER_SCHEMES[name])
     transport = choose_transport(profile, options)
     if broker is not None:
         await _probe_broker(profile, broker)
@@ -213,10 +215,10 @@ async def _probe_broker(profile: LoadProfile, broker: SurfaceBlock) -> None:
     """Connect to the broker once before the worker starts: refused or silent is an unreachable target (3),
     a queue or stream the test reads that is not there is bad input (2)."""
     name = surface_name(broker)
-    shown = mask_url(broker.url)
+    shown = mask_url(broker.url or "")
     wait = min(profile.timeout, PREFLIGHT_TIMEOUT)
     try:
-        await asyncio.wait_for(probe(broker, wait), timeout=wait + 1.0)
+        await asyncio.wait_for(probe(broker, wait, profile.tls), timeout=wait + 1.0)
     except LookupError as exc:
         field, missing = exc.args
         raise InputError.single(
@@ -227,7 +229,8 @@ async def _probe_broker(profile: LoadProfile, broker: SurfaceBlock) -> None:
         ) from None
     except (ConnectionError, TimeoutError, OSError) as exc:
         reason = str(exc) or "no answer"
-        raise TargetUnreachableError(f"broker {shown} ({name}): cannot connect ({reason})") from None
+        what = "endpoint" if name == "websocket" else "broker"
+        raise TargetUnreachableError(f"{what} {shown} ({name}): cannot connect ({reason})") from None
 
 
 async def _preflight(profile: LoadProfile) -> None:

@@ -76,8 +76,10 @@ def check_target(
         return
     shown = f"[{host}]" if ":" in host else host
     how = f"to load a non-loopback host, list it under allowHosts in the plan or pass --allow-host {shown}"
-    if role.startswith("broker"):
-        how = f"to load a non-loopback broker, list it under allowHosts or pass --allow-host {shown}"
+    if role.startswith(("broker", "endpoint")):
+        how = (
+            f"to load a non-loopback {role.split()[0]}, list it under allowHosts or pass --allow-host {shown}"
+        )
     elif role != "target":
         how = f"to send load through a non-loopback {role}, list it under allowHosts or --allow-host {shown}"
     raise TargetNotAllowedError(f"{role} {url}", [InputProblem("host", _EXPECTED, f"{host}; {how}")])

@@ -37,9 +37,8 @@ from sk_loadagent.engine._step_recorder import StepRecorder
 from sk_loadagent.engine._transports.base import Binding, Transport
 from sk_loadagent.engine._transports.fast import FastTransport
 from sk_loadagent.engine._transports.httpx import HttpxTransport
-from sk_loadagent.engine.clients._broker import BrokerHub
 from sk_loadagent.engine.clients._http import HttpClients
-from sk_loadagent.engine.clients._surfaces import open_hub, surface_name
+from sk_loadagent.engine.clients._surfaces import SurfaceHub, open_hub, surface_name
 from sk_loadagent.engine.result import Outcome
 from sk_loadagent.histogram import LatencyHistogram
 from sk_loadagent.measurements import SurfaceMeasurements
@@ -129,7 +128,7 @@ class _Run:
         self.spec = spec
         self.phases = profile.phases
         self.steps: StepRecorder | None = None
-        self.hub: BrokerHub | None = None
+        self.hub: SurfaceHub | None = None
         self.transport: Transport | HttpClients
         self.driver: OpenLoop | ClosedLoop | FlowDriver
         if profile.flow is not None:
@@ -223,7 +222,7 @@ class _Run:
         makers: dict[str, Callable[[], Any]] = dict(flow.surfaces)
         makers["http"] = http.new
         if profile.flow.surface is not None:
-            self.hub = open_hub(profile.flow.surface, profile.timeout)
+            self.hub = open_hub(profile.flow.surface, profile.timeout, profile.tls)
             makers[surface_name(profile.flow.surface)] = self.hub.new
         common = {
             "loop": loop,
@@ -381,7 +380,7 @@ async def run_share(spec: WorkerSpec, link: Link) -> WorkerOutput:
         if run.steps is not None:
             run.steps.t0 = t0
         if run.hub is not None:
-            run.hub.t0 = t0
+            run.hub.stats.t0 = t0  # type: ignore[attr-defined]
         supervisor = _Supervisor(run, link, t0)
         run.driver.start(t0)
         await supervisor.supervise()

@@ -326,25 +326,42 @@ class DepthFigures(WireModel):
 
 
 class SurfaceFigures(WireModel):
-    """A broker surface's own figures (cycle 13): the test's latency is the end-to-end processing lag, from
-    each message's intended publish time to the correlated output message; beside it, over the measured
-    phases, time-to-ack, depth and the message counts."""
+    """A surface's own figures (cycle 13), over the measured phases. The test's latency is the end-to-end
+    processing lag (brokers: intended publish to the correlated output message) or the round trip (WebSocket:
+    intended send to the correlated reply); beside it the figures of its kind (counts over the whole run)."""
 
-    kind: str = Field(description="amqp, nats or redis")
-    target: str = Field(description="what was published to and read from: notifications.in>notifications.out")
-    lag_from: str = Field(default="intended-publish", description="where the latency (the lag) is timed from")
+    kind: str = Field(description="websocket, amqp, nats or redis")
+    target: str = Field(description="notifications.in>notifications.out, or the WebSocket path")
+    lag_from: str = Field(description="where the latency is timed from: intended-publish or intended-send")
+    # brokers
     time_to_ack: LatencySummary | None = Field(
         default=None, description="publish to the broker's ack (confirm, JetStream ack, XADD reply)"
     )
-    acks: int = 0
-    published: int = 0
-    received: int = Field(default=0, description="correlated output messages")
-    dead_letters: int = Field(default=0, description="messages on the dead-letter output (each an error)")
-    unmatched: int = Field(
-        default=0, description="outputs matching no call in flight: late after its timeout, or foreign"
+    acks: int | None = None
+    published: int | None = None
+    received: int | None = Field(default=None, description="correlated output messages")
+    dead_letters: int | None = Field(
+        default=None, description="messages on the dead-letter output (each an error)"
     )
-    publish_failed: int = 0
+    publish_failed: int | None = None
     depth: list[DepthFigures] | None = None
+    # WebSocket
+    connect_time: LatencySummary | None = Field(default=None, description="TCP, TLS and opening handshake")
+    connects: int | None = Field(default=None, description="sessions opened (churn included)")
+    reconnects: int | None = Field(default=None, description="sessions opened to replace one that broke")
+    closed_by_peer: int | None = None
+    connect_failures: int | None = None
+    lost: int | None = Field(
+        default=None, description="messages without their reply (timed out or cut at the end)"
+    )
+    push_latency: LatencySummary | None = Field(
+        default=None, description="a pushed message's publish-side timestamp to its receipt"
+    )
+    pushes: int | None = None
+    # both
+    unmatched: int | None = Field(
+        default=None, description="messages answering no call in flight: late after its timeout, or foreign"
+    )
 
 
 class RetryInfo(WireModel):

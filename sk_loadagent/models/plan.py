@@ -13,13 +13,14 @@ from sk_loadagent.models._base import FieldProblem, WireModel
 from sk_loadagent.models.durations import Duration
 from sk_loadagent.models.flow import DataSpec, StepSpec, check_flow
 from sk_loadagent.models.surfaces import (
-    BROKER_SURFACES,
+    BUILT_IN_SURFACES,
     SURFACES,
     AmqpSurface,
     NatsSurface,
     RedisSurface,
     SurfaceBlock,
     SurfaceName,
+    WebSocketSurface,
 )
 
 TestType = Literal["load", "spike", "soak", "stress", "concurrency", "latency", "custom"]
@@ -175,8 +176,9 @@ class TestSpec(WireModel):
     flow: list[StepSpec] | None = Field(default=None, description="the steps of a flow test, in order")
     data: DataSpec | None = Field(default=None, description="rows a flow reads with ${data.col}")
     surface: SurfaceName | None = Field(
-        default=None, description="what the test loads: http (the default), amqp, nats or redis"
+        default=None, description="what the test loads: http (the default), websocket, amqp, nats or redis"
     )
+    websocket: WebSocketSurface | None = None
     amqp: AmqpSurface | None = None
     nats: NatsSurface | None = None
     redis: RedisSurface | None = None
@@ -311,18 +313,21 @@ class TestSpec(WireModel):
 
     def _surface_fits(self) -> None:
         """A broker surface has its block and none of an HTTP test's fields; a block needs its surface."""
-        blocks = {"amqp": self.amqp, "nats": self.nats, "redis": self.redis}
+        blocks = {"websocket": self.websocket, "amqp": self.amqp, "nats": self.nats, "redis": self.redis}
         for name, block in blocks.items():
             if block is not None and self.surface != name:
+                article = "a" if name == "websocket" else "an"
                 raise FieldProblem(
-                    "surface", f"{name} (the test has an {name} block)", repr(self.surface or "http")
+                    "surface", f"{name} (the test has {article} {name} block)", repr(self.surface or "http")
                 )
-        if self.surface not in BROKER_SURFACES:
+        if self.surface not in BUILT_IN_SURFACES:
             return
         if blocks[self.surface] is None:
+            parts = "path, send and correlate" if self.surface == "websocket" else "url, publish and consume"
+            article = "a" if self.surface == "websocket" else "an"
             raise FieldProblem(
                 str(self.surface),
-                f"an {self.surface} block (url, publish and consume) for a test with surface: {self.surface}",
+                f"{article} {self.surface} block ({parts}) for a test with surface: {self.surface}",
             )
         if self.type == "latency":
             raise FieldProblem("surface", "http in a latency test (it sweeps the payload of one endpoint)")
@@ -339,8 +344,8 @@ class TestSpec(WireModel):
                 )
 
     def surface_block(self) -> SurfaceBlock | None:
-        """The broker block of a test with a broker surface."""
-        return self.amqp or self.nats or self.redis
+        """The block of a test with a built-in surface other than http."""
+        return self.websocket or self.amqp or self.nats or self.redis
 
     def _only_for(self, types: tuple[str, ...], **fields: object) -> None:
         for name, value in fields.items():

@@ -1,4 +1,5 @@
-"""Surface blocks of a plan test: the brokers a test publishes to and reads its service's output from.
+"""Surface blocks of a plan test: the brokers a test publishes to and reads its service's output from, and
+the WebSocket endpoint a test holds sessions on.
 
 A test with ``surface: amqp`` (or ``nats``, ``redis``) carries a block of the same name. Every block names the
 broker (``url``), what each message carries (``publish``: where to, and a JSON document or a text body that
@@ -17,19 +18,22 @@ from pydantic import Field, field_validator, model_validator
 
 from sk_loadagent.models._base import FieldProblem, WireModel
 
-SurfaceName = Literal["http", "amqp", "nats", "redis"]
-SURFACES: tuple[str, ...] = ("http", "amqp", "nats", "redis")
+SurfaceName = Literal["http", "websocket", "amqp", "nats", "redis"]
+SURFACES: tuple[str, ...] = ("http", "websocket", "amqp", "nats", "redis")
 BROKER_SURFACES: tuple[str, ...] = ("amqp", "nats", "redis")
+BUILT_IN_SURFACES: tuple[str, ...] = ("websocket", *BROKER_SURFACES)  # each with a block of its name
 CORRELATION_HEADER = "x-correlation-id"  # NATS headers and Redis stream fields (AMQP: correlation_id)
 BROKER_SCHEMES: dict[str, tuple[str, ...]] = {
     "amqp": ("amqp", "amqps"),
     "nats": ("nats", "tls"),
     "redis": ("redis", "rediss"),
+    "websocket": ("ws", "wss"),
 }
 _EXAMPLES = {
     "amqp": "amqp://guest:guest@127.0.0.1:5672/",
     "nats": "nats://127.0.0.1:4222",
     "redis": "redis://127.0.0.1:6379/0",
+    "websocket": "ws://127.0.0.1:8080/ws",
 }
 
 
@@ -39,7 +43,8 @@ def broker_url_problem(surface: str, value: str) -> str | None:
     schemes = BROKER_SCHEMES[surface]
     if parts.scheme not in schemes or not parts.hostname:
         shown = " or ".join(f"{s}://" for s in schemes)
-        return f"a {shown} URL with a host, such as {_EXAMPLES[surface]}"
+        article = "an" if surface == "amqp" else "a"
+        return f"{article} {shown} URL with a host, such as {_EXAMPLES[surface]}"
     return None
 
 
@@ -176,11 +181,92 @@ class RedisSurface(_Broker):
         return f"{self.publish.stream}>{self.consume.stream}"
 
 
-SurfaceBlock = AmqpSurface | NatsSurface | RedisSurface
+class WebSocketSubscribe(WireModel):
+    """Pushed messages: ``send`` once when a session opens; ``timestamp`` the JSONPath of a publish-side
+    time (epoch seconds, or milliseconds when above 1e11) in each pushed message."""
+
+    send: MessageBody | None = None
+    timestamp: str | None = Field(default=None, min_length=1)
+
+    @field_validator("timestamp")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        return _json_path(value)
+
+
+def _json_path(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from sk_loadagent.models.jsonpath import compile_json_path
+
+    try:
+        compile_json_path(value)
+    except ValueError as exc:
+        raise ValueError(f"a JSONPath such as $.id ({exc})") from None
+    return value
+
+
+class WebSocketSurface(WireModel):
+    """WebSocket sessions: each call sends ``send`` and waits for the reply whose ``correlate`` value (a
+    JSONPath, read in the sent and the received message) is the one it sent."""
+
+    url: str | None = Field(
+        default=None,
+        min_length=1,
+        description="ws:// or wss:// (default: the baseUrl as ws(s):// + path)",
+    )
+    path: str = "/"
+    headers: dict[str, str] = Field(default_factory=dict)
+    send: MessageBody
+    correlate: str | None = Field(
+        default=None,
+        description="JSONPath of the id in the sent and the reply message (none: the next one)",
+    )
+    subscribe: WebSocketSubscribe | None = None
+    messages_per_connection: int | None = Field(
+        default=None, ge=1, description="churn: a session reconnects after this many messages"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        problem = broker_url_problem("websocket", value) if value is not None else None
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _path_ok(cls, value: str) -> str:
+        from sk_loadagent.models.plan import check_endpoint
+
+        return check_endpoint(value)
+
+    @field_validator("correlate")
+    @classmethod
+    def _correlate(cls, value: str | None) -> str | None:
+        return _json_path(value)
+
+    def target(self) -> str:
+        return self.path if self.url is None else urlsplit(self.url).path or "/"
+
+    def resolved(self, base_url: str) -> WebSocketSurface:
+        """This block with its URL: the given one, else the base URL's host as ws(s):// with ``path``."""
+        if self.url is not None:
+            return self
+        parts = urlsplit(base_url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        return self.model_copy(
+            update={"url": f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}{self.path}"}
+        )
+
+
+SurfaceBlock = AmqpSurface | NatsSurface | RedisSurface | WebSocketSurface
 
 __all__ = [
     "BROKER_SCHEMES",
     "BROKER_SURFACES",
+    "BUILT_IN_SURFACES",
     "CORRELATION_HEADER",
     "SURFACES",
     "AmqpSurface",
@@ -190,5 +276,7 @@ __all__ = [
     "RedisSurface",
     "SurfaceBlock",
     "SurfaceName",
+    "WebSocketSubscribe",
+    "WebSocketSurface",
     "broker_url_problem",
 ]

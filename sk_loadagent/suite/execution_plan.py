@@ -20,6 +20,7 @@ from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.durations import Duration
 from sk_loadagent.models.flow import referenced_env
 from sk_loadagent.models.plan import TestSpec, TestSuitePlan, TlsOptions, check_base_url, proxy_url_problem
+from sk_loadagent.models.surfaces import WebSocketSurface
 from sk_loadagent.secrets import mask_url, register, secret_header_names, url_credentials
 from sk_loadagent.suite.editions import EditionSchedule, scale_rates, schedule_for_edition
 from sk_loadagent.suite.inputs import SuiteInputs
@@ -163,9 +164,11 @@ def _method(inputs: SuiteInputs, test: TestSpec, endpoint: str) -> str | None:
 
 
 def _test_url(base_url: str, endpoint: str, test: TestSpec) -> str:
-    """What the test loads: the service's URL, or a broker surface's broker (shown without its password)."""
+    """What the test loads: the service's URL, or a surface's broker or WebSocket URL (no password)."""
     block = test.surface_block()
-    return mask_url(block.url) if block is not None else base_url + endpoint
+    if isinstance(block, WebSocketSurface):
+        block = block.resolved(base_url)
+    return mask_url(block.url or "") if block is not None else base_url + endpoint
 
 
 def _check_broker(source: str, index: int, test: TestSpec, hosts: list[str]) -> None:
@@ -174,11 +177,12 @@ def _check_broker(source: str, index: int, test: TestSpec, hosts: list[str]) -> 
     from sk_loadagent.models.surfaces import BROKER_SCHEMES
 
     block = test.surface_block()
-    if block is None:
+    if block is None or block.url is None:  # a WebSocket block without a URL goes to the checked base URL
         return
     name = str(test.surface)
+    role = f"{'endpoint' if name == 'websocket' else 'broker'} ({name})"
     try:
-        check_target(mask_url(block.url), hosts, f"broker ({name})", BROKER_SCHEMES[name])
+        check_target(mask_url(block.url), hosts, role, BROKER_SCHEMES[name])
     except TargetNotAllowedError as exc:
         problems = [InputProblem(f"tests[{index}].{name}.url", p.expected, p.got) for p in exc.problems]
         raise TargetNotAllowedError(source, problems) from None

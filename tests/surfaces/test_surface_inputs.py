@@ -43,11 +43,44 @@ def _amqp(key: str, value: object) -> Edit:
     return lambda t: t["amqp"].__setitem__(key, value)
 
 
+def _websocket(block: dict[str, Any]) -> Edit:
+    def edit(test: dict[str, Any]) -> None:
+        test.pop("amqp")
+        test.update(surface="websocket", websocket=block, type="concurrency", vus=2)
+        test.pop("rps")
+
+    return edit
+
+
+SEND = {"json": {"op": "ping", "id": "${uuid}"}}
 CASES: list[tuple[str, Edit, str]] = [
+    (
+        "a correlation path that does not parse",
+        _websocket({"path": "/ws", "send": SEND, "correlate": "$.id["}),
+        "tests[0].websocket.correlate: expected a JSONPath such as $.id (unbalanced brackets, line 1, "
+        "column 5), got '$.id['",
+    ),
+    (
+        "a push timestamp path that does not parse",
+        _websocket({"path": "/ws", "send": SEND, "subscribe": {"timestamp": "ts"}}),
+        "tests[0].websocket.subscribe.timestamp: expected a JSONPath such as $.id (a JSONPath starting "
+        "with $), got 'ts'",
+    ),
+    (
+        "a WebSocket URL of another scheme",
+        _websocket({"url": "http://127.0.0.1/ws", "send": SEND}),
+        "tests[0].websocket.url: expected a ws:// or wss:// URL with a host, such as ws://127.0.0.1:8080/ws, "
+        "got 'http://127.0.0.1/ws'",
+    ),
+    (
+        "a WebSocket test without its message",
+        _websocket({"path": "/ws"}),
+        "tests[0].websocket.send: expected a value (this field is required)",
+    ),
     (
         "an unknown surface",
         lambda t: t.__setitem__("surface", "kafka"),
-        "tests[0].surface: expected one of http, amqp, nats, redis, got 'kafka'",
+        "tests[0].surface: expected one of http, websocket, amqp, nats, redis, got 'kafka'",
     ),
     (
         "a broker surface without its block",
@@ -72,7 +105,7 @@ CASES: list[tuple[str, Edit, str]] = [
     (
         "a broker URL of another scheme",
         _amqp("url", "http://127.0.0.1:5672/"),
-        "tests[0].amqp.url: expected a amqp:// or amqps:// URL with a host, such as "
+        "tests[0].amqp.url: expected an amqp:// or amqps:// URL with a host, such as "
         "amqp://guest:guest@127.0.0.1:5672/, got 'http://127.0.0.1:5672/'",
     ),
     (
@@ -170,3 +203,14 @@ def test_a_queue_not_on_the_broker_exits_2_and_stores_nothing(
     )
     with open_store(tmp_path / "memory.sqlite") as store:
         assert store.keys() == []
+
+
+def test_a_websocket_url_outside_loopback_needs_allow_listing(tmp_path: Path) -> None:
+    path = _written(tmp_path, _websocket({"url": "wss://feed.example.test/ws", "send": SEND}))
+    with pytest.raises(TargetNotAllowedError) as caught:
+        interpret(load_inputs(path), target_url="http://127.0.0.1:9")
+    assert str(caught.value) == (
+        f"{path}: tests[0].websocket.url: expected a loopback host (127.0.0.1, ::1, localhost), got "
+        "feed.example.test; to load a non-loopback endpoint, list it under allowHosts or pass --allow-host "
+        "feed.example.test"
+    )

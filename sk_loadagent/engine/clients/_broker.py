@@ -32,8 +32,48 @@ from sk_loadagent.measurements import SurfaceMeasurements
 
 DEPTH_EVERY = 0.5
 DEPTH_TIMEOUT = 2.0
-MAX_ACK_SAMPLES = 2_000_000  # ~32 MB; past it time-to-ack keeps the first ones and says so
+MAX_TIMINGS = 2_000_000  # per figure, ~32 MB; past it a figure keeps its first samples and says so
 _perf_counter = time.perf_counter
+
+
+class SurfaceStats:
+    """A surface's own measurements in one worker: timings, depth samples, counts and notes."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.t0 = 0.0
+        self.counts: Counter[str] = Counter()
+        self.notes: list[str] = []
+        self._timings: dict[str, tuple[list[float], list[float]]] = {}
+        self._depth: dict[str, list[tuple[float, float]]] = {}
+
+    def timed(self, name: str, began: float, seconds: float) -> None:
+        """One sample of figure ``name``: began at ``began`` (perf_counter), took ``seconds``."""
+        starts, values = self._timings.setdefault(name, ([], []))
+        if len(starts) < MAX_TIMINGS:
+            starts.append(began - self.t0)
+            values.append(seconds)
+        elif len(starts) == MAX_TIMINGS:
+            starts.append(np.nan)  # a marker: the note is written once
+            values.append(np.nan)
+            self.notes.append(f"{self.kind}: {name} kept its first {MAX_TIMINGS:,} samples")
+
+    def depth(self, at: float, name: str, value: float) -> None:
+        self._depth.setdefault(name, []).append((at - self.t0, value))
+
+    def measurements(self, target: str) -> SurfaceMeasurements:
+        timings = {}
+        for name, (starts, values) in self._timings.items():
+            start, value = np.asarray(starts, np.float64), np.asarray(values, np.float64)
+            keep = ~np.isnan(start)
+            timings[name] = (start[keep], value[keep])
+        return SurfaceMeasurements(
+            kind=self.kind,
+            target=target,
+            timings=timings,
+            depth={k: list(v) for k, v in self._depth.items()},
+            counts=dict(self.counts),
+        )
 
 
 def message_bytes(params: dict[str, Any]) -> bytes:
@@ -51,14 +91,11 @@ class BrokerHub:
     def __init__(self, block: Any, timeout: float) -> None:
         self.block = block
         self.timeout = timeout
-        self.t0 = 0.0
+        self.stats = SurfaceStats(self.kind)
+        self.counts = self.stats.counts
+        self.notes = self.stats.notes
         self.pending: dict[str, asyncio.Future[Reply]] = {}
-        self.counts: Counter[str] = Counter()
-        self.notes: list[str] = []
         self.failure: str | None = None  # why the broker cannot be used (calls fail with connectRefused)
-        self._ack_start: list[float] = []
-        self._ack_latency: list[float] = []
-        self._depth: dict[str, list[tuple[float, float]]] = {}
         self._sampler: asyncio.Task[None] | None = None
 
     # -- to be provided by a broker --------------------------------------------------------------------------
@@ -129,15 +166,9 @@ class BrokerHub:
         if future is not None and not future.done():
             future.set_exception(ClientError("deadLetter"))
 
-    # -- measurements ----------------------------------------------------------------------------------------
+    # -- measurements ---------------------------------------------------------------------------------------
     def acked(self, sent: float, seconds: float) -> None:
-        if len(self._ack_start) < MAX_ACK_SAMPLES:
-            self._ack_start.append(sent - self.t0)
-            self._ack_latency.append(seconds)
-        elif len(self._ack_start) == MAX_ACK_SAMPLES:
-            self._ack_start.append(np.nan)  # a marker: the note below is written once
-            self._ack_latency.append(np.nan)
-            self.notes.append(f"time-to-ack kept its first {MAX_ACK_SAMPLES:,} samples")
+        self.stats.timed("timeToAck", sent, seconds)
 
     async def _sample(self) -> None:
         while True:
@@ -152,21 +183,11 @@ class BrokerHub:
             if not found:
                 return
             for name, value in found.items():
-                self._depth.setdefault(name, []).append((now - self.t0, value))
+                self.stats.depth(now, name, value)
             await asyncio.sleep(max(0.0, DEPTH_EVERY - (_perf_counter() - now)))
 
     def measurements(self, target: str) -> SurfaceMeasurements:
-        start = np.asarray(self._ack_start, np.float64)
-        latency = np.asarray(self._ack_latency, np.float64)
-        keep = ~np.isnan(start)
-        return SurfaceMeasurements(
-            kind=self.kind,
-            target=target,
-            ack_start=start[keep],
-            ack_latency=latency[keep],
-            depth={k: list(v) for k, v in self._depth.items()},
-            counts=dict(self.counts),
-        )
+        return self.stats.measurements(target)
 
 
 class _BrokerClient(Client):

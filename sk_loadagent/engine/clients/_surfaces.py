@@ -1,12 +1,40 @@
-"""The broker surfaces by name: the hub of a test's block, and the probe that runs before any load."""
+"""The built-in surfaces by name: the hub of a test's block, and the probe that runs before any load."""
 
 from __future__ import annotations
 
-from sk_loadagent.engine.clients._broker import BrokerHub
-from sk_loadagent.extras import require
-from sk_loadagent.models.surfaces import AmqpSurface, NatsSurface, RedisSurface, SurfaceBlock
+from typing import Protocol
 
-_MODULES = {"amqp": "aio_pika", "nats": "nats", "redis": "redis.asyncio"}
+from sk_loadagent.engine.clients.base import Client
+from sk_loadagent.extras import require
+from sk_loadagent.measurements import SurfaceMeasurements
+from sk_loadagent.models.plan import TlsOptions
+from sk_loadagent.models.surfaces import (
+    AmqpSurface,
+    NatsSurface,
+    SurfaceBlock,
+    WebSocketSurface,
+)
+
+_MODULES = {
+    "amqp": "aio_pika",
+    "nats": "nats",
+    "redis": "redis.asyncio",
+    "websocket": "websockets.asyncio.client",
+}
+
+
+class SurfaceHub(Protocol):
+    """What a worker holds for a surface test: it makes the clients and keeps the surface's measurements."""
+
+    notes: list[str]
+
+    async def start_or_note(self) -> None: ...
+
+    def new(self) -> Client: ...
+
+    async def aclose(self) -> None: ...
+
+    def measurements(self, target: str) -> SurfaceMeasurements: ...
 
 
 def surface_name(block: SurfaceBlock) -> str:
@@ -14,6 +42,8 @@ def surface_name(block: SurfaceBlock) -> str:
         return "amqp"
     if isinstance(block, NatsSurface):
         return "nats"
+    if isinstance(block, WebSocketSurface):
+        return "websocket"
     return "redis"
 
 
@@ -22,7 +52,7 @@ def require_surface(name: str, feature: str) -> None:
     require(_MODULES[name], "surfaces", feature)
 
 
-def open_hub(block: SurfaceBlock, timeout: float) -> BrokerHub:
+def open_hub(block: SurfaceBlock, timeout: float, tls: TlsOptions | None = None) -> SurfaceHub:
     """The (unconnected) hub of one worker for ``block``."""
     if isinstance(block, AmqpSurface):
         from sk_loadagent.engine.clients._amqp import AmqpHub
@@ -32,14 +62,18 @@ def open_hub(block: SurfaceBlock, timeout: float) -> BrokerHub:
         from sk_loadagent.engine.clients._nats import NatsHub
 
         return NatsHub(block, timeout)
+    if isinstance(block, WebSocketSurface):
+        from sk_loadagent.engine.clients._websocket import WebSocketHub
+
+        return WebSocketHub(block, timeout, tls)
     from sk_loadagent.engine.clients._redis import RedisHub
 
     return RedisHub(block, timeout)
 
 
-async def probe(block: SurfaceBlock, timeout: float) -> None:
-    """Connect once before the load: ConnectionError when the broker cannot be reached, LookupError(field,
-    name) when a queue or stream the test reads is not there."""
+async def probe(block: SurfaceBlock, timeout: float, tls: TlsOptions | None = None) -> None:
+    """Connect once before the load: ConnectionError when the broker or endpoint cannot be reached,
+    LookupError(field, name) when a queue or stream the test reads is not there."""
     if isinstance(block, AmqpSurface):
         from sk_loadagent.engine.clients._amqp import probe_amqp
 
@@ -48,8 +82,11 @@ async def probe(block: SurfaceBlock, timeout: float) -> None:
         from sk_loadagent.engine.clients._nats import probe_nats
 
         await probe_nats(block, timeout)
+    elif isinstance(block, WebSocketSurface):
+        from sk_loadagent.engine.clients._websocket import probe_websocket
+
+        await probe_websocket(block, timeout, tls)
     else:
-        assert isinstance(block, RedisSurface)
         from sk_loadagent.engine.clients._redis import probe_redis
 
         await probe_redis(block, timeout)
