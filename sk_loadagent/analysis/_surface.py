@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sk_loadagent.measurements import SurfaceMeasurements
-from sk_loadagent.models.metrics import DepthFigures, SurfaceFigures
+from sk_loadagent.models.metrics import DepthFigures, PollFigures, SurfaceFigures
 
 from ._quantiles import summary_from_seconds
 from ._run_view import Span
@@ -38,6 +38,36 @@ def _timing(surface: SurfaceMeasurements, name: str, spans: Sequence[Span]) -> n
 
 def surface_figures(surface: SurfaceMeasurements, spans: Sequence[Span]) -> SurfaceFigures:
     counts = surface.counts
+    if surface.kind == "webhook":
+        triggered, delivered = counts.get("triggered", 0), counts.get("delivered", 0)
+        return SurfaceFigures(
+            kind=surface.kind,
+            target=surface.target,
+            lag_from="intended-trigger",
+            trigger_time=summary_from_seconds(_timing(surface, "triggerTime", spans)),
+            triggered=triggered,
+            delivered=delivered,
+            delivery_ratio=round(delivered / triggered, 6) if triggered else None,
+            retries=counts.get("retries", 0),
+            retry_lag=summary_from_seconds(_timing(surface, "retryLag", spans)),
+            unmatched=counts.get("unmatched", 0),
+        )
+    if surface.kind == "job":
+        polls = _timing(surface, "polls", spans)
+        return SurfaceFigures(
+            kind=surface.kind,
+            target=surface.target,
+            lag_from="intended-submit",
+            submit_time=summary_from_seconds(_timing(surface, "submitTime", spans)),
+            polls=PollFigures(
+                jobs=int(polls.size),
+                total=int(polls.sum()),
+                mean=round(float(polls.mean()), 3) if polls.size else None,
+                max=int(polls.max()) if polls.size else None,
+            ),
+            done=counts.get("done", 0),
+            failed=counts.get("failed", 0),
+        )
     if surface.kind == "websocket":
         connects = _timing(surface, "connectTime", spans)
         pushes = _timing(surface, "pushLatency", spans)

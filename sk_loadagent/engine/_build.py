@@ -42,7 +42,7 @@ from sk_loadagent.models.durations import format_duration
 from sk_loadagent.models.flow import StepSpec, referenced_columns
 from sk_loadagent.models.loading import problems_from, read_text
 from sk_loadagent.models.plan import TestSpec, TlsOptions, check_base_url, check_endpoint
-from sk_loadagent.models.surfaces import WebSocketSurface
+from sk_loadagent.models.surfaces import JobSurface, SurfaceBlock, WebhookSurface, WebSocketSurface
 from sk_loadagent.secrets import mask_url, register
 
 DEFAULT_TIMEOUT = 10.0
@@ -211,43 +211,63 @@ def _surface_flow(ctx: _Context, base_url: str) -> FlowPlan | None:
     name = str(test.surface)
     if isinstance(block, WebSocketSurface):
         block = block.resolved(base_url)
-    assert block.url is not None
-    password = urlsplit(block.url).password
+    password = urlsplit(block.url).password if block.url else None
     if password:
         register([password])  # masked in every artifact, like a base URL's
     try:
         require_surface(name, ctx.source)
     except InputError as exc:
         raise ctx.fail("surface", exc.problems[0].expected, "not installed") from None
+    params, where = _surface_message(block, name)
     step = StepSpec.model_construct(
         name=name,
         request=None,
         surface=name,
-        params=block.send.template() if isinstance(block, WebSocketSurface) else block.publish.template(),
+        params=params,
         extract=None,
         check=None,
         think_time=None,
         on_fail="stop",
     )
-    where = f"{name}.send" if isinstance(block, WebSocketSurface) else f"{name}.publish"
     try:
         references = step.references()
     except FieldProblem as exc:
         raise ctx.fail(where + exc.field.removeprefix("params"), exc.expected, exc.got) from None
     for field, ref in references:
+        shown = where + field.removeprefix("params")
         if ref.kind in ("var", "data"):
             raise ctx.fail(
-                where + field.removeprefix("params"),
-                "${uuid}, ${iteration}, ${vu} or ${env:NAME} (a broker test has no steps to extract from, "
+                shown,
+                "${uuid}, ${iteration}, ${vu} or ${env:NAME} (a surface test has no steps to extract from, "
                 "nor a data file)",
                 ref.text,
             )
+        if ref.kind == "surface" and not _surface_ref_fits(ref.name, name, field):
+            owner = "a webhook test's trigger" if ref.name == "webhook.url" else "a job test's poll.path"
+            raise ctx.fail(shown, f"{ref.text} only in {owner}", ref.text)
     plan = FlowPlan(steps=(step,), think_time=test.think_time or 0.0, surface=block)
     try:
         compile_flow(plan)
     except FlowBuildError as exc:
         raise ctx.fail(where + exc.field.removeprefix("flow[0].params"), exc.expected, exc.got) from None
     return plan
+
+
+def _surface_message(block: SurfaceBlock, name: str) -> tuple[dict[str, object], str]:
+    """What each call of a surface renders (its references filled per call), and where the plan wrote it."""
+    if isinstance(block, WebSocketSurface):
+        return block.send.template(), f"{name}.send"
+    if isinstance(block, WebhookSurface):
+        return block.trigger.template(), f"{name}.trigger"
+    if isinstance(block, JobSurface):
+        return {"submit": block.submit.template(), "poll": block.poll.path}, name
+    return block.publish.template(), f"{name}.publish"
+
+
+def _surface_ref_fits(ref: str, surface: str, field: str) -> bool:
+    if ref == "webhook.url":
+        return surface == "webhook"
+    return surface == "job" and field == "params.poll"
 
 
 def _data(ctx: _Context, caps: Caps) -> DataTable:

@@ -235,6 +235,8 @@ class Template:
                 parts.append((_LIT, part))
             elif part.kind == "env":
                 parts.append((_LIT, escape(_env(part))))
+            elif part.kind == "surface":
+                parts.append((_LIT, part.text))  # as written: the surface's client fills it per call
             elif part.kind == "data":
                 parts.append((_DATA, columns.index(part.name)))
             else:

@@ -98,15 +98,18 @@ async def run_load(
     if profile.proxy is not None:
         check_target(redact(profile.proxy), options.allow_hosts, role="proxy")
     broker = profile.flow.surface if profile.flow is not None else None
-    if broker is not None:
+    if broker is not None and broker.url is None:  # webhook, job: requests to the service's URL
+        broker = None
+    if broker is not None and broker.url is not None:
         name = surface_name(broker)
-        assert broker.url is not None  # build_profile resolves a WebSocket block's URL
         role = f"{'endpoint' if name == 'websocket' else 'broker'} ({name})"
         check_target(mask_url(broker.url), options.allow_hosts, role, BROKER_SCHEMES[name])
     transport = choose_transport(profile, options)
     if broker is not None:
         await _probe_broker(profile, broker)
-    elif isinstance(transport, str) and (profile.flow is None or profile.flow.uses_http):
+    elif (profile.flow is not None and profile.flow.surface is not None) or (
+        isinstance(transport, str) and (profile.flow is None or profile.flow.uses_http)
+    ):
         await _preflight(profile)
     requested = options.worker_count()
     n = _worker_count(profile, requested)

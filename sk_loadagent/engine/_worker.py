@@ -222,7 +222,7 @@ class _Run:
         makers: dict[str, Callable[[], Any]] = dict(flow.surfaces)
         makers["http"] = http.new
         if profile.flow.surface is not None:
-            self.hub = open_hub(profile.flow.surface, profile.timeout, profile.tls)
+            self.hub = open_hub(profile.flow.surface, profile.timeout, profile.tls, profile.url)
             makers[surface_name(profile.flow.surface)] = self.hub.new
         common = {
             "loop": loop,

@@ -39,7 +39,7 @@ from sk_loadagent.models.jsonpath import compile_json_path
 DataMode = Literal["sequential", "random", "unique"]
 OnFail = Literal["continue", "stop"]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-RefKind = Literal["var", "data", "env", "uuid", "iteration", "vu"]
+RefKind = Literal["var", "data", "env", "uuid", "iteration", "vu", "surface"]
 
 _TEMPLATE = re.compile(r"\$\$|\$\{([^{}]*)\}")
 _VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -47,6 +47,8 @@ _ENV = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SURFACE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*")
 _HEADER = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BUILTINS: dict[str, RefKind] = {"uuid": "uuid", "iteration": "iteration", "vu": "vu"}
+# Filled by a surface's client at call time: the webhook receiver's URL for this call, a job's id.
+SURFACE_REFS = {"webhook.url": "webhook", "job.id": "job"}
 RESERVED_NAMES = frozenset({"uuid", "iteration", "vu", "data", "env"})
 REFERENCE_FORMS = "${token}, ${data.user}, ${env:API_KEY}, ${uuid}, ${iteration} or ${vu}"
 CHECK_OPERATORS = ("equals", "exists", "length")
@@ -95,6 +97,8 @@ def parse_template(text: str) -> list[Part]:
 def _ref(inner: str, written: str) -> Ref:
     if inner in _BUILTINS:
         return Ref(_BUILTINS[inner], "", written)
+    if inner in SURFACE_REFS:
+        return Ref("surface", inner, written)
     if inner.startswith("env:") and _ENV.fullmatch(inner[4:]):
         return Ref("env", inner[4:], written)
     if inner.startswith("data.") and inner[5:].strip():
@@ -403,6 +407,9 @@ def check_flow(steps: list[StepSpec], data: DataSpec | None) -> None:
                 )
             if ref.kind == "data" and data is None:
                 raise FieldProblem(field, f"a data file to read {ref.text} from (data: {{file: users.csv}})")
+            if ref.kind == "surface":
+                owner = SURFACE_REFS[ref.name]
+                raise FieldProblem(field, f"{ref.text} only in a test with surface: {owner}", ref.text)
         for var in step.extract or {}:
             extracted.setdefault(var, step.name or "")
 

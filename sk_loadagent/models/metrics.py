@@ -325,14 +325,25 @@ class DepthFigures(WireModel):
     )
 
 
+class PollFigures(WireModel):
+    """How many status polls each job took (the jobs that began in the measured phases)."""
+
+    jobs: int
+    total: int
+    mean: float | None = None
+    max: int | None = None
+
+
 class SurfaceFigures(WireModel):
     """A surface's own figures (cycle 13), over the measured phases. The test's latency is the end-to-end
     processing lag (brokers: intended publish to the correlated output message) or the round trip (WebSocket:
     intended send to the correlated reply); beside it the figures of its kind (counts over the whole run)."""
 
-    kind: str = Field(description="websocket, amqp, nats or redis")
+    kind: str = Field(description="websocket, amqp, nats, redis, webhook or job")
     target: str = Field(description="notifications.in>notifications.out, or the WebSocket path")
-    lag_from: str = Field(description="where the latency is timed from: intended-publish or intended-send")
+    lag_from: str = Field(
+        description="where the latency is timed from: intended-publish, -send, -trigger or -submit"
+    )
     # brokers
     time_to_ack: LatencySummary | None = Field(
         default=None, description="publish to the broker's ack (confirm, JetStream ack, XADD reply)"
@@ -358,7 +369,21 @@ class SurfaceFigures(WireModel):
         default=None, description="a pushed message's publish-side timestamp to its receipt"
     )
     pushes: int | None = None
-    # both
+    # webhook
+    trigger_time: LatencySummary | None = Field(default=None, description="the trigger request's round trip")
+    triggered: int | None = None
+    delivered: int | None = Field(default=None, description="first deliveries to a call's receiver URL")
+    delivery_ratio: float | None = Field(default=None, description="delivered / triggered")
+    retries: int | None = Field(default=None, description="repeated deliveries: the sender retried")
+    retry_lag: LatencySummary | None = Field(default=None, description="first delivery to its retry")
+    # job
+    submit_time: LatencySummary | None = Field(default=None, description="the submit request's round trip")
+    polls: PollFigures | None = None
+    done: int | None = None
+    failed: int | None = Field(
+        default=None, description="jobs a failWhen condition ended (each a check error)"
+    )
+    # all
     unmatched: int | None = Field(
         default=None, description="messages answering no call in flight: late after its timeout, or foreign"
     )

@@ -16,10 +16,12 @@ from sk_loadagent.models.surfaces import (
     BUILT_IN_SURFACES,
     SURFACES,
     AmqpSurface,
+    JobSurface,
     NatsSurface,
     RedisSurface,
     SurfaceBlock,
     SurfaceName,
+    WebhookSurface,
     WebSocketSurface,
 )
 
@@ -30,6 +32,14 @@ TransportName = Literal["auto", "fast", "httpx"]
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 _NEEDS_RATE = {"load", "spike", "soak"}
+_BLOCK_PARTS = {
+    "websocket": "path, send and correlate",
+    "amqp": "url, publish and consume",
+    "nats": "url, publish and consume",
+    "redis": "url, publish and consume",
+    "webhook": "a trigger request carrying ${webhook.url}",
+    "job": "submit, id, poll and until",
+}
 # RFC 3986 characters of a path and query; anything else must be percent-encoded before it is sent.
 _URL_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-._~!$&'()*+,;=:@/?%")
 _BROKEN_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -176,9 +186,11 @@ class TestSpec(WireModel):
     flow: list[StepSpec] | None = Field(default=None, description="the steps of a flow test, in order")
     data: DataSpec | None = Field(default=None, description="rows a flow reads with ${data.col}")
     surface: SurfaceName | None = Field(
-        default=None, description="what the test loads: http (the default), websocket, amqp, nats or redis"
+        default=None, description="http (the default), websocket, amqp, nats, redis, webhook or job"
     )
     websocket: WebSocketSurface | None = None
+    webhook: WebhookSurface | None = None
+    job: JobSurface | None = None
     amqp: AmqpSurface | None = None
     nats: NatsSurface | None = None
     redis: RedisSurface | None = None
@@ -313,18 +325,25 @@ class TestSpec(WireModel):
 
     def _surface_fits(self) -> None:
         """A broker surface has its block and none of an HTTP test's fields; a block needs its surface."""
-        blocks = {"websocket": self.websocket, "amqp": self.amqp, "nats": self.nats, "redis": self.redis}
+        blocks = {
+            "websocket": self.websocket,
+            "amqp": self.amqp,
+            "nats": self.nats,
+            "redis": self.redis,
+            "webhook": self.webhook,
+            "job": self.job,
+        }
         for name, block in blocks.items():
             if block is not None and self.surface != name:
-                article = "a" if name == "websocket" else "an"
+                article = "an" if name == "amqp" else "a"
                 raise FieldProblem(
                     "surface", f"{name} (the test has {article} {name} block)", repr(self.surface or "http")
                 )
         if self.surface not in BUILT_IN_SURFACES:
             return
         if blocks[self.surface] is None:
-            parts = "path, send and correlate" if self.surface == "websocket" else "url, publish and consume"
-            article = "a" if self.surface == "websocket" else "an"
+            parts = _BLOCK_PARTS[str(self.surface)]
+            article = "an" if self.surface == "amqp" else "a"
             raise FieldProblem(
                 str(self.surface),
                 f"{article} {self.surface} block ({parts}) for a test with surface: {self.surface}",
@@ -345,7 +364,7 @@ class TestSpec(WireModel):
 
     def surface_block(self) -> SurfaceBlock | None:
         """The block of a test with a built-in surface other than http."""
-        return self.websocket or self.amqp or self.nats or self.redis
+        return self.websocket or self.amqp or self.nats or self.redis or self.webhook or self.job
 
     def _only_for(self, types: tuple[str, ...], **fields: object) -> None:
         for name, value in fields.items():

@@ -17,11 +17,13 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from sk_loadagent.models._base import FieldProblem, WireModel
+from sk_loadagent.models.durations import Duration
 
-SurfaceName = Literal["http", "websocket", "amqp", "nats", "redis"]
-SURFACES: tuple[str, ...] = ("http", "websocket", "amqp", "nats", "redis")
+SurfaceName = Literal["http", "websocket", "amqp", "nats", "redis", "webhook", "job"]
+SURFACES: tuple[str, ...] = ("http", "websocket", "amqp", "nats", "redis", "webhook", "job")
 BROKER_SURFACES: tuple[str, ...] = ("amqp", "nats", "redis")
-BUILT_IN_SURFACES: tuple[str, ...] = ("websocket", *BROKER_SURFACES)  # each with a block of its name
+HTTP_SURFACES: tuple[str, ...] = ("webhook", "job")  # requests to the plan's baseUrl
+BUILT_IN_SURFACES: tuple[str, ...] = ("websocket", *BROKER_SURFACES, *HTTP_SURFACES)  # each with its block
 CORRELATION_HEADER = "x-correlation-id"  # NATS headers and Redis stream fields (AMQP: correlation_id)
 BROKER_SCHEMES: dict[str, tuple[str, ...]] = {
     "amqp": ("amqp", "amqps"),
@@ -261,16 +263,116 @@ class WebSocketSurface(WireModel):
         )
 
 
-SurfaceBlock = AmqpSurface | NatsSurface | RedisSurface | WebSocketSurface
+class HttpRequestSpec(MessageBody):
+    """A request to the plan's service (baseUrl + path); path, header values and body may hold references."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] | None = None
+    path: str = Field(min_length=1)
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("path")
+    @classmethod
+    def _path_ok(cls, value: str) -> str:
+        from sk_loadagent.models.flow import parse_template
+        from sk_loadagent.models.plan import check_endpoint
+
+        check_endpoint("".join(p if isinstance(p, str) else "x" for p in parse_template(value)))
+        return value
+
+    def chosen_method(self) -> str:
+        return self.method or ("POST" if self.json_body is not None or self.body is not None else "GET")
+
+    def template(self) -> dict[str, Any]:
+        return {**super().template(), "method": self.chosen_method(), "path": self.path}
+
+
+class WebhookSurface(WireModel):
+    """A webhook: each call sends ``trigger`` (an HTTP request to the service that carries
+    ``${webhook.url}``, a URL of the agent's loopback receiver unique to the call) and ends when the
+    service delivers to that URL."""
+
+    url: None = Field(default=None, exclude=True)  # the trigger goes to the plan's baseUrl
+    trigger: HttpRequestSpec
+
+    def target(self) -> str:
+        return f"{self.trigger.chosen_method()} {self.trigger.path}"
+
+
+class JobPoll(WireModel):
+    path: str = Field(min_length=1, description="the status path; ${job.id} is the id the submit returned")
+    interval: Duration = Field(default=0.25, description="the pause between polls")
+
+    @field_validator("path")
+    @classmethod
+    def _path_ok(cls, value: str) -> str:
+        return HttpRequestSpec._path_ok(value)
+
+    @field_validator("interval")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("a duration greater than 0, such as 250ms")
+        return value
+
+
+class JobSurface(WireModel):
+    """A long-running job: ``submit``, read the job's ``id`` from the reply, poll ``poll.path`` until every
+    ``until`` condition holds (or a ``failWhen`` one does), within the test's timeout."""
+
+    url: None = Field(default=None, exclude=True)  # the requests go to the plan's baseUrl
+    submit: HttpRequestSpec
+    id: str = Field(
+        min_length=1, description="JSONPath of the job id in the submit reply, or header:Location"
+    )
+    poll: JobPoll
+    until: dict[str, Any] = Field(min_length=1, description="JSONPath: value conditions that mean done")
+    fail_when: dict[str, Any] | None = Field(
+        default=None, description="JSONPath: value conditions of a failure"
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _id_path(cls, value: str) -> str:
+        if value.startswith("header:"):
+            return value
+        checked = _json_path(value)
+        assert checked is not None
+        return checked
+
+    @field_validator("until", "fail_when")
+    @classmethod
+    def _conditions(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        from sk_loadagent.models.jsonpath import compile_json_path
+
+        for key in value or {}:
+            try:
+                compile_json_path(key)
+            except ValueError as exc:
+                raise FieldProblem(key, f"a JSONPath such as $.status ({exc})", repr(key)) from None
+        return value
+
+    def target(self) -> str:
+        return f"{self.submit.chosen_method()} {self.submit.path}"
+
+
+SurfaceBlock = AmqpSurface | NatsSurface | RedisSurface | WebSocketSurface | WebhookSurface | JobSurface
 
 __all__ = [
     "BROKER_SCHEMES",
     "BROKER_SURFACES",
     "BUILT_IN_SURFACES",
     "CORRELATION_HEADER",
+    "HTTP_SURFACES",
     "SURFACES",
     "AmqpSurface",
+    "HttpRequestSpec",
     "JetStreamSpec",
+    "JobPoll",
+    "JobSurface",
     "MessageBody",
     "NatsSurface",
     "RedisSurface",
@@ -278,5 +380,6 @@ __all__ = [
     "SurfaceName",
     "WebSocketSubscribe",
     "WebSocketSurface",
+    "WebhookSurface",
     "broker_url_problem",
 ]

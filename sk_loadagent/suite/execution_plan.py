@@ -168,7 +168,9 @@ def _test_url(base_url: str, endpoint: str, test: TestSpec) -> str:
     block = test.surface_block()
     if isinstance(block, WebSocketSurface):
         block = block.resolved(base_url)
-    return mask_url(block.url or "") if block is not None else base_url + endpoint
+    if block is not None and block.url is not None:
+        return mask_url(block.url)
+    return base_url + endpoint
 
 
 def _check_broker(source: str, index: int, test: TestSpec, hosts: list[str]) -> None:

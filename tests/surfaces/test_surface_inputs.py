@@ -52,8 +52,40 @@ def _websocket(block: dict[str, Any]) -> Edit:
     return edit
 
 
+def _other(surface: str, block: dict[str, Any]) -> Edit:
+    def edit(test: dict[str, Any]) -> None:
+        test.pop("amqp")
+        test.update({"surface": surface, surface: block})
+
+    return edit
+
+
 SEND = {"json": {"op": "ping", "id": "${uuid}"}}
+JOB = {
+    "submit": {"path": "/reports", "json": {"kind": "monthly"}},
+    "id": "$.id",
+    "poll": {"path": "/reports/${job.id}"},
+    "until": {"$.status": "done"},
+}
 CASES: list[tuple[str, Edit, str]] = [
+    (
+        "a job id in a webhook trigger",
+        _other(
+            "webhook", {"trigger": {"path": "/notify", "json": {"cb": "${webhook.url}", "job": "${job.id}"}}}
+        ),
+        "tests[0].webhook.trigger.json.job: expected ${job.id} only in a job test's poll.path, got ${job.id}",
+    ),
+    (
+        "a job condition that does not parse",
+        _other("job", {**JOB, "until": {"status": "done"}}),
+        "tests[0].job.until.status: expected a JSONPath such as $.status (a JSONPath starting with $), got "
+        "'status'",
+    ),
+    (
+        "a job without its id path",
+        _other("job", {k: v for k, v in JOB.items() if k != "id"}),
+        "tests[0].job.id: expected a value (this field is required)",
+    ),
     (
         "a correlation path that does not parse",
         _websocket({"path": "/ws", "send": SEND, "correlate": "$.id["}),
@@ -80,7 +112,7 @@ CASES: list[tuple[str, Edit, str]] = [
     (
         "an unknown surface",
         lambda t: t.__setitem__("surface", "kafka"),
-        "tests[0].surface: expected one of http, websocket, amqp, nats, redis, got 'kafka'",
+        "tests[0].surface: expected one of http, websocket, amqp, nats, redis, webhook, job, got 'kafka'",
     ),
     (
         "a broker surface without its block",
@@ -117,7 +149,7 @@ CASES: list[tuple[str, Edit, str]] = [
     (
         "a reference to an extracted value",
         lambda t: t["amqp"]["publish"].__setitem__("json", {"client": "${token}"}),
-        "tests[0].amqp.publish.json.client: expected ${uuid}, ${iteration}, ${vu} or ${env:NAME} (a broker "
+        "tests[0].amqp.publish.json.client: expected ${uuid}, ${iteration}, ${vu} or ${env:NAME} (a surface "
         "test has no steps to extract from, nor a data file), got ${token}",
     ),
     (

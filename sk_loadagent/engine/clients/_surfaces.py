@@ -10,8 +10,11 @@ from sk_loadagent.measurements import SurfaceMeasurements
 from sk_loadagent.models.plan import TlsOptions
 from sk_loadagent.models.surfaces import (
     AmqpSurface,
+    JobSurface,
     NatsSurface,
+    RedisSurface,
     SurfaceBlock,
+    WebhookSurface,
     WebSocketSurface,
 )
 
@@ -20,6 +23,8 @@ _MODULES = {
     "nats": "nats",
     "redis": "redis.asyncio",
     "websocket": "websockets.asyncio.client",
+    "webhook": "httpx",
+    "job": "httpx",
 }
 
 
@@ -44,6 +49,10 @@ def surface_name(block: SurfaceBlock) -> str:
         return "nats"
     if isinstance(block, WebSocketSurface):
         return "websocket"
+    if isinstance(block, WebhookSurface):
+        return "webhook"
+    if isinstance(block, JobSurface):
+        return "job"
     return "redis"
 
 
@@ -52,8 +61,10 @@ def require_surface(name: str, feature: str) -> None:
     require(_MODULES[name], "surfaces", feature)
 
 
-def open_hub(block: SurfaceBlock, timeout: float, tls: TlsOptions | None = None) -> SurfaceHub:
-    """The (unconnected) hub of one worker for ``block``."""
+def open_hub(
+    block: SurfaceBlock, timeout: float, tls: TlsOptions | None = None, base_url: str = ""
+) -> SurfaceHub:
+    """The (unconnected) hub of one worker for ``block``; webhooks and jobs call ``base_url``."""
     if isinstance(block, AmqpSurface):
         from sk_loadagent.engine.clients._amqp import AmqpHub
 
@@ -66,8 +77,17 @@ def open_hub(block: SurfaceBlock, timeout: float, tls: TlsOptions | None = None)
         from sk_loadagent.engine.clients._websocket import WebSocketHub
 
         return WebSocketHub(block, timeout, tls)
+    if isinstance(block, WebhookSurface):
+        from sk_loadagent.engine.clients._http_surfaces import WebhookHub
+
+        return WebhookHub(block, timeout, base_url, tls)
+    if isinstance(block, JobSurface):
+        from sk_loadagent.engine.clients._http_surfaces import JobHub
+
+        return JobHub(block, timeout, base_url, tls)
     from sk_loadagent.engine.clients._redis import RedisHub
 
+    assert isinstance(block, RedisSurface)
     return RedisHub(block, timeout)
 
 
@@ -86,7 +106,7 @@ async def probe(block: SurfaceBlock, timeout: float, tls: TlsOptions | None = No
         from sk_loadagent.engine.clients._websocket import probe_websocket
 
         await probe_websocket(block, timeout, tls)
-    else:
+    elif isinstance(block, RedisSurface):
         from sk_loadagent.engine.clients._redis import probe_redis
 
         await probe_redis(block, timeout)
