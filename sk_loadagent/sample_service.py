@@ -262,3 +262,72 @@ class SampleService:
         response.raise_for_status()
         config: dict[str, Any] = response.json()
         return config
+
+
+class NotificationWorker:
+    """``samples/service/notification_worker.py`` in a child process: a RabbitMQ worker that follows the
+    sample service's knobs (``service_url``), reading ``inq`` and writing ``outq``::
+
+        async with SampleService() as svc, NotificationWorker(svc.url) as worker:
+            ...                                   # surface: amqp tests on worker.inq -> worker.outq
+    """
+
+    def __init__(
+        self,
+        service_url: str,
+        *,
+        amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/",
+        inq: str = "vetclinic.notifications.in",
+        outq: str = "vetclinic.notifications.out",
+        ready_timeout: float = READY_TIMEOUT_S,
+    ) -> None:
+        self.service_url = service_url
+        self.amqp_url = amqp_url
+        self.inq = inq
+        self.outq = outq
+        self.ready_timeout = ready_timeout
+        self._process: subprocess.Popen[bytes] | None = None
+        self._output: IO[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the worker and wait for its READY line; SampleServiceError with its output if it fails."""
+        if importlib.util.find_spec("aio_pika") is None:
+            raise SampleServiceError(
+                "the notification worker needs aio-pika: pip install 'sk-loadagent[surfaces]'"
+            )
+        worker = samples_dir() / "service" / "notification_worker.py"
+        command = [sys.executable, str(worker), "--service", self.service_url, "--amqp", self.amqp_url]
+        command += ["--in", self.inq, "--out", self.outq, "--exit-with-parent"]
+        self._output = tempfile.TemporaryFile()  # noqa: SIM115
+        self._process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=self._output, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + self.ready_timeout
+        while b"READY" not in os.pread(self._output.fileno(), 4096, 0):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                text = os.pread(self._output.fileno(), _STDERR_TAIL, 0).decode(errors="replace").strip()
+                self.stop()
+                raise SampleServiceError(f"the notification worker did not start:\n{text or '(no output)'}")
+            time.sleep(_POLL_S)
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._output is not None:
+            self._output.close()
+            self._output = None
+
+    async def __aenter__(self) -> NotificationWorker:
+        await asyncio.to_thread(self.start)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await asyncio.to_thread(self.stop)
