@@ -35,6 +35,23 @@ class Outcome(IntEnum):
     EXTRACT = 11  # a flow step could not extract a value (or use one an earlier step did not extract)
     CLIENT_ERROR = 12  # a user's client (a flow step's surface) raised an exception of its own
     DEAD_LETTER = 13  # a broker surface's message came back on its dead-letter output
+    # A gRPC call that ended with a status other than OK: one class per status code.
+    GRPC_CANCELLED = 14
+    GRPC_UNKNOWN = 15
+    GRPC_INVALID_ARGUMENT = 16
+    GRPC_DEADLINE_EXCEEDED = 17
+    GRPC_NOT_FOUND = 18
+    GRPC_ALREADY_EXISTS = 19
+    GRPC_PERMISSION_DENIED = 20
+    GRPC_RESOURCE_EXHAUSTED = 21
+    GRPC_FAILED_PRECONDITION = 22
+    GRPC_ABORTED = 23
+    GRPC_OUT_OF_RANGE = 24
+    GRPC_UNIMPLEMENTED = 25
+    GRPC_INTERNAL = 26
+    GRPC_UNAVAILABLE = 27
+    GRPC_DATA_LOSS = 28
+    GRPC_UNAUTHENTICATED = 29
 
 
 OUTCOME_NAMES: dict[int, str] = {
@@ -52,6 +69,11 @@ OUTCOME_NAMES: dict[int, str] = {
     Outcome.EXTRACT: "extract",
     Outcome.CLIENT_ERROR: "clientError",
     Outcome.DEAD_LETTER: "deadLetter",
+    **{
+        code: "grpc" + "".join(w.capitalize() for w in code.name.removeprefix("GRPC_").split("_"))
+        for code in Outcome
+        if code.name.startswith("GRPC_")
+    },
 }
 
 

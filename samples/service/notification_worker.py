@@ -31,16 +31,19 @@ KNOBS_OF = "/notifications/send"
 
 
 class Knobs:
-    """The service time the sample service's knobs give ``/notifications/send`` (its ``for_endpoint``)."""
+    """The service time the sample service's knobs give ``endpoint`` (as its ``for_endpoint`` does)."""
 
-    def __init__(self) -> None:
+    def __init__(self, endpoint: str = KNOBS_OF) -> None:
+        self.endpoint = endpoint
         self.latency_s = 0.02
         self.jitter = 0.3
+        self.release = "stable"
         self.rng = random.Random(0)
 
     def follow(self, config: dict[str, Any]) -> None:
-        knobs = {**config, **(config.get("endpoints") or {}).get(KNOBS_OF, {})}
-        factor = float(knobs.get("slowFactor", 3.0)) if knobs.get("release") == "slow" else 1.0
+        knobs = {**config, **(config.get("endpoints") or {}).get(self.endpoint, {})}
+        self.release = str(knobs.get("release", "stable"))
+        factor = float(knobs.get("slowFactor", 3.0)) if self.release == "slow" else 1.0
         self.latency_s = float(knobs.get("latencyMs", 20.0)) * factor / 1000.0
         self.jitter = float(knobs.get("jitter", 0.3))
 
@@ -51,7 +54,8 @@ class Knobs:
         return seconds
 
 
-async def _follow(service: str, knobs: Knobs) -> None:
+async def follow(service: str, knobs: Knobs) -> None:
+    """Keep ``knobs`` in step with the sample service's ``/admin/config``."""
     import httpx
 
     async with httpx.AsyncClient(timeout=2.0, trust_env=False) as client:
@@ -85,7 +89,7 @@ async def run(args: argparse.Namespace) -> int:
         await channel.set_qos(prefetch_count=args.concurrency)
         inbox = await channel.declare_queue(args.inq)
         await channel.declare_queue(args.outq)
-        follower = asyncio.create_task(_follow(args.service, knobs)) if args.service else None
+        follower = asyncio.create_task(follow(args.service, knobs)) if args.service else None
 
         async def handle(message: Any) -> None:
             async with message.process():

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sk_loadagent.measurements import SurfaceMeasurements
-from sk_loadagent.models.metrics import DepthFigures, PollFigures, SurfaceFigures
+from sk_loadagent.models.metrics import CountFigures, DepthFigures, SurfaceFigures
 
 from ._quantiles import summary_from_seconds
 from ._run_view import Span
@@ -52,6 +52,15 @@ def surface_figures(surface: SurfaceMeasurements, spans: Sequence[Span]) -> Surf
             retry_lag=summary_from_seconds(_timing(surface, "retryLag", spans)),
             unmatched=counts.get("unmatched", 0),
         )
+    if surface.kind == "grpc":
+        streams = _timing(surface, "streamMessages", spans)
+        return SurfaceFigures(
+            kind=surface.kind,
+            target=surface.target,
+            lag_from="intended-call",
+            stream_messages=_counts(streams) if streams.size else None,
+            message_gap=summary_from_seconds(_timing(surface, "messageGap", spans)),
+        )
     if surface.kind == "job":
         polls = _timing(surface, "polls", spans)
         return SurfaceFigures(
@@ -59,12 +68,7 @@ def surface_figures(surface: SurfaceMeasurements, spans: Sequence[Span]) -> Surf
             target=surface.target,
             lag_from="intended-submit",
             submit_time=summary_from_seconds(_timing(surface, "submitTime", spans)),
-            polls=PollFigures(
-                jobs=int(polls.size),
-                total=int(polls.sum()),
-                mean=round(float(polls.mean()), 3) if polls.size else None,
-                max=int(polls.max()) if polls.size else None,
-            ),
+            polls=_counts(polls),
             done=counts.get("done", 0),
             failed=counts.get("failed", 0),
         )
@@ -98,6 +102,15 @@ def surface_figures(surface: SurfaceMeasurements, spans: Sequence[Span]) -> Surf
         unmatched=counts.get("unmatched", 0),
         publish_failed=counts.get("publishFailed", 0),
         depth=[_depth(name, samples, spans) for name, samples in surface.depth.items()] or None,
+    )
+
+
+def _counts(values: npt.NDArray[np.float64]) -> CountFigures:
+    return CountFigures(
+        units=int(values.size),
+        total=int(values.sum()),
+        mean=round(float(values.mean()), 3) if values.size else None,
+        max=int(values.max()) if values.size else None,
     )
 
 

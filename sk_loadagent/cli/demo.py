@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import sys
 import time
@@ -137,15 +138,19 @@ async def demo_command(args: argparse.Namespace) -> int:
 SURFACE_SECONDS = 4.0  # each surface test of the surfaces demo (its plan says 10 s)
 
 
-def surfaces_plan(folder: Path, *, amqp: bool) -> dict[str, Any]:
-    """One plan of the sample surface plans' tests (``plans/surfaces``), each shortened for the demo."""
-    names = ["websocket", "webhook", "job", *(["amqp"] if amqp else [])]
-    plan: dict[str, Any] = read_document(folder / "plans" / "surfaces" / "websocket.plan.yaml")
+def surfaces_plan(folder: Path, *, amqp: bool, grpc_url: str | None = None) -> dict[str, Any]:
+    """One plan of the sample surface plans' tests (``plans/surfaces``), each shortened for the demo; the
+    gRPC test (with ``grpc_url``, the sample server's) reads its proto from the plan's folder."""
+    names = ["websocket", "webhook", "job", *(["grpc"] if grpc_url else []), *(["amqp"] if amqp else [])]
+    surfaces = folder / "plans" / "surfaces"
+    plan: dict[str, Any] = read_document(surfaces / "websocket.plan.yaml")
     plan["traceId"] = "demo-surfaces"
     plan["tests"] = []
     for name in names:
-        test = read_document(folder / "plans" / "surfaces" / f"{name}.plan.yaml")["tests"][0]
+        test = read_document(surfaces / f"{name}.plan.yaml")["tests"][0]
         test["duration"] = f"{SURFACE_SECONDS:g}s"
+        if name == "grpc":
+            test["grpc"].update(url=grpc_url, proto=str((surfaces / test["grpc"]["proto"]).resolve()))
         plan["tests"].append(test)
     return plan
 
@@ -166,7 +171,7 @@ async def demo_surfaces_command(args: argparse.Namespace) -> int:
     """The surfaces demo: the WebSocket feed, webhook sender, report jobs and (when RabbitMQ runs) the
     notification worker, a baseline run, then the slow release that the gate must catch."""
     from sk_loadagent.planners.agent import SuiteRequest, run_suite
-    from sk_loadagent.sample_service import NotificationWorker, SampleService, samples_dir
+    from sk_loadagent.sample_service import AppointmentsGrpc, NotificationWorker, SampleService, samples_dir
 
     started = time.monotonic()
     folder = samples_dir() / "vetclinic"
@@ -181,7 +186,6 @@ async def demo_surfaces_command(args: argparse.Namespace) -> int:
     store = open_store(memory_path)
     printer = ProgressPrinter()
     options = RunOptions(workers=args.workers)
-    request = SuiteRequest(plan=surfaces_plan(folder, amqp=amqp))
     _say(
         "sk-loadagent demo --surfaces: the vet-clinic sample beyond HTTP, a baseline, then a slow release.\n"
     )
@@ -189,11 +193,14 @@ async def demo_surfaces_command(args: argparse.Namespace) -> int:
         _say("RabbitMQ is not listening at 127.0.0.1:5672: the notification worker's test is left out.\n")
     try:
         async with SampleService(release="stable") as service, contextlib.AsyncExitStack() as stack:
-            request.target_url = service.url
             _say(f"Started the sample service (stable release) at {service.url}, pid {service.pid}.")
+            grpc = await stack.enter_async_context(AppointmentsGrpc(service.url))
+            _say(f"Started the gRPC AppointmentService at {grpc.url}.")
             if amqp:
                 await stack.enter_async_context(NotificationWorker(service.url, amqp_url=amqp_url))
                 _say("Started the RabbitMQ notification worker (vetclinic.notifications.in -> .out).")
+            request = SuiteRequest(plan=surfaces_plan(folder, amqp=amqp, grpc_url=grpc.url))
+            request.target_url = service.url
             _say(f"Run 1 of 2: the baseline, against the stable release. Memory: {memory_path}\n")
             first = await run_suite(
                 request,
@@ -209,7 +216,10 @@ async def demo_surfaces_command(args: argparse.Namespace) -> int:
             first_gate = decide_gate(first.metrics, min_score=None, fail_on_degraded=True)
             print_outcome(first.metrics, first_gate, first.artifacts)
             await service.configure_async(release="slow")
-            _say("\nSwitched the service (and the worker, which follows its knobs) to the slow release.")
+            await asyncio.sleep(1.0)  # the gRPC server and the worker read the service's knobs every 0.5 s
+            _say(
+                "\nSwitched the service (and the gRPC server and worker, which follow it) to the slow release"
+            )
             _say(
                 "Run 2 of 2: the same surfaces against the slow release, compared with the stored baseline.\n"
             )
@@ -256,6 +266,9 @@ def _surface_line(metrics: PerfMetrics) -> str:
         return f"{s.connects} sessions, connect p50 {connect:.1f} ms, {s.lost} lost{push}"
     if s.kind == "webhook":
         return f"{s.delivered} of {s.triggered} delivered, {s.retries} sender retries"
+    if s.kind == "grpc":
+        streams = s.stream_messages
+        return "unary calls" if streams is None else f"{streams.total} streamed messages"
     if s.kind == "job":
         polls = s.polls
         mean = polls.mean if polls is not None and polls.mean is not None else 0.0

@@ -26,6 +26,7 @@ from sk_loadagent.engine._flow import (
     DataTable,
     FlowBuildError,
     FlowPlan,
+    IterationState,
     compile_flow,
     parse_data,
 )
@@ -42,7 +43,13 @@ from sk_loadagent.models.durations import format_duration
 from sk_loadagent.models.flow import StepSpec, referenced_columns
 from sk_loadagent.models.loading import problems_from, read_text
 from sk_loadagent.models.plan import TestSpec, TlsOptions, check_base_url, check_endpoint
-from sk_loadagent.models.surfaces import JobSurface, SurfaceBlock, WebhookSurface, WebSocketSurface
+from sk_loadagent.models.surfaces import (
+    GrpcSurface,
+    JobSurface,
+    SurfaceBlock,
+    WebhookSurface,
+    WebSocketSurface,
+)
 from sk_loadagent.secrets import mask_url, register
 
 DEFAULT_TIMEOUT = 10.0
@@ -247,14 +254,33 @@ def _surface_flow(ctx: _Context, base_url: str) -> FlowPlan | None:
             raise ctx.fail(shown, f"{ref.text} only in {owner}", ref.text)
     plan = FlowPlan(steps=(step,), think_time=test.think_time or 0.0, surface=block)
     try:
-        compile_flow(plan)
+        flow = compile_flow(plan)
     except FlowBuildError as exc:
         raise ctx.fail(where + exc.field.removeprefix("flow[0].params"), exc.expected, exc.got) from None
+    if isinstance(block, GrpcSurface):
+        _check_grpc(ctx, block, flow.steps[0].call(IterationState(0, 0, ())).params)
     return plan
+
+
+def _check_grpc(ctx: _Context, block: GrpcSurface, request: dict[str, object]) -> None:
+    """The proto compiles, defines the method, and the request (as the first call renders it) fits."""
+    from sk_loadagent.engine.clients._grpc import ProtoError, load_method, request_message
+
+    try:
+        method = load_method(block)
+    except ProtoError as exc:
+        raise ctx.fail(f"grpc.{exc.field}", exc.expected, exc.got) from None
+    try:
+        request_message(method, request)
+    except ValueError as exc:
+        name = method.request.DESCRIPTOR.full_name
+        raise ctx.fail("grpc.request", f"the fields of {name} ({exc})", None) from None
 
 
 def _surface_message(block: SurfaceBlock, name: str) -> tuple[dict[str, object], str]:
     """What each call of a surface renders (its references filled per call), and where the plan wrote it."""
+    if isinstance(block, GrpcSurface):
+        return dict(block.request), f"{name}.request"
     if isinstance(block, WebSocketSurface):
         return block.send.template(), f"{name}.send"
     if isinstance(block, WebhookSurface):

@@ -102,7 +102,7 @@ async def run_load(
         broker = None
     if broker is not None and broker.url is not None:
         name = surface_name(broker)
-        role = f"{'endpoint' if name == 'websocket' else 'broker'} ({name})"
+        role = f"{'endpoint' if name in ('websocket', 'grpc') else 'broker'} ({name})"
         check_target(mask_url(broker.url), options.allow_hosts, role, BROKER_SCHEMES[name])
     transport = choose_transport(profile, options)
     if broker is not None:
@@ -232,7 +232,7 @@ async def _probe_broker(profile: LoadProfile, broker: SurfaceBlock) -> None:
         ) from None
     except (ConnectionError, TimeoutError, OSError) as exc:
         reason = str(exc) or "no answer"
-        what = "endpoint" if name == "websocket" else "broker"
+        what = "endpoint" if name in ("websocket", "grpc") else "broker"
         raise TargetUnreachableError(f"{what} {shown} ({name}): cannot connect ({reason})") from None
 
 

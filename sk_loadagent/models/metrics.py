@@ -325,10 +325,11 @@ class DepthFigures(WireModel):
     )
 
 
-class PollFigures(WireModel):
-    """How many status polls each job took (the jobs that began in the measured phases)."""
+class CountFigures(WireModel):
+    """A count per unit of work (polls per job, messages per stream) over those that began in the measured
+    phases: how many units, the total, the mean and the largest."""
 
-    jobs: int
+    units: int
     total: int
     mean: float | None = None
     max: int | None = None
@@ -339,10 +340,10 @@ class SurfaceFigures(WireModel):
     processing lag (brokers: intended publish to the correlated output message) or the round trip (WebSocket:
     intended send to the correlated reply); beside it the figures of its kind (counts over the whole run)."""
 
-    kind: str = Field(description="websocket, amqp, nats, redis, webhook or job")
+    kind: str = Field(description="websocket, grpc, amqp, nats, redis, webhook or job")
     target: str = Field(description="notifications.in>notifications.out, or the WebSocket path")
     lag_from: str = Field(
-        description="where the latency is timed from: intended-publish, -send, -trigger or -submit"
+        description="where the latency is timed from: intended-publish, -send, -call, -trigger or -submit"
     )
     # brokers
     time_to_ack: LatencySummary | None = Field(
@@ -369,6 +370,9 @@ class SurfaceFigures(WireModel):
         default=None, description="a pushed message's publish-side timestamp to its receipt"
     )
     pushes: int | None = None
+    # gRPC
+    stream_messages: CountFigures | None = Field(default=None, description="messages per server stream")
+    message_gap: LatencySummary | None = Field(default=None, description="between two messages of a stream")
     # webhook
     trigger_time: LatencySummary | None = Field(default=None, description="the trigger request's round trip")
     triggered: int | None = None
@@ -378,7 +382,7 @@ class SurfaceFigures(WireModel):
     retry_lag: LatencySummary | None = Field(default=None, description="first delivery to its retry")
     # job
     submit_time: LatencySummary | None = Field(default=None, description="the submit request's round trip")
-    polls: PollFigures | None = None
+    polls: CountFigures | None = Field(default=None, description="status polls per job")
     done: int | None = None
     failed: int | None = Field(
         default=None, description="jobs a failWhen condition ended (each a check error)"

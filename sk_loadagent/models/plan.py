@@ -16,6 +16,7 @@ from sk_loadagent.models.surfaces import (
     BUILT_IN_SURFACES,
     SURFACES,
     AmqpSurface,
+    GrpcSurface,
     JobSurface,
     NatsSurface,
     RedisSurface,
@@ -34,6 +35,7 @@ HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 _NEEDS_RATE = {"load", "spike", "soak"}
 _BLOCK_PARTS = {
     "websocket": "path, send and correlate",
+    "grpc": "url, proto, service, method and request",
     "amqp": "url, publish and consume",
     "nats": "url, publish and consume",
     "redis": "url, publish and consume",
@@ -186,9 +188,10 @@ class TestSpec(WireModel):
     flow: list[StepSpec] | None = Field(default=None, description="the steps of a flow test, in order")
     data: DataSpec | None = Field(default=None, description="rows a flow reads with ${data.col}")
     surface: SurfaceName | None = Field(
-        default=None, description="http (the default), websocket, amqp, nats, redis, webhook or job"
+        default=None, description="http (the default), websocket, grpc, amqp, nats, redis, webhook or job"
     )
     websocket: WebSocketSurface | None = None
+    grpc: GrpcSurface | None = None
     webhook: WebhookSurface | None = None
     job: JobSurface | None = None
     amqp: AmqpSurface | None = None
@@ -327,6 +330,7 @@ class TestSpec(WireModel):
         """A broker surface has its block and none of an HTTP test's fields; a block needs its surface."""
         blocks = {
             "websocket": self.websocket,
+            "grpc": self.grpc,
             "amqp": self.amqp,
             "nats": self.nats,
             "redis": self.redis,
@@ -364,7 +368,7 @@ class TestSpec(WireModel):
 
     def surface_block(self) -> SurfaceBlock | None:
         """The block of a test with a built-in surface other than http."""
-        return self.websocket or self.amqp or self.nats or self.redis or self.webhook or self.job
+        return self.websocket or self.grpc or self.amqp or self.nats or self.redis or self.webhook or self.job
 
     def _only_for(self, types: tuple[str, ...], **fields: object) -> None:
         for name, value in fields.items():

@@ -19,23 +19,25 @@ from pydantic import Field, field_validator, model_validator
 from sk_loadagent.models._base import FieldProblem, WireModel
 from sk_loadagent.models.durations import Duration
 
-SurfaceName = Literal["http", "websocket", "amqp", "nats", "redis", "webhook", "job"]
-SURFACES: tuple[str, ...] = ("http", "websocket", "amqp", "nats", "redis", "webhook", "job")
+SurfaceName = Literal["http", "websocket", "grpc", "amqp", "nats", "redis", "webhook", "job"]
+SURFACES: tuple[str, ...] = ("http", "websocket", "grpc", "amqp", "nats", "redis", "webhook", "job")
 BROKER_SURFACES: tuple[str, ...] = ("amqp", "nats", "redis")
 HTTP_SURFACES: tuple[str, ...] = ("webhook", "job")  # requests to the plan's baseUrl
-BUILT_IN_SURFACES: tuple[str, ...] = ("websocket", *BROKER_SURFACES, *HTTP_SURFACES)  # each with its block
+BUILT_IN_SURFACES: tuple[str, ...] = ("websocket", "grpc", *BROKER_SURFACES, *HTTP_SURFACES)  # with a block
 CORRELATION_HEADER = "x-correlation-id"  # NATS headers and Redis stream fields (AMQP: correlation_id)
 BROKER_SCHEMES: dict[str, tuple[str, ...]] = {
     "amqp": ("amqp", "amqps"),
     "nats": ("nats", "tls"),
     "redis": ("redis", "rediss"),
     "websocket": ("ws", "wss"),
+    "grpc": ("grpc", "grpcs"),
 }
 _EXAMPLES = {
     "amqp": "amqp://guest:guest@127.0.0.1:5672/",
     "nats": "nats://127.0.0.1:4222",
     "redis": "redis://127.0.0.1:6379/0",
     "websocket": "ws://127.0.0.1:8080/ws",
+    "grpc": "grpc://127.0.0.1:50051",
 }
 
 
@@ -359,7 +361,32 @@ class JobSurface(WireModel):
         return f"{self.submit.chosen_method()} {self.submit.path}"
 
 
-SurfaceBlock = AmqpSurface | NatsSurface | RedisSurface | WebSocketSurface | WebhookSurface | JobSurface
+class GrpcSurface(WireModel):
+    """gRPC calls of one method of a ``.proto`` (compiled at run time): unary or server streaming, found in
+    the proto; ``request`` is the request message as YAML (its texts may hold references)."""
+
+    url: str = Field(min_length=1, description="grpc://host:port (plaintext) or grpcs://host:port (TLS)")
+    proto: str = Field(min_length=1, description="the .proto file (relative to the plan's folder)")
+    service: str = Field(min_length=1, description="the service, e.g. vetclinic.AppointmentService")
+    method: str = Field(min_length=1)
+    request: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        problem = broker_url_problem("grpc", value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    def target(self) -> str:
+        return f"{self.service}/{self.method}"
+
+
+SurfaceBlock = (
+    GrpcSurface | AmqpSurface | NatsSurface | RedisSurface | WebSocketSurface | WebhookSurface | JobSurface
+)
 
 __all__ = [
     "BROKER_SCHEMES",
@@ -369,6 +396,7 @@ __all__ = [
     "HTTP_SURFACES",
     "SURFACES",
     "AmqpSurface",
+    "GrpcSurface",
     "HttpRequestSpec",
     "JetStreamSpec",
     "JobPoll",

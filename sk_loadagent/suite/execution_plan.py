@@ -182,7 +182,7 @@ def _check_broker(source: str, index: int, test: TestSpec, hosts: list[str]) -> 
     if block is None or block.url is None:  # a WebSocket block without a URL goes to the checked base URL
         return
     name = str(test.surface)
-    role = f"{'endpoint' if name == 'websocket' else 'broker'} ({name})"
+    role = f"{'endpoint' if name in ('websocket', 'grpc') else 'broker'} ({name})"
     try:
         check_target(mask_url(block.url), hosts, role, BROKER_SCHEMES[name])
     except TargetNotAllowedError as exc:
@@ -226,6 +226,16 @@ def _rooted_data(test: TestSpec, root: Path | None) -> dict[str, Any]:
     if not path.is_absolute() and root is not None:
         path = root / path
     return {"data": test.data.model_copy(update={"file": str(path)})}
+
+
+def _rooted_proto(test: TestSpec, root: Path | None) -> dict[str, Any]:
+    """A gRPC test's .proto made absolute from the plan's folder (as a flow's data file is)."""
+    if test.grpc is None:
+        return {}
+    path = Path(test.grpc.proto).expanduser()
+    if not path.is_absolute() and root is not None:
+        path = root / path
+    return {"grpc": test.grpc.model_copy(update={"proto": str(path)})}
 
 
 def register_secrets(plan: TestSuitePlan, base_url: str) -> None:
@@ -349,7 +359,7 @@ def interpret(
         merged_tls = test_tls.over(plan_tls) if test_tls is not None else plan_tls
         if cli_tls is not None:
             merged_tls = cli_tls.over(merged_tls)
-        route: dict[str, Any] = {"tls": merged_tls, **_rooted_data(test, root)}
+        route: dict[str, Any] = {"tls": merged_tls, **_rooted_data(test, root), **_rooted_proto(test, root)}
         plain = test.flow is None and test.surface_block() is None
         if plain:
             route.update(endpoint=endpoint, method=method)

@@ -14,9 +14,14 @@ from sk_loadagent.sample_service import samples_dir
 
 @pytest.mark.parametrize("amqp", [True, False])
 def test_the_surfaces_demo_runs_each_sample_surface_shortened(amqp: bool) -> None:
-    plan = TestSuitePlan.model_validate(surfaces_plan(samples_dir() / "vetclinic", amqp=amqp))
+    plan = TestSuitePlan.model_validate(
+        surfaces_plan(samples_dir() / "vetclinic", amqp=amqp, grpc_url="grpc://127.0.0.1:50051")
+    )
     surfaces = [t.surface for t in plan.tests]
-    assert surfaces == ["websocket", "webhook", "job", *(["amqp"] if amqp else [])]
+    assert surfaces == ["websocket", "webhook", "job", "grpc", *(["amqp"] if amqp else [])]
+    grpc = plan.tests[3].grpc
+    assert grpc is not None
+    assert Path(grpc.proto).is_file()
     assert all(t.duration == SURFACE_SECONDS for t in plan.tests)
 
 

@@ -3,6 +3,7 @@ webhook sender, the report jobs and the RabbitMQ notification worker, each slowe
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +15,22 @@ from sk_loadagent.engine import RunOptions, build_profile, run_load
 from sk_loadagent.models.loading import load_document
 from sk_loadagent.models.metrics import PerfMetrics
 from sk_loadagent.models.plan import TestSuitePlan
-from sk_loadagent.sample_service import NotificationWorker, SampleService, samples_dir
+from sk_loadagent.sample_service import AppointmentsGrpc, NotificationWorker, SampleService, samples_dir
 
 SURFACES = samples_dir() / "vetclinic" / "plans" / "surfaces"
 
 
-def _short(path: Path, **shape: Any) -> Any:
-    """The plan's test, 1 s long (the tests' budget), at the rate or VUs given."""
+def _short(path: Path, seconds: float = 1.0, **shape: Any) -> Any:
+    """The plan's test, ``seconds`` long (the tests' budget), at the rate or VUs given."""
     test = load_document(path, TestSuitePlan).tests[0]
-    return test.model_copy(update={"duration": 1.0, "ramp_up": 0.0, **shape})
+    return test.model_copy(update={"duration": seconds, "ramp_up": 0.0, **shape})
+
+
+def _grpc_test(plan: Path, url: str, **shape: Any) -> Any:
+    test = _short(plan, **shape)
+    assert test.grpc is not None
+    block = test.grpc.model_copy(update={"url": url, "proto": str(plan.parent / test.grpc.proto)})
+    return test.model_copy(update={"grpc": block})
 
 
 async def _measure(test: Any, url: str) -> PerfMetrics:
@@ -32,16 +40,36 @@ async def _measure(test: Any, url: str) -> PerfMetrics:
 def test_every_surface_has_a_sample_plan() -> None:
     assert sorted(p.name for p in SURFACES.glob("*.plan.yaml")) == [
         "amqp.plan.yaml",
+        "grpc.plan.yaml",
         "job.plan.yaml",
         "webhook.plan.yaml",
         "websocket.plan.yaml",
     ]
     for path in SURFACES.glob("*.plan.yaml"):
         plan = load_document(path, TestSuitePlan)
-        assert plan.module_id == "NotificationService"
+        assert plan.module_id == (
+            "AppointmentsService" if path.name == "grpc.plan.yaml" else "NotificationService"
+        )
         assert plan.tests[0].surface == path.name.split(".")[0]
 
 
+async def test_each_sample_surface_answers_its_plan() -> None:
+    async with SampleService(release="stable", jitter=0.0) as service, AppointmentsGrpc(service.url) as grpc:
+        measured = {
+            name: await _measure(_short(SURFACES / f"{name}.plan.yaml", 0.5, **shape), service.url)
+            for name, shape in (("websocket", {"vus": 2}), ("webhook", {"rps": 10.0}), ("job", {"rps": 4.0}))
+        }
+        measured["grpc"] = await _measure(
+            _grpc_test(SURFACES / "grpc.plan.yaml", grpc.url, rps=10.0), service.url
+        )
+    for name, metrics in measured.items():
+        assert metrics.error_rate == 0, name
+        assert metrics.requests, name
+        assert metrics.surface is not None
+        assert metrics.surface.kind == name
+
+
+@pytest.mark.optin
 @pytest.mark.parametrize(
     ("name", "shape"),
     [("websocket", {"vus": 4}), ("webhook", {"rps": 10.0}), ("job", {"rps": 4.0})],
@@ -63,7 +91,7 @@ async def test_each_http_side_surface_slows_with_the_slow_release(name: str, sha
 
 async def test_the_notification_worker_answers_through_rabbitmq() -> None:
     rabbitmq_server()
-    test = _short(SURFACES / "amqp.plan.yaml", rps=20.0)
+    test = _short(SURFACES / "amqp.plan.yaml", 0.5, rps=20.0)
     async with SampleService(release="stable", jitter=0.0) as service, NotificationWorker(service.url):
         metrics = await _measure(test, service.url)
     assert metrics.error_rate == 0
@@ -71,3 +99,18 @@ async def test_the_notification_worker_answers_through_rabbitmq() -> None:
     assert (metrics.latency.p50 or 0) >= 20.0  # the service time of /notifications/send
     assert metrics.surface is not None
     assert metrics.surface.received == metrics.requests
+
+
+@pytest.mark.optin
+async def test_the_grpc_appointment_service_slows_with_the_slow_release() -> None:
+    async with SampleService(release="stable", jitter=0.0) as service, AppointmentsGrpc(service.url) as grpc:
+        test = _grpc_test(SURFACES / "grpc.plan.yaml", grpc.url, rps=10.0)
+        stable = await _measure(test, service.url)
+        await service.configure_async(release="slow")
+        await asyncio.sleep(0.6)  # the server reads the knobs every half second
+        slow = await _measure(test, service.url)
+    assert stable.error_rate == 0
+    assert slow.error_rate == 0
+    assert stable.latency is not None
+    assert slow.latency is not None
+    assert (slow.latency.p50 or 0) > 2 * (stable.latency.p50 or 0)

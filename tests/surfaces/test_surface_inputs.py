@@ -15,6 +15,7 @@ from local_services import rabbitmq_server
 from sk_loadagent.cli.main import main
 from sk_loadagent.errors import InputError, TargetNotAllowedError
 from sk_loadagent.memory import open_store
+from sk_loadagent.sample_service import samples_dir
 from sk_loadagent.suite.execution_plan import interpret
 from sk_loadagent.suite.inputs import load_inputs
 
@@ -67,7 +68,22 @@ JOB = {
     "poll": {"path": "/reports/${job.id}"},
     "until": {"$.status": "done"},
 }
+PROTO = str(samples_dir() / "service" / "appointments.proto")
 CASES: list[tuple[str, Edit, str]] = [
+    (
+        "a gRPC method the proto does not define",
+        _other(
+            "grpc",
+            {
+                "url": "grpc://127.0.0.1:50051",
+                "proto": PROTO,
+                "service": "vetclinic.AppointmentService",
+                "method": "Nope",
+            },
+        ),
+        "tests[0].grpc.method: expected a method of vetclinic.AppointmentService (Book, WatchSlots), got "
+        "'Nope'",
+    ),
     (
         "a job id in a webhook trigger",
         _other(
@@ -112,7 +128,8 @@ CASES: list[tuple[str, Edit, str]] = [
     (
         "an unknown surface",
         lambda t: t.__setitem__("surface", "kafka"),
-        "tests[0].surface: expected one of http, websocket, amqp, nats, redis, webhook, job, got 'kafka'",
+        "tests[0].surface: expected one of http, websocket, grpc, amqp, nats, redis, webhook, job, got "
+        "'kafka'",
     ),
     (
         "a broker surface without its block",

@@ -83,7 +83,7 @@ async def test_a_job_runs_from_submit_to_done_and_counts_its_polls() -> None:
     assert surface.lag_from == "intended-submit"
     assert surface.done == 10
     assert surface.polls is not None
-    assert surface.polls.jobs == 10
+    assert surface.polls.units == 10
     assert surface.polls.max is not None
     assert 3 <= surface.polls.max <= 12  # 100 ms of running, polled every 20 ms
 

@@ -10,6 +10,7 @@ from sk_loadagent.measurements import SurfaceMeasurements
 from sk_loadagent.models.plan import TlsOptions
 from sk_loadagent.models.surfaces import (
     AmqpSurface,
+    GrpcSurface,
     JobSurface,
     NatsSurface,
     RedisSurface,
@@ -23,6 +24,7 @@ _MODULES = {
     "nats": "nats",
     "redis": "redis.asyncio",
     "websocket": "websockets.asyncio.client",
+    "grpc": "grpc",
     "webhook": "httpx",
     "job": "httpx",
 }
@@ -49,6 +51,8 @@ def surface_name(block: SurfaceBlock) -> str:
         return "nats"
     if isinstance(block, WebSocketSurface):
         return "websocket"
+    if isinstance(block, GrpcSurface):
+        return "grpc"
     if isinstance(block, WebhookSurface):
         return "webhook"
     if isinstance(block, JobSurface):
@@ -77,6 +81,10 @@ def open_hub(
         from sk_loadagent.engine.clients._websocket import WebSocketHub
 
         return WebSocketHub(block, timeout, tls)
+    if isinstance(block, GrpcSurface):
+        from sk_loadagent.engine.clients._grpc import GrpcHub
+
+        return GrpcHub(block, timeout, tls)
     if isinstance(block, WebhookSurface):
         from sk_loadagent.engine.clients._http_surfaces import WebhookHub
 
@@ -106,6 +114,10 @@ async def probe(block: SurfaceBlock, timeout: float, tls: TlsOptions | None = No
         from sk_loadagent.engine.clients._websocket import probe_websocket
 
         await probe_websocket(block, timeout, tls)
+    elif isinstance(block, GrpcSurface):
+        from sk_loadagent.engine.clients._grpc import probe_grpc
+
+        await probe_grpc(block, timeout, tls)
     elif isinstance(block, RedisSurface):
         from sk_loadagent.engine.clients._redis import probe_redis
 
