@@ -3,7 +3,8 @@
 ``POST /notify {"callback": URL}`` answers 202 and delivers ``{"delivered": true}`` to the callback after
 ``delay`` seconds (twice when ``retries`` is on: a sender that retries); ``POST /reports`` answers 202 with
 ``{"id": N}`` and ``GET /reports/N`` says ``running`` until ``delay`` seconds have passed, then ``done`` (or
-``failed`` for a submit whose body holds ``fail``).
+``failed`` for a submit whose body holds ``fail``); with ``booked`` set, ``POST /book`` answers
+``{"appointmentId": ...}`` and announces it on NATS after ``delay`` seconds.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class SurfaceService(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.delay = delay
         self.retries = retries
+        self.booked: tuple[str, str] | None = None  # (NATS URL, subject) that POST /book announces on
         self.jobs: dict[int, tuple[float, bool]] = {}
         self.lock = threading.Lock()
 
@@ -64,6 +66,14 @@ class _Handler(BaseHTTPRequestHandler):
             times = 2 if self.server.retries else 1
             threading.Thread(target=_deliver, args=(callback, self.server.delay, times), daemon=True).start()
             self._answer(202, {"accepted": True})
+        elif self.path == "/book" and self.server.booked is not None:
+            with self.server.lock:
+                number = len(self.server.jobs) + 1
+                self.server.jobs[number] = (time.monotonic(), False)
+            url, subject = self.server.booked
+            event = json.dumps({"event": "appointment.booked", "appointmentId": f"apt-{number}"}).encode()
+            threading.Timer(self.server.delay, publish_nats, (url, subject, event)).start()
+            self._answer(200, {"appointmentId": f"apt-{number}"})
         elif self.path == "/reports":
             with self.server.lock:
                 number = len(self.server.jobs) + 1
@@ -95,3 +105,17 @@ def surface_service(delay: float = 0.02, retries: bool = False) -> Iterator[Surf
     finally:
         server.shutdown()
         server.server_close()
+
+
+def publish_nats(url: str, subject: str, payload: bytes) -> None:
+    """One message on core NATS over a plain socket (the protocol is text: CONNECT, PUB, PING)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 4222), timeout=5) as conn:
+        conn.recv(4096)  # INFO
+        conn.sendall(
+            b"CONNECT {}\r\nPUB " + subject.encode() + b" %d\r\n" % len(payload) + payload + b"\r\nPING\r\n"
+        )
+        conn.recv(4096)  # PONG: the server has the message

@@ -40,16 +40,10 @@ from sk_loadagent.errors import InputError
 from sk_loadagent.models._base import FieldProblem
 from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.durations import format_duration
-from sk_loadagent.models.flow import StepSpec, referenced_columns
+from sk_loadagent.models.flow import StepSpec, referenced_columns, surface_ref_fits
 from sk_loadagent.models.loading import problems_from, read_text
 from sk_loadagent.models.plan import TestSpec, TlsOptions, check_base_url, check_endpoint
-from sk_loadagent.models.surfaces import (
-    GrpcSurface,
-    JobSurface,
-    SurfaceBlock,
-    WebhookSurface,
-    WebSocketSurface,
-)
+from sk_loadagent.models.surfaces import GrpcSurface, WebSocketSurface, message_template
 from sk_loadagent.secrets import mask_url, register
 
 DEFAULT_TIMEOUT = 10.0
@@ -225,7 +219,8 @@ def _surface_flow(ctx: _Context, base_url: str) -> FlowPlan | None:
         require_surface(name, ctx.source)
     except InputError as exc:
         raise ctx.fail("surface", exc.problems[0].expected, "not installed") from None
-    params, where = _surface_message(block, name)
+    params, inside = message_template(block)
+    where = f"{name}.{inside}" if inside else name
     step = StepSpec.model_construct(
         name=name,
         request=None,
@@ -277,23 +272,8 @@ def _check_grpc(ctx: _Context, block: GrpcSurface, request: dict[str, object]) -
         raise ctx.fail("grpc.request", f"the fields of {name} ({exc})", None) from None
 
 
-def _surface_message(block: SurfaceBlock, name: str) -> tuple[dict[str, object], str]:
-    """What each call of a surface renders (its references filled per call), and where the plan wrote it."""
-    if isinstance(block, GrpcSurface):
-        return dict(block.request), f"{name}.request"
-    if isinstance(block, WebSocketSurface):
-        return block.send.template(), f"{name}.send"
-    if isinstance(block, WebhookSurface):
-        return block.trigger.template(), f"{name}.trigger"
-    if isinstance(block, JobSurface):
-        return {"submit": block.submit.template(), "poll": block.poll.path}, name
-    return block.publish.template(), f"{name}.publish"
-
-
 def _surface_ref_fits(ref: str, surface: str, field: str) -> bool:
-    if ref == "webhook.url":
-        return surface == "webhook"
-    return surface == "job" and field == "params.poll"
+    return surface_ref_fits(ref, surface, field.removeprefix("params"))
 
 
 def _data(ctx: _Context, caps: Caps) -> DataTable:

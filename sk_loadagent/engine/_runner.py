@@ -100,10 +100,11 @@ async def run_load(
     broker = profile.flow.surface if profile.flow is not None else None
     if broker is not None and broker.url is None:  # webhook, job: requests to the service's URL
         broker = None
-    if broker is not None and broker.url is not None:
-        name = surface_name(broker)
-        role = f"{'endpoint' if name in ('websocket', 'grpc') else 'broker'} ({name})"
-        check_target(mask_url(broker.url), options.allow_hosts, role, BROKER_SCHEMES[name])
+    for block in [broker] if broker is not None else [b for _, b in _step_blocks(profile)]:
+        if block.url is not None:
+            name = surface_name(block)
+            role = f"{'endpoint' if name in ('websocket', 'grpc') else 'broker'} ({name})"
+            check_target(mask_url(block.url), options.allow_hosts, role, BROKER_SCHEMES[name])
     transport = choose_transport(profile, options)
     if broker is not None:
         await _probe_broker(profile, broker)
@@ -179,10 +180,14 @@ def choose_transport(profile: LoadProfile, options: RunOptions) -> str | Transpo
     return choice
 
 
+def _step_blocks(profile: LoadProfile) -> list[tuple[str, SurfaceBlock]]:
+    return profile.flow.step_blocks() if profile.flow is not None else []
+
+
 def _worker_count(profile: LoadProfile, requested: int) -> int:
     """Never more workers than there is work: VUs for a closed model, arrivals for an open one. A broker
     surface runs in one worker: its service's output is one stream, correlated in one place."""
-    if profile.flow is not None and profile.flow.surface is not None:
+    if profile.flow is not None and (profile.flow.surface is not None or _step_blocks(profile)):
         return 1
     if profile.model == "closed":
         units = math.ceil(profile.executor.peak() - 1e-9)

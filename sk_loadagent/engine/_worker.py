@@ -128,7 +128,8 @@ class _Run:
         self.spec = spec
         self.phases = profile.phases
         self.steps: StepRecorder | None = None
-        self.hub: SurfaceHub | None = None
+        self.hub: SurfaceHub | None = None  # a surface test's
+        self.hubs: list[SurfaceHub] = []  # every hub: the surface test's, or a flow's steps' on surfaces
         self.transport: Transport | HttpClients
         self.driver: OpenLoop | ClosedLoop | FlowDriver
         if profile.flow is not None:
@@ -224,6 +225,11 @@ class _Run:
         if profile.flow.surface is not None:
             self.hub = open_hub(profile.flow.surface, profile.timeout, profile.tls, profile.url)
             makers[surface_name(profile.flow.surface)] = self.hub.new
+            self.hubs.append(self.hub)
+        for key, block in profile.flow.step_blocks():
+            hub = open_hub(block, profile.timeout, profile.tls, profile.url)
+            makers[key] = hub.new
+            self.hubs.append(hub)
         common = {
             "loop": loop,
             "flow": flow,
@@ -372,15 +378,15 @@ async def run_share(spec: WorkerSpec, link: Link) -> WorkerOutput:
     loop = asyncio.get_running_loop()
     run = _Run(spec, loop)
     try:
-        if run.hub is not None:
-            await run.hub.start_or_note()
+        for hub in run.hubs:
+            await hub.start_or_note()
         await run.driver.prepare(_warm_connections(spec))
         t0 = await link.handshake()
         run.recorder.t0 = t0
         if run.steps is not None:
             run.steps.t0 = t0
-        if run.hub is not None:
-            run.hub.stats.t0 = t0  # type: ignore[attr-defined]
+        for hub in run.hubs:
+            hub.stats.t0 = t0  # type: ignore[attr-defined]
         supervisor = _Supervisor(run, link, t0)
         run.driver.start(t0)
         await supervisor.supervise()
@@ -388,8 +394,8 @@ async def run_share(spec: WorkerSpec, link: Link) -> WorkerOutput:
         supervisor.report_progress()  # the last, partial interval
     finally:
         await run.driver.close()
-        if run.hub is not None:
-            await run.hub.aclose()
+        for hub in run.hubs:
+            await hub.aclose()
     run.flush()
     recorder = run.recorder
     flow = run.driver if isinstance(run.driver, FlowDriver) else None
@@ -415,7 +421,7 @@ async def run_share(spec: WorkerSpec, link: Link) -> WorkerOutput:
         tls_failures=dict(run.transport.tls_failures),
         tls_resumed=run.transport.tls_resumed,
         surface=_surface(run),
-        warnings=list(dict.fromkeys(run.hub.notes)) if run.hub is not None else [],
+        warnings=list(dict.fromkeys(note for hub in run.hubs for note in hub.notes)),
     )
 
 

@@ -24,6 +24,7 @@ from sk_loadagent.models.surfaces import (
     SurfaceName,
     WebhookSurface,
     WebSocketSurface,
+    broker_shape_problem,
 )
 
 TestType = Literal["load", "spike", "soak", "stress", "concurrency", "latency", "custom"]
@@ -352,6 +353,9 @@ class TestSpec(WireModel):
                 str(self.surface),
                 f"{article} {self.surface} block ({parts}) for a test with surface: {self.surface}",
             )
+        shape = broker_shape_problem(blocks[self.surface], in_flow=False)  # type: ignore[arg-type]
+        if shape is not None:
+            raise FieldProblem(f"{self.surface}.{shape[0]}", shape[1])
         if self.type == "latency":
             raise FieldProblem("surface", "http in a latency test (it sweeps the payload of one endpoint)")
         for name, value in (

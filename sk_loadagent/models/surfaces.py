@@ -87,14 +87,32 @@ class AmqpPublish(MessageBody):
     routing_key: str = Field(min_length=1, description="the queue's name when exchange is the default ''")
 
 
-class AmqpQueue(WireModel):
+class _Consume(WireModel):
+    match: dict[str, str] | None = Field(
+        default=None,
+        description="a flow step that only consumes: {JSONPath: value} that picks its message, e.g. "
+        '{"$.appointmentId": "${apptId}"}',
+    )
+
+    @field_validator("match")
+    @classmethod
+    def _one_path(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return None
+        if len(value) != 1:
+            raise ValueError("one JSONPath and the value it must have, such as {$.id: ${id}}")
+        _json_path(next(iter(value)))
+        return value
+
+
+class AmqpQueue(_Consume):
     queue: str = Field(min_length=1)
 
 
 class AmqpSurface(_Broker):
     """RabbitMQ: publish with confirms; read ``consume.queue``; depth by passive declare of ``depth``."""
 
-    publish: AmqpPublish
+    publish: AmqpPublish | None = None
     consume: AmqpQueue
     dead_letter: AmqpQueue | None = None
     depth: list[str] | None = Field(
@@ -112,17 +130,20 @@ class AmqpSurface(_Broker):
         return value
 
     def target(self) -> str:
+        if self.publish is None:
+            return f">{self.consume.queue}"
         where = self.publish.routing_key if not self.publish.exchange else self.publish.exchange
         return f"{where}>{self.consume.queue}"
 
     def depth_queues(self) -> list[str]:
         if self.depth is not None:
             return list(self.depth)
-        queues = [self.publish.routing_key] if not self.publish.exchange else []
+        published = self.publish is not None and not self.publish.exchange
+        queues = [self.publish.routing_key] if self.publish is not None and published else []
         return [*queues, self.consume.queue]
 
 
-class NatsSubject(WireModel):
+class NatsSubject(_Consume):
     subject: str = Field(min_length=1)
 
 
@@ -138,7 +159,7 @@ class JetStreamSpec(WireModel):
 class NatsSurface(_Broker):
     """NATS: core publish, or JetStream publish with its ack when ``jetstream`` names the stream."""
 
-    publish: NatsPublish
+    publish: NatsPublish | None = None
     consume: NatsSubject
     jetstream: JetStreamSpec | None = None
     dead_letter: NatsSubject | None = None
@@ -152,10 +173,10 @@ class NatsSurface(_Broker):
         return value
 
     def target(self) -> str:
-        return f"{self.publish.subject}>{self.consume.subject}"
+        return f"{self.publish.subject if self.publish else ''}>{self.consume.subject}"
 
 
-class RedisStream(WireModel):
+class RedisStream(_Consume):
     stream: str = Field(min_length=1)
 
 
@@ -168,7 +189,7 @@ class RedisSurface(_Broker):
     """Redis Streams: XADD to ``publish.stream``, read ``consume.stream``; depth by XLEN (and XPENDING of
     ``group``, the service's consumer group)."""
 
-    publish: RedisPublish
+    publish: RedisPublish | None = None
     consume: RedisStream
     group: str | None = Field(default=None, min_length=1)
     dead_letter: RedisStream | None = None
@@ -182,7 +203,7 @@ class RedisSurface(_Broker):
         return value
 
     def target(self) -> str:
-        return f"{self.publish.stream}>{self.consume.stream}"
+        return f"{self.publish.stream if self.publish else ''}>{self.consume.stream}"
 
 
 class WebSocketSubscribe(WireModel):
@@ -388,6 +409,38 @@ SurfaceBlock = (
     GrpcSurface | AmqpSurface | NatsSurface | RedisSurface | WebSocketSurface | WebhookSurface | JobSurface
 )
 
+
+def message_template(block: SurfaceBlock) -> tuple[dict[str, Any], str]:
+    """What each call of ``block`` renders (references filled per call), and where the block holds it
+    (``send``, ``publish``, ...; ``consume.match`` for a broker step that only consumes)."""
+    if isinstance(block, GrpcSurface):
+        return dict(block.request), "request"
+    if isinstance(block, WebSocketSurface):
+        return block.send.template(), "send"
+    if isinstance(block, WebhookSurface):
+        return block.trigger.template(), "trigger"
+    if isinstance(block, JobSurface):
+        return {"submit": block.submit.template(), "poll": block.poll.path}, ""
+    if block.publish is not None:
+        return block.publish.template(), "publish"
+    match = block.consume.match or {}
+    return {"match": next(iter(match.values()), "")}, "consume"
+
+
+def broker_shape_problem(block: SurfaceBlock, *, in_flow: bool) -> tuple[str, str] | None:
+    """(field, expected) when a broker block neither publishes nor picks its message, or does both."""
+    if isinstance(block, GrpcSurface | WebSocketSurface | WebhookSurface | JobSurface):
+        return None
+    match = block.consume.match
+    if block.publish is None and not in_flow:
+        return "publish", "what each message carries (only a flow step may consume without publishing)"
+    if block.publish is None and match is None:
+        return "consume.match", "the message this step waits for, such as {$.appointmentId: ${apptId}}"
+    if block.publish is not None and match is not None:
+        return "consume.match", "no match beside publish (a published message is found by its correlation id)"
+    return None
+
+
 __all__ = [
     "BROKER_SCHEMES",
     "BROKER_SURFACES",
@@ -409,5 +462,7 @@ __all__ = [
     "WebSocketSubscribe",
     "WebSocketSurface",
     "WebhookSurface",
+    "broker_shape_problem",
     "broker_url_problem",
+    "message_template",
 ]

@@ -178,16 +178,18 @@ def _check_broker(source: str, index: int, test: TestSpec, hosts: list[str]) -> 
     from sk_loadagent.engine import check_target
     from sk_loadagent.models.surfaces import BROKER_SCHEMES
 
-    block = test.surface_block()
-    if block is None or block.url is None:  # a WebSocket block without a URL goes to the checked base URL
-        return
-    name = str(test.surface)
-    role = f"{'endpoint' if name in ('websocket', 'grpc') else 'broker'} ({name})"
-    try:
-        check_target(mask_url(block.url), hosts, role, BROKER_SCHEMES[name])
-    except TargetNotAllowedError as exc:
-        problems = [InputProblem(f"tests[{index}].{name}.url", p.expected, p.got) for p in exc.problems]
-        raise TargetNotAllowedError(source, problems) from None
+    blocks = [(str(test.surface), "", test.surface_block())]
+    blocks += [(str(s.surface), f"flow[{i}].", s.surface_block()) for i, s in enumerate(test.flow or [])]
+    for name, where, block in blocks:
+        if block is None or block.url is None:  # a WebSocket block without a URL goes to the base URL
+            continue
+        role = f"{'endpoint' if name in ('websocket', 'grpc') else 'broker'} ({name})"
+        try:
+            check_target(mask_url(block.url), hosts, role, BROKER_SCHEMES[name])
+        except TargetNotAllowedError as exc:
+            field = f"tests[{index}].{where}{name}.url"
+            problems = [InputProblem(field, p.expected, p.got) for p in exc.problems]
+            raise TargetNotAllowedError(source, problems) from None
 
 
 def _checked_proxy(inputs: SuiteInputs, hosts: list[str]) -> str | None:

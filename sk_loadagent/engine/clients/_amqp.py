@@ -33,7 +33,7 @@ class AmqpHub(BrokerHub):
         block = self.block
         self._connection = await aio_pika.connect(block.url, timeout=self.timeout)
         self._channel = await self._connection.channel(publisher_confirms=True)
-        if block.publish.exchange:
+        if block.publish is not None and block.publish.exchange:
             self._exchange = await self._channel.get_exchange(block.publish.exchange, ensure=True)
         else:
             self._exchange = self._channel.default_exchange
@@ -62,6 +62,7 @@ class AmqpHub(BrokerHub):
             headers=dict(headers) or None,
             content_type="application/json" if body[:1] in (b"{", b"[") else "text/plain",
         )
+        assert self.block.publish is not None, "a step that only consumes never publishes"
         await self._exchange.publish(message, routing_key=self.block.publish.routing_key)
 
     async def _depth_now(self) -> dict[str, float]:

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from typing import Any
 
 import numpy as np
@@ -29,9 +29,11 @@ import orjson
 
 from sk_loadagent.engine.clients.base import Call, Client, ClientError, Reply
 from sk_loadagent.measurements import SurfaceMeasurements
+from sk_loadagent.models.jsonpath import MISSING, JsonPath, compile_json_path
 
 DEPTH_EVERY = 0.5
 DEPTH_TIMEOUT = 2.0
+MAX_EARLY = 10_000  # messages kept for a consuming step not yet due (each at most a timeout)
 MAX_TIMINGS = 2_000_000  # per figure, ~32 MB; past it a figure keeps its first samples and says so
 _perf_counter = time.perf_counter
 
@@ -97,6 +99,10 @@ class BrokerHub:
         self.pending: dict[str, asyncio.Future[Reply]] = {}
         self.failure: str | None = None  # why the broker cannot be used (calls fail with connectRefused)
         self._sampler: asyncio.Task[None] | None = None
+        # A flow step that only consumes: its message is the one whose JSONPath value is the step's.
+        match = block.consume.match or {}
+        self.match_path = compile_json_path(next(iter(match))) if match else None
+        self.early: OrderedDict[str, tuple[float, bytes]] = OrderedDict()  # arrived before their step
 
     # -- to be provided by a broker --------------------------------------------------------------------------
     async def _open(self) -> None:
@@ -151,13 +157,31 @@ class BrokerHub:
 
     # -- what the output readers call ------------------------------------------------------------------------
     def arrived(self, correlation: str | None, body: bytes) -> None:
-        """An output message: the reply of the call waiting for its correlation id."""
+        """An output message: the reply of the call waiting for its correlation id (or, for a step that
+        only consumes, for its match value; one that comes before its step is kept for it a while)."""
+        if self.match_path is not None:
+            correlation = _match_key(self.match_path, body)
+            if correlation is not None and correlation not in self.pending:
+                self._keep_early(correlation, body)
+                return
         future = self.pending.pop(correlation, None) if correlation is not None else None
         if future is None or future.done():
             self.counts["unmatched"] += 1
             return
         self.counts["received"] += 1
         future.set_result(Reply(status=None, body=body, bytes_in=len(body)))
+
+    def _keep_early(self, key: str, body: bytes) -> None:
+        now = _perf_counter()
+        early = self.early
+        early[key] = (now, body)
+        while early and (len(early) > MAX_EARLY or next(iter(early.values()))[0] < now - self.timeout):
+            early.popitem(last=False)
+            self.counts["unmatched"] += 1
+
+    def take_early(self, key: str) -> bytes | None:
+        found = self.early.pop(key, None)
+        return found[1] if found is not None else None
 
     def dead(self, correlation: str | None) -> None:
         """A message on the dead-letter output: its call fails as ``deadLetter``."""
@@ -203,6 +227,8 @@ class _BrokerClient(Client):
         hub = self._hub
         if hub.failure is not None:
             raise ClientError("connectRefused")
+        if hub.match_path is not None:
+            return await self._consume(str(call.params.get("match", "")))
         correlation = uuid.uuid4().hex
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         hub.pending[correlation] = future
@@ -224,3 +250,27 @@ class _BrokerClient(Client):
             hub.pending.pop(correlation, None)
         reply.bytes_out = len(body)
         return reply
+
+    async def _consume(self, key: str) -> Reply:
+        """A step that only consumes: the message whose match value is ``key`` (it may have come already)."""
+        hub = self._hub
+        early = hub.take_early(key)
+        if early is not None:
+            hub.counts["received"] += 1
+            return Reply(status=None, body=early, bytes_in=len(early))
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        hub.pending[key] = future
+        try:
+            return await future
+        finally:
+            hub.pending.pop(key, None)
+
+
+def _match_key(path: JsonPath, body: bytes) -> str | None:
+    try:
+        value = path.first(orjson.loads(body))
+    except orjson.JSONDecodeError:
+        return None
+    if value is MISSING or value is None:
+        return None
+    return value if isinstance(value, str) else orjson.dumps(value).decode()

@@ -53,7 +53,7 @@ class NatsHub(BrokerHub):
 
     @property
     def acks(self) -> bool:
-        return self.block.jetstream is not None
+        return self.block.jetstream is not None and self.block.publish is not None
 
     async def _open(self) -> None:
         block = self.block
@@ -74,6 +74,7 @@ class NatsHub(BrokerHub):
 
     async def _publish(self, correlation: str, body: bytes, headers: dict[str, str]) -> None:
         block = self.block
+        assert block.publish is not None, "a step that only consumes never publishes"
         sent_headers = {**headers, CORRELATION_HEADER: correlation}
         if self._js is not None:
             assert block.jetstream is not None

@@ -76,6 +76,7 @@ class RedisHub(BrokerHub):
 
     async def _publish(self, correlation: str, body: bytes, headers: dict[str, str]) -> None:
         publish = self.block.publish
+        assert publish is not None, "a step that only consumes never publishes"
         fields: dict[str, Any] = {**headers, CORRELATION_HEADER: correlation, "body": body}
         await self._client.xadd(
             publish.stream, fields, maxlen=publish.maxlen, approximate=publish.maxlen is not None
@@ -83,7 +84,7 @@ class RedisHub(BrokerHub):
 
     async def _depth_now(self) -> dict[str, float]:
         block = self.block
-        stream = block.publish.stream
+        stream = block.publish.stream if block.publish is not None else block.consume.stream
         if block.group is None:
             return {stream: float(await self._client.xlen(stream))}
         groups = await self._client.xinfo_groups(stream)

@@ -80,7 +80,7 @@ def open_hub(
     if isinstance(block, WebSocketSurface):
         from sk_loadagent.engine.clients._websocket import WebSocketHub
 
-        return WebSocketHub(block, timeout, tls)
+        return WebSocketHub(block.resolved(base_url) if block.url is None else block, timeout, tls)
     if isinstance(block, GrpcSurface):
         from sk_loadagent.engine.clients._grpc import GrpcHub
 
