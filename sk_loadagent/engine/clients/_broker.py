@@ -169,7 +169,7 @@ class BrokerHub:
             self.counts["unmatched"] += 1
             return
         self.counts["received"] += 1
-        future.set_result(Reply(status=None, body=body, bytes_in=len(body)))
+        future.set_result(Reply(status=None, body=body, bytes_in=len(body), received=_perf_counter()))
 
     def _keep_early(self, key: str, body: bytes) -> None:
         now = _perf_counter()

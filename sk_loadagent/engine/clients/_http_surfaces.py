@@ -193,7 +193,7 @@ class WebhookHub(_HttpHub):
             return
         self.first_delivery[correlation] = now
         stats.counts["delivered"] += 1
-        future.set_result(Reply(status=None, body=body, bytes_in=len(body)))
+        future.set_result(Reply(status=None, body=body, bytes_in=len(body), received=now))
 
 
 class _WebhookClient(Client):

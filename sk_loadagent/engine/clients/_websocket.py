@@ -166,7 +166,7 @@ class WebSocketClient(Client):
             if expected is None or (found is not None and found is not MISSING and _key(found) == expected):
                 self._waiting = None
                 if not future.done():
-                    future.set_result(Reply(status=None, body=data, bytes_in=len(data)))
+                    future.set_result(Reply(status=None, body=data, bytes_in=len(data), received=now))
                 return
         if hub.timestamp is not None and document is not MISSING:
             stamp = hub.timestamp.first(document)
