@@ -33,7 +33,8 @@ async def connect_nats(url: str, timeout: float, *, reconnect: bool) -> Any:
     return await nats.connect(
         url,
         name="sk-loadagent surface",
-        connect_timeout=max(1, round(timeout)),
+        # The probe's two attempts fit in its timeout, so nats-py closes its socket itself.
+        connect_timeout=timeout if reconnect else max(0.1, timeout / 2.5),
         allow_reconnect=True,
         max_reconnect_attempts=3 if reconnect else 1,
         reconnect_time_wait=0.5 if reconnect else 0.1,

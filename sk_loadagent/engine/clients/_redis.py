@@ -22,9 +22,12 @@ READ_COUNT = 1000
 _FIELD = CORRELATION_HEADER.encode()
 
 
-def _client(url: str, timeout: float) -> Any:
+def _client(url: str, timeout: float, read_timeout: float | None = None, *, single: bool = False) -> Any:
     redis = require("redis.asyncio", "surfaces", "surface: redis")
-    return redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout + 1)
+    reads = read_timeout if read_timeout is not None else timeout + 1  # above a blocking XREAD's 200 ms
+    return redis.from_url(
+        url, socket_connect_timeout=timeout, socket_timeout=reads, single_connection_client=single
+    )
 
 
 async def _last_id(client: Any, stream: str) -> bytes:
@@ -113,10 +116,16 @@ def _text(value: Any) -> str:
 
 async def probe_redis(block: RedisSurface, timeout: float) -> None:
     """Connect (PING); raises ConnectionError."""
-    client = _client(block.url, timeout)
+    # One connection the client owns, dropped by hand when the PING failed on it (redis-py leaves a socket
+    # that timed out open otherwise).
+    client = _client(block.url, timeout, read_timeout=timeout, single=True)
     try:
         await client.ping()
     except Exception as exc:
+        connection = getattr(client, "connection", None)
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.disconnect(nowait=True)
         raise ConnectionError(f"{type(exc).__name__}: {exc}") from None
     finally:
         with contextlib.suppress(Exception):
