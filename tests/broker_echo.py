@@ -182,9 +182,10 @@ class WebSocketEcho:
     ``drop`` gets no answer), closes a session after ``close_after`` messages, and after a
     ``{"op": "subscribe"}`` pushes ``{"ts": <epoch ms>}`` every 20 ms."""
 
-    def __init__(self, delay: float = 0.0, close_after: int | None = None) -> None:
+    def __init__(self, delay: float = 0.0, close_after: int | None = None, ssl: Any = None) -> None:
         self.delay = delay
         self.close_after = close_after
+        self.ssl = ssl
         self.sessions = 0
         self._server: Any = None
         self.url = ""
@@ -213,9 +214,9 @@ class WebSocketEcho:
                 if pushing is not None:
                     pushing.cancel()
 
-        self._server = await serve(session, "127.0.0.1", 0, compression=None)
+        self._server = await serve(session, "127.0.0.1", 0, compression=None, ssl=self.ssl)
         port = next(iter(self._server.sockets)).getsockname()[1]
-        self.url = f"ws://127.0.0.1:{port}"
+        self.url = f"{'wss' if self.ssl is not None else 'ws'}://127.0.0.1:{port}"
         return self
 
     async def _push(self, ws: Any) -> None:

@@ -3,11 +3,13 @@ reconnects, lost messages, pushed messages timed from their publish-side timesta
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from broker_echo import WebSocketEcho
+from tls_support import Pki
 
 from sk_loadagent.analysis.summary import summarize
 from sk_loadagent.engine import RunOptions, RunResult, build_profile, run_load
@@ -98,6 +100,19 @@ async def test_pushed_messages_are_timed_from_their_publish_side_timestamp() -> 
     assert surface.push_latency.p50 is not None
     assert 4.0 <= surface.push_latency.p50 < 200.0  # stamped 5 ms before it was sent
     assert set(_outcomes(result)) == {"ok"}
+
+
+async def test_wss_sessions_verify_the_server_with_the_tests_ca(tmp_path: Path) -> None:
+    pki = Pki(tmp_path / "pki")
+    context = pki.server_context()
+    context.set_alpn_protocols(["http/1.1"])
+    async with WebSocketEcho(ssl=context) as server:
+        base = server.url.replace("wss://", "https://")
+        block = {"path": "/ws", "send": PING, "correlate": "$.id"}
+        trusted = await _run(_test(block, vus=2, tls={"caFile": str(pki.ca_file)}), base)
+        with pytest.raises(TargetUnreachableError):
+            await _run(_test(block, vus=2), base)  # the system's CAs do not know the test CA
+    assert set(_outcomes(trusted)) == {"ok"}
 
 
 async def test_a_refused_endpoint_is_an_unreachable_target() -> None:
