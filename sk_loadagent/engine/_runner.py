@@ -46,7 +46,7 @@ from sk_loadagent.engine.result import OUTCOME_NAMES, Outcome, Phase, RunResult
 from sk_loadagent.errors import InputError, TargetUnreachableError, WorkerFailedError
 from sk_loadagent.histogram import LatencyHistogram
 from sk_loadagent.models.plan import TlsOptions
-from sk_loadagent.models.surfaces import BROKER_SCHEMES, SurfaceBlock
+from sk_loadagent.models.surfaces import SURFACE_SCHEMES, SurfaceBlock
 from sk_loadagent.secrets import mask_url
 
 POLL = 0.05
@@ -104,10 +104,10 @@ async def run_load(
         if block.url is not None:
             name = surface_name(block)
             role = f"{'endpoint' if name in ('websocket', 'grpc') else 'broker'} ({name})"
-            check_target(mask_url(block.url), options.allow_hosts, role, BROKER_SCHEMES[name])
+            check_target(mask_url(block.url), options.allow_hosts, role, SURFACE_SCHEMES[name])
     transport = choose_transport(profile, options)
     if broker is not None:
-        await _probe_broker(profile, broker)
+        await _probe_surface(profile, broker)
     elif (profile.flow is not None and profile.flow.surface is not None) or (
         isinstance(transport, str) and (profile.flow is None or profile.flow.uses_http)
     ):
@@ -219,7 +219,7 @@ def _spec(
     )
 
 
-async def _probe_broker(profile: LoadProfile, broker: SurfaceBlock) -> None:
+async def _probe_surface(profile: LoadProfile, broker: SurfaceBlock) -> None:
     """Connect to the broker once before the worker starts: refused or silent is an unreachable target (3),
     a queue or stream the test reads that is not there is bad input (2)."""
     name = surface_name(broker)

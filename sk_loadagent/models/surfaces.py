@@ -25,7 +25,7 @@ BROKER_SURFACES: tuple[str, ...] = ("amqp", "nats", "redis")
 HTTP_SURFACES: tuple[str, ...] = ("webhook", "job")  # requests to the plan's baseUrl
 BUILT_IN_SURFACES: tuple[str, ...] = ("websocket", "grpc", *BROKER_SURFACES, *HTTP_SURFACES)  # with a block
 CORRELATION_HEADER = "x-correlation-id"  # NATS headers and Redis stream fields (AMQP: correlation_id)
-BROKER_SCHEMES: dict[str, tuple[str, ...]] = {
+SURFACE_SCHEMES: dict[str, tuple[str, ...]] = {
     "amqp": ("amqp", "amqps"),
     "nats": ("nats", "tls"),
     "redis": ("redis", "rediss"),
@@ -44,7 +44,7 @@ _EXAMPLES = {
 def broker_url_problem(surface: str, value: str) -> str | None:
     """What is wrong with a broker URL for ``surface`` (None when it is fine)."""
     parts = urlsplit(value)
-    schemes = BROKER_SCHEMES[surface]
+    schemes = SURFACE_SCHEMES[surface]
     if parts.scheme not in schemes or not parts.hostname:
         shown = " or ".join(f"{s}://" for s in schemes)
         article = "an" if surface == "amqp" else "a"
@@ -442,12 +442,12 @@ def broker_shape_problem(block: SurfaceBlock, *, in_flow: bool) -> tuple[str, st
 
 
 __all__ = [
-    "BROKER_SCHEMES",
     "BROKER_SURFACES",
     "BUILT_IN_SURFACES",
     "CORRELATION_HEADER",
     "HTTP_SURFACES",
     "SURFACES",
+    "SURFACE_SCHEMES",
     "AmqpSurface",
     "GrpcSurface",
     "HttpRequestSpec",

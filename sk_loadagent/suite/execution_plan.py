@@ -173,10 +173,10 @@ def _test_url(base_url: str, endpoint: str, test: TestSpec) -> str:
     return base_url + endpoint
 
 
-def _check_broker(source: str, index: int, test: TestSpec, hosts: list[str]) -> None:
+def _check_surface_urls(source: str, index: int, test: TestSpec, hosts: list[str]) -> None:
     """A broker surface's URL, like the target: loopback or allow-listed (TargetNotAllowedError, exit 2)."""
     from sk_loadagent.engine import check_target
-    from sk_loadagent.models.surfaces import BROKER_SCHEMES
+    from sk_loadagent.models.surfaces import SURFACE_SCHEMES
 
     blocks = [(str(test.surface), "", test.surface_block())]
     blocks += [(str(s.surface), f"flow[{i}].", s.surface_block()) for i, s in enumerate(test.flow or [])]
@@ -185,7 +185,7 @@ def _check_broker(source: str, index: int, test: TestSpec, hosts: list[str]) -> 
             continue
         role = f"{'endpoint' if name in ('websocket', 'grpc') else 'broker'} ({name})"
         try:
-            check_target(mask_url(block.url), hosts, role, BROKER_SCHEMES[name])
+            check_target(mask_url(block.url), hosts, role, SURFACE_SCHEMES[name])
         except TargetNotAllowedError as exc:
             field = f"tests[{index}].{where}{name}.url"
             problems = [InputProblem(field, p.expected, p.got) for p in exc.problems]
@@ -365,7 +365,7 @@ def interpret(
         plain = test.flow is None and test.surface_block() is None
         if plain:
             route.update(endpoint=endpoint, method=method)
-        _check_broker(inputs.plan_source, index, test, hosts)
+        _check_surface_urls(inputs.plan_source, index, test, hosts)
         test = test.model_copy(update=route)
         flags = inputs.flags(module, edition, test.type)
         slo = inputs.sources().limits(
