@@ -209,6 +209,10 @@ def test_a_broker_outside_loopback_needs_allow_listing(tmp_path: Path) -> None:
         load_inputs(path), target_url="http://127.0.0.1:9", allow_hosts=["broker.example.test"]
     )
     assert planned.tests[0].endpoint == "amqp:notifications.in>notifications.out"
+    assert planned.tests[0].profile == (
+        "open model: ramp 0→5 messages/s over 100ms, hold 5 messages/s for 1s (measured); amqp "
+        "notifications.in>notifications.out (one worker); timeout 10s"
+    )
 
 
 def _run(folder: Path, path: Path) -> int:
