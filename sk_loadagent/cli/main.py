@@ -257,6 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--workers", type=int, default=1, metavar="N", help="load generator processes (default 1)"
     )
+    demo.add_argument(
+        "--surfaces",
+        action="store_true",
+        help="the surfaces beyond HTTP instead: WebSocket feed, webhooks, report jobs, RabbitMQ worker",
+    )
     demo.set_defaults(handler=cmd_demo)
     return parser
 
@@ -314,9 +319,9 @@ def cmd_listen(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from sk_loadagent.cli.demo import demo_command
+    from sk_loadagent.cli.demo import demo_command, demo_surfaces_command
 
-    return asyncio.run(demo_command(args))
+    return asyncio.run(demo_surfaces_command(args) if args.surfaces else demo_command(args))
 
 
 def _report_error(exc: BaseException) -> int:

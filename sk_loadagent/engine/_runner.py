@@ -42,10 +42,13 @@ from sk_loadagent.engine._stress import StepFacts, broken_reasons, facts_from, s
 from sk_loadagent.engine._tls import client_context, describe_failures, failure_reason, fix_for
 from sk_loadagent.engine._transports.base import Transport
 from sk_loadagent.engine._worker import IN_FLIGHT_SLACK
+from sk_loadagent.engine.clients._surfaces import probe, surface_name
 from sk_loadagent.engine.result import OUTCOME_NAMES, Outcome, Phase, RunResult
 from sk_loadagent.errors import InputError, TargetUnreachableError, WorkerFailedError
 from sk_loadagent.histogram import LatencyHistogram
 from sk_loadagent.models.plan import TlsOptions
+from sk_loadagent.models.surfaces import SURFACE_SCHEMES, SurfaceBlock
+from sk_loadagent.secrets import mask_url
 
 POLL = 0.05
 PREFLIGHT_TIMEOUT = 5.0  # the target check (connect, TLS handshake), at most (and at most the timeout)
@@ -95,8 +98,20 @@ async def run_load(
     check_target(profile.url, options.allow_hosts)
     if profile.proxy is not None:
         check_target(redact(profile.proxy), options.allow_hosts, role="proxy")
+    broker = profile.flow.surface if profile.flow is not None else None
+    if broker is not None and broker.url is None:  # webhook, job: requests to the service's URL
+        broker = None
+    for block in [broker] if broker is not None else [b for _, b in _step_blocks(profile)]:
+        if block.url is not None:
+            name = surface_name(block)
+            role = f"{'endpoint' if name in ('websocket', 'grpc') else 'broker'} ({name})"
+            check_target(mask_url(block.url), options.allow_hosts, role, SURFACE_SCHEMES[name])
     transport = choose_transport(profile, options)
-    if isinstance(transport, str) and (profile.flow is None or profile.flow.uses_http):
+    if broker is not None:
+        await _probe_surface(profile, broker)
+    elif (profile.flow is not None and profile.flow.surface is not None) or (
+        isinstance(transport, str) and (profile.flow is None or profile.flow.uses_http)
+    ):
         await _preflight(profile)
     placement = options.placement
     requested = placement.worker_count() if placement is not None else options.worker_count()
@@ -204,8 +219,15 @@ def choose_transport(profile: LoadProfile, options: RunOptions) -> str | Transpo
     return choice
 
 
+def _step_blocks(profile: LoadProfile) -> list[tuple[str, SurfaceBlock]]:
+    return profile.flow.step_blocks() if profile.flow is not None else []
+
+
 def _worker_count(profile: LoadProfile, requested: int) -> int:
-    """Never more workers than there is work: VUs for a closed model, arrivals for an open one."""
+    """Never more workers than there is work: VUs for a closed model, arrivals for an open one. A broker
+    surface runs in one worker: its service's output is one stream, correlated in one place."""
+    if profile.flow is not None and (profile.flow.surface is not None or _step_blocks(profile)):
+        return 1
     if profile.model == "closed":
         units = math.ceil(profile.executor.peak() - 1e-9)
     else:
@@ -234,6 +256,28 @@ def _spec(
         stress_phases=stress_phases if profile.stress is not None else (),
         in_process=in_process,
     )
+
+
+async def _probe_surface(profile: LoadProfile, broker: SurfaceBlock) -> None:
+    """Connect to the broker once before the worker starts: refused or silent is an unreachable target (3),
+    a queue or stream the test reads that is not there is bad input (2)."""
+    name = surface_name(broker)
+    shown = mask_url(broker.url or "")
+    wait = min(profile.timeout, PREFLIGHT_TIMEOUT)
+    try:
+        await asyncio.wait_for(probe(broker, wait, profile.tls), timeout=wait + 1.0)
+    except LookupError as exc:
+        field, missing = exc.args
+        raise InputError.single(
+            f"test {profile.name!r}",
+            field,
+            f"a {'queue' if name == 'amqp' else 'stream or consumer'} that exists on the broker {shown}",
+            repr(missing),
+        ) from None
+    except (ConnectionError, TimeoutError, OSError) as exc:
+        reason = str(exc) or "no answer"
+        what = "endpoint" if name in ("websocket", "grpc") else "broker"
+        raise TargetUnreachableError(f"{what} {shown} ({name}): cannot connect ({reason})") from None
 
 
 async def _preflight(profile: LoadProfile) -> None:
@@ -549,7 +593,8 @@ def _assemble(
             *client_warnings(outputs),
         ],
         extra=extra,
-        steps=flow_steps,
+        steps=flow_steps if profile.flow is None or profile.flow.surface is None else [],
+        surface=next((o.surface for o in outputs if o.surface is not None), None),
     )
 
 

@@ -12,6 +12,20 @@ from pydantic import ConfigDict, Field, StrictBool, StrictInt, field_validator, 
 from sk_loadagent.models._base import FieldProblem, WireModel
 from sk_loadagent.models.durations import Duration
 from sk_loadagent.models.flow import DataSpec, StepSpec, check_flow
+from sk_loadagent.models.surfaces import (
+    BUILT_IN_SURFACES,
+    SURFACES,
+    AmqpSurface,
+    GrpcSurface,
+    JobSurface,
+    NatsSurface,
+    RedisSurface,
+    SurfaceBlock,
+    SurfaceName,
+    WebhookSurface,
+    WebSocketSurface,
+    broker_shape_problem,
+)
 
 TestType = Literal["load", "spike", "soak", "stress", "concurrency", "latency", "custom"]
 TEST_TYPES: tuple[str, ...] = ("load", "spike", "soak", "stress", "concurrency", "latency", "custom")
@@ -24,10 +38,19 @@ BRIDGED_TYPES = ("load", "soak", "concurrency")
 _SCRIPT_OWNS = (
     "endpoint", "method", "headers", "body", "rps", "rampUp", "warmup", "vus", "thinkTime", "stages",
     "executor", "payloadSizes", "timeout", "expectStatus", "maxConnections", "transport", "http2", "tls",
-    "flow", "data",
+    "flow", "data", "surface", "websocket", "grpc", "amqp", "nats", "redis", "webhook", "job",
 )  # fmt: skip
 
 _NEEDS_RATE = {"load", "spike", "soak"}
+_BLOCK_PARTS = {
+    "websocket": "path, send and correlate",
+    "grpc": "url, proto, service, method and request",
+    "amqp": "url, publish and consume",
+    "nats": "url, publish and consume",
+    "redis": "url, publish and consume",
+    "webhook": "a trigger request carrying ${webhook.url}",
+    "job": "submit, id, poll and until",
+}
 # RFC 3986 characters of a path and query; anything else must be percent-encoded before it is sent.
 _URL_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-._~!$&'()*+,;=:@/?%")
 _BROKEN_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -179,6 +202,16 @@ class TestSpec(WireModel):
     script: str | None = Field(
         default=None, min_length=1, description="the k6 script or locustfile a bridged test runs"
     )
+    surface: SurfaceName | None = Field(
+        default=None, description="http (the default), websocket, grpc, amqp, nats, redis, webhook or job"
+    )
+    websocket: WebSocketSurface | None = None
+    grpc: GrpcSurface | None = None
+    webhook: WebhookSurface | None = None
+    job: JobSurface | None = None
+    amqp: AmqpSurface | None = None
+    nats: NatsSurface | None = None
+    redis: RedisSurface | None = None
 
     _real_numbers = field_validator(
         "rps",
@@ -201,6 +234,13 @@ class TestSpec(WireModel):
     @classmethod
     def _method_upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("surface", mode="before")
+    @classmethod
+    def _known_surface(cls, value: object) -> object:
+        if value is not None and value not in SURFACES:
+            raise ValueError(f"one of {', '.join(SURFACES)}")
+        return value
 
     @field_validator("duration", "step_duration", "window")
     @classmethod
@@ -238,6 +278,7 @@ class TestSpec(WireModel):
         if self.script is not None:
             raise FieldProblem("script", "no script without runner: k6 or runner: locust")
         self._flow_fits()
+        self._surface_fits()
         if t in _NEEDS_RATE and self.rps is None:
             raise FieldProblem("rps", f"the target requests per second (a {t} test needs rps)")
         if t == "stress" and self.rps is None and self.max_rps is None:
@@ -345,6 +386,53 @@ class TestSpec(WireModel):
             recoveryWindow=self.recovery_window,
         )
 
+    def _surface_fits(self) -> None:
+        """A broker surface has its block and none of an HTTP test's fields; a block needs its surface."""
+        blocks = {
+            "websocket": self.websocket,
+            "grpc": self.grpc,
+            "amqp": self.amqp,
+            "nats": self.nats,
+            "redis": self.redis,
+            "webhook": self.webhook,
+            "job": self.job,
+        }
+        for name, block in blocks.items():
+            if block is not None and self.surface != name:
+                article = "an" if name == "amqp" else "a"
+                raise FieldProblem(
+                    "surface", f"{name} (the test has {article} {name} block)", repr(self.surface or "http")
+                )
+        if self.surface not in BUILT_IN_SURFACES:
+            return
+        if blocks[self.surface] is None:
+            parts = _BLOCK_PARTS[str(self.surface)]
+            article = "an" if self.surface == "amqp" else "a"
+            raise FieldProblem(
+                str(self.surface),
+                f"{article} {self.surface} block ({parts}) for a test with surface: {self.surface}",
+            )
+        shape = broker_shape_problem(blocks[self.surface], in_flow=False)  # type: ignore[arg-type]
+        if shape is not None:
+            raise FieldProblem(f"{self.surface}.{shape[0]}", shape[1])
+        if self.type == "latency":
+            raise FieldProblem("surface", "http in a latency test (it sweeps the payload of one endpoint)")
+        for name, value in (
+            ("endpoint", self.endpoint),
+            ("method", self.method),
+            ("body", self.body),
+            ("expectStatus", self.expect_status),
+            ("flow", self.flow),
+        ):
+            if value is not None:
+                raise FieldProblem(
+                    name, f"no {name} in a test with surface: {self.surface} (its block says what to send)"
+                )
+
+    def surface_block(self) -> SurfaceBlock | None:
+        """The block of a test with a built-in surface other than http."""
+        return self.websocket or self.grpc or self.amqp or self.nats or self.redis or self.webhook or self.job
+
     def _only_for(self, types: tuple[str, ...], **fields: object) -> None:
         for name, value in fields.items():
             if value is not None and self.type not in types:
@@ -354,6 +442,9 @@ class TestSpec(WireModel):
                 )
 
     def label(self) -> str:
+        block = self.surface_block()
+        if self.name is None and block is not None:
+            return f"{self.type} {self.surface} {block.target()}"
         return self.name or f"{self.type} {self.endpoint or ''}".strip()
 
     def bridge_endpoint(self) -> str | None:
@@ -361,7 +452,11 @@ class TestSpec(WireModel):
         return f"{self.runner}:{self.name}" if self.bridged() else None
 
     def flow_endpoint(self) -> str | None:
-        """What a flow test is keyed by where a plain test has its endpoint: ``flow:<name>``."""
+        """What a flow test is keyed by where a plain test has its endpoint: ``flow:<name>``; a broker
+        surface's test by what it publishes to and reads from: ``amqp:notifications.in>notifications.out``."""
+        block = self.surface_block()
+        if block is not None:
+            return f"{self.surface}:{block.target()}"
         return f"flow:{self.name}" if self.flow is not None else None
 
 

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from sk_loadagent.errors import InputError
+from sk_loadagent.errors import InputError, InputProblem, TargetNotAllowedError
 from sk_loadagent.models._base import WireModel
 from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.durations import Duration
 from sk_loadagent.models.flow import referenced_env
 from sk_loadagent.models.plan import TestSpec, TestSuitePlan, TlsOptions, check_base_url, proxy_url_problem
+from sk_loadagent.models.surfaces import WebSocketSurface
 from sk_loadagent.secrets import mask_url, register, secret_header_names, url_credentials
 from sk_loadagent.suite.editions import EditionSchedule, scale_rates, schedule_for_edition
 from sk_loadagent.suite.inputs import SuiteInputs
@@ -149,7 +150,7 @@ def _endpoint(inputs: SuiteInputs, index: int, test: TestSpec) -> str:
 
 
 def _method(inputs: SuiteInputs, test: TestSpec, endpoint: str) -> str | None:
-    if test.flow is not None or test.bridged():
+    if test.flow is not None or test.bridged() or test.surface_block() is not None:
         return None
     if test.method:
         return test.method
@@ -160,6 +161,35 @@ def _method(inputs: SuiteInputs, test: TestSpec, endpoint: str) -> str | None:
         if method:
             return method.upper()
     return "POST" if test.body is not None or test.payload_sizes else "GET"
+
+
+def _test_url(base_url: str, endpoint: str, test: TestSpec) -> str:
+    """What the test loads: the service's URL, or a surface's broker or WebSocket URL (no password)."""
+    block = test.surface_block()
+    if isinstance(block, WebSocketSurface):
+        block = block.resolved(base_url)
+    if block is not None and block.url is not None:
+        return mask_url(block.url)
+    return base_url + endpoint
+
+
+def _check_surface_urls(source: str, index: int, test: TestSpec, hosts: list[str]) -> None:
+    """A broker surface's URL, like the target: loopback or allow-listed (TargetNotAllowedError, exit 2)."""
+    from sk_loadagent.engine import check_target
+    from sk_loadagent.models.surfaces import SURFACE_SCHEMES
+
+    blocks = [(str(test.surface), "", test.surface_block())]
+    blocks += [(str(s.surface), f"flow[{i}].", s.surface_block()) for i, s in enumerate(test.flow or [])]
+    for name, where, block in blocks:
+        if block is None or block.url is None:  # a WebSocket block without a URL goes to the base URL
+            continue
+        role = f"{'endpoint' if name in ('websocket', 'grpc') else 'broker'} ({name})"
+        try:
+            check_target(mask_url(block.url), hosts, role, SURFACE_SCHEMES[name])
+        except TargetNotAllowedError as exc:
+            field = f"tests[{index}].{where}{name}.url"
+            problems = [InputProblem(field, p.expected, p.got) for p in exc.problems]
+            raise TargetNotAllowedError(source, problems) from None
 
 
 def _checked_proxy(inputs: SuiteInputs, hosts: list[str]) -> str | None:
@@ -232,6 +262,16 @@ def _bridged(inputs: SuiteInputs, index: int, test: TestSpec, base_url: str, **f
         notes=inputs.notes.get(index) or None,
         **fields,
     )
+
+
+def _rooted_proto(test: TestSpec, root: Path | None) -> dict[str, Any]:
+    """A gRPC test's .proto made absolute from the plan's folder (as a flow's data file is)."""
+    if test.grpc is None:
+        return {}
+    path = Path(test.grpc.proto).expanduser()
+    if not path.is_absolute() and root is not None:
+        path = root / path
+    return {"grpc": test.grpc.model_copy(update={"proto": str(path)})}
 
 
 def register_secrets(plan: TestSuitePlan, base_url: str) -> None:
@@ -368,9 +408,11 @@ def interpret(
         merged_tls = test_tls.over(plan_tls) if test_tls is not None else plan_tls
         if cli_tls is not None:
             merged_tls = cli_tls.over(merged_tls)
-        route: dict[str, Any] = {"tls": merged_tls, **_rooted_data(test, root)}
-        if test.flow is None:
+        route: dict[str, Any] = {"tls": merged_tls, **_rooted_data(test, root), **_rooted_proto(test, root)}
+        plain = test.flow is None and test.surface_block() is None
+        if plain:
             route.update(endpoint=endpoint, method=method)
+        _check_surface_urls(inputs.plan_source, index, test, hosts)
         test = test.model_copy(update=route)
         slo = inputs.sources().limits(
             module_id=module, edition_id=edition, test_type=test.type, endpoint=endpoint
@@ -399,7 +441,7 @@ def interpret(
                 test_type=test.type,
                 endpoint=endpoint,
                 method=method,
-                url=base_url + (endpoint if test.flow is None else ""),
+                url=_test_url(base_url, endpoint if plain else "", test),
                 test=test,
                 profile=profile.describe(),
                 slo_p95_ms=p95,

@@ -78,3 +78,19 @@ def test_tiny_run_prints_the_flow_section() -> None:
     held = r"1,000 iterations/s \(3,000 steps/s\) for 1 s, one worker: 1,000 of 1,000 started"
     assert re.search(held, flows)
     assert re.search(r"iteration rate held by one worker: [\d,]+ iterations/s of 3 steps", flows)
+
+
+def test_the_freezing_consumer_has_the_freeze_servers_closed_form() -> None:
+    truth = _import("_engine_surfaces").truth(100, 20)
+    assert truth["p50"] == pytest.approx(1.0, abs=1e-6)
+    assert truth["p90"] == pytest.approx(501.0, abs=0.01)
+    assert truth["p99"] == pytest.approx(951.0, abs=0.01)
+
+
+@pytest.mark.optin
+def test_tiny_run_prints_the_surfaces_section() -> None:
+    out = tiny_run("surfaces")
+    surfaces = out.split("## 6. Surfaces", 1)[1]
+    assert re.search(r"\|\s+hold \|\s+2\d\.\d\d \|", surfaces), out
+    assert re.search(r"hold: p50 [\d.]+ ms against 20 ms \+ the broker round trip", surfaces), out
+    assert re.search(r"freeze: p90 and p99 within 3% of the closed form: (met|NOT met)", surfaces), out

@@ -23,6 +23,7 @@ from sk_loadagent.models.metrics import (
     SoakReport,
     SpikeReport,
     StressReport,
+    SurfaceFigures,
     TimelinePoint,
 )
 from sk_loadagent.publish.artifacts import tile_actions
@@ -518,7 +519,62 @@ def type_tables(test: PerfMetrics) -> list[v.Table]:
                 ],
             )
         )
+    if test.surface is not None:
+        tables.append(_surface_table(test.surface))
     return tables
+
+
+_SURFACE_TIMINGS = (
+    ("timeToAck", "time to ack"),
+    ("connectTime", "connect time"),
+    ("pushLatency", "push latency"),
+    ("messageGap", "gap between streamed messages"),
+    ("triggerTime", "trigger round trip"),
+    ("retryLag", "sender retry lag"),
+    ("submitTime", "submit round trip"),
+)
+
+
+def _surface_table(surface: SurfaceFigures) -> v.Table:
+    """A surface's own figures (perf-metrics ``surface``): one row per figure it has."""
+    wire = surface.to_wire()
+    rows = [
+        [label, f"p50 {_f(wire[key].get('p50'))} ms, p99 {_f(wire[key].get('p99'))} ms"]
+        for key, label in _SURFACE_TIMINGS
+        if key in wire
+    ]
+    for key in ("streamMessages", "polls"):
+        if key in wire:
+            c = wire[key]
+            rows.append(
+                [key, f"{c['total']:,} over {c['units']:,} (mean {c.get('mean')}, max {c.get('max')})"]
+            )
+    rows += [
+        [d["name"], f"depth max {d.get('max', 0):g}, last {d.get('last', 0):g}"]
+        for d in wire.get("depth", [])
+    ]
+    skip = {
+        "kind",
+        "target",
+        "lagFrom",
+        "depth",
+        "streamMessages",
+        "polls",
+        *(k for k, _ in _SURFACE_TIMINGS),
+    }
+    rows += [
+        [key, f"{value:,}" if isinstance(value, int) else str(value)]
+        for key, value in wire.items()
+        if key not in skip
+    ]
+    timed = surface.lag_from.removeprefix("intended-")
+    if not rows:
+        rows = [["figures", "none beyond the latency and errors above (a unary method)"]]
+    return v.Table(
+        title=f"{surface.kind} {surface.target}: latency from the intended {timed}",
+        headers=["figure", "value"],
+        rows=rows,
+    )
 
 
 def type_charts(test: PerfMetrics, anchor: str) -> list[v.Chart]:
