@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint chromium bench bench-judgement bench-report clean
+.PHONY: demo demo-surfaces test lint chromium bench bench-cluster bench-judgement bench-report bench-dashboard clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/sk-loadagent demo
+
+# The surfaces beyond HTTP on the sample: WebSocket feed, webhooks, report jobs, RabbitMQ worker (~1 min).
+demo-surfaces: $(STAMP)
+	$(BIN)/sk-loadagent demo --surfaces
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -34,12 +38,19 @@ test: lint chromium
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine_bench.py
+	$(BIN)/python benchmarks/cluster_bridge_bench.py
+
+bench-cluster: $(STAMP)
+	$(BIN)/python benchmarks/cluster_bridge_bench.py
 
 bench-judgement: $(STAMP)
 	$(BIN)/python benchmarks/judgement_bench.py
 
 bench-report: $(STAMP)
 	$(BIN)/python benchmarks/report_bench.py
+
+bench-dashboard: $(STAMP)
+	$(BIN)/python benchmarks/dashboard_bench.py
 
 clean:
 	rm -rf $(VENV) perf .mypy_cache .ruff_cache

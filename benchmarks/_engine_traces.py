@@ -34,7 +34,7 @@ def trace_section(
     target: Target = start_bundled("fast", target_cpu)
     try:
         say(
-            f"## 6. Trace context: {rate:,} rps open model, without and with traceparent (sampling "
+            f"## 7. Trace context: {rate:,} rps open model, without and with traceparent (sampling "
             f"{SAMPLING:g}), bundled fast server on CPU {target_cpu}, generator on CPU {generator_cpu}, "
             f"{reps} interleaved run(s) of {seconds} s"
         )

@@ -34,6 +34,24 @@ class Outcome(IntEnum):
     CHECK = 10  # a flow step's response failed one of its checks
     EXTRACT = 11  # a flow step could not extract a value (or use one an earlier step did not extract)
     CLIENT_ERROR = 12  # a user's client (a flow step's surface) raised an exception of its own
+    DEAD_LETTER = 13  # a broker surface's message came back on its dead-letter output
+    # A gRPC call that ended with a status other than OK: one class per status code.
+    GRPC_CANCELLED = 14
+    GRPC_UNKNOWN = 15
+    GRPC_INVALID_ARGUMENT = 16
+    GRPC_DEADLINE_EXCEEDED = 17
+    GRPC_NOT_FOUND = 18
+    GRPC_ALREADY_EXISTS = 19
+    GRPC_PERMISSION_DENIED = 20
+    GRPC_RESOURCE_EXHAUSTED = 21
+    GRPC_FAILED_PRECONDITION = 22
+    GRPC_ABORTED = 23
+    GRPC_OUT_OF_RANGE = 24
+    GRPC_UNIMPLEMENTED = 25
+    GRPC_INTERNAL = 26
+    GRPC_UNAVAILABLE = 27
+    GRPC_DATA_LOSS = 28
+    GRPC_UNAUTHENTICATED = 29
 
 
 OUTCOME_NAMES: dict[int, str] = {
@@ -50,6 +68,12 @@ OUTCOME_NAMES: dict[int, str] = {
     Outcome.CHECK: "check",
     Outcome.EXTRACT: "extract",
     Outcome.CLIENT_ERROR: "clientError",
+    Outcome.DEAD_LETTER: "deadLetter",
+    **{
+        code: "grpc" + "".join(w.capitalize() for w in code.name.removeprefix("GRPC_").split("_"))
+        for code in Outcome
+        if code.name.startswith("GRPC_")
+    },
 }
 
 
@@ -171,6 +195,24 @@ class StepMeasurements:
 
 
 @dataclass
+class SurfaceMeasurements:
+    """What a surface measured beside its calls (whose latency is the end-to-end lag or the round trip).
+
+    ``timings`` maps a figure (``timeToAck``: publish to the broker's acknowledgement; ``connectTime``: a
+    WebSocket's opening handshake; ``pushLatency``: a pushed message's publish-side timestamp to its receipt)
+    to parallel arrays: when it began (seconds from t0) and how long it took (seconds). ``depth`` maps a
+    queue or stream to its (seconds from t0, depth) samples; ``counts`` holds the surface's message and
+    connection counts (``published``, ``received``, ``deadLetters``, ``unmatched``, ``connects``, ...).
+    """
+
+    kind: str
+    target: str
+    timings: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] = field(default_factory=dict)
+    depth: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
 class GeneratorReport:
     """The generator's own cost and shortfalls during the measured phase."""
 
@@ -189,6 +231,20 @@ class GeneratorReport:
     @property
     def cpu_pct(self) -> float:
         return 100.0 * self.cpu_seconds / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+
+@dataclass
+class NodeReport:
+    """One machine of a distributed run (``--cluster``): its workers' generator figures added up, and how
+    far its clock was from the driver's when the common start time was sent."""
+
+    node: str  # the cluster's id for the node
+    address: str
+    workers: list[int]  # the worker indices (shares of the schedule) it ran
+    generator: GeneratorReport | None  # None when the node was lost
+    clock_offset_s: float  # the node's clock minus the driver's, measured over the round trip
+    round_trip_s: float  # of the best of the clock probes: the offset is known to within half of it
+    lost: str | None = None  # why its share is missing (the node died or hung)
 
 
 @dataclass
@@ -216,6 +272,16 @@ class RunResult:
     # A flow: its steps. Then ``samples`` and ``windows`` hold iterations (latency from the intended start to
     # the end of the last step, think time excluded; an iteration fails with its first failing step's class).
     steps: list[StepMeasurements] = field(default_factory=list)
+    # Who generated the load: "engine", or the tool of a bridged test ("k6", "locust") whose raw results
+    # were read into this result; ``approximate`` says why its percentiles are not exact (None: they are).
+    generated_by: str = "engine"
+    approximate: str | None = None
+    # A distributed run: one report per node, and the share of the schedule whose node was lost
+    # (``--tolerate-node-loss``; its requests are in no figure).
+    nodes: list[NodeReport] = field(default_factory=list)
+    missing_share: float = 0.0
+    # A broker surface (amqp, nats, redis): time-to-ack, depth and message counts beside the lag.
+    surface: SurfaceMeasurements | None = None
     # Sampled requests that carried a fresh traceparent and got a response: (trace id as 32 hex, intended
     # start in seconds from t0, latency in seconds), in start order.
     traced: list[tuple[str, float, float]] = field(default_factory=list)

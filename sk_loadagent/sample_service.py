@@ -281,3 +281,103 @@ class SampleService:
         response.raise_for_status()
         config: dict[str, Any] = response.json()
         return config
+
+
+class _SampleChild:
+    """A sample program beside the service (``samples/service/<script>``) in a child process that prints
+    ``READY [url]`` once it serves and stops on SIGTERM (or when this process exits)."""
+
+    script = ""
+    needs = ("", "")  # (module, what installs it)
+
+    def __init__(self, argv: list[str], ready_timeout: float) -> None:
+        self._argv = argv
+        self.ready_timeout = ready_timeout
+        self.ready_url = ""
+        self._process: subprocess.Popen[bytes] | None = None
+        self._output: IO[bytes] | None = None
+
+    def start(self) -> None:
+        """Start it and wait for its READY line; SampleServiceError with its output if it fails."""
+        module, extra = self.needs
+        if importlib.util.find_spec(module) is None:
+            raise SampleServiceError(f"{self.script} needs {module}: pip install 'sk-loadagent[{extra}]'")
+        command = [sys.executable, str(samples_dir() / "service" / self.script), *self._argv]
+        self._output = tempfile.TemporaryFile()  # noqa: SIM115
+        self._process = subprocess.Popen(
+            [*command, "--exit-with-parent"],
+            stdin=subprocess.DEVNULL,
+            stdout=self._output,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + self.ready_timeout
+        while (match := re.search(rb"^READY ?(\S*)", os.pread(self._output.fileno(), 4096, 0), re.M)) is None:
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                text = os.pread(self._output.fileno(), _STDERR_TAIL, 0).decode(errors="replace").strip()
+                self.stop()
+                raise SampleServiceError(f"{self.script} did not start:\n{text or '(no output)'}")
+            time.sleep(_POLL_S)
+        self.ready_url = match.group(1).decode()
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._output is not None:
+            self._output.close()
+            self._output = None
+
+    async def __aenter__(self) -> Any:
+        await asyncio.to_thread(self.start)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await asyncio.to_thread(self.stop)
+
+
+class NotificationWorker(_SampleChild):
+    """``samples/service/notification_worker.py``: a RabbitMQ worker that follows the sample service's knobs
+    (``service_url``), reading ``inq`` and writing ``outq``::
+
+        async with SampleService() as svc, NotificationWorker(svc.url) as worker:
+            ...                                   # surface: amqp tests on worker.inq -> worker.outq
+    """
+
+    script = "notification_worker.py"
+    needs = ("aio_pika", "surfaces")
+
+    def __init__(
+        self,
+        service_url: str,
+        *,
+        amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/",
+        inq: str = "vetclinic.notifications.in",
+        outq: str = "vetclinic.notifications.out",
+        ready_timeout: float = READY_TIMEOUT_S,
+    ) -> None:
+        self.inq, self.outq = inq, outq
+        argv = ["--service", service_url, "--amqp", amqp_url, "--in", inq, "--out", outq]
+        super().__init__(argv, ready_timeout)
+
+
+class AppointmentsGrpc(_SampleChild):
+    """``samples/service/appointments_grpc.py``: the AppointmentService over gRPC on a free loopback port,
+    following the sample service's knobs; ``url`` is ``grpc://127.0.0.1:<port>`` once started."""
+
+    script = "appointments_grpc.py"
+    needs = ("grpc", "surfaces")
+
+    def __init__(self, service_url: str | None = None, *, ready_timeout: float = READY_TIMEOUT_S) -> None:
+        following = ["--service", service_url] if service_url else []
+        super().__init__([*following, "--port", "0"], ready_timeout)
+
+    @property
+    def url(self) -> str:
+        return self.ready_url

@@ -75,6 +75,8 @@ def open_page(browser: Browser, url: str, scheme: Literal["light", "dark"] = "li
             route.abort()
 
     page.on("console", on_console)
+    # An uncaught exception (a script that does not even parse) is no console message: record it too.
+    page.on("pageerror", lambda error: guarded.console_errors.append(f"uncaught: {error}"))
     page.route("**/*", guard)
     page.goto(url)
     return guarded

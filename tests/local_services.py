@@ -1,11 +1,12 @@
-"""The local services tests use (PostgreSQL, NATS, RabbitMQ), and what a test does when one is missing: on a
-developer's machine it skips with the reason; under ``CI=true`` it fails, so a CI run can never pass by
-skipping.
+"""The local services tests use (PostgreSQL, NATS, RabbitMQ, Redis), and what a test does when one is
+missing: on a developer's machine it skips with the reason; under ``CI=true`` it fails, so a CI run can never
+pass by skipping.
 
 PostgreSQL is ``SK_LOADAGENT_TEST_POSTGRES`` (default: the local server, trust auth, database ``test``);
 each test works in a schema of its own that is dropped afterwards. NATS is ``SK_LOADAGENT_TEST_NATS``
 (default ``nats://127.0.0.1:4222``), RabbitMQ ``SK_LOADAGENT_TEST_AMQP`` (default the guest account on
-127.0.0.1:5672); tests use subjects and queues of their own and delete what they declared.
+127.0.0.1:5672), Redis ``SK_LOADAGENT_TEST_REDIS`` (default ``redis://127.0.0.1:6379/0``); tests use subjects,
+queues and streams of their own and delete what they declared.
 """
 
 from __future__ import annotations
@@ -99,6 +100,17 @@ def nats_server(url: str = NATS_URL) -> str:
 def rabbitmq_server(url: str = AMQP_URL) -> str:
     """The RabbitMQ URL, or a skip (a failure under CI=true) saying why there is none."""
     problem = _listening_problem(url, "RabbitMQ")
+    if problem is not None:
+        service_missing(problem)
+    return url
+
+
+REDIS_URL = os.environ.get("SK_LOADAGENT_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def redis_server(url: str = REDIS_URL) -> str:
+    """The Redis URL, or a skip (a failure under CI=true) saying why there is none."""
+    problem = _listening_problem(url, "Redis")
     if problem is not None:
         service_missing(problem)
     return url

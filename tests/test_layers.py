@@ -16,7 +16,8 @@ import pytest
 import sk_loadagent
 
 PACKAGE = Path(sk_loadagent.__file__).parent
-KERNEL_SIDE = ("suite", "skills", "planners", "prompts", "agent", "cli", "semantic_kernel")
+# The kernel side and the dashboard above the domain packages: nothing below imports them.
+KERNEL_SIDE = ("suite", "skills", "planners", "prompts", "agent", "cli", "semantic_kernel", "dashboard")
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     # Plain data and helpers at the bottom import no part of the agent above them.
     "errors": ("models", "engine", "telemetry", "analysis", "memory", "publish", *KERNEL_SIDE),
@@ -33,6 +34,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "extras": ("models", "engine", "telemetry", "analysis", "memory", "publish", *KERNEL_SIDE),
     "prompts": ("planners", "skills", "suite", "cli"),
     "agent": ("cli",),
+    "bridge": ("analysis", "memory", "publish", *KERNEL_SIDE),
+    "cluster": ("analysis", "memory", "publish", *KERNEL_SIDE),
 }
 
 

@@ -29,6 +29,20 @@ endpoint: ``{"endpoints": {"/checkout/submit": {"latencyMs": 20}}}``, where ``nu
   stop-the-world pause would; ``coldStartSeconds``: the service is 5x slower for that long after start (or
   after the knob is set).
 
+Surfaces beyond HTTP (the ``surface:`` tests of sk-loadagent), each taking the service time of
+``/notifications/send`` (so the slow release slows them too):
+
+- ``/ws/notifications`` (WebSocket, when the ``websockets`` package is installed): each JSON message is
+  answered after one service time with the message itself plus ``"status": "delivered"`` (so ``$.id``
+  correlates); after ``{"op": "subscribe"}`` the feed also pushes ``{"kind": "reminder", "ts": <epoch ms>}``
+  every 100 ms;
+- ``POST /notifications/webhook`` with ``{"callback": "http://127.0.0.1:.../..."}``: answers 202, then POSTs
+  ``{"delivered": true}`` to the callback after one service time (a loopback callback only);
+- ``POST /reports``: answers 202 with ``{"id": "rpt-000001"}``; ``GET /reports/<id>`` says ``running``
+  until ten service times have passed, then ``done``;
+- ``notification_worker.py`` beside this file: a RabbitMQ worker for ``vetclinic.notifications.in`` that
+  follows these knobs (read from ``/admin/config``).
+
 Run: ``python samples/service/app.py --host 127.0.0.1 --port 0 [--latency-ms 20 --release slow ...]``. It
 listens on loopback only, never on the machine's service ports, prints ``READY http://127.0.0.1:<port>
 pid=<pid>`` once it accepts connections and exits with status 0 on SIGTERM or SIGINT.
@@ -56,7 +70,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx  # sk-loadagent's own dependency: the webhook sender's client
 import yaml
 
 try:
@@ -92,6 +108,11 @@ JOURNEY_ROUTES = ("/auth/login", "/cart/items", "/cart/submit")
 MAX_SESSIONS = 100_000  # the oldest sessions are forgotten beyond this (a long run's memory stays bounded)
 MAX_CART_ITEMS = 100
 OPERATION_ROUTES = ("/health", "/openapi.json", "/admin/config", "/admin/stats", "/admin/reset", "/metrics")
+SURFACE_ROUTES = ("/ws/notifications", "/notifications/webhook", "/reports")
+SURFACE_KNOBS = "/notifications/send"  # the surfaces take this endpoint's service time
+REPORT_SERVICE_TIMES = 10
+PUSH_EVERY_S = 0.1
+MAX_REPORTS = 100_000
 # The internal steps of a request and their shares of the stable service time; the slow release's extra time
 # all goes to the step marked slow (ChargeCard at checkout), so one internal span slows and the rest do not.
 STEPS: dict[str, tuple[tuple[str, float, bool], ...]] = {
@@ -542,6 +563,9 @@ class SampleApp:
         self.leaked_bytes = 0
         self.leak_capped = False
         self.watchdog: asyncio.Task[None] | None = None
+        self.reports: dict[str, float] = {}  # id -> when it is done (monotonic)
+        self.background: set[asyncio.Task[None]] = set()
+        self.callbacks: httpx.AsyncClient | None = None  # made when the first webhook is asked for
         self._apply(settings, set(KNOBS), now=self.started_at)
         self.telemetry = Telemetry(self)
 
@@ -561,11 +585,20 @@ class SampleApp:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
+        if scope["type"] == "websocket":
+            await self._feed(scope, receive, send)
+            return
         if scope["type"] != "http":
             return
         path: str = scope["path"]
         method: str = scope["method"]
-        if path in BUSINESS_ROUTES:
+        if path == "/notifications/webhook" and method == "POST":
+            await self._webhook(receive, send)
+        elif path == "/reports" and method == "POST":
+            await self._submit_report(receive, send)
+        elif path.startswith("/reports/") and method in ("GET", "HEAD"):
+            await self._report_status(path.removeprefix("/reports/"), send)
+        elif path in BUSINESS_ROUTES:
             await self._business(path, receive, send, dict(scope.get("headers") or []))
         elif path == "/health":
             await self._read_only(method, send, lambda: {"status": "ok", "uptimeSeconds": self._uptime()})
@@ -663,6 +696,89 @@ class SampleApp:
         self.leak.append(b"\xa5" * size)  # written, not calloc'ed: the pages count in RSS at once
         self.leaked_bytes += size
 
+    # ---- surfaces beyond HTTP
+
+    async def _surface_time(self) -> float:
+        """One service time of the surfaces (``/notifications/send``'s knobs), freezes waited out."""
+        await self._wait_out_freeze()
+        return self._service_time(self.resolved[SURFACE_KNOBS])
+
+    async def _feed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] != "/ws/notifications":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        await send({"type": "websocket.accept"})
+        pushing: asyncio.Task[None] | None = None
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                text = message.get("text") or (message.get("bytes") or b"").decode("utf-8", "replace")
+                request = _json_object(text.encode())
+                if request is None:
+                    continue
+                if request.get("op") == "subscribe":
+                    if pushing is None:
+                        pushing = asyncio.create_task(self._push(send))
+                    continue
+                await asyncio.sleep(await self._surface_time())
+                reply = {**request, "status": "delivered", "release": self.resolved[SURFACE_KNOBS].release}
+                await send({"type": "websocket.send", "text": json.dumps(reply)})
+        finally:
+            if pushing is not None:
+                pushing.cancel()
+
+    @staticmethod
+    async def _push(send: Send) -> None:
+        with contextlib.suppress(Exception):  # the session closed
+            while True:
+                await asyncio.sleep(PUSH_EVERY_S)
+                reminder = {"kind": "reminder", "ts": round(time.time() * 1000, 3)}
+                await send({"type": "websocket.send", "text": json.dumps(reminder)})
+
+    async def _webhook(self, receive: Receive, send: Send) -> None:
+        _, raw = await _read_body(receive, keep=MAX_ADMIN_BODY)
+        request = _json_object(raw) or {}
+        callback = request.get("callback")
+        host = urlsplit(callback).hostname if isinstance(callback, str) else None
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            body = {"error": "callback: expected a loopback http:// URL", "got": callback}
+            await _respond(send, 400, _json_bytes(body))
+            return
+        task = asyncio.create_task(self._deliver(str(callback)))
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+        await _respond(send, 202, _json_bytes({"accepted": True}))
+
+    async def _deliver(self, callback: str) -> None:
+        await asyncio.sleep(await self._surface_time())
+        if self.callbacks is None:
+            self.callbacks = httpx.AsyncClient(timeout=5.0, trust_env=False)
+        with contextlib.suppress(httpx.HTTPError):
+            await self.callbacks.post(callback, json={"delivered": True})
+
+    async def _submit_report(self, receive: Receive, send: Send) -> None:
+        await _read_body(receive, keep=0)
+        self.counter += 1
+        report = f"rpt-{self.counter:06d}"
+        if len(self.reports) >= MAX_REPORTS:
+            self.reports.pop(next(iter(self.reports)))
+        service_s = await self._surface_time()
+        self.reports[report] = time.monotonic() + REPORT_SERVICE_TIMES * service_s
+        await _respond(send, 202, _json_bytes({"id": report, "status": "running"}))
+
+    async def _report_status(self, report: str, send: Send) -> None:
+        done_at = self.reports.get(report)
+        if done_at is None:
+            await _respond(send, 404, _json_bytes({"error": f"no report {report}"}))
+            return
+        status = "done" if time.monotonic() >= done_at else "running"
+        await _respond(send, 200, _json_bytes({"id": report, "status": status}))
+
     # ---- the other endpoints
 
     def _uptime(self) -> float:
@@ -755,6 +871,8 @@ class SampleApp:
                 if self.watchdog is not None:
                     self.watchdog.cancel()
                 await asyncio.to_thread(self.telemetry.shutdown)
+                if self.callbacks is not None:
+                    await self.callbacks.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -973,7 +1091,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=port,
         loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
         http="httptools",
-        ws="none",
+        ws="websockets-sansio" if importlib.util.find_spec("websockets") else "none",
         lifespan="on",
         access_log=False,
         log_level="warning",

@@ -1,4 +1,5 @@
-"""The agent's optional libraries go through ``sk_loadagent.extras`` (kept here for the agent's modules)."""
+"""Optional libraries of the agent's features: ``require`` (defined in ``sk_loadagent.extras``, below the
+engine, which needs it for its surfaces)."""
 
 from sk_loadagent.extras import require
 

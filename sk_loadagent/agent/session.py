@@ -115,6 +115,9 @@ def planned_load(plan: ExecutionPlan, attempts: int) -> PlannedLoad:
     peak_rps = 0.0
     vus = 0
     for planned in plan.tests:
+        if planned.test.bridged():  # the script shapes its load; the plan bounds its length
+            seconds += planned.planned_seconds or 0.0
+            continue
         profile = profile_of(plan, planned)
         seconds += profile.total_duration
         if profile.model == "open":

@@ -19,6 +19,8 @@ PerfMetrics. The rules it follows:
   iterations' (latency from the intended start to the end of the last step, think time excluded);
   ``steps`` holds each step's own figures (``_steps``), ``flow`` the iterations beside the step calls, and
   ``throughputBytes`` the bytes the steps moved.
+- A broker surface (``result.surface``): the requests are its messages and the latency their end-to-end lag
+  from the intended publish time; ``surface`` holds time-to-ack, depth and message counts (``_surface``).
 - Type reports follow the test type (``test_type``, else ``extra["testType"]``): spike → ``spike``, soak →
   ``soak`` (windows of ``extra["window"]`` seconds), stress → ``stress`` (from ``extra["stress"]``),
   latency → ``latencyProfile``. Without a known type they follow the data: a phase named ``spike``,
@@ -33,7 +35,9 @@ from sk_loadagent.histogram import RELATIVE_ERROR
 from sk_loadagent.measurements import Phase, ResourceSamples, RunResult
 from sk_loadagent.models.durations import parse_duration
 from sk_loadagent.models.metrics import (
+    ClusterRun,
     MeasurementInfo,
+    NodeGenerator,
     PerfMetrics,
     PhaseSummary,
     StressReport,
@@ -48,6 +52,7 @@ from ._soak import soak_report
 from ._spike import spike_report
 from ._steps import flow_figures, step_bytes, step_metrics
 from ._stress import stress_report
+from ._surface import surface_figures
 
 _SOAK_WINDOWS = 12
 
@@ -94,6 +99,8 @@ def summarize(
             sample_budget=result.sample_budget,
             relative_error=0.0 if view.exact else RELATIVE_ERROR,
             timed_from="actual-send" if result.timed_from == "actual-send" else "intended-start",
+            generated_by=None if result.generated_by == "engine" else result.generated_by,
+            approximate=result.approximate,
         ),
         phases=[_phase_summary(view, p) for p in result.phases],
         timeline=_timeline(view),
@@ -101,11 +108,15 @@ def summarize(
         test_start_time=datetime.fromtimestamp(result.started_at + first, tz=UTC),
         latency_histogram=view.latency_histogram(spans).to_sparse(),
     )
+    if result.nodes:
+        metrics.cluster = _cluster(result)
     if result.steps:
         metrics.steps = step_metrics(result, measured, seconds)
         metrics.flow = flow_figures(fig, metrics.steps)
         metrics.throughput_bytes = step_bytes(result, measured)
         metrics.bytes_per_request = metrics.throughput_bytes / fig.requests if fig.requests else None
+    if result.surface is not None:
+        metrics.surface = surface_figures(result.surface, spans)
     if resources is not None:
         usage = resource_usage(resources, result.started_at + first, result.started_at + last)
         metrics.resources = usage
@@ -114,6 +125,24 @@ def summarize(
     warnings += _type_reports(metrics, view, spans, (first, last), resources, test_type, stress)
     metrics.warnings = warnings or None
     return metrics
+
+
+def _cluster(result: RunResult) -> ClusterRun:
+    return ClusterRun(
+        nodes=[
+            NodeGenerator(
+                node=n.node,
+                address=n.address,
+                workers=n.workers,
+                generator=generator_stats(n.generator)[0] if n.generator is not None else None,
+                clock_offset_ms=n.clock_offset_s * 1000.0,
+                round_trip_ms=n.round_trip_s * 1000.0,
+                lost=n.lost,
+            )
+            for n in result.nodes
+        ],
+        missing_share=result.missing_share,
+    )
 
 
 def _test_type(result: RunResult, test_type: str | None) -> str | None:

@@ -168,13 +168,7 @@ def resolve_limits(
     sources = _ordered_sources(
         module_id, edition_id, test_type, endpoint, annotation, files, edition_slo, memory_derived
     )
-    limits: dict[str, Limit] = {}
-    for metric, getter in _GETTERS.items():
-        for source, values in sources:
-            value = getter(values)
-            if value is not None:
-                limits[metric] = Limit(float(value), source)
-                break
+    limits = _first_limits(sources)
     if test_type in RATE_JUDGED_ELSEWHERE:
         limits.pop("rpsMin", None)
         target_rps = None
@@ -197,6 +191,11 @@ def step_limits(
     """A flow step's own limits: only perf-thresholds.yaml scopes naming the step set them (most specific
     first, as for tests); a step has no default limits, its flow's iterations are judged by those."""
     sources = _ordered_sources(module_id, edition_id, test_type, endpoint, None, files, None, None, step=step)
+    return _first_limits(sources)
+
+
+def _first_limits(sources: Sequence[tuple[str, ThresholdLimits]]) -> dict[str, Limit]:
+    """Each metric's limit from the first source (most specific first) that sets it."""
     limits: dict[str, Limit] = {}
     for metric, getter in _GETTERS.items():
         for source, values in sources:

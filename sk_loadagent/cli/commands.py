@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sk_loadagent.cli.ci import edition_runs, finish, junit_path
+from sk_loadagent.cli.dashboard import live_view_wanted, start_live_view
 from sk_loadagent.cli.progress import ProgressPrinter
 from sk_loadagent.cli.report import reasons_block, steps_tables, suite_line, summary_table
-from sk_loadagent.engine import RunOptions, machine_caps
-from sk_loadagent.errors import MemoryStoreError, StoreUnavailableError, root_cause
+from sk_loadagent.engine import Progress, RunOptions, machine_caps
+from sk_loadagent.errors import InputError, MemoryStoreError, StoreUnavailableError, root_cause
 from sk_loadagent.memory import MemoryStore, open_store_for_run
 from sk_loadagent.models.caps import Caps, parse_cap
 from sk_loadagent.models.context import RunContext
@@ -22,9 +25,12 @@ from sk_loadagent.publish.outdir import OutputFolder
 from sk_loadagent.secrets import mask_text
 from sk_loadagent.suite.gate import GateDecision, decide_gate, gated_tests
 
+ProgressCallback = Callable[[str, Progress], None]
+
 if TYPE_CHECKING:
     from semantic_kernel.connectors.ai.chat_completion_client_base import ChatCompletionClientBase
 
+    from sk_loadagent.cluster import RayPlacement
     from sk_loadagent.planners.agent import SuiteRequest
 
 
@@ -102,16 +108,48 @@ async def run_command(args: argparse.Namespace, memory: str) -> int:
     junit = junit_path(args.junit)
     scopes = edition_runs(args, caps)
     results: list[ScopeResult] = []
+    placement = _placement(args)
+    live = await start_live_view(args) if live_view_wanted(args) else None
+    ended = "stopped before finishing"
     try:
         for edition, out in scopes:
             if len(scopes) > 1:
                 print(f"\n== Edition {edition} (--out {out}) ==", flush=True)
-            results.append(await _run_scope(args, memory, request, chat_service, edition, out))
+            feed = live.feed if live is not None else None
+            results.append(
+                await _run_scope(args, memory, request, chat_service, edition, out, feed, placement)
+            )
+        ended = "gate passed" if all(r.passed for r in results) else "gate failed"
     except BaseException:
         if junit is not None:
             junit.unlink(missing_ok=True)  # an earlier run's file must not pass for this run's result
         raise
+    finally:
+        if live is not None:
+            await live.stop(ended)
+        if placement is not None:
+            from sk_loadagent.cluster import disconnect
+
+            disconnect(placement)
     return finish(results, junit)
+
+
+def _placement(args: argparse.Namespace) -> RayPlacement | None:
+    """--cluster (or RAY_ADDRESS): the workers' placement on that Ray cluster; Ray is imported only then."""
+    address = args.cluster or os.environ.get("RAY_ADDRESS") or None
+    if address is None:
+        for flag, given in (
+            ("--cluster-workers", args.cluster_workers),
+            ("--tolerate-node-loss", args.tolerate_node_loss),
+        ):
+            if given:
+                raise InputError.single(
+                    "command line", flag, "--cluster ray://HOST:PORT (or RAY_ADDRESS) with it"
+                )
+        return None
+    from sk_loadagent.cluster import connect
+
+    return connect(address, workers=args.cluster_workers, tolerate_node_loss=args.tolerate_node_loss)
 
 
 async def _run_scope(
@@ -121,6 +159,8 @@ async def _run_scope(
     chat_service: ChatCompletionClientBase | None,
     edition: str | None,
     out: Path,
+    live: ProgressCallback | None = None,
+    placement: RayPlacement | None = None,
 ) -> ScopeResult:
     """The suite run for one edition (None: the plan's or --edition's) into ``out``, judged and printed."""
     from sk_loadagent.planners.agent import run_suite
@@ -146,10 +186,13 @@ async def _run_scope(
             store=store,
             out_dir=output,
             options=RunOptions(
-                workers=args.workers, transport=args.transport, allow_hosts=tuple(args.allow_host)
+                workers=args.workers,
+                transport=args.transport,
+                allow_hosts=tuple(args.allow_host),
+                placement=placement,
             ),
             target_pid=args.target_pid,
-            progress=printer,
+            progress=_both(printer, live),
             max_retries=args.max_retries,
             retry_cooldown=args.retry_cooldown,
             retry_budget=args.retry_budget,
@@ -177,6 +220,18 @@ async def _run_scope(
     if outcome.explanation_note:
         print(f"--explain: no explanation: {outcome.explanation_note}", file=sys.stderr)
     return ScopeResult(outcome.metrics, tests, gate.passed, list(gate.reasons))
+
+
+def _both(printer: ProgressPrinter | None, live: ProgressCallback | None) -> ProgressCallback | None:
+    """The terminal's progress and the live view's, from the one callback the engine calls."""
+    if printer is None or live is None:
+        return printer or live
+
+    def each(label: str, progress: Progress) -> None:
+        printer(label, progress)
+        live(label, progress)
+
+    return each
 
 
 def _store_failure(exc: BaseException) -> StoreUnavailableError | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import socket
@@ -184,3 +185,146 @@ async def demo_command(args: argparse.Namespace) -> int:
     )
     _say(f"Artifacts are under {out}/.")
     return 0 if caught else 1
+
+
+SURFACE_SECONDS = 4.0  # each surface test of the surfaces demo (its plan says 10 s)
+
+
+def surfaces_plan(folder: Path, *, amqp: bool, grpc_url: str | None = None) -> dict[str, Any]:
+    """One plan of the sample surface plans' tests (``plans/surfaces``), each shortened for the demo; the
+    gRPC test (with ``grpc_url``, the sample server's) reads its proto from the plan's folder."""
+    names = ["websocket", "webhook", "job", *(["grpc"] if grpc_url else []), *(["amqp"] if amqp else [])]
+    surfaces = folder / "plans" / "surfaces"
+    plan: dict[str, Any] = read_document(surfaces / "websocket.plan.yaml")
+    plan["traceId"] = "demo-surfaces"
+    plan["tests"] = []
+    for name in names:
+        test = read_document(surfaces / f"{name}.plan.yaml")["tests"][0]
+        test["duration"] = f"{SURFACE_SECONDS:g}s"
+        if name == "grpc":
+            test["grpc"].update(url=grpc_url, proto=str((surfaces / test["grpc"]["proto"]).resolve()))
+        plan["tests"].append(test)
+    return plan
+
+
+def _broker_listening(url: str) -> bool:
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5672), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+async def demo_surfaces_command(args: argparse.Namespace) -> int:
+    """The surfaces demo: the WebSocket feed, webhook sender, report jobs and (when RabbitMQ runs) the
+    notification worker, a baseline run, then the slow release that the gate must catch."""
+    from sk_loadagent.planners.agent import SuiteRequest, run_suite
+    from sk_loadagent.sample_service import AppointmentsGrpc, NotificationWorker, SampleService, samples_dir
+
+    started = time.monotonic()
+    folder = samples_dir() / "vetclinic"
+    out = Path(args.out) / "demo-surfaces"
+    memory_path = out / "demo-memory.sqlite"
+    for stale in (memory_path, Path(f"{memory_path}-wal"), Path(f"{memory_path}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    amqp_url = "amqp://guest:guest@127.0.0.1:5672/"
+    amqp = _broker_listening(amqp_url)
+    store = open_store(memory_path)
+    printer = ProgressPrinter()
+    options = RunOptions(workers=args.workers)
+    _say(
+        "sk-loadagent demo --surfaces: the vet-clinic sample beyond HTTP, a baseline, then a slow release.\n"
+    )
+    if not amqp:
+        _say("RabbitMQ is not listening at 127.0.0.1:5672: the notification worker's test is left out.\n")
+    try:
+        async with SampleService(release="stable") as service, contextlib.AsyncExitStack() as stack:
+            _say(f"Started the sample service (stable release) at {service.url}, pid {service.pid}.")
+            grpc = await stack.enter_async_context(AppointmentsGrpc(service.url))
+            _say(f"Started the gRPC AppointmentService at {grpc.url}.")
+            if amqp:
+                await stack.enter_async_context(NotificationWorker(service.url, amqp_url=amqp_url))
+                _say("Started the RabbitMQ notification worker (vetclinic.notifications.in -> .out).")
+            request = SuiteRequest(plan=surfaces_plan(folder, amqp=amqp, grpc_url=grpc.url))
+            request.target_url = service.url
+            _say(f"Run 1 of 2: the baseline, against the stable release. Memory: {memory_path}\n")
+            first = await run_suite(
+                request,
+                RunContext(trace_id="demo-surfaces-stable", source_agent="demo"),
+                store=store,
+                out_dir=out / "1-stable",
+                options=options,
+                target_pid=service.pid,
+                progress=printer,
+                max_retries=0,
+            )
+            printer.close()
+            first_gate = decide_gate(first.metrics, min_score=None, fail_on_degraded=True)
+            print_outcome(first.metrics, first_gate, first.artifacts)
+            await service.configure_async(release="slow")
+            await asyncio.sleep(1.0)  # the gRPC server and the worker read the service's knobs every 0.5 s
+            _say(
+                "\nSwitched the service (and the gRPC server and worker, which follow it) to the slow release"
+            )
+            _say(
+                "Run 2 of 2: the same surfaces against the slow release, compared with the stored baseline.\n"
+            )
+            second = await run_suite(
+                request,
+                RunContext(trace_id="demo-surfaces-slow-release", source_agent="demo"),
+                store=store,
+                out_dir=out / "2-slow-release",
+                options=options,
+                target_pid=service.pid,
+                progress=printer,
+                max_retries=0,
+            )
+            printer.close()
+            second_gate = decide_gate(second.metrics, min_score=None, fail_on_degraded=True)
+            print_outcome(second.metrics, second_gate, second.artifacts)
+        _say("\nStopped the sample service.")
+    finally:
+        store.close()
+    _say("\nWhat the memory comparison found in run 2:")
+    for line in _regression_lines(second.metrics) or ["  (no comparison made)"]:
+        _say(line)
+    _say("\nEach surface's own figures in run 2 (perf-metrics.json, under surface):")
+    for test in second.metrics.tests or [second.metrics]:
+        if test.surface is not None:
+            _say(f"  {test.test_name}: {_surface_line(test)}")
+    caught = first_gate.passed and not second_gate.passed
+    _say(
+        f"\nDemo finished in {time.monotonic() - started:.0f} s: baseline {first.metrics.status}, "
+        f"slow release {second.metrics.status}; the regression was {'caught' if caught else 'NOT caught'}."
+    )
+    _say(f"Artifacts are under {out}/.")
+    return 0 if caught else 1
+
+
+def _surface_line(metrics: PerfMetrics) -> str:
+    s = metrics.surface
+    assert s is not None
+    if s.kind == "websocket":
+        push = (
+            f", push latency p50 {s.push_latency.p50:.1f} ms" if s.push_latency and s.push_latency.p50 else ""
+        )
+        connect = s.connect_time.p50 if s.connect_time and s.connect_time.p50 else 0.0
+        return f"{s.connects} sessions, connect p50 {connect:.1f} ms, {s.lost} lost{push}"
+    if s.kind == "webhook":
+        return f"{s.delivered} of {s.triggered} delivered, {s.retries} sender retries"
+    if s.kind == "grpc":
+        streams = s.stream_messages
+        return "unary calls" if streams is None else f"{streams.total} streamed messages"
+    if s.kind == "job":
+        polls = s.polls
+        mean = polls.mean if polls is not None and polls.mean is not None else 0.0
+        return f"{s.done} jobs done, {mean:.1f} polls per job"
+    ack = s.time_to_ack.p50 if s.time_to_ack and s.time_to_ack.p50 else 0.0
+    deepest = max((d.max or 0.0 for d in s.depth or []), default=0.0)
+    return f"{s.received} of {s.published} answered, time-to-ack p50 {ack:.2f} ms, deepest queue {deepest:g}"

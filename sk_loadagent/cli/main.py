@@ -1,4 +1,4 @@
-"""sk-loadagent: run, plan, design, agent, mcp, listen, history and demo.
+"""sk-loadagent: run, plan, design, agent, mcp, listen, history, dashboard and demo.
 
 Exit codes: 0 the gate passed, 1 the gate failed, 2 bad input, 3 the target could not be reached at all,
 4 the agent itself failed (a load worker died or hung, the memory store is unreachable or refused, the disk
@@ -73,6 +73,16 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    return value
+
+
 def _score(text: str) -> float:
     """A --min-score: a performanceScore between 0 and 1 (a typo like 85 would fail every run)."""
     try:
@@ -92,6 +102,26 @@ def _seconds(text: str) -> float:
         return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected {exc}, got {text!r}") from None
+
+
+def _add_cluster_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cluster",
+        metavar="ray://HOST:PORT",
+        help="run the load workers as Ray actors across this cluster's nodes (default: $RAY_ADDRESS; "
+        "needs the ray extra)",
+    )
+    p.add_argument(
+        "--cluster-workers",
+        type=_positive_int,
+        metavar="N",
+        help="workers on the cluster (default: one per CPU)",
+    )
+    p.add_argument(
+        "--tolerate-node-loss",
+        action="store_true",
+        help="carry on when a node dies or hangs, and report the share of the load that is missing",
+    )
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -137,6 +167,18 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         "or AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY and AZURE_OPENAI_CHAT_DEPLOYMENT_NAME)",
     )
     p.add_argument("--quiet", action="store_true", help="no live progress")
+    p.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="serve a live view of the run on 127.0.0.1 (rps, p95, errors, in-flight, progress each second); "
+        "it stops with the run (extra: dashboard)",
+    )
+    p.add_argument(
+        "--dashboard-port",
+        type=int,
+        metavar="P",
+        help="port of the live view (default: a free one; implies --dashboard)",
+    )
     p.add_argument("--no-report", action="store_true", help="do not write report.html under --out")
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML file: one testcase per test")
     p.add_argument(
@@ -165,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a test suite and gate on its verdict")
     _add_inputs(run)
     _add_run_options(run)
+    _add_cluster_options(run)
     run.set_defaults(handler=cmd_run)
 
     plan = sub.add_parser("plan", help="show the execution plan and the skill chain without sending load")
@@ -206,10 +249,23 @@ def build_parser() -> argparse.ArgumentParser:
     add_listen_arguments(listen)
     listen.set_defaults(handler=cmd_listen)
 
+    from sk_loadagent.cli.dashboard import add_dashboard_arguments
+
+    dashboard = sub.add_parser(
+        "dashboard", help="serve the Studio dashboard over a memory store on loopback (extra: dashboard)"
+    )
+    add_dashboard_arguments(dashboard)
+    dashboard.set_defaults(handler=cmd_dashboard)
+
     demo = sub.add_parser("demo", help="run the bundled sample service: a baseline, then a slowed release")
     demo.add_argument("--out", default="perf", metavar="DIR", help="artifact directory (default: ./perf)")
     demo.add_argument(
         "--workers", type=int, default=1, metavar="N", help="load generator processes (default 1)"
+    )
+    demo.add_argument(
+        "--surfaces",
+        action="store_true",
+        help="the surfaces beyond HTTP instead: WebSocket feed, webhooks, report jobs, RabbitMQ worker",
     )
     demo.set_defaults(handler=cmd_demo)
     return parser
@@ -237,6 +293,12 @@ def cmd_history(args: argparse.Namespace) -> int:
     return history_command(args, memory_url(args.memory))
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from sk_loadagent.cli.dashboard import dashboard_command
+
+    return dashboard_command(args, memory_url(args.memory))
+
+
 def cmd_design(args: argparse.Namespace) -> int:
     from sk_loadagent.cli.design import design_command
 
@@ -262,9 +324,9 @@ def cmd_listen(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from sk_loadagent.cli.demo import demo_command
+    from sk_loadagent.cli.demo import demo_command, demo_surfaces_command
 
-    return asyncio.run(demo_command(args))
+    return asyncio.run(demo_surfaces_command(args) if args.surfaces else demo_command(args))
 
 
 def _report_error(exc: BaseException) -> int:

@@ -15,22 +15,25 @@ from sk_loadagent.engine._build import build_profile
 from sk_loadagent.engine._capacity import run_profile
 from sk_loadagent.engine._caps import machine_caps
 from sk_loadagent.engine._options import Progress, RunOptions
+from sk_loadagent.engine._placement import Placement
 from sk_loadagent.engine._profile import LoadProfile, StressRule
 from sk_loadagent.engine._proxy import redact as redact_proxy
 from sk_loadagent.engine._runner import RunBound, run_bound, run_load
-from sk_loadagent.engine._safety import check_target, is_loopback
+from sk_loadagent.engine._safety import allow_listed, check_target, is_loopback, loopback_address
 from sk_loadagent.engine._tls import TlsOptionError
 from sk_loadagent.engine._tls import check_options as check_tls_options
 from sk_loadagent.engine._transports.mock import MockReply, MockTransport
-from sk_loadagent.engine.result import GeneratorReport, Outcome, Phase, RunResult, Samples, Window
+from sk_loadagent.engine.result import GeneratorReport, NodeReport, Outcome, Phase, RunResult, Samples, Window
 
 __all__ = [
     "GeneratorReport",
     "LoadProfile",
     "MockReply",
     "MockTransport",
+    "NodeReport",
     "Outcome",
     "Phase",
+    "Placement",
     "Progress",
     "RunBound",
     "RunOptions",
@@ -39,10 +42,12 @@ __all__ = [
     "StressRule",
     "TlsOptionError",
     "Window",
+    "allow_listed",
     "build_profile",
     "check_target",
     "check_tls_options",
     "is_loopback",
+    "loopback_address",
     "machine_caps",
     "redact_proxy",
     "run_bound",

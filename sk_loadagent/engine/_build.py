@@ -26,6 +26,7 @@ from sk_loadagent.engine._flow import (
     DataTable,
     FlowBuildError,
     FlowPlan,
+    IterationState,
     compile_flow,
     parse_data,
 )
@@ -34,12 +35,15 @@ from sk_loadagent.engine._proxy import environment_proxy
 from sk_loadagent.engine._schedule import ArrivalSchedule
 from sk_loadagent.engine._stress import plan_search, probes_needed
 from sk_loadagent.engine._tls import TlsOptionError, check_options
+from sk_loadagent.engine.clients._surfaces import require_surface
 from sk_loadagent.errors import InputError
+from sk_loadagent.models._base import FieldProblem
 from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.durations import format_duration
-from sk_loadagent.models.flow import referenced_columns
+from sk_loadagent.models.flow import StepSpec, referenced_columns, surface_ref_fits
 from sk_loadagent.models.loading import problems_from, read_text
 from sk_loadagent.models.plan import TestSpec, TlsOptions, check_base_url, check_endpoint
+from sk_loadagent.models.surfaces import GrpcSurface, WebSocketSurface, message_template
 from sk_loadagent.secrets import mask_url, register
 
 DEFAULT_TIMEOUT = 10.0
@@ -105,7 +109,7 @@ def build_profile(
     # Credentials in the URL are sent as Basic authorization (as httpx would) and leave the URL, which
     # error messages and artifacts show.
     base, basic = _split_credentials(base)
-    endpoint = test.endpoint if test.flow is None else None
+    endpoint = test.endpoint if test.flow is None and test.surface_block() is None else None
     try:
         url = base + (check_endpoint(endpoint) if endpoint else "")
     except ValueError as exc:
@@ -118,7 +122,7 @@ def build_profile(
     if basic is not None and not any(k.lower() == "authorization" for k in {**defaults, **test.headers}):
         defaults["Authorization"] = basic
     body, merged_headers = _body_and_headers(ctx, defaults)
-    flow = _flow(ctx, shape, merged_headers, caps) if test.flow is not None else None
+    flow = _flow(ctx, shape, merged_headers, caps) if test.flow is not None else _surface_flow(ctx, base)
     chosen = (
         None
         if flow is not None
@@ -195,6 +199,81 @@ def _flow(ctx: _Context, shape: _Shape, headers: dict[str, str], caps: Caps) -> 
                 f"{table.file} with {len(table.rows):,} row{'s' if len(table.rows) != 1 else ''}",
             )
     return plan
+
+
+def _surface_flow(ctx: _Context, base_url: str) -> FlowPlan | None:
+    """A built-in surface's test as a flow of one step (a message each), its library checked installed and
+    its message's references checked (``${uuid}``, ``${iteration}``, ``${vu}`` and ``${env:NAME}``); a
+    WebSocket block without a URL gets the base URL's host."""
+    test = ctx.test
+    block = test.surface_block()
+    if block is None:
+        return None
+    name = str(test.surface)
+    if isinstance(block, WebSocketSurface):
+        block = block.resolved(base_url)
+    password = urlsplit(block.url).password if block.url else None
+    if password:
+        register([password])  # masked in every artifact, like a base URL's
+    try:
+        require_surface(name, ctx.source)
+    except InputError as exc:
+        raise ctx.fail("surface", exc.problems[0].expected, "not installed") from None
+    params, inside = message_template(block)
+    where = f"{name}.{inside}" if inside else name
+    step = StepSpec.model_construct(
+        name=name,
+        request=None,
+        surface=name,
+        params=params,
+        extract=None,
+        check=None,
+        think_time=None,
+        on_fail="stop",
+    )
+    try:
+        references = step.references()
+    except FieldProblem as exc:
+        raise ctx.fail(where + exc.field.removeprefix("params"), exc.expected, exc.got) from None
+    for field, ref in references:
+        shown = where + field.removeprefix("params")
+        if ref.kind in ("var", "data"):
+            raise ctx.fail(
+                shown,
+                "${uuid}, ${iteration}, ${vu} or ${env:NAME} (a surface test has no steps to extract from, "
+                "nor a data file)",
+                ref.text,
+            )
+        if ref.kind == "surface" and not _surface_ref_fits(ref.name, name, field):
+            owner = "a webhook test's trigger" if ref.name == "webhook.url" else "a job test's poll.path"
+            raise ctx.fail(shown, f"{ref.text} only in {owner}", ref.text)
+    plan = FlowPlan(steps=(step,), think_time=test.think_time or 0.0, surface=block)
+    try:
+        flow = compile_flow(plan)
+    except FlowBuildError as exc:
+        raise ctx.fail(where + exc.field.removeprefix("flow[0].params"), exc.expected, exc.got) from None
+    if isinstance(block, GrpcSurface):
+        _check_grpc(ctx, block, flow.steps[0].call(IterationState(0, 0, ())).params)
+    return plan
+
+
+def _check_grpc(ctx: _Context, block: GrpcSurface, request: dict[str, object]) -> None:
+    """The proto compiles, defines the method, and the request (as the first call renders it) fits."""
+    from sk_loadagent.engine.clients._grpc import ProtoError, load_method, request_message
+
+    try:
+        method = load_method(block)
+    except ProtoError as exc:
+        raise ctx.fail(f"grpc.{exc.field}", exc.expected, exc.got) from None
+    try:
+        request_message(method, request)
+    except ValueError as exc:
+        name = method.request.DESCRIPTOR.full_name
+        raise ctx.fail("grpc.request", f"the fields of {name} ({exc})", None) from None
+
+
+def _surface_ref_fits(ref: str, surface: str, field: str) -> bool:
+    return surface_ref_fits(ref, surface, field.removeprefix("params"))
 
 
 def _data(ctx: _Context, caps: Caps) -> DataTable:

@@ -27,6 +27,7 @@ from sk_loadagent.engine.clients.base import Call, Reply, load_client
 from sk_loadagent.engine.result import Outcome
 from sk_loadagent.models.flow import CheckSpec, ExtractSpec, Ref, StepSpec, parse_template
 from sk_loadagent.models.jsonpath import MISSING, JsonPath, compile_json_path
+from sk_loadagent.models.surfaces import BUILT_IN_SURFACES, HTTP_SURFACES, SurfaceBlock
 from sk_loadagent.secrets import register
 
 HTTP = "http"
@@ -59,6 +60,9 @@ class FlowPlan:
     data: DataTable | None = None
     headers: tuple[tuple[str, str], ...] = ()  # defaults every HTTP step's own headers override
     think_time: float = 0.0  # closed model: the pause between one iteration and the next
+    # A broker surface's test (surface: amqp|nats|redis): one step, a message each, on the block's broker;
+    # reported as a plain test (its calls are the requests), not as a flow of steps.
+    surface: SurfaceBlock | None = None
 
     @property
     def step_names(self) -> list[str]:
@@ -66,16 +70,24 @@ class FlowPlan:
 
     @property
     def targets(self) -> list[str]:
-        """What each step calls, for artifacts: ``POST /auth/login``, or a surface's import path."""
-        return [
-            f"{s.request.chosen_method()} {s.request.path}" if s.request is not None else str(s.surface)
-            for s in self.steps
-        ]
+        """What each step calls, for artifacts: ``POST /auth/login``, ``nats >appointments.booked``, or a
+        user client's import path."""
+        return [_target_of(s) for s in self.steps]
 
     @property
     def uses_http(self) -> bool:
-        """Whether a step is an HTTP request (a flow of users' clients alone reaches no base URL)."""
-        return any(s.request is not None for s in self.steps)
+        """Whether a step is an HTTP request, a webhook or a job (a flow of other surfaces and users' clients
+        alone reaches no base URL)."""
+        return any(s.request is not None or s.surface in HTTP_SURFACES for s in self.steps)
+
+    def step_blocks(self) -> list[tuple[str, SurfaceBlock]]:
+        """The built-in surfaces of a flow's steps, by the client key their steps use."""
+        found = []
+        for index, step in enumerate(self.steps):
+            block = step.surface_block()
+            if block is not None:
+                found.append((step_client(index, str(step.surface)), block))
+        return found
 
     @property
     def uses_head(self) -> bool:
@@ -92,9 +104,16 @@ class FlowPlan:
         return sum(timeout + (s.think_time or 0.0) for s in self.steps)
 
 
+def _target_of(step: StepSpec) -> str:
+    if step.request is not None:
+        return f"{step.request.chosen_method()} {step.request.path}"
+    block = step.surface_block()
+    return f"{step.surface} {block.target()}" if block is not None else str(step.surface)
+
+
 def _body_text(step: StepSpec) -> str:
     if step.request is None:
-        return json.dumps(step.params or {})
+        return json.dumps(step.call_params() or {})
     if step.request.json_body is not None:
         return json.dumps(step.request.json_body, separators=(",", ":"))
     return step.request.body or ""
@@ -231,6 +250,8 @@ class Template:
                 parts.append((_LIT, part))
             elif part.kind == "env":
                 parts.append((_LIT, escape(_env(part))))
+            elif part.kind == "surface":
+                parts.append((_LIT, part.text))  # as written: the surface's client fills it per call
             elif part.kind == "data":
                 parts.append((_DATA, columns.index(part.name)))
             else:
@@ -387,6 +408,7 @@ class CompiledStep:
     checks: list[_Check] = field(default_factory=list)
     extracts: list[_Extract] = field(default_factory=list)
     want_body: bool = False
+    want_json: bool = False  # a check or an extraction reads the body as JSON (a path)
     want_headers: bool = False
 
     @property
@@ -430,7 +452,7 @@ class CompiledStep:
             return (Outcome.HTTP_5XX if 500 <= status < 600 else Outcome.UNEXPECTED_STATUS), 0, 0
         outcome = Outcome.OK
         document: Any = _NOT_JSON
-        if self.want_body and reply.body:
+        if self.want_json and reply.body:
             document = _document(reply.body)
         for check in self.checks:
             if not check.passed(document, reply.body, it):
@@ -469,6 +491,8 @@ def compile_flow(plan: FlowPlan, *, worker: int = 0) -> CompiledFlow:
                     f"no {ref.name} in the environment",
                 )
         steps.append(_compile_step(index, spec, plan.headers, columns))
+        if spec.surface in BUILT_IN_SURFACES:
+            continue  # the worker's hubs make their clients (engine.clients._surfaces)
         if spec.surface is not None and spec.surface not in surfaces:
             try:
                 surfaces[spec.surface] = load_client(spec.surface)
@@ -480,6 +504,11 @@ def compile_flow(plan: FlowPlan, *, worker: int = 0) -> CompiledFlow:
                     f"{spec.surface!r}: {exc}",
                 ) from None
     return CompiledFlow(steps, RowSource(plan.data, worker), surfaces, plan.think_time)
+
+
+def step_client(index: int, surface: str) -> str:
+    """The client key of a flow step on a built-in surface: each step has its own block, so its own hub."""
+    return f"{surface}@{index}"
 
 
 def _compile_step(
@@ -507,11 +536,17 @@ def _compile_step(
         checks=checks,
         extracts=extracts,
         want_body=any(c.kind != "status" for c in spec.checks()) or any(e.kind != "header" for e in extracts),
+        # A body that is not JSON costs a raised decode error: parsed only where a path reads it.
+        want_json=any(c.path is not None for c in checks) or any(e.kind == "json" for e in extracts),
         want_headers=any(e.kind == "header" for e in extracts),
     )
     if spec.request is None:
         step.target = str(spec.surface)
-        step.params = _tree(spec.params or {}, columns)
+        step.params = _tree(spec.call_params() or {}, columns)
+        block = spec.surface_block()
+        if block is not None:
+            step.client = step_client(index, str(spec.surface))
+            step.target = f"{spec.surface} {block.target()}"
         return step
     request = spec.request
     step.method = request.chosen_method()

@@ -387,7 +387,7 @@ class FlowDriver:
             return self._failed(step, due, client, vu, outcome, None if client is None else sent)
         finally:
             self._flights.discard(flight)
-        end = _perf_counter()
+        end = _perf_counter() if reply.received is None else reply.received
         outcome, ran, failed = step.judge(reply, it)
         self.steps.record(
             step.index,

@@ -9,6 +9,7 @@ from sk_loadagent.engine._recorder import PhaseTally
 from sk_loadagent.engine._transports.base import Transport
 from sk_loadagent.engine.result import Samples, StepTally, Window
 from sk_loadagent.histogram import LatencyHistogram
+from sk_loadagent.measurements import SurfaceMeasurements
 
 
 @dataclass(frozen=True)
@@ -87,5 +88,6 @@ class WorkerOutput:
     step_complete: bool = True
     client_errors: dict[str, int] = field(default_factory=dict)
     data_out: tuple[int, float] | None = None
+    surface: SurfaceMeasurements | None = None  # a broker surface's time-to-ack, depth and counts
     # Sampled requests with a response: (trace id hex, start from t0, latency), seconds (RunResult.traced).
     traced: list[tuple[str, float, float]] = field(default_factory=list)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 from sk_loadagent.errors import InputError
 
 if TYPE_CHECKING:
+    from sk_loadagent.engine._placement import Placement
     from sk_loadagent.engine._transports.base import Transport
 
 TransportName = Literal["auto", "fast", "httpx"]
@@ -35,6 +36,8 @@ class RunOptions:
     late_threshold_s: float = 0.005
     allow_hosts: Sequence[str] = ()
     progress_interval: float = 1.0
+    placement: Placement | None = None  # workers on a cluster's nodes (sk_loadagent.cluster); then
+    # ``workers`` is ignored and the placement says how many
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, bool, str, object]] = [

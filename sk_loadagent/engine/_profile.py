@@ -48,6 +48,9 @@ class StressRule(WireModel):
         return text
 
 
+_SURFACE_UNITS = {"grpc": "calls", "webhook": "triggers", "job": "jobs"}  # else messages
+
+
 class LoadProfile(WireModel):
     """A validated, self-describing load profile (build it with ``build_profile``)."""
 
@@ -108,7 +111,12 @@ class LoadProfile(WireModel):
         """For humans, k6 style: ``open model: ramp 0→100 rps over 30s, hold 100 rps for 5m (measured)``."""
         schedule = self._describe_steps() if self.stress is not None else None
         text = f"{self.model} model: {schedule or self.executor.describe(self.payload_sizes)}"
-        if self.flow is not None:
+        surface = self.flow.step_names[0] if self.flow is not None and self.flow.surface is not None else None
+        if self.flow is not None and self.flow.surface is not None:
+            unit = _SURFACE_UNITS.get(str(surface), "messages")
+            text = text.replace(" rps", f" {unit}/s") if self.model == "open" else text
+            text += f"; {surface} {self.flow.surface.target()} (one worker)"
+        elif self.flow is not None:
             names = ", ".join(self.flow.step_names)
             unit = "iterations"
             text = text.replace(" rps", f" {unit}/s") if self.model == "open" else text
@@ -118,7 +126,10 @@ class LoadProfile(WireModel):
         if self.model == "closed":
             if self.think_time > 0:
                 text += f"; think time {format_duration(self.think_time)}"
-            text += f"; timeout {format_duration(self.timeout)}; one connection per VU"
+            text += f"; timeout {format_duration(self.timeout)}"
+            text += "" if surface not in (None, "websocket") else "; one connection per VU"
+        elif surface not in (None, "websocket"):  # brokers and gRPC: one connection; webhooks, jobs: a pool
+            text += f"; timeout {format_duration(self.timeout)}"
         else:
             text += f"; timeout {format_duration(self.timeout)}; ≤ {self.max_connections} connections"
         if self.soak_window is not None:

@@ -31,6 +31,7 @@ from sk_loadagent.engine._merge import (
 )
 from sk_loadagent.engine._messages import ProgressPart, StepReport, WorkerOutput, WorkerSpec
 from sk_loadagent.engine._options import Progress, RunOptions
+from sk_loadagent.engine._placement import Placement
 from sk_loadagent.engine._profile import LoadProfile, StressRule
 from sk_loadagent.engine._proxy import redact
 from sk_loadagent.engine._recorder import PhaseTally
@@ -41,10 +42,13 @@ from sk_loadagent.engine._stress import StepFacts, broken_reasons, facts_from, s
 from sk_loadagent.engine._tls import client_context, describe_failures, failure_reason, fix_for
 from sk_loadagent.engine._transports.base import Transport
 from sk_loadagent.engine._worker import IN_FLIGHT_SLACK
+from sk_loadagent.engine.clients._surfaces import probe, surface_name
 from sk_loadagent.engine.result import OUTCOME_NAMES, Outcome, Phase, RunResult
 from sk_loadagent.errors import InputError, TargetUnreachableError, WorkerFailedError
 from sk_loadagent.histogram import LatencyHistogram
 from sk_loadagent.models.plan import TlsOptions
+from sk_loadagent.models.surfaces import SURFACE_SCHEMES, SurfaceBlock
+from sk_loadagent.secrets import mask_url
 
 POLL = 0.05
 PREFLIGHT_TIMEOUT = 5.0  # the target check (connect, TLS handshake), at most (and at most the timeout)
@@ -94,34 +98,84 @@ async def run_load(
     check_target(profile.url, options.allow_hosts)
     if profile.proxy is not None:
         check_target(redact(profile.proxy), options.allow_hosts, role="proxy")
+    broker = profile.flow.surface if profile.flow is not None else None
+    if broker is not None and broker.url is None:  # webhook, job: requests to the service's URL
+        broker = None
+    for block in [broker] if broker is not None else [b for _, b in _step_blocks(profile)]:
+        if block.url is not None:
+            name = surface_name(block)
+            role = f"{'endpoint' if name in ('websocket', 'grpc') else 'broker'} ({name})"
+            check_target(mask_url(block.url), options.allow_hosts, role, SURFACE_SCHEMES[name])
     transport = choose_transport(profile, options)
-    if isinstance(transport, str) and (profile.flow is None or profile.flow.uses_http):
+    if broker is not None:
+        await _probe_surface(profile, broker)
+    elif (profile.flow is not None and profile.flow.surface is not None) or (
+        isinstance(transport, str) and (profile.flow is None or profile.flow.uses_http)
+    ):
         await _preflight(profile)
-    requested = options.worker_count()
+    placement = options.placement
+    requested = placement.worker_count() if placement is not None else options.worker_count()
     n = _worker_count(profile, requested)
     specs = [_spec(profile, options, transport, k, n, in_process=requested == 0) for k in range(n)]
     handles: list[WorkerHandle] = []
     clean = False
     try:
-        for spec in specs:  # one by one, so the finally clause stops those started before a failure
+        if placement is not None:
+            handles = placement.start(specs)
+        for spec in specs if placement is None else ():
+            # one by one, so the finally clause stops those started before a failure
             handles.append(LocalHandle(spec) if requested == 0 else ProcessHandle(spec))
         await _wait_ready(handles)
         delay = START_DELAY_LOCAL if requested == 0 else START_DELAY_PROCESS
+        delay = placement.start_delay if placement is not None else delay
         t0 = time.perf_counter() + delay
         started_at = time.time() + delay
         for handle in handles:
             handle.send(("start", t0))
-        watch = _Watch(profile, options, t0, n, progress)
+        watch = _Watch(
+            profile, options, t0, n, progress, tolerate_loss=bool(placement and placement.tolerate_loss)
+        )
         outputs = await watch.run(handles)
         clean = True
     finally:
         # At once, so stopping n workers takes one STOP_TIMEOUT, not n.
         await asyncio.gather(*(handle.stop(force=not clean) for handle in handles))
     result = _assemble(profile, options, outputs, watch, started_at, workers=n)
+    if placement is not None:
+        _place(result, profile, placement, outputs, watch.lost, n)
     _raise_if_unreachable(result, profile.url, outputs)
     if watch.data_out is not None:
         raise data_ran_out(profile, *watch.data_out)
     return result
+
+
+def _place(
+    result: RunResult,
+    profile: LoadProfile,
+    placement: Placement,
+    outputs: list[WorkerOutput],
+    lost: dict[int, str],
+    n: int,
+) -> None:
+    """A distributed run's per-node generator blocks and, when nodes were lost, the share that is missing."""
+    phases = result.phases
+    facts = RunFacts(
+        late_threshold=result.generator.late_threshold_s,
+        window_seconds=result.window_seconds,
+        timeout=profile.timeout,
+        max_connections=profile.max_connections,
+        workers=1,
+        duration=result.duration,
+    )
+    reports = {o.worker: generator_report([o], o.tallies, phases, o.windows, facts) for o in outputs}
+    result.nodes = placement.nodes(reports, lost)
+    if lost:
+        result.missing_share = len(lost) / n
+        why = "; ".join(sorted(set(lost.values())))
+        result.warnings.append(
+            f"{len(lost)} of {n} workers were lost with their nodes ({why}): "
+            f"{result.missing_share:.1%} of the schedule is missing from every figure"
+        )
 
 
 def data_ran_out(profile: LoadProfile, iterations: int, at: float) -> InputError:
@@ -165,8 +219,15 @@ def choose_transport(profile: LoadProfile, options: RunOptions) -> str | Transpo
     return choice
 
 
+def _step_blocks(profile: LoadProfile) -> list[tuple[str, SurfaceBlock]]:
+    return profile.flow.step_blocks() if profile.flow is not None else []
+
+
 def _worker_count(profile: LoadProfile, requested: int) -> int:
-    """Never more workers than there is work: VUs for a closed model, arrivals for an open one."""
+    """Never more workers than there is work: VUs for a closed model, arrivals for an open one. A broker
+    surface runs in one worker: its service's output is one stream, correlated in one place."""
+    if profile.flow is not None and (profile.flow.surface is not None or _step_blocks(profile)):
+        return 1
     if profile.model == "closed":
         units = math.ceil(profile.executor.peak() - 1e-9)
     else:
@@ -195,6 +256,28 @@ def _spec(
         stress_phases=stress_phases if profile.stress is not None else (),
         in_process=in_process,
     )
+
+
+async def _probe_surface(profile: LoadProfile, broker: SurfaceBlock) -> None:
+    """Connect to the broker once before the worker starts: refused or silent is an unreachable target (3),
+    a queue or stream the test reads that is not there is bad input (2)."""
+    name = surface_name(broker)
+    shown = mask_url(broker.url or "")
+    wait = min(profile.timeout, PREFLIGHT_TIMEOUT)
+    try:
+        await asyncio.wait_for(probe(broker, wait, profile.tls), timeout=wait + 1.0)
+    except LookupError as exc:
+        field, missing = exc.args
+        raise InputError.single(
+            f"test {profile.name!r}",
+            field,
+            f"a {'queue' if name == 'amqp' else 'stream or consumer'} that exists on the broker {shown}",
+            repr(missing),
+        ) from None
+    except (ConnectionError, TimeoutError, OSError) as exc:
+        reason = str(exc) or "no answer"
+        what = "endpoint" if name in ("websocket", "grpc") else "broker"
+        raise TargetUnreachableError(f"{what} {shown} ({name}): cannot connect ({reason})") from None
 
 
 async def _preflight(profile: LoadProfile) -> None:
@@ -280,6 +363,8 @@ class _Watch:
     t0: float
     workers: int
     progress: Callable[[Progress], None] | None
+    tolerate_loss: bool = False  # a distributed run with --tolerate-node-loss
+    lost: dict[int, str] = field(default_factory=dict)  # workers lost with their node: why
     stopped_at: float | None = None  # seconds from t0 when a stress step broke
     data_out: tuple[int, float] | None = None  # a worker's unique data ran out: (iteration, seconds from t0)
     _parts: dict[int, dict[int, ProgressPart]] = field(default_factory=dict)
@@ -292,23 +377,25 @@ class _Watch:
         outputs: dict[int, WorkerOutput] = {}
         bound = run_bound(self.profile)
         deadline = self.t0 + bound.schedule + bound.in_flight + REPORT_TIMEOUT
-        while len(outputs) < len(handles):
+        while len(outputs) + len(self.lost) < len(handles):
             await asyncio.sleep(POLL)
             for handle in handles:
-                if handle.worker in outputs:
+                if handle.worker in outputs or handle.worker in self.lost:
                     continue
                 for message in handle.poll():
                     self._handle(handle.worker, message, outputs)
                 if handle.worker not in outputs and not handle.alive():
                     for message in handle.poll():
                         self._handle(handle.worker, message, outputs)
-                    if handle.worker not in outputs:
+                    if handle.worker not in outputs and self.tolerate_loss:
+                        self.lost[handle.worker] = handle.describe_exit()
+                    elif handle.worker not in outputs:
                         raise WorkerFailedError(
                             f"load worker {handle.worker} stopped before finishing "
                             f"({handle.describe_exit()}); "
                             "its share of the load is missing, so the run has no valid result"
                         )
-            self._emit_progress(done=set(outputs))
+            self._emit_progress(done=set(outputs) | set(self.lost))
             if self.data_out is not None and self.stopped_at is None:
                 now = time.perf_counter()
                 self.stopped_at = now - self.t0
@@ -319,12 +406,22 @@ class _Watch:
                 self.stopped_at = now - self.t0
                 for handle in handles:
                     handle.send(("stop", now))
-            if time.perf_counter() > deadline and len(outputs) < len(handles):
-                stuck = sorted({h.worker for h in handles} - set(outputs))
+            if time.perf_counter() > deadline and len(outputs) + len(self.lost) < len(handles):
+                stuck = sorted({h.worker for h in handles} - set(outputs) - set(self.lost))
+                if self.tolerate_loss and len(stuck) < len(handles):
+                    for handle in handles:
+                        if handle.worker in stuck:
+                            self.lost[handle.worker] = (
+                                f"{handle.describe_exit()}: hung, abandoned at the run's bound"
+                            )
+                    break
                 raise WorkerFailedError(
                     f"load workers {stuck} hung: no result {REPORT_TIMEOUT:g}s after the schedule "
                     f"({bound.schedule:g}s) and the request timeout ({self.profile.timeout:g}s) had passed"
                 )
+        if not outputs:
+            why = "; ".join(sorted(set(self.lost.values())))
+            raise WorkerFailedError(f"every load worker was lost ({why}): the run has no result")
         return [outputs[k] for k in sorted(outputs)]
 
     def _handle(self, worker: int, message: tuple[object, ...], outputs: dict[int, WorkerOutput]) -> None:
@@ -496,7 +593,8 @@ def _assemble(
             *client_warnings(outputs),
         ],
         extra=extra,
-        steps=flow_steps,
+        steps=flow_steps if profile.flow is None or profile.flow.surface is None else [],
+        surface=next((o.surface for o in outputs if o.surface is not None), None),
         traced=sorted((item for output in outputs for item in output.traced), key=lambda item: item[1]),
     )
 

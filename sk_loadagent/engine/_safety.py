@@ -47,6 +47,19 @@ def _resolves_only_to_loopback(name: str) -> bool:
     return bool(addresses) and all(_loopback_address(a) for a in addresses)
 
 
+def allow_listed(host: str, allow_hosts: Sequence[str]) -> bool:
+    """True when ``host`` matches an ``allowHosts`` entry (an exact host or a ``*.example.com`` pattern)."""
+    return any(_allowed_by(host.lower().rstrip("."), p) for p in allow_hosts)
+
+
+def loopback_address(address: str) -> bool:
+    """True for a literal loopback address (127.0.0.0/8, ::1, IPv4-mapped ones too); False for a name."""
+    try:
+        return _loopback_address(ipaddress.ip_address(address.strip("[]").partition("%")[0]))
+    except ValueError:
+        return False
+
+
 def _allowed_by(host: str, pattern: str) -> bool:
     pattern = pattern.strip().lower().rstrip(".")
     if pattern.startswith("[") and pattern.endswith("]"):
@@ -56,23 +69,30 @@ def _allowed_by(host: str, pattern: str) -> bool:
     return host == pattern
 
 
-def check_target(url: str, allow_hosts: Sequence[str], role: str = "target") -> None:
+def check_target(
+    url: str, allow_hosts: Sequence[str], role: str = "target", schemes: Sequence[str] = ("http", "https")
+) -> None:
     """Refuse (TargetNotAllowedError) a URL whose host is neither loopback nor listed in ``allow_hosts``.
 
     ``allow_hosts`` entries are exact hosts or ``*.example.com`` suffix patterns. A name that is neither a
     literal loopback host nor allow-listed is resolved (``is_loopback``) before it is refused.
-    ``role`` names the URL in the message: the target, or the proxy that load would pass through.
+    ``role`` names the URL in the message: the target, the proxy that load would pass through, or a broker
+    (``schemes`` then its URL schemes, such as amqp and amqps).
     """
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    if parts.scheme not in ("http", "https") or not host:
-        raise TargetNotAllowedError(
-            f"{role} {url}", [InputProblem("url", "an http:// or https:// URL with a host", repr(url))]
-        )
-    if any(_allowed_by(host.rstrip("."), p) for p in allow_hosts) or is_loopback(host):
+    if parts.scheme not in schemes or not host:
+        shown = " or ".join(f"{s}://" for s in schemes)
+        problem = InputProblem("url", f"an {shown} URL with a host", repr(url))
+        raise TargetNotAllowedError(f"{role} {url}", [problem])
+    if allow_listed(host, allow_hosts) or is_loopback(host):
         return
     shown = f"[{host}]" if ":" in host else host
     how = f"to load a non-loopback host, list it under allowHosts in the plan or pass --allow-host {shown}"
-    if role != "target":
+    if role.startswith(("broker", "endpoint")):
+        how = (
+            f"to load a non-loopback {role.split()[0]}, list it under allowHosts or pass --allow-host {shown}"
+        )
+    elif role != "target":
         how = f"to send load through a non-loopback {role}, list it under allowHosts or --allow-host {shown}"
     raise TargetNotAllowedError(f"{role} {url}", [InputProblem("host", _EXPECTED, f"{host}; {how}")])

@@ -41,8 +41,10 @@ from sk_loadagent.engine._transports.base import Binding, Transport
 from sk_loadagent.engine._transports.fast import FastTransport
 from sk_loadagent.engine._transports.httpx import HttpxTransport
 from sk_loadagent.engine.clients._http import HttpClients
+from sk_loadagent.engine.clients._surfaces import SurfaceHub, open_hub, surface_name
 from sk_loadagent.engine.result import Outcome, Samples
 from sk_loadagent.histogram import LatencyHistogram
+from sk_loadagent.measurements import SurfaceMeasurements
 
 TICK = 0.05
 FLUSH_EVERY = 0.25
@@ -129,6 +131,8 @@ class _Run:
         self.spec = spec
         self.phases = profile.phases
         self.steps: StepRecorder | None = None
+        self.hub: SurfaceHub | None = None  # a surface test's
+        self.hubs: list[SurfaceHub] = []  # every hub: the surface test's, or a flow's steps' on surfaces
         self.transport: Transport | HttpClients
         self.driver: OpenLoop | ClosedLoop | FlowDriver
         if profile.flow is not None:
@@ -225,6 +229,14 @@ class _Run:
         )
         makers: dict[str, Callable[[], Any]] = dict(flow.surfaces)
         makers["http"] = http.new
+        if profile.flow.surface is not None:
+            self.hub = open_hub(profile.flow.surface, profile.timeout, profile.tls, profile.url)
+            makers[surface_name(profile.flow.surface)] = self.hub.new
+            self.hubs.append(self.hub)
+        for key, block in profile.flow.step_blocks():
+            hub = open_hub(block, profile.timeout, profile.tls, profile.url)
+            makers[key] = hub.new
+            self.hubs.append(hub)
         common = {
             "loop": loop,
             "flow": flow,
@@ -374,11 +386,15 @@ async def run_share(spec: WorkerSpec, link: Link) -> WorkerOutput:
     loop = asyncio.get_running_loop()
     run = _Run(spec, loop)
     try:
+        for hub in run.hubs:
+            await hub.start_or_note()
         await run.driver.prepare(_warm_connections(spec))
         t0 = await link.handshake()
         run.recorder.t0 = t0
         if run.steps is not None:
             run.steps.t0 = t0
+        for hub in run.hubs:
+            hub.stats.t0 = t0  # type: ignore[attr-defined]
         supervisor = _Supervisor(run, link, t0)
         run.driver.start(t0)
         await supervisor.supervise()
@@ -386,6 +402,8 @@ async def run_share(spec: WorkerSpec, link: Link) -> WorkerOutput:
         supervisor.report_progress()  # the last, partial interval
     finally:
         await run.driver.close()
+        for hub in run.hubs:
+            await hub.aclose()
     run.flush()
     recorder = run.recorder
     samples = recorder.samples()
@@ -412,7 +430,16 @@ async def run_share(spec: WorkerSpec, link: Link) -> WorkerOutput:
         tls_failures=dict(run.transport.tls_failures),
         tls_resumed=run.transport.tls_resumed,
         traced=_traced(flow.traced if flow is not None else _transport_traced(run.transport), t0, samples),
+        surface=_surface(run),
+        warnings=list(dict.fromkeys(note for hub in run.hubs for note in hub.notes)),
     )
+
+
+def _surface(run: _Run) -> SurfaceMeasurements | None:
+    flow = run.spec.profile.flow
+    if run.hub is None or flow is None or flow.surface is None:
+        return None
+    return run.hub.measurements(flow.surface.target())
 
 
 def _transport_traced(transport: Transport | HttpClients) -> list[tuple[bytes, float, float]]:

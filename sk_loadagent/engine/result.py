@@ -3,6 +3,7 @@
 from sk_loadagent.measurements import (
     OUTCOME_NAMES,
     GeneratorReport,
+    NodeReport,
     Outcome,
     Phase,
     RunResult,
@@ -15,6 +16,7 @@ from sk_loadagent.measurements import (
 __all__ = [
     "OUTCOME_NAMES",
     "GeneratorReport",
+    "NodeReport",
     "Outcome",
     "Phase",
     "RunResult",

@@ -6,8 +6,15 @@ another path or ``sqlite://`` (SQLite, the embedded default), ``postgresql://`` 
 carries a schema version and migrates older stores forward.
 """
 
-from sk_loadagent.memory._open import ACCEPTED_FORMS, open_store, open_store_for_run
-from sk_loadagent.memory._schema import SCHEMA_VERSION
+from sk_loadagent.memory._open import (
+    ACCEPTED_FORMS,
+    MissingStoreError,
+    check_store_url,
+    open_store,
+    open_store_for_run,
+)
+from sk_loadagent.memory._schema import SCHEMA_VERSION, NewerStoreError
+from sk_loadagent.memory._urls import redact
 from sk_loadagent.memory.base import MemoryStore
 from sk_loadagent.memory.history import HistoryRow, history_rows
 from sk_loadagent.memory.record import RunRecord, SeriesKey
@@ -17,9 +24,13 @@ __all__ = [
     "SCHEMA_VERSION",
     "HistoryRow",
     "MemoryStore",
+    "MissingStoreError",
+    "NewerStoreError",
     "RunRecord",
     "SeriesKey",
+    "check_store_url",
     "history_rows",
     "open_store",
     "open_store_for_run",
+    "redact",
 ]

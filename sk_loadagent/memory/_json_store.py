@@ -40,6 +40,7 @@ from sk_loadagent.memory.base import (
     store_error,
     unknown_run,
 )
+from sk_loadagent.memory.history import HistoryRow
 from sk_loadagent.memory.record import RunRecord, SeriesKey
 from sk_loadagent.models.loading import problems_from
 
@@ -87,6 +88,9 @@ class JsonStore(StoreBase):
     def series(self, key: SeriesKey, *, limit: int | None = None) -> list[RunRecord]:
         self._check_open()
         return newest([r for r in self._load().records if r.key == key], check_limit(limit))
+
+    def rows(self, key: SeriesKey, *, limit: int | None = None) -> list[HistoryRow]:
+        return [HistoryRow.of(record) for record in self.series(key, limit=limit)]
 
     def find(
         self,

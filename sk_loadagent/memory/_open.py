@@ -16,6 +16,16 @@ ACCEPTED_FORMS = (
 )
 
 
+class MissingStoreError(MemoryStoreError):
+    """``open_store(..., create=False)`` found no file store at the path."""
+
+
+def check_store_url(url: str | Path) -> None:
+    """Raise MemoryStoreError when ``url`` is no store URL at all (an unknown scheme, nothing after
+    ``://``), without opening or creating anything."""
+    _locate(url)
+
+
 def open_store(url: str | Path, *, create: bool = True) -> MemoryStore:
     """Open the memory store at ``url``; see ``ACCEPTED_FORMS``. A file store is created when new, unless
     ``create`` is false (a reader: a mistyped path must not show as an empty history).
@@ -27,7 +37,7 @@ def open_store(url: str | Path, *, create: bool = True) -> MemoryStore:
     kind, where = _locate(url)
     if isinstance(where, Path):
         if not create and not where.exists():
-            raise MemoryStoreError(f"{url}: no memory store there (nothing stored yet, or a mistyped path)")
+            raise MissingStoreError(f"{url}: no memory store there (nothing stored yet, or a mistyped path)")
         return JsonStore(where) if kind == "json" else SqliteStore(where)
     return _open_postgres(where)
 

@@ -38,6 +38,7 @@ from sk_loadagent.memory._schema import (
 )
 from sk_loadagent.memory._urls import redact, split_schema
 from sk_loadagent.memory.base import StoreBase, check_limit, duplicate_run, stamped, store_error, unknown_run
+from sk_loadagent.memory.history import HistoryRow
 from sk_loadagent.memory.record import RunRecord, SeriesKey
 
 CONNECT_TIMEOUT_S = 10
@@ -242,6 +243,18 @@ class PostgresStore(StoreBase):
     def series(self, key: SeriesKey, *, limit: int | None = None) -> list[RunRecord]:
         return self._records(sql.SQL("series_key = %s"), [series_key_text(key)], check_limit(limit))
 
+    def rows(self, key: SeriesKey, *, limit: int | None = None) -> list[HistoryRow]:
+        query = sql.SQL(
+            "SELECT * FROM (SELECT seq, edition_id, module_id, test_type, endpoint, load_profile, run_id, "
+            "created_at, trace_id, status, performance_score, p95_latency_ms, rps, error_rate, regressed, "
+            "is_baseline, baseline_obsolete, validated, infrastructure_failure, retry_attempt, "
+            "metrics -> 'retry' ->> 'outcome' AS retry_outcome FROM {runs} WHERE series_key = %s "
+            "ORDER BY created_at DESC, seq DESC LIMIT %s) AS picked ORDER BY created_at, seq"
+        ).format(runs=self._runs)
+        with self._errors(), self._lock:
+            found = self._conn.execute(query, [series_key_text(key), check_limit(limit)]).fetchall()
+        return [_history_row(row) for row in found]
+
     def find(
         self,
         *,
@@ -353,6 +366,27 @@ class PostgresStore(StoreBase):
 
 
 _STEPS = {1: PostgresStore._v1_to_v2, 2: PostgresStore._v2_to_v3, 3: PostgresStore._v3_to_v4}
+
+
+def _history_row(row: dict[str, Any]) -> HistoryRow:
+    return HistoryRow(
+        key=_row_key(row),
+        run_id=row["run_id"],
+        created_at=row["created_at"],
+        trace_id=row["trace_id"],
+        status=row["status"],
+        performance_score=row["performance_score"],
+        p95_latency_ms=row["p95_latency_ms"],
+        rps=row["rps"],
+        error_rate=row["error_rate"],
+        regressed=row["regressed"],
+        is_baseline=row["is_baseline"],
+        baseline_obsolete=row["baseline_obsolete"],
+        validated=row["validated"],
+        infrastructure_failure=row["infrastructure_failure"],
+        retry_attempt=row["retry_attempt"],
+        retry_outcome=row["retry_outcome"],
+    )
 
 
 def _row_key(row: dict[str, Any]) -> SeriesKey:

@@ -113,10 +113,15 @@ def check_version(value: object, source: str) -> int:
     return value
 
 
+class NewerStoreError(MemoryStoreError):
+    """A store written by a newer sk-loadagent: readers say so rather than guess at its contents."""
+
+
 def newer_schema(source: str, version: int) -> MemoryStoreError:
-    return store_error(
+    found = store_error(
         source,
         "schemaVersion",
         f"{SCHEMA_VERSION} or older (a newer sk-loadagent wrote this store: upgrade sk-loadagent to use it)",
         str(version),
     )
+    return NewerStoreError(str(found))

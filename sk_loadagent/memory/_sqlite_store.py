@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from sk_loadagent.memory.base import (
     store_error,
     unknown_run,
 )
+from sk_loadagent.memory.history import HistoryRow
 from sk_loadagent.memory.record import RunRecord, SeriesKey
 
 BUSY_TIMEOUT_S = 30.0
@@ -62,6 +63,12 @@ _V1_TABLES = (
 )
 
 _ORDER = "ORDER BY created_at, seq"
+# A history row's columns: no JSON column is read but the retry's outcome.
+_ROW_COLUMNS = (
+    "edition_id, module_id, test_type, endpoint, load_profile, run_id, created_at, trace_id, status, "
+    "performance_score, p95_latency_ms, rps, error_rate, regressed, is_baseline, baseline_obsolete, "
+    "validated, infrastructure_failure, retry_attempt, json_extract(metrics, '$.retry.outcome')"
+)
 _NEWEST_FIRST = "ORDER BY created_at DESC, seq DESC"
 
 
@@ -111,6 +118,28 @@ def _insert(conn: sqlite3.Connection, values: dict[str, Any]) -> None:
     conn.execute(
         f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
         [values[name] for name in names],
+    )
+
+
+def _history_row(row: Sequence[Any]) -> HistoryRow:
+    outcome = row[19]
+    return HistoryRow(
+        key=SeriesKey(*row[:5]),
+        run_id=row[5],
+        created_at=datetime.fromisoformat(row[6]),
+        trace_id=row[7],
+        status=row[8],
+        performance_score=row[9],
+        p95_latency_ms=row[10],
+        rps=row[11],
+        error_rate=row[12],
+        regressed=bool(row[13]),
+        is_baseline=bool(row[14]),
+        baseline_obsolete=bool(row[15]),
+        validated=bool(row[16]),
+        infrastructure_failure=bool(row[17]),
+        retry_attempt=row[18],
+        retry_outcome=outcome if isinstance(outcome, str) else None,
     )
 
 
@@ -248,6 +277,15 @@ class SqliteStore(StoreBase):
 
     def series(self, key: SeriesKey, *, limit: int | None = None) -> list[RunRecord]:
         return self._records("series_key = ?", [series_key_text(key)], check_limit(limit))
+
+    def rows(self, key: SeriesKey, *, limit: int | None = None) -> list[HistoryRow]:
+        picked = f"SELECT seq FROM runs WHERE series_key = ? {_NEWEST_FIRST} LIMIT ?"
+        sql = f"SELECT {_ROW_COLUMNS} FROM runs WHERE seq IN ({picked}) {_ORDER}"
+        with self._errors(), self._lock:
+            found = self._conn.execute(
+                sql, [series_key_text(key), -1 if limit is None else check_limit(limit)]
+            )
+            return [_history_row(row) for row in found.fetchall()]
 
     def find(
         self,

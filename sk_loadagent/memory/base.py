@@ -10,10 +10,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 from sk_loadagent.errors import InputProblem, MemoryStoreError
 from sk_loadagent.memory.record import RunRecord, SeriesKey
+
+if TYPE_CHECKING:
+    from sk_loadagent.memory.history import HistoryRow
 
 
 @runtime_checkable
@@ -32,6 +35,11 @@ class MemoryStore(Protocol):
 
     def series(self, key: SeriesKey, *, limit: int | None = None) -> list[RunRecord]:
         """The runs of one key, oldest to newest (the newest ``limit`` of them when given)."""
+        ...
+
+    def rows(self, key: SeriesKey, *, limit: int | None = None) -> list[HistoryRow]:
+        """The runs of one key as history rows (no perf-metrics read), oldest to newest, the newest
+        ``limit`` of them when given: what trends and heatmaps draw, cheap enough for thousands of runs."""
         ...
 
     def find(

@@ -32,6 +32,7 @@ class HistoryRow:
     validated: bool
     infrastructure_failure: bool
     retry_attempt: int
+    retry_outcome: str | None = None  # the run's ``retry.outcome`` (recovered, escalated…), when retried
 
     @classmethod
     def of(cls, record: RunRecord) -> HistoryRow:
@@ -53,6 +54,7 @@ class HistoryRow:
             validated=record.validated,
             infrastructure_failure=record.infrastructure_failure,
             retry_attempt=record.retry_attempt,
+            retry_outcome=retry_outcome(record.metrics),
         )
 
     def to_wire(self) -> dict[str, Any]:
@@ -74,6 +76,13 @@ class HistoryRow:
             "infrastructureFailure": self.infrastructure_failure,
             "retryAttempt": self.retry_attempt,
         }
+
+
+def retry_outcome(metrics: object) -> str | None:
+    """``retry.outcome`` of a stored perf-metrics object, when it holds one."""
+    retry = metrics.get("retry") if isinstance(metrics, dict) else None
+    outcome = retry.get("outcome") if isinstance(retry, dict) else None
+    return outcome if isinstance(outcome, str) else None
 
 
 def history_rows(

@@ -35,11 +35,24 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from sk_loadagent.models._base import FieldProblem, WireModel
 from sk_loadagent.models.durations import Duration
 from sk_loadagent.models.jsonpath import compile_json_path
+from sk_loadagent.models.surfaces import (
+    BUILT_IN_SURFACES,
+    AmqpSurface,
+    GrpcSurface,
+    JobSurface,
+    NatsSurface,
+    RedisSurface,
+    SurfaceBlock,
+    WebhookSurface,
+    WebSocketSurface,
+    broker_shape_problem,
+    message_template,
+)
 
 DataMode = Literal["sequential", "random", "unique"]
 OnFail = Literal["continue", "stop"]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-RefKind = Literal["var", "data", "env", "uuid", "iteration", "vu"]
+RefKind = Literal["var", "data", "env", "uuid", "iteration", "vu", "surface"]
 
 _TEMPLATE = re.compile(r"\$\$|\$\{([^{}]*)\}")
 _VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -47,6 +60,18 @@ _ENV = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SURFACE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*")
 _HEADER = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BUILTINS: dict[str, RefKind] = {"uuid": "uuid", "iteration": "iteration", "vu": "vu"}
+# Filled by a surface's client at call time: the webhook receiver's URL for this call, a job's id.
+SURFACE_REFS = {"webhook.url": "webhook", "job.id": "job"}
+
+
+def surface_ref_fits(ref: str, surface: str | None, where: str) -> bool:
+    """Whether ``${webhook.url}`` / ``${job.id}`` may stand at ``where`` (within the surface's message:
+    ``.json.callback``, ``.poll``) of a call of ``surface``: the trigger of a webhook, a job's poll path."""
+    if ref == "webhook.url":
+        return surface == "webhook"
+    return surface == "job" and where == ".poll"
+
+
 RESERVED_NAMES = frozenset({"uuid", "iteration", "vu", "data", "env"})
 REFERENCE_FORMS = "${token}, ${data.user}, ${env:API_KEY}, ${uuid}, ${iteration} or ${vu}"
 CHECK_OPERATORS = ("equals", "exists", "length")
@@ -95,6 +120,8 @@ def parse_template(text: str) -> list[Part]:
 def _ref(inner: str, written: str) -> Ref:
     if inner in _BUILTINS:
         return Ref(_BUILTINS[inner], "", written)
+    if inner in SURFACE_REFS:
+        return Ref("surface", inner, written)
     if inner.startswith("env:") and _ENV.fullmatch(inner[4:]):
         return Ref("env", inner[4:], written)
     if inner.startswith("data.") and inner[5:].strip():
@@ -224,8 +251,17 @@ class StepSpec(WireModel):
 
     name: str | None = Field(default=None, min_length=1)
     request: StepRequest | None = None
-    surface: str | None = None
+    surface: str | None = Field(
+        default=None, description="a built-in surface (websocket, grpc, amqp, ...) or a client by import path"
+    )
     params: dict[str, Any] | None = None
+    websocket: WebSocketSurface | None = None
+    grpc: GrpcSurface | None = None
+    amqp: AmqpSurface | None = None
+    nats: NatsSurface | None = None
+    redis: RedisSurface | None = None
+    webhook: WebhookSurface | None = None
+    job: JobSurface | None = None
     extract: dict[str, str] | None = None
     check: dict[str, Any] | None = None
     think_time: Duration | None = None
@@ -234,8 +270,11 @@ class StepSpec(WireModel):
     @field_validator("surface")
     @classmethod
     def _surface(cls, value: str | None) -> str | None:
-        if value is not None and not _SURFACE.fullmatch(value):
-            raise ValueError("a client class by import path, such as mypkg.clients:MyClient")
+        if value is not None and value not in BUILT_IN_SURFACES and not _SURFACE.fullmatch(value):
+            raise ValueError(
+                f"a built-in surface ({', '.join(BUILT_IN_SURFACES)}) or a client class by import path, such "
+                "as mypkg.clients:MyClient"
+            )
         return value
 
     @field_validator("extract")
@@ -255,8 +294,36 @@ class StepSpec(WireModel):
                 _check_spec(key, expected)
         return value
 
+    def surface_block(self) -> SurfaceBlock | None:
+        """The block of a step on a built-in surface."""
+        return self.websocket or self.grpc or self.amqp or self.nats or self.redis or self.webhook or self.job
+
+    def call_params(self) -> dict[str, Any] | None:
+        """What the step's client renders per call: a built-in surface's message, or a user client's
+        ``params``."""
+        block = self.surface_block()
+        return message_template(block)[0] if block is not None else self.params
+
+    def _built_in_fits(self) -> None:
+        blocks = {name: getattr(self, name) for name in BUILT_IN_SURFACES}
+        for name, block in blocks.items():
+            if block is not None and self.surface != name:
+                raise FieldProblem("surface", f"{name} (the step has a {name} block)", repr(self.surface))
+        if self.surface not in BUILT_IN_SURFACES:
+            return
+        if blocks[self.surface] is None:
+            raise FieldProblem(
+                str(self.surface), f"a {self.surface} block for a step with surface: {self.surface}"
+            )
+        if self.params is not None:
+            raise FieldProblem("params", f"no params in a {self.surface} step (its block says what to send)")
+        shape = broker_shape_problem(blocks[self.surface], in_flow=True)
+        if shape is not None:
+            raise FieldProblem(f"{self.surface}.{shape[0]}", shape[1])
+
     @model_validator(mode="after")
     def _request_or_surface(self) -> StepSpec:
+        self._built_in_fits()
         if self.request is None and self.surface is None:
             raise FieldProblem(
                 "request",
@@ -295,7 +362,11 @@ class StepSpec(WireModel):
                 found.append(("request.json", self.request.json_body))
             if self.request.body is not None:
                 found.append(("request.body", self.request.body))
-        if self.params is not None:
+        block = self.surface_block()
+        if block is not None:
+            message, inside = message_template(block)
+            found.append((f"{self.surface}.{inside}" if inside else str(self.surface), message))
+        elif self.params is not None:
             found.append(("params", self.params))
         found += [(f"check.{c.key}", c.expected) for c in self.checks() if c.kind in ("equals", "contains")]
         return found
@@ -403,6 +474,10 @@ def check_flow(steps: list[StepSpec], data: DataSpec | None) -> None:
                 )
             if ref.kind == "data" and data is None:
                 raise FieldProblem(field, f"a data file to read {ref.text} from (data: {{file: users.csv}})")
+            inside = where.removeprefix(str(step.surface))
+            if ref.kind == "surface" and not surface_ref_fits(ref.name, step.surface, inside):
+                owner = "a webhook's trigger" if ref.name == "webhook.url" else "a job's poll.path"
+                raise FieldProblem(field, f"{ref.text} only in {owner}", ref.text)
         for var in step.extract or {}:
             extracted.setdefault(var, step.name or "")
 

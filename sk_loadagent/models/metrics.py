@@ -160,6 +160,27 @@ class GeneratorStats(WireModel):
     saturated: bool | None = None
 
 
+class NodeGenerator(WireModel):
+    """One node of a distributed run (--cluster): its workers' generator figures and its clock."""
+
+    node: str
+    address: str
+    workers: list[int] = Field(description="the shares of the schedule (worker indices) it ran")
+    generator: GeneratorStats | None = Field(default=None, description="None when the node was lost")
+    clock_offset_ms: float = Field(description="the node's clock minus the driver's at the start barrier")
+    round_trip_ms: float = Field(description="of the clock probe: the offset is known to within half of it")
+    lost: str | None = Field(default=None, description="why its share is missing (--tolerate-node-loss)")
+
+
+class ClusterRun(WireModel):
+    """A run whose workers ran as Ray actors across a cluster's nodes."""
+
+    nodes: list[NodeGenerator]
+    missing_share: float = Field(
+        default=0.0, description="the share of the schedule lost with its nodes (in no figure)"
+    )
+
+
 class MeasurementInfo(WireModel):
     """Where the figures come from: raw samples (exact) or log-bucketed histograms (bounded error)."""
 
@@ -168,6 +189,12 @@ class MeasurementInfo(WireModel):
     sample_budget: int
     relative_error: float
     timed_from: Literal["intended-start", "actual-send"] = "intended-start"
+    generated_by: str | None = Field(
+        default=None, description="k6 or locust when a bridged test's tool generated the load (None: ours)"
+    )
+    approximate: str | None = Field(
+        default=None, description="why the percentiles are approximate (the tool gave no raw samples)"
+    )
 
 
 class ResourceUsage(WireModel):
@@ -319,6 +346,87 @@ class FlowFigures(WireModel):
     )
 
 
+class DepthFigures(WireModel):
+    """One queue's or stream's depth, sampled during the run (every 0.5 s)."""
+
+    name: str
+    samples: int
+    max: float | None = None
+    mean: float | None = None
+    last: float | None = None
+    series: list[list[float]] | None = Field(
+        default=None, description="[seconds from the start, depth] of the measured phases (at most 240)"
+    )
+
+
+class CountFigures(WireModel):
+    """A count per unit of work (polls per job, messages per stream) over those that began in the measured
+    phases: how many units, the total, the mean and the largest."""
+
+    units: int
+    total: int
+    mean: float | None = None
+    max: int | None = None
+
+
+class SurfaceFigures(WireModel):
+    """A surface's own figures (cycle 13), over the measured phases. The test's latency is the end-to-end
+    processing lag (brokers: intended publish to the correlated output message) or the round trip (WebSocket:
+    intended send to the correlated reply); beside it the figures of its kind (counts over the whole run)."""
+
+    kind: str = Field(description="websocket, grpc, amqp, nats, redis, webhook or job")
+    target: str = Field(description="notifications.in>notifications.out, or the WebSocket path")
+    lag_from: str = Field(
+        description="where the latency is timed from: intended-publish, -send, -call, -trigger or -submit"
+    )
+    # brokers
+    time_to_ack: LatencySummary | None = Field(
+        default=None, description="publish to the broker's ack (confirm, JetStream ack, XADD reply)"
+    )
+    acks: int | None = None
+    published: int | None = None
+    received: int | None = Field(default=None, description="correlated output messages")
+    dead_letters: int | None = Field(
+        default=None, description="messages on the dead-letter output (each an error)"
+    )
+    publish_failed: int | None = None
+    depth: list[DepthFigures] | None = None
+    # WebSocket
+    connect_time: LatencySummary | None = Field(default=None, description="TCP, TLS and opening handshake")
+    connects: int | None = Field(default=None, description="sessions opened (churn included)")
+    reconnects: int | None = Field(default=None, description="sessions opened to replace one that broke")
+    closed_by_peer: int | None = None
+    connect_failures: int | None = None
+    lost: int | None = Field(
+        default=None, description="messages without their reply (timed out or cut at the end)"
+    )
+    push_latency: LatencySummary | None = Field(
+        default=None, description="a pushed message's publish-side timestamp to its receipt"
+    )
+    pushes: int | None = None
+    # gRPC
+    stream_messages: CountFigures | None = Field(default=None, description="messages per server stream")
+    message_gap: LatencySummary | None = Field(default=None, description="between two messages of a stream")
+    # webhook
+    trigger_time: LatencySummary | None = Field(default=None, description="the trigger request's round trip")
+    triggered: int | None = None
+    delivered: int | None = Field(default=None, description="first deliveries to a call's receiver URL")
+    delivery_ratio: float | None = Field(default=None, description="delivered / triggered")
+    retries: int | None = Field(default=None, description="repeated deliveries: the sender retried")
+    retry_lag: LatencySummary | None = Field(default=None, description="first delivery to its retry")
+    # job
+    submit_time: LatencySummary | None = Field(default=None, description="the submit request's round trip")
+    polls: CountFigures | None = Field(default=None, description="status polls per job")
+    done: int | None = None
+    failed: int | None = Field(
+        default=None, description="jobs a failWhen condition ended (each a check error)"
+    )
+    # all
+    unmatched: int | None = Field(
+        default=None, description="messages answering no call in flight: late after its timeout, or foreign"
+    )
+
+
 class RetryInfo(WireModel):
     """Retry metadata of spec cycle 18."""
 
@@ -391,6 +499,9 @@ class PerfMetrics(OpenWireModel):
     test_duration: Duration | None = None
     test_start_time: Timestamp | None = None
     generator: GeneratorStats | None = None
+    cluster: ClusterRun | None = Field(
+        default=None, description="a distributed run: a generator block per node"
+    )
     measurement: MeasurementInfo | None = None
     phases: list[PhaseSummary] | None = None
     timeline: list[TimelinePoint] | None = None
@@ -400,6 +511,9 @@ class PerfMetrics(OpenWireModel):
     latency_profile: list[PayloadLatency] | None = None
     flow: FlowFigures | None = None
     steps: list[StepMetrics] | None = Field(default=None, description="a flow test's steps, in order")
+    surface: SurfaceFigures | None = Field(
+        default=None, description="a broker surface's time-to-ack, depth and message counts"
+    )
     warnings: list[str] | None = None
     trace_summary: TraceSummary | None = Field(
         default=None, description="the service's spans of the sampled requests (an observability config)"

@@ -13,14 +13,45 @@ from sk_loadagent.models._base import FieldProblem, WireModel
 from sk_loadagent.models.durations import Duration
 from sk_loadagent.models.flow import DataSpec, StepSpec, check_flow
 from sk_loadagent.models.observability import ObservabilityConfig
+from sk_loadagent.models.surfaces import (
+    BUILT_IN_SURFACES,
+    SURFACES,
+    AmqpSurface,
+    GrpcSurface,
+    JobSurface,
+    NatsSurface,
+    RedisSurface,
+    SurfaceBlock,
+    SurfaceName,
+    WebhookSurface,
+    WebSocketSurface,
+    broker_shape_problem,
+)
 
 TestType = Literal["load", "spike", "soak", "stress", "concurrency", "latency", "custom"]
 TEST_TYPES: tuple[str, ...] = ("load", "spike", "soak", "stress", "concurrency", "latency", "custom")
 ExecutorName = Literal["constant-arrival-rate", "ramping-arrival-rate", "constant-vus", "ramping-vus"]
 TransportName = Literal["auto", "fast", "httpx"]
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+RunnerName = Literal["engine", "k6", "locust"]
+BRIDGED_TYPES = ("load", "soak", "concurrency")
+# What a bridged test's script decides itself: the load's shape, requests and checks.
+_SCRIPT_OWNS = (
+    "endpoint", "method", "headers", "body", "rps", "rampUp", "warmup", "vus", "thinkTime", "stages",
+    "executor", "payloadSizes", "timeout", "expectStatus", "maxConnections", "transport", "http2", "tls",
+    "flow", "data", "surface", "websocket", "grpc", "amqp", "nats", "redis", "webhook", "job",
+)  # fmt: skip
 
 _NEEDS_RATE = {"load", "spike", "soak"}
+_BLOCK_PARTS = {
+    "websocket": "path, send and correlate",
+    "grpc": "url, proto, service, method and request",
+    "amqp": "url, publish and consume",
+    "nats": "url, publish and consume",
+    "redis": "url, publish and consume",
+    "webhook": "a trigger request carrying ${webhook.url}",
+    "job": "submit, id, poll and until",
+}
 # RFC 3986 characters of a path and query; anything else must be percent-encoded before it is sent.
 _URL_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-._~!$&'()*+,;=:@/?%")
 _BROKEN_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -166,6 +197,22 @@ class TestSpec(WireModel):
     exclude_from_gate: StrictBool | None = None
     flow: list[StepSpec] | None = Field(default=None, description="the steps of a flow test, in order")
     data: DataSpec | None = Field(default=None, description="rows a flow reads with ${data.col}")
+    runner: RunnerName | None = Field(
+        default=None, description="engine (default), or k6 / locust to run the user's own script as the load"
+    )
+    script: str | None = Field(
+        default=None, min_length=1, description="the k6 script or locustfile a bridged test runs"
+    )
+    surface: SurfaceName | None = Field(
+        default=None, description="http (the default), websocket, grpc, amqp, nats, redis, webhook or job"
+    )
+    websocket: WebSocketSurface | None = None
+    grpc: GrpcSurface | None = None
+    webhook: WebhookSurface | None = None
+    job: JobSurface | None = None
+    amqp: AmqpSurface | None = None
+    nats: NatsSurface | None = None
+    redis: RedisSurface | None = None
 
     _real_numbers = field_validator(
         "rps",
@@ -188,6 +235,13 @@ class TestSpec(WireModel):
     @classmethod
     def _method_upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("surface", mode="before")
+    @classmethod
+    def _known_surface(cls, value: object) -> object:
+        if value is not None and value not in SURFACES:
+            raise ValueError(f"one of {', '.join(SURFACES)}")
+        return value
 
     @field_validator("duration", "step_duration", "window")
     @classmethod
@@ -220,7 +274,12 @@ class TestSpec(WireModel):
     @model_validator(mode="after")
     def _fields_fit_type(self) -> TestSpec:
         t = self.type
+        if self.bridged():
+            return self._bridge_fits()
+        if self.script is not None:
+            raise FieldProblem("script", "no script without runner: k6 or runner: locust")
         self._flow_fits()
+        self._surface_fits()
         if t in _NEEDS_RATE and self.rps is None:
             raise FieldProblem("rps", f"the target requests per second (a {t} test needs rps)")
         if t == "stress" and self.rps is None and self.max_rps is None:
@@ -233,23 +292,7 @@ class TestSpec(WireModel):
             raise FieldProblem("stages", "a list of stages (a custom test needs stages)")
         if t in ("load", "spike", "concurrency", "latency") and self.duration is None:
             raise FieldProblem("duration", f"a duration such as 30s or 5m (a {t} test needs one)")
-        self._only_for(("concurrency", "custom"), vus=self.vus)
-        self._only_for(("latency",), payloadSizes=self.payload_sizes)
-        self._only_for(("custom",), stages=self.stages, executor=self.executor)
-        self._only_for(
-            ("stress",),
-            startRps=self.start_rps,
-            stepRps=self.step_rps,
-            stepDuration=self.step_duration,
-            maxRps=self.max_rps,
-            errorCeiling=self.error_ceiling,
-        )
-        self._only_for(
-            ("spike",),
-            baselineRps=self.baseline_rps,
-            baselineDuration=self.baseline_duration,
-            recoveryWindow=self.recovery_window,
-        )
+        self._type_fields()
         if (
             t == "spike"
             and self.baseline_rps is not None
@@ -287,6 +330,110 @@ class TestSpec(WireModel):
                 raise FieldProblem(name, f"no {name} in a flow test (each step has its request and checks)")
         check_flow(self.flow, self.data)
 
+    def bridged(self) -> bool:
+        """True when k6 or Locust generates this test's load from the user's own script."""
+        return self.runner in ("k6", "locust")
+
+    def _bridge_fits(self) -> TestSpec:
+        """A bridged test: the script shapes the load; the plan names it, bounds it and says how to judge."""
+        tool = (
+            "a k6 script such as checkout.js" if self.runner == "k6" else "a locustfile such as locustfile.py"
+        )
+        if self.script is None:
+            raise FieldProblem("script", f"{tool} (runner: {self.runner} runs it)")
+        if self.type not in BRIDGED_TYPES:
+            raise FieldProblem(
+                "type",
+                f"{', '.join(BRIDGED_TYPES)} (the types a runner: {self.runner} test can be)",
+                self.type,
+            )
+        if self.name is None:
+            raise FieldProblem(
+                "name", "a name for the bridged test, such as checkout-k6 (its memory series is keyed by it)"
+            )
+        if self.duration is None:
+            raise FieldProblem(
+                "duration", f"the longest the {self.runner} run may take, such as 30s (it is stopped there)"
+            )
+        for name in _SCRIPT_OWNS:
+            if name == "vus" and self.runner == "locust":
+                continue  # Locust takes its user count on the command line, not from the locustfile
+            value = getattr(self, _snake(name))
+            if value is not None and value != {}:
+                raise FieldProblem(
+                    name, f"no {name} in a runner: {self.runner} test (its script sets the load)"
+                )
+        self._type_fields(vus=False)
+        return self
+
+    def _type_fields(self, *, vus: bool = True) -> None:
+        """Fields that belong to one test type are refused in the others."""
+        if vus:
+            self._only_for(("concurrency", "custom"), vus=self.vus)
+        self._only_for(("latency",), payloadSizes=self.payload_sizes)
+        self._only_for(("custom",), stages=self.stages, executor=self.executor)
+        self._only_for(
+            ("stress",),
+            startRps=self.start_rps,
+            stepRps=self.step_rps,
+            stepDuration=self.step_duration,
+            maxRps=self.max_rps,
+            errorCeiling=self.error_ceiling,
+        )
+        self._only_for(
+            ("spike",),
+            baselineRps=self.baseline_rps,
+            baselineDuration=self.baseline_duration,
+            recoveryWindow=self.recovery_window,
+        )
+
+    def _surface_fits(self) -> None:
+        """A broker surface has its block and none of an HTTP test's fields; a block needs its surface."""
+        blocks = {
+            "websocket": self.websocket,
+            "grpc": self.grpc,
+            "amqp": self.amqp,
+            "nats": self.nats,
+            "redis": self.redis,
+            "webhook": self.webhook,
+            "job": self.job,
+        }
+        for name, block in blocks.items():
+            if block is not None and self.surface != name:
+                article = "an" if name == "amqp" else "a"
+                raise FieldProblem(
+                    "surface", f"{name} (the test has {article} {name} block)", repr(self.surface or "http")
+                )
+        if self.surface not in BUILT_IN_SURFACES:
+            return
+        if blocks[self.surface] is None:
+            parts = _BLOCK_PARTS[str(self.surface)]
+            article = "an" if self.surface == "amqp" else "a"
+            raise FieldProblem(
+                str(self.surface),
+                f"{article} {self.surface} block ({parts}) for a test with surface: {self.surface}",
+            )
+        shape = broker_shape_problem(blocks[self.surface], in_flow=False)  # type: ignore[arg-type]
+        if shape is not None:
+            raise FieldProblem(f"{self.surface}.{shape[0]}", shape[1])
+        if self.type == "latency":
+            raise FieldProblem("surface", "http in a latency test (it sweeps the payload of one endpoint)")
+        for name, value in (
+            ("endpoint", self.endpoint),
+            ("method", self.method),
+            ("body", self.body),
+            ("expectStatus", self.expect_status),
+            ("flow", self.flow),
+        ):
+            if value is not None:
+                raise FieldProblem(
+                    name, f"no {name} in a test with surface: {self.surface} (its block says what to send)"
+                )
+
+    def surface_block(self) -> SurfaceBlock | None:
+        """The block of a test with a built-in surface other than http."""
+        return self.websocket or self.grpc or self.amqp or self.nats or self.redis or self.webhook or self.job
+
     def _only_for(self, types: tuple[str, ...], **fields: object) -> None:
         for name, value in fields.items():
             if value is not None and self.type not in types:
@@ -296,11 +443,26 @@ class TestSpec(WireModel):
                 )
 
     def label(self) -> str:
+        block = self.surface_block()
+        if self.name is None and block is not None:
+            return f"{self.type} {self.surface} {block.target()}"
         return self.name or f"{self.type} {self.endpoint or ''}".strip()
 
+    def bridge_endpoint(self) -> str | None:
+        """What a bridged test is keyed by where a plain test has its endpoint: ``k6:<name>``."""
+        return f"{self.runner}:{self.name}" if self.bridged() else None
+
     def flow_endpoint(self) -> str | None:
-        """What a flow test is keyed by where a plain test has its endpoint: ``flow:<name>``."""
+        """What a flow test is keyed by where a plain test has its endpoint: ``flow:<name>``; a broker
+        surface's test by what it publishes to and reads from: ``amqp:notifications.in>notifications.out``."""
+        block = self.surface_block()
+        if block is not None:
+            return f"{self.surface}:{block.target()}"
         return f"flow:{self.name}" if self.flow is not None else None
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), name)
 
 
 class TestSuitePlan(WireModel):

@@ -44,7 +44,7 @@ def decode(body: bytes, content_type: str, content_encoding: str | None = None) 
 
 def from_json(document: object) -> list[SpanRecord]:
     """The spans of an OTLP/JSON export request (a dict with ``resourceSpans``)."""
-    from google.protobuf import json_format
+    from google.protobuf import json_format  # type: ignore[import-untyped]
 
     if not isinstance(document, dict) or not isinstance(document.get("resourceSpans"), list):
         raise PayloadError("an OTLP/JSON document with resourceSpans")

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import psutil
@@ -80,6 +81,8 @@ async def run_one(
     progress: Callable[[str, Progress], None] | None,
     watch: Observation | None = None,
 ) -> TestRun:
+    if planned.test.bridged():
+        return await _run_bridged(plan, planned, options, target_pid)
     try:
         profile = profile_of(plan, planned)
     except TargetNotAllowedError:
@@ -124,6 +127,36 @@ async def run_one(
         cpu_profile=stacks,
         notes=notes,
     )
+
+
+async def _run_bridged(
+    plan: ExecutionPlan, planned: PlannedTest, options: RunOptions, target_pid: int | None
+) -> TestRun:
+    """A test whose load k6 or Locust generates from the user's script (``sk_loadagent.bridge``)."""
+    from sk_loadagent.bridge import BridgeRun, run_script
+
+    test = planned.test
+    run = BridgeRun(
+        runner="k6" if test.runner == "k6" else "locust",
+        script=Path(test.script or ""),
+        base_url=plan.base_url,
+        duration=test.duration or 0.0,
+        allow_hosts=list(options.allow_hosts),
+        users=test.vus or 1,
+        sample_budget=options.sample_budget,
+    )
+    sampler = ProcessSampler(target_pid) if target_pid is not None else None
+    if sampler is not None:
+        sampler.start()
+    try:
+        result = await run_script(run)
+    except TargetNotAllowedError:
+        raise
+    except InputError as exc:
+        raise _in_plan(plan, planned, exc) from None
+    finally:
+        resources = sampler.stop() if sampler is not None else None
+    return TestRun(index=planned.index, result=result, resources=resources)
 
 
 def _in_plan(plan: ExecutionPlan, planned: PlannedTest, exc: InputError) -> InputError:

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from sk_loadagent.errors import InputError
+from sk_loadagent.errors import InputError, InputProblem, TargetNotAllowedError
 from sk_loadagent.models._base import WireModel
 from sk_loadagent.models.caps import Caps
 from sk_loadagent.models.durations import Duration
 from sk_loadagent.models.flow import referenced_env
 from sk_loadagent.models.observability import ObservabilityConfig
 from sk_loadagent.models.plan import TestSpec, TestSuitePlan, TlsOptions, check_base_url, proxy_url_problem
+from sk_loadagent.models.surfaces import WebSocketSurface
 from sk_loadagent.secrets import mask_url, register, secret_header_names, url_credentials
 from sk_loadagent.suite.editions import EditionSchedule, scale_rates, schedule_for_edition
 from sk_loadagent.suite.inputs import SuiteInputs
@@ -132,9 +133,9 @@ def _target_base_url(inputs: SuiteInputs, target_url: str | None) -> str:
 def _endpoint(inputs: SuiteInputs, index: int, test: TestSpec) -> str:
     """The test's endpoint, else the plan's, else the first one a test names, else service.metadata's; a
     flow is keyed ``flow:<name>``."""
-    flow = test.flow_endpoint()
-    if flow is not None:
-        return flow
+    keyed = test.flow_endpoint() or test.bridge_endpoint()
+    if keyed is not None:
+        return keyed
     if test.endpoint:
         return test.endpoint
     if inputs.plan.endpoint:
@@ -154,7 +155,7 @@ def _endpoint(inputs: SuiteInputs, index: int, test: TestSpec) -> str:
 
 
 def _method(inputs: SuiteInputs, test: TestSpec, endpoint: str) -> str | None:
-    if test.flow is not None:
+    if test.flow is not None or test.bridged() or test.surface_block() is not None:
         return None
     if test.method:
         return test.method
@@ -165,6 +166,35 @@ def _method(inputs: SuiteInputs, test: TestSpec, endpoint: str) -> str | None:
         if method:
             return method.upper()
     return "POST" if test.body is not None or test.payload_sizes else "GET"
+
+
+def _test_url(base_url: str, endpoint: str, test: TestSpec) -> str:
+    """What the test loads: the service's URL, or a surface's broker or WebSocket URL (no password)."""
+    block = test.surface_block()
+    if isinstance(block, WebSocketSurface):
+        block = block.resolved(base_url)
+    if block is not None and block.url is not None:
+        return mask_url(block.url)
+    return base_url + endpoint
+
+
+def _check_surface_urls(source: str, index: int, test: TestSpec, hosts: list[str]) -> None:
+    """A broker surface's URL, like the target: loopback or allow-listed (TargetNotAllowedError, exit 2)."""
+    from sk_loadagent.engine import check_target
+    from sk_loadagent.models.surfaces import SURFACE_SCHEMES
+
+    blocks = [(str(test.surface), "", test.surface_block())]
+    blocks += [(str(s.surface), f"flow[{i}].", s.surface_block()) for i, s in enumerate(test.flow or [])]
+    for name, where, block in blocks:
+        if block is None or block.url is None:  # a WebSocket block without a URL goes to the base URL
+            continue
+        role = f"{'endpoint' if name in ('websocket', 'grpc') else 'broker'} ({name})"
+        try:
+            check_target(mask_url(block.url), hosts, role, SURFACE_SCHEMES[name])
+        except TargetNotAllowedError as exc:
+            field = f"tests[{index}].{where}{name}.url"
+            problems = [InputProblem(field, p.expected, p.got) for p in exc.problems]
+            raise TargetNotAllowedError(source, problems) from None
 
 
 def _checked_proxy(inputs: SuiteInputs, hosts: list[str]) -> str | None:
@@ -203,6 +233,50 @@ def _rooted_data(test: TestSpec, root: Path | None) -> dict[str, Any]:
     if not path.is_absolute() and root is not None:
         path = root / path
     return {"data": test.data.model_copy(update={"file": str(path)})}
+
+
+def _rooted_script(inputs: SuiteInputs, index: int, test: TestSpec, root: Path | None) -> TestSpec:
+    """A bridged test's script made absolute from the plan's folder; a missing script is bad input."""
+    path = Path(test.script or "").expanduser()
+    if not path.is_absolute() and root is not None:
+        path = root / path
+    if not path.is_file():
+        what = "k6 script" if test.runner == "k6" else "locustfile"
+        raise InputError.single(
+            inputs.plan_source, f"tests[{index}].script", f"an existing {what} file", str(path)
+        )
+    return test.model_copy(update={"script": str(path.resolve())})
+
+
+def _bridged(inputs: SuiteInputs, index: int, test: TestSpec, base_url: str, **fields: Any) -> PlannedTest:
+    """The planned form of a test whose load k6 or Locust generates from the user's own script."""
+    from sk_loadagent.bridge import STARTUP_GRACE_S
+
+    endpoint = test.bridge_endpoint() or ""
+    return PlannedTest(
+        index=index,
+        label=test.label(),
+        test_type=test.type,
+        endpoint=endpoint,
+        url=base_url,
+        test=test,
+        profile=f"{test.runner} {Path(test.script or '').name} against {base_url}, stopped at "
+        f"{(test.duration or 0) + STARTUP_GRACE_S:g}s (duration {test.duration:g}s + "
+        f"{STARTUP_GRACE_S:g}s to start)",
+        planned_seconds=test.duration,
+        notes=inputs.notes.get(index) or None,
+        **fields,
+    )
+
+
+def _rooted_proto(test: TestSpec, root: Path | None) -> dict[str, Any]:
+    """A gRPC test's .proto made absolute from the plan's folder (as a flow's data file is)."""
+    if test.grpc is None:
+        return {}
+    path = Path(test.grpc.proto).expanduser()
+    if not path.is_absolute() and root is not None:
+        path = root / path
+    return {"grpc": test.grpc.model_copy(update={"proto": str(path)})}
 
 
 def register_secrets(plan: TestSuitePlan, base_url: str) -> None:
@@ -327,16 +401,30 @@ def interpret(
         if extra:
             test = apply_adjustments(spec, extra)
         endpoint = _endpoint(inputs, index, test)
+        flags = inputs.flags(module, edition, test.type)
+        if test.bridged():
+            planned.append(
+                _bridged(
+                    inputs,
+                    index,
+                    _rooted_script(inputs, index, test, root),
+                    base_url,
+                    exclude_from_gate=bool(test.exclude_from_gate) or flags.exclude_from_gate,
+                    retry_on_fail=_retry_on_fail(test.retry_on_fail, flags.retry_on_fail, retry_default),
+                )
+            )
+            continue
         method = _method(inputs, test, endpoint)
         test_tls = _rooted(test.tls, root)
         merged_tls = test_tls.over(plan_tls) if test_tls is not None else plan_tls
         if cli_tls is not None:
             merged_tls = cli_tls.over(merged_tls)
-        route: dict[str, Any] = {"tls": merged_tls, **_rooted_data(test, root)}
-        if test.flow is None:
+        route: dict[str, Any] = {"tls": merged_tls, **_rooted_data(test, root), **_rooted_proto(test, root)}
+        plain = test.flow is None and test.surface_block() is None
+        if plain:
             route.update(endpoint=endpoint, method=method)
+        _check_surface_urls(inputs.plan_source, index, test, hosts)
         test = test.model_copy(update=route)
-        flags = inputs.flags(module, edition, test.type)
         slo = inputs.sources().limits(
             module_id=module, edition_id=edition, test_type=test.type, endpoint=endpoint
         )
@@ -364,7 +452,7 @@ def interpret(
                 test_type=test.type,
                 endpoint=endpoint,
                 method=method,
-                url=base_url + (endpoint if test.flow is None else ""),
+                url=_test_url(base_url, endpoint if plain else "", test),
                 test=test,
                 profile=profile.describe(),
                 slo_p95_ms=p95,

@@ -82,9 +82,25 @@ def test_tiny_run_prints_the_flow_section() -> None:
 
 def test_tiny_run_prints_the_trace_section() -> None:
     out = tiny_run("trace")
-    section = out.split("## 6. Trace context", 1)[1]
+    section = out.split("## 7. Trace context", 1)[1]
     assert re.search(
         r"without trace context\s+[\d.]+ µs, with it\s+[\d.]+ µs of generator CPU per request: [\d.]+× "
         r"\(target ≤ 1.10×: (met|NOT met)\); sampled requests recorded per run: 100\b",
         section,
     ), out
+
+
+def test_the_freezing_consumer_has_the_freeze_servers_closed_form() -> None:
+    truth = _import("_engine_surfaces").truth(100, 20)
+    assert truth["p50"] == pytest.approx(1.0, abs=1e-6)
+    assert truth["p90"] == pytest.approx(501.0, abs=0.01)
+    assert truth["p99"] == pytest.approx(951.0, abs=0.01)
+
+
+@pytest.mark.optin
+def test_tiny_run_prints_the_surfaces_section() -> None:
+    out = tiny_run("surfaces")
+    surfaces = out.split("## 6. Surfaces", 1)[1]
+    assert re.search(r"\|\s+hold \|\s+2\d\.\d\d \|", surfaces), out
+    assert re.search(r"hold: p50 [\d.]+ ms against 20 ms \+ the broker round trip", surfaces), out
+    assert re.search(r"freeze: p90 and p99 within 3% of the closed form: (met|NOT met)", surfaces), out

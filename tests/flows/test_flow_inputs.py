@@ -147,9 +147,8 @@ CASES: list[tuple[str, Edit, str]] = [
     (
         "a surface that is no import path",
         lambda t: t["flow"].append({"name": "s", "surface": "not a path"}),
-        "tests[0].flow[2].surface: expected a client class by import path, such as mypkg.clients:MyClient, "
-        "got "
-        "'not a path'",
+        "tests[0].flow[2].surface: expected a built-in surface (websocket, grpc, amqp, nats, redis, webhook, "
+        "job) or a client class by import path, such as mypkg.clients:MyClient, got 'not a path'",
     ),
     (
         "a surface whose module cannot be imported",

@@ -13,6 +13,7 @@ import pytest
 from sk_loadagent.errors import MemoryStoreError
 from sk_loadagent.histogram import LatencyHistogram
 from sk_loadagent.memory import MemoryStore, RunRecord, SeriesKey, open_store
+from sk_loadagent.memory.history import HistoryRow
 from sk_loadagent.models.metrics import BaselineComparison, LatencySummary, PerfMetrics
 
 KEY = SeriesKey("vetclinic", "CheckoutService", "load", "/checkout/submit")
@@ -220,3 +221,27 @@ def test_a_closed_store_says_so(store_url: str) -> None:
     with pytest.raises(MemoryStoreError, match="the store is closed"):
         store.series(KEY)
     store.close()  # closing twice is harmless
+
+
+def test_rows_are_the_series_as_history_rows_without_reading_perf_metrics(store: MemoryStore) -> None:
+    retried = full_record().model_copy(
+        update={"metrics": {**full_record().metrics, "retry": {"retryAttempt": 1, "outcome": "recovered"}}}
+    )
+    store.push(retried.model_copy(update={"trace_id": "a", "created_at": T0}))
+    for trace, minutes in [("c", 2), ("b", 1)]:
+        store.push(
+            full_record().model_copy(
+                update={"trace_id": trace, "created_at": T0 + timedelta(minutes=minutes)}
+            )
+        )
+    key = full_record().key
+
+    rows = store.rows(key)
+
+    assert rows == [HistoryRow.of(record) for record in store.series(key)]
+    assert [r.trace_id for r in rows] == ["a", "b", "c"]
+    assert [r.retry_outcome for r in rows] == ["recovered", None, None]
+    assert [r.trace_id for r in store.rows(key, limit=2)] == ["b", "c"]
+    assert store.rows(KEY) == []
+    with pytest.raises(MemoryStoreError, match="limit: expected a whole number"):
+        store.rows(key, limit=-1)

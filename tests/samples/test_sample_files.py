@@ -39,6 +39,8 @@ def test_every_plan_named_by_the_brief_exists() -> None:
         "plans/appointments.plan.yaml",
         "plans/notifications.plan.yaml",
         "plans/custom.plan.yaml",
+        "plans/checkout-k6.plan.yaml",
+        "plans/appointments-locust.plan.yaml",
     }
 
 
@@ -49,6 +51,10 @@ def test_plan_loads_and_targets_an_endpoint_of_its_module(path: Path, openapi: d
     assert plan.trace_id
     for test in plan.tests:
         paths = [s.request.path for s in test.flow or [] if s.request] or [test.endpoint or plan.endpoint]
+        if test.bridged():  # the paths its own script requests
+            script = (path.parent / (test.script or "")).read_text(encoding="utf-8")
+            paths = [p for p in openapi["paths"] if f'"{p}"' in script or f"{p}`" in script]
+            assert paths
         for endpoint in paths:
             assert endpoint in openapi["paths"]
             assert openapi["paths"][endpoint]["post"]["x-moduleId"] == plan.module_id

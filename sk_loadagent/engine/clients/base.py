@@ -53,6 +53,8 @@ class Reply:
 
     ``status`` is the protocol's status (an HTTP code: 2xx/3xx pass unless the step checks for others); None
     for a protocol without one (the call passes unless a check fails). ``headers`` have lower-case names.
+    ``received`` is when the reply arrived (``time.perf_counter()``), for a client that knows it better than
+    the moment its call returns (a message handed over by a callback); None: the call's return.
     """
 
     status: int | None = None
@@ -60,6 +62,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     bytes_in: int = 0
     bytes_out: int = 0
+    received: float | None = None
 
 
 class ClientError(Exception):

@@ -58,6 +58,12 @@ def _measure(value: float | None, unit: str) -> str:
     return f"{value:.4g} {unit}"
 
 
-def render_report(report: v.Report) -> str:
+def prepare_report() -> None:
+    """Compile the report's template now (a server renders many reports; the first need not wait)."""
+    _environment().get_template("report.html.j2")
+
+
+def render_report(report: v.Report, *, back: tuple[str, str] | None = None) -> str:
+    """report.html; ``back`` (link, label) adds a way back to the page that served it (the dashboard)."""
     template = _environment().get_template("report.html.j2")
-    return template.render(report=report, css=_text("report.css"))
+    return template.render(report=report, css=_text("report.css"), back=back)

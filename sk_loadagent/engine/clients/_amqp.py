@@ -1,0 +1,103 @@
+"""RabbitMQ (aio-pika): publish with confirms, correlate by ``correlation_id``, depth by passive declare.
+
+Each message carries the correlation id as both ``correlation_id`` and ``message_id``; the output queue is
+consumed without acks (the agent only reads what the service wrote). Depth is read on a channel of its own
+with the low-level passive declare, whose ``message_count`` is the broker's (aio-pika's high-level declare
+can answer from its cache).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sk_loadagent.engine.clients._broker import BrokerHub
+from sk_loadagent.extras import require
+from sk_loadagent.models.surfaces import AmqpSurface
+
+
+class AmqpHub(BrokerHub):
+    kind = "amqp"
+    block: AmqpSurface
+
+    def __init__(self, block: AmqpSurface, timeout: float) -> None:
+        super().__init__(block, timeout)
+        self._aio_pika: Any = require("aio_pika", "surfaces", "surface: amqp")
+        self._connection: Any = None
+        self._channel: Any = None
+        self._exchange: Any = None
+        self._depth_channel: Any = None
+        self._depth_names: list[str] = []
+
+    async def _open(self) -> None:
+        aio_pika = self._aio_pika
+        block = self.block
+        self._connection = await aio_pika.connect(block.url, timeout=self.timeout)
+        self._channel = await self._connection.channel(publisher_confirms=True)
+        if block.publish is not None and block.publish.exchange:
+            self._exchange = await self._channel.get_exchange(block.publish.exchange, ensure=True)
+        else:
+            self._exchange = self._channel.default_exchange
+        await self._read(block.consume.queue, dead=False)
+        if block.dead_letter is not None:
+            await self._read(block.dead_letter.queue, dead=True)
+        self._depth_channel = await self._connection.channel()
+        self._depth_names = block.depth_queues()
+
+    async def _read(self, name: str, *, dead: bool) -> None:
+        queue = await self._channel.get_queue(name, ensure=True)
+
+        async def on_message(message: Any) -> None:
+            if dead:
+                self.dead(message.correlation_id)
+            else:
+                self.arrived(message.correlation_id, message.body)
+
+        await queue.consume(on_message, no_ack=True)
+
+    async def _publish(self, correlation: str, body: bytes, headers: dict[str, str]) -> None:
+        message = self._aio_pika.Message(
+            body,
+            correlation_id=correlation,
+            message_id=correlation,
+            headers=dict(headers) or None,
+            content_type="application/json" if body[:1] in (b"{", b"[") else "text/plain",
+        )
+        assert self.block.publish is not None, "a step that only consumes never publishes"
+        await self._exchange.publish(message, routing_key=self.block.publish.routing_key)
+
+    async def _depth_now(self) -> dict[str, float]:
+        found: dict[str, float] = {}
+        underlay = await self._depth_channel.get_underlay_channel()
+        for name in self._depth_names:
+            ok = await underlay.queue_declare(queue=name, passive=True)
+            found[name] = float(ok.message_count or 0)
+        return found
+
+    async def _close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+
+
+async def probe_amqp(block: AmqpSurface, timeout: float) -> None:
+    """Connect and check the queues read exist; raises ConnectionError (unreachable) or LookupError (a
+    queue that is not there, naming its field)."""
+    aio_pika = require("aio_pika", "surfaces", "surface: amqp")
+    try:
+        connection = await aio_pika.connect(block.url, timeout=timeout)
+    except Exception as exc:
+        raise ConnectionError(f"{type(exc).__name__}: {exc}") from None
+    try:
+        named = [("amqp.consume.queue", block.consume.queue)]
+        if block.dead_letter is not None:
+            named.append(("amqp.deadLetter.queue", block.dead_letter.queue))
+        for field, queue in named:
+            channel = await connection.channel()
+            try:
+                await channel.get_queue(queue, ensure=True)
+            except Exception:
+                raise LookupError(field, queue) from None
+            finally:
+                if not channel.is_closed:
+                    await channel.close()
+    finally:
+        await connection.close()
