@@ -83,9 +83,14 @@ def test_spans_to_trace_summary_and_a_new_bottleneck(
     collector.server_close()
     assert len(exported) == 2  # each run's results went out as OTLP metrics
     assert (Path("after") / "flamegraph.svg").read_text().startswith("<svg")
-    cpu = (Path("before") / "cpu-flamegraph.svg").read_text()
-    assert "Target CPU by stack (py-spy): tiny" in cpu
-    assert "(app.py:" in cpu  # the sample service's own frames
+    cpu_graph = Path("before") / "cpu-flamegraph.svg"
+    if cpu_graph.exists():
+        cpu = cpu_graph.read_text()
+        assert "Target CPU by stack (py-spy): tiny" in cpu
+        assert "(app.py:" in cpu  # the sample service's own frames
+    else:  # py-spy could not sample here (a busy machine, no ptrace): the run says why
+        assert any(w.startswith("py-spy") for w in first_metrics.get("warnings", [])), first_metrics
+
     assert second.code == 1
     preview = json.loads((Path("after") / "studio.performance.preview.json").read_text())
     assert "view-trace" in preview["actions"]
