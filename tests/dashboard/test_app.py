@@ -219,7 +219,7 @@ def test_a_store_written_by_a_newer_schema_says_so(tmp_path: Path, kind: str) ->
 
     assert page.status_code == 200
     assert "This store was written by a newer sk-loadagent, so this one cannot read it" in page.text
-    assert "schemaVersion: expected 3 or older (a newer sk-loadagent wrote this store" in page.text
+    assert "schemaVersion: expected 4 or older (a newer sk-loadagent wrote this store" in page.text
     assert run.status_code == 503
 
 
