@@ -33,8 +33,10 @@ chromium:
 	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; } \
 		|| echo "chromium could not be installed: the report's browser tests will skip (fail under CI=true)"
 
+# Two processes, a test file each at a time (--dist loadfile keeps a file's fixtures in one process): the
+# suite mostly waits on real load and services, so this halves its wall time on two cores.
 test: lint chromium
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine_bench.py
