@@ -86,12 +86,10 @@ async def test_over_stdio_a_client_lists_calls_and_is_refused(tmp_path: Path, se
         "REFUSED: target http://192.0.2.10:8080 is neither loopback nor on the host's"
     )
     run = json.loads(text(ran))
-    assert (ran.isError, run["runId"], run["status"], run["tests"][0]["targetRps"]) == (
-        False,
-        "run-2",
-        "pass",
-        10.0,
-    )
+    assert (ran.isError, run["runId"], run["tests"][0]["targetRps"]) == (False, "run-2", 10.0)
+    # The run itself passes; on a busy machine (the suite runs in two processes) an anomaly the judge sees
+    # beside the load, such as the target's CPU, makes a pass a warning, which is not what this test is about.
+    assert run["status"] in ("pass", "warning"), run
     assert json.loads(text(got))["artifacts"]["perfMetrics"] == str(
         tmp_path / "out" / "run-2" / "perf-metrics.json"
     )
