@@ -10,7 +10,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sk_loadagent.cli.commands import print_outcome
 from sk_loadagent.cli.progress import ProgressPrinter
@@ -19,12 +19,54 @@ from sk_loadagent.memory import open_store
 from sk_loadagent.models.context import RunContext
 from sk_loadagent.models.loading import read_document
 from sk_loadagent.models.metrics import PerfMetrics
-from sk_loadagent.suite.gate import decide_gate
+from sk_loadagent.suite.gate import GateDecision, decide_gate
+
+if TYPE_CHECKING:
+    from sk_loadagent.memory import MemoryStore
+    from sk_loadagent.planners.agent import AgentOutcome, SuiteRequest
 
 
 def _say(text: str) -> None:
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def _fresh_memory(out: Path) -> Path:
+    """The demo's memory file under ``out``, emptied: its story is the same every time it runs."""
+    memory_path = out / "demo-memory.sqlite"
+    for stale in (memory_path, Path(f"{memory_path}-wal"), Path(f"{memory_path}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    return memory_path
+
+
+async def _judged_run(
+    request: SuiteRequest,
+    trace_id: str,
+    store: MemoryStore,
+    out_dir: Path,
+    options: RunOptions,
+    target_pid: int,
+    printer: ProgressPrinter,
+) -> tuple[AgentOutcome, GateDecision]:
+    """One of the demo's runs, without retries: run, judged by the gate, printed."""
+    from sk_loadagent.planners.agent import run_suite
+
+    outcome = await run_suite(
+        request,
+        RunContext(trace_id=trace_id, source_agent="demo"),
+        store=store,
+        out_dir=out_dir,
+        options=options,
+        target_pid=target_pid,
+        progress=printer,
+        max_retries=0,
+    )
+    printer.close()
+    gate = decide_gate(outcome.metrics, min_score=None, fail_on_degraded=True)
+    print_outcome(outcome.metrics, gate, outcome.artifacts)
+    return outcome, gate
 
 
 def _regression_lines(metrics: PerfMetrics) -> list[str]:
@@ -99,18 +141,13 @@ def demo_plan(folder: Path) -> dict[str, Any]:
 
 
 async def demo_command(args: argparse.Namespace) -> int:
-    from sk_loadagent.planners.agent import SuiteRequest, run_suite
+    from sk_loadagent.planners.agent import SuiteRequest
     from sk_loadagent.sample_service import SampleService, samples_dir
 
     started = time.monotonic()
     folder = samples_dir() / "vetclinic"
     out = Path(args.out) / "demo"
-    memory_path = out / "demo-memory.sqlite"
-    # The demo starts from an empty memory so its story is the same every time.
-    for stale in (memory_path, Path(f"{memory_path}-wal"), Path(f"{memory_path}-shm")):
-        with contextlib.suppress(FileNotFoundError):
-            stale.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    memory_path = _fresh_memory(out)
     store = open_store(memory_path)
     printer = ProgressPrinter()
     options = RunOptions(workers=args.workers)
@@ -133,36 +170,16 @@ async def demo_command(args: argparse.Namespace) -> int:
             )
             _say(f"its spans over OTLP to the run's receiver at {receiver} and serves /metrics.")
             _say(f"Run 1 of 2: the baseline, against the stable release. Memory: {memory_path}\n")
-            first = await run_suite(
-                request,
-                RunContext(trace_id="demo-stable", source_agent="demo"),
-                store=store,
-                out_dir=out / "1-stable",
-                options=options,
-                target_pid=service.pid,
-                progress=printer,
-                max_retries=0,
+            first, first_gate = await _judged_run(
+                request, "demo-stable", store, out / "1-stable", options, service.pid, printer
             )
-            printer.close()
-            first_gate = decide_gate(first.metrics, min_score=None, fail_on_degraded=True)
-            print_outcome(first.metrics, first_gate, first.artifacts)
 
             await service.configure_async(release="slow")
             _say("\nSwitched the service to the slow release (its handlers now take about 3x longer).")
             _say("Run 2 of 2: the same suite against the slow release, compared with the stored baseline.\n")
-            second = await run_suite(
-                request,
-                RunContext(trace_id="demo-slow-release", source_agent="demo"),
-                store=store,
-                out_dir=out / "2-slow-release",
-                options=options,
-                target_pid=service.pid,
-                progress=printer,
-                max_retries=0,
+            second, second_gate = await _judged_run(
+                request, "demo-slow-release", store, out / "2-slow-release", options, service.pid, printer
             )
-            printer.close()
-            second_gate = decide_gate(second.metrics, min_score=None, fail_on_degraded=True)
-            print_outcome(second.metrics, second_gate, second.artifacts)
         _say("\nStopped the sample service.")
     finally:
         store.close()
@@ -222,17 +239,13 @@ def _broker_listening(url: str) -> bool:
 async def demo_surfaces_command(args: argparse.Namespace) -> int:
     """The surfaces demo: the WebSocket feed, webhook sender, report jobs and (when RabbitMQ runs) the
     notification worker, a baseline run, then the slow release that the gate must catch."""
-    from sk_loadagent.planners.agent import SuiteRequest, run_suite
+    from sk_loadagent.planners.agent import SuiteRequest
     from sk_loadagent.sample_service import AppointmentsGrpc, NotificationWorker, SampleService, samples_dir
 
     started = time.monotonic()
     folder = samples_dir() / "vetclinic"
     out = Path(args.out) / "demo-surfaces"
-    memory_path = out / "demo-memory.sqlite"
-    for stale in (memory_path, Path(f"{memory_path}-wal"), Path(f"{memory_path}-shm")):
-        with contextlib.suppress(FileNotFoundError):
-            stale.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    memory_path = _fresh_memory(out)
     amqp_url = "amqp://guest:guest@127.0.0.1:5672/"
     amqp = _broker_listening(amqp_url)
     store = open_store(memory_path)
@@ -254,19 +267,9 @@ async def demo_surfaces_command(args: argparse.Namespace) -> int:
             request = SuiteRequest(plan=surfaces_plan(folder, amqp=amqp, grpc_url=grpc.url))
             request.target_url = service.url
             _say(f"Run 1 of 2: the baseline, against the stable release. Memory: {memory_path}\n")
-            first = await run_suite(
-                request,
-                RunContext(trace_id="demo-surfaces-stable", source_agent="demo"),
-                store=store,
-                out_dir=out / "1-stable",
-                options=options,
-                target_pid=service.pid,
-                progress=printer,
-                max_retries=0,
+            first, first_gate = await _judged_run(
+                request, "demo-surfaces-stable", store, out / "1-stable", options, service.pid, printer
             )
-            printer.close()
-            first_gate = decide_gate(first.metrics, min_score=None, fail_on_degraded=True)
-            print_outcome(first.metrics, first_gate, first.artifacts)
             await service.configure_async(release="slow")
             await asyncio.sleep(1.0)  # the gRPC server and the worker read the service's knobs every 0.5 s
             _say(
@@ -275,19 +278,15 @@ async def demo_surfaces_command(args: argparse.Namespace) -> int:
             _say(
                 "Run 2 of 2: the same surfaces against the slow release, compared with the stored baseline.\n"
             )
-            second = await run_suite(
+            second, second_gate = await _judged_run(
                 request,
-                RunContext(trace_id="demo-surfaces-slow-release", source_agent="demo"),
-                store=store,
-                out_dir=out / "2-slow-release",
-                options=options,
-                target_pid=service.pid,
-                progress=printer,
-                max_retries=0,
+                "demo-surfaces-slow-release",
+                store,
+                out / "2-slow-release",
+                options,
+                service.pid,
+                printer,
             )
-            printer.close()
-            second_gate = decide_gate(second.metrics, min_score=None, fail_on_degraded=True)
-            print_outcome(second.metrics, second_gate, second.artifacts)
         _say("\nStopped the sample service.")
     finally:
         store.close()
