@@ -11,7 +11,7 @@ broker) gave up on: a correlated message there fails its call as ``deadLetter``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -76,7 +76,16 @@ class MessageBody(WireModel):
 
 
 class _Broker(WireModel):
+    _surface: ClassVar[str]  # the surface whose URL schemes ``url`` takes
     url: str = Field(min_length=1)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        problem = broker_url_problem(cls._surface, value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     def target(self) -> str:
         raise NotImplementedError
@@ -112,6 +121,8 @@ class AmqpQueue(_Consume):
 class AmqpSurface(_Broker):
     """RabbitMQ: publish with confirms; read ``consume.queue``; depth by passive declare of ``depth``."""
 
+    _surface = "amqp"
+
     publish: AmqpPublish | None = None
     consume: AmqpQueue
     dead_letter: AmqpQueue | None = None
@@ -120,14 +131,6 @@ class AmqpSurface(_Broker):
         description="queues whose depth is sampled (default: the published queue when exchange is '', and "
         "consume.queue)",
     )
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        problem = broker_url_problem("amqp", value)
-        if problem is not None:
-            raise ValueError(problem)
-        return value
 
     def target(self) -> str:
         if self.publish is None:
@@ -159,18 +162,12 @@ class JetStreamSpec(WireModel):
 class NatsSurface(_Broker):
     """NATS: core publish, or JetStream publish with its ack when ``jetstream`` names the stream."""
 
+    _surface = "nats"
+
     publish: NatsPublish | None = None
     consume: NatsSubject
     jetstream: JetStreamSpec | None = None
     dead_letter: NatsSubject | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        problem = broker_url_problem("nats", value)
-        if problem is not None:
-            raise ValueError(problem)
-        return value
 
     def target(self) -> str:
         return f"{self.publish.subject if self.publish else ''}>{self.consume.subject}"
@@ -189,18 +186,12 @@ class RedisSurface(_Broker):
     """Redis Streams: XADD to ``publish.stream``, read ``consume.stream``; depth by XLEN (and XPENDING of
     ``group``, the service's consumer group)."""
 
+    _surface = "redis"
+
     publish: RedisPublish | None = None
     consume: RedisStream
     group: str | None = Field(default=None, min_length=1)
     dead_letter: RedisStream | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        problem = broker_url_problem("redis", value)
-        if problem is not None:
-            raise ValueError(problem)
-        return value
 
     def target(self) -> str:
         return f"{self.publish.stream if self.publish else ''}>{self.consume.stream}"
