@@ -222,9 +222,11 @@ async def test_a_silent_broker_is_unreachable_within_the_timeout(surface: str) -
     }
     began = time.monotonic()
     async with server:
-        with pytest.raises(TargetUnreachableError):
+        with pytest.raises(TargetUnreachableError) as caught:
             await _run(_test(surface, blocks[surface], timeout="1s"))
         took = time.monotonic() - began
+        assert caught.value.args[0].endswith(")")
+        assert ": )" not in caught.value.args[0]  # a bare timeout is named, not left as "TimeoutError: "
         await asyncio.sleep(0.05)  # the server's reads see the client's FIN
         assert accepted
         assert len(hung_up) == len(accepted)  # the client closed every socket it opened

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sk_loadagent.engine.clients._broker import BrokerHub
+from sk_loadagent.engine.clients._broker import BrokerHub, failure_text
 from sk_loadagent.extras import require
 from sk_loadagent.models.surfaces import AmqpSurface
 
@@ -37,16 +37,11 @@ class _LibraryNotes(logging.Filter):
             return False  # the loss is the hub's own note, from the connection's close callback
         text = f"amqp: {record.getMessage()}"
         if failure is not None:
-            text += f" ({_one_line(failure)})"
+            text += f" ({failure_text(failure)})"
         if text not in self._hub.notes:
             self._kept += 1
             self._hub.notes.append(text)
         return False
-
-
-def _one_line(failure: BaseException) -> str:
-    lines = str(failure).splitlines()
-    return f"{type(failure).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
 class AmqpHub(BrokerHub):
@@ -71,7 +66,7 @@ class AmqpHub(BrokerHub):
     def _lost(self, _connection: Any, failure: BaseException | None) -> None:
         if self._closing or failure is None:
             return
-        cause = _one_line(failure)
+        cause = failure_text(failure)
         text = f"amqp: the connection to the broker was lost ({cause}); publishes after it failed"
         if text not in self.notes:
             self.notes.append(text)
@@ -141,7 +136,7 @@ async def probe_amqp(block: AmqpSurface, timeout: float) -> None:
     try:
         connection = await aio_pika.connect(block.url, timeout=timeout)
     except Exception as exc:
-        raise ConnectionError(f"{type(exc).__name__}: {exc}") from None
+        raise ConnectionError(failure_text(exc)) from None
     try:
         named = [("amqp.consume.queue", block.consume.queue)]
         if block.dead_letter is not None:
