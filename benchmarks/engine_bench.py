@@ -1,6 +1,6 @@
 """`make bench`: the load engine against its peers on this machine (issue 3, item 7).
 
-    .venv/bin/python benchmarks/engine_bench.py            # the default run, about 10 minutes
+    .venv/bin/python benchmarks/engine_bench.py            # the default run, about 15 minutes
     .venv/bin/python benchmarks/engine_bench.py --quick    # one repetition of shorter tests (~3 minutes)
     .venv/bin/python benchmarks/engine_bench.py --soak-minutes 30   # only the memory soak (10,000 rps)
     .venv/bin/python benchmarks/engine_bench.py --soak-minutes 30 --soak-https   # the same over HTTPS
