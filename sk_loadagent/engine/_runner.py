@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from sk_loadagent.engine._flow import StepBlock
 from sk_loadagent.engine._handles import STOP_TIMEOUT, LocalHandle, ProcessHandle, WorkerHandle
 from sk_loadagent.engine._merge import (
     RunFacts,
@@ -101,7 +102,7 @@ async def run_load(
     broker = profile.flow.surface if profile.flow is not None else None
     if broker is not None and broker.url is None:  # webhook, job: requests to the service's URL
         broker = None
-    for block in [broker] if broker is not None else [b for _, b in _step_blocks(profile)]:
+    for block in [broker] if broker is not None else [s.block for s in _step_blocks(profile)]:
         if block.url is not None:
             name = surface_name(block)
             role = f"{'endpoint' if name in ('websocket', 'grpc') else 'broker'} ({name})"
@@ -219,7 +220,7 @@ def choose_transport(profile: LoadProfile, options: RunOptions) -> str | Transpo
     return choice
 
 
-def _step_blocks(profile: LoadProfile) -> list[tuple[str, SurfaceBlock]]:
+def _step_blocks(profile: LoadProfile) -> list[StepBlock]:
     return profile.flow.step_blocks() if profile.flow is not None else []
 
 
