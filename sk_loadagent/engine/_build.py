@@ -35,7 +35,7 @@ from sk_loadagent.engine._proxy import environment_proxy
 from sk_loadagent.engine._schedule import ArrivalSchedule
 from sk_loadagent.engine._stress import plan_search, probes_needed
 from sk_loadagent.engine._tls import TlsOptionError, check_options
-from sk_loadagent.engine.clients._surfaces import require_surface
+from sk_loadagent.engine.clients._surfaces import require_surface, surface_name
 from sk_loadagent.errors import InputError
 from sk_loadagent.models._base import FieldProblem
 from sk_loadagent.models.caps import Caps
@@ -43,7 +43,7 @@ from sk_loadagent.models.durations import format_duration
 from sk_loadagent.models.flow import StepSpec, referenced_columns, surface_ref_fits
 from sk_loadagent.models.loading import problems_from, read_text
 from sk_loadagent.models.plan import TestSpec, TlsOptions, check_base_url, check_endpoint
-from sk_loadagent.models.surfaces import GrpcSurface, WebSocketSurface, message_template
+from sk_loadagent.models.surfaces import GrpcSurface, SurfaceBlock, WebSocketSurface, message_template
 from sk_loadagent.secrets import mask_url, register
 
 DEFAULT_TIMEOUT = 10.0
@@ -189,6 +189,8 @@ def _flow(ctx: _Context, shape: _Shape, headers: dict[str, str], caps: Caps) -> 
         compile_flow(plan)
     except FlowBuildError as exc:
         raise ctx.fail(exc.field, exc.expected, exc.got) from None
+    for step in plan.step_blocks():
+        _check_surface_block(ctx, step.block, f"flow[{step.index}].surface")
     if table is not None and table.mode == "unique" and shape.executor.model == "open":
         planned = ArrivalSchedule(shape.executor.rate_segments()).total
         if planned > len(table.rows):
@@ -199,6 +201,18 @@ def _flow(ctx: _Context, shape: _Shape, headers: dict[str, str], caps: Caps) -> 
                 f"{table.file} with {len(table.rows):,} row{'s' if len(table.rows) != 1 else ''}",
             )
     return plan
+
+
+def _check_surface_block(ctx: _Context, block: SurfaceBlock, field: str) -> None:
+    """The surface's library is installed (else bad input at ``field``, naming the pip command), and the
+    password of its URL is a secret: masked in every artifact, like a base URL's."""
+    try:
+        require_surface(surface_name(block), ctx.source)
+    except InputError as exc:
+        raise ctx.fail(field, exc.problems[0].expected, "not installed") from None
+    password = urlsplit(block.url).password if block.url else None
+    if password:
+        register([password])
 
 
 def _surface_flow(ctx: _Context, base_url: str) -> FlowPlan | None:
@@ -212,13 +226,7 @@ def _surface_flow(ctx: _Context, base_url: str) -> FlowPlan | None:
     name = str(test.surface)
     if isinstance(block, WebSocketSurface):
         block = block.resolved(base_url)
-    password = urlsplit(block.url).password if block.url else None
-    if password:
-        register([password])  # masked in every artifact, like a base URL's
-    try:
-        require_surface(name, ctx.source)
-    except InputError as exc:
-        raise ctx.fail("surface", exc.problems[0].expected, "not installed") from None
+    _check_surface_block(ctx, block, "surface")
     params, inside = message_template(block)
     where = f"{name}.{inside}" if inside else name
     step = StepSpec.model_construct(
