@@ -23,10 +23,12 @@ from sk_loadagent.engine._executors import (
     Stage,
 )
 from sk_loadagent.engine._flow import (
+    CompiledFlow,
     DataTable,
     FlowBuildError,
     FlowPlan,
     IterationState,
+    MissingValue,
     compile_flow,
     parse_data,
 )
@@ -186,11 +188,10 @@ def _flow(ctx: _Context, shape: _Shape, headers: dict[str, str], caps: Caps) -> 
         think_time=test.think_time or 0.0,
     )
     try:
-        compile_flow(plan)
+        compiled = compile_flow(plan)
     except FlowBuildError as exc:
         raise ctx.fail(exc.field, exc.expected, exc.got) from None
-    for step in plan.step_blocks():
-        _check_surface_block(ctx, step.block, f"flow[{step.index}].surface")
+    _check_step_surfaces(ctx, plan, compiled)
     if table is not None and table.mode == "unique" and shape.executor.model == "open":
         planned = ArrivalSchedule(shape.executor.rate_segments()).total
         if planned > len(table.rows):
@@ -201,6 +202,22 @@ def _flow(ctx: _Context, shape: _Shape, headers: dict[str, str], caps: Caps) -> 
                 f"{table.file} with {len(table.rows):,} row{'s' if len(table.rows) != 1 else ''}",
             )
     return plan
+
+
+def _check_step_surfaces(ctx: _Context, plan: FlowPlan, compiled: CompiledFlow) -> None:
+    """Each step on a built-in surface is checked as a surface test is: its library installed, its URL's
+    password a secret and, for gRPC, its proto, method and request (the request as the first iteration
+    renders it, unless it holds a value an earlier step extracts)."""
+    for step in plan.step_blocks():
+        name = surface_name(step.block)
+        _check_surface_block(ctx, step.block, f"flow[{step.index}].surface")
+        if isinstance(step.block, GrpcSurface):
+            first = IterationState(0, 0, plan.data.rows[0] if plan.data is not None else ())
+            try:
+                request: dict[str, object] | None = compiled.steps[step.index].call(first).params
+            except MissingValue:
+                request = None
+            _check_grpc(ctx, step.block, request, f"flow[{step.index}].{name}")
 
 
 def _check_surface_block(ctx: _Context, block: SurfaceBlock, field: str) -> None:
@@ -261,23 +278,26 @@ def _surface_flow(ctx: _Context, base_url: str) -> FlowPlan | None:
     except FlowBuildError as exc:
         raise ctx.fail(where + exc.field.removeprefix("flow[0].params"), exc.expected, exc.got) from None
     if isinstance(block, GrpcSurface):
-        _check_grpc(ctx, block, flow.steps[0].call(IterationState(0, 0, ())).params)
+        _check_grpc(ctx, block, flow.steps[0].call(IterationState(0, 0, ())).params, "grpc")
     return plan
 
 
-def _check_grpc(ctx: _Context, block: GrpcSurface, request: dict[str, object]) -> None:
-    """The proto compiles, defines the method, and the request (as the first call renders it) fits."""
+def _check_grpc(ctx: _Context, block: GrpcSurface, request: dict[str, object] | None, where: str) -> None:
+    """The proto compiles, defines the method, and the request (as the first call renders it; None: it
+    cannot be rendered before the run) fits. ``where``: the block's field (``grpc``, ``flow[1].grpc``)."""
     from sk_loadagent.engine.clients._grpc import ProtoError, load_method, request_message
 
     try:
         method = load_method(block)
     except ProtoError as exc:
-        raise ctx.fail(f"grpc.{exc.field}", exc.expected, exc.got) from None
+        raise ctx.fail(f"{where}.{exc.field}", exc.expected, exc.got) from None
+    if request is None:
+        return
     try:
         request_message(method, request)
     except ValueError as exc:
         name = method.request.DESCRIPTOR.full_name
-        raise ctx.fail("grpc.request", f"the fields of {name} ({exc})", None) from None
+        raise ctx.fail(f"{where}.request", f"the fields of {name} ({exc})", None) from None
 
 
 def _surface_ref_fits(ref: str, surface: str, field: str) -> bool:
