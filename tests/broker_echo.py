@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 CORRELATION = "x-correlation-id"
@@ -159,6 +159,25 @@ class RedisEcho:
                 await self._task
         await self._client.delete(self.instream, self.outstream, self.deadstream)
         await self._client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def silent_server() -> AsyncIterator[int]:
+    """A server on an ephemeral loopback port that accepts connections and never says a word (a broker that
+    hangs); yields its port, and closes what it accepted on the way out."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+        await reader.read()  # until the client gives up
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    async with server:
+        try:
+            yield server.sockets[0].getsockname()[1]
+        finally:
+            for writer in accepted:
+                writer.close()
 
 
 @contextlib.contextmanager

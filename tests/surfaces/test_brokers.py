@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from broker_echo import AmqpEcho, NatsEcho, RedisEcho
+from broker_echo import AmqpEcho, NatsEcho, RedisEcho, silent_server
 from local_services import nats_server, rabbitmq_server, redis_server
 
 from sk_loadagent.analysis.summary import summarize
@@ -199,27 +199,16 @@ async def test_an_output_queue_that_is_not_there_is_bad_input() -> None:
 async def test_a_silent_broker_is_unreachable_within_the_timeout(surface: str) -> None:
     """A server that accepts and never says a word: the probe gives up after the test's timeout. (Redis is
     left out: redis-py 8 leaves the socket of a handshake that timed out open, a ResourceWarning here.)"""
-    import asyncio
     import time
 
-    accepted: list[asyncio.StreamWriter] = []
-
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        accepted.append(writer)
-        await reader.read()  # until the client gives up
-
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    scheme = {"amqp": "amqp://guest:guest@", "nats": "nats://"}[surface]
-    url = f"{scheme}127.0.0.1:{port}/"
-    blocks = {
-        "amqp": {"url": url, "publish": {"routingKey": "in"}, "consume": {"queue": "out"}},
-        "nats": {"url": url, "publish": {"subject": "in"}, "consume": {"subject": "out"}},
-    }
     began = time.monotonic()
-    async with server:
+    async with silent_server() as port:
+        scheme = {"amqp": "amqp://guest:guest@", "nats": "nats://"}[surface]
+        url = f"{scheme}127.0.0.1:{port}/"
+        blocks = {
+            "amqp": {"url": url, "publish": {"routingKey": "in"}, "consume": {"queue": "out"}},
+            "nats": {"url": url, "publish": {"subject": "in"}, "consume": {"subject": "out"}},
+        }
         with pytest.raises(TargetUnreachableError):
             await _run(_test(surface, blocks[surface], timeout="1s"))
-        for writer in accepted:
-            writer.close()
     assert time.monotonic() - began < 4.0  # the probe's bound: the timeout, plus a second of grace
