@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from broker_echo import AmqpEcho, NatsEcho, RedisEcho
+from broker_echo import AmqpEcho, NatsEcho, RedisEcho, SilentSeen, silent_server
 from local_services import nats_server, rabbitmq_server, redis_server
 
 from sk_loadagent.analysis.summary import summarize
@@ -203,35 +203,24 @@ async def test_a_silent_broker_is_unreachable_within_the_timeout(surface: str) -
     """A server that accepts and never says a word: the probe gives up after the test's timeout and closes
     the socket of the handshake that timed out (redis-py would leave it open, a ResourceWarning, if the
     probe did not drop its connection itself)."""
-    accepted: list[asyncio.StreamWriter] = []
-    hung_up: list[asyncio.StreamWriter] = []
-
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        accepted.append(writer)
-        await reader.read()  # until the client gives up
-        hung_up.append(writer)
-
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    scheme = {"amqp": "amqp://guest:guest@", "nats": "nats://", "redis": "redis://"}[surface]
-    url = f"{scheme}127.0.0.1:{port}/"
-    blocks = {
-        "amqp": {"url": url, "publish": {"routingKey": "in"}, "consume": {"queue": "out"}},
-        "nats": {"url": url, "publish": {"subject": "in"}, "consume": {"subject": "out"}},
-        "redis": {"url": url, "publish": {"stream": "in"}, "consume": {"stream": "out"}},
-    }
+    seen = SilentSeen()
     began = time.monotonic()
-    async with server:
+    async with silent_server(seen) as port:
+        scheme = {"amqp": "amqp://guest:guest@", "nats": "nats://", "redis": "redis://"}[surface]
+        url = f"{scheme}127.0.0.1:{port}/"
+        blocks = {
+            "amqp": {"url": url, "publish": {"routingKey": "in"}, "consume": {"queue": "out"}},
+            "nats": {"url": url, "publish": {"subject": "in"}, "consume": {"subject": "out"}},
+            "redis": {"url": url, "publish": {"stream": "in"}, "consume": {"stream": "out"}},
+        }
         with pytest.raises(TargetUnreachableError) as caught:
             await _run(_test(surface, blocks[surface], timeout="1s"))
         took = time.monotonic() - began
-        assert caught.value.args[0].endswith(")")
-        assert ": )" not in caught.value.args[0]  # a bare timeout is named, not left as "TimeoutError: "
         await asyncio.sleep(0.05)  # the server's reads see the client's FIN
-        assert accepted
-        assert len(hung_up) == len(accepted)  # the client closed every socket it opened
-        for writer in accepted:
-            writer.close()
+    assert caught.value.args[0].endswith(")")
+    assert ": )" not in caught.value.args[0]  # a bare timeout is named, not left as "TimeoutError: "
+    assert seen.accepted > 0
+    assert seen.hung_up == seen.accepted  # the client closed every socket it opened
     assert took < 4.0  # the probe's bound: the timeout, plus a second of grace
 
 

@@ -90,15 +90,19 @@ class AmqpHub(BrokerHub):
         self._depth_names = block.depth_queues()
 
     async def _read(self, name: str, *, dead: bool) -> None:
-        queue = await self._channel.get_queue(name, ensure=True)
+        await self._channel.get_queue(name, ensure=True)  # the broker must have it (the probe checked)
 
-        async def on_message(message: Any) -> None:
+        # Read on aiormq's channel, below aio-pika's: a delivery then costs one task, not two plus a wrapped
+        # message, and a burst of answers is stamped sooner (each one waits for those before it).
+        def on_message(message: Any) -> None:
+            correlation = message.header.properties.correlation_id
             if dead:
-                self.dead(message.correlation_id)
+                self.dead(correlation)
             else:
-                self.arrived(message.correlation_id, message.body)
+                self.arrived(correlation, message.body)
 
-        await queue.consume(on_message, no_ack=True)
+        underlay = await self._channel.get_underlay_channel()
+        await underlay.basic_consume(name, on_message, no_ack=True)
 
     async def _publish(self, correlation: str, body: bytes, headers: dict[str, str]) -> None:
         message = self._aio_pika.Message(
