@@ -297,3 +297,11 @@ async def test_an_amqp_broker_that_goes_away_mid_run_is_a_note_not_a_logged_trac
     assert took < 1.0 + 1.0 + 2.0  # the schedule, the in-flight timeout, start-up and shutdown
     lost = [w for w in result.warnings if "connection to the broker was lost" in w]
     assert len(lost) == 1, result.warnings
+
+
+def test_a_failure_reads_its_type_and_first_line_without_object_addresses() -> None:
+    from sk_loadagent.engine.clients._broker import failure_text
+
+    assert failure_text(TimeoutError()) == "TimeoutError"
+    closed = RuntimeError('<Channel: "2" at 0x7f3a2c1d9e80> closed\nmore detail')
+    assert failure_text(closed) == 'RuntimeError: <Channel: "2"> closed'

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 import uuid
 from collections import Counter, OrderedDict
@@ -78,9 +79,12 @@ class SurfaceStats:
         )
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-f]+")
+
+
 def failure_text(failure: BaseException) -> str:
     """``Type: first line of the message``, or the type alone when the message is empty (a bare timeout)."""
-    lines = str(failure).splitlines()
+    lines = _ADDRESS.sub("", str(failure)).splitlines()  # an object's address would differ on every run
     return f"{type(failure).__name__}: {lines[0]}" if lines and lines[0] else type(failure).__name__
 
 
@@ -208,7 +212,7 @@ class BrokerHub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self.notes.append(f"{self.kind}: depth sampling stopped ({type(exc).__name__}: {exc})")
+                self.notes.append(f"{self.kind}: depth sampling stopped ({failure_text(exc)})")
                 return
             if not found:
                 return
