@@ -1,5 +1,6 @@
 """Flows on the engine: iterations on schedule, steps timed from the moment each was due, values passed on,
-checks and extractions, data rows, users' clients, timeouts and the ways a flow fails."""
+checks and extractions, data rows, users' clients, timeouts and the ways a flow fails. The HTTP flows run both
+ways a flow can run in this process (``flow_path``: on callbacks, on tasks)."""
 
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ def _checks(result: RunResult, step: int) -> dict[str, list[int]]:
 
 
 async def test_a_journey_passes_the_token_it_extracts_and_every_check(
-    journey: JourneyServer, users_csv: Path
+    journey: JourneyServer, users_csv: Path, flow_path: str
 ) -> None:
     result = await _run(_test([LOGIN, ADD, SUBMIT], users_csv), journey.url)
     assert len(result.samples) == 40
@@ -105,7 +106,7 @@ async def test_a_journey_passes_the_token_it_extracts_and_every_check(
 
 
 async def test_an_iteration_counts_from_its_intended_start_and_each_step_from_when_it_was_due(
-    journey: JourneyServer, users_csv: Path
+    journey: JourneyServer, users_csv: Path, flow_path: str
 ) -> None:
     journey.delays["/cart/items"] = 0.05
     think = dict(ADD, thinkTime="200ms")
@@ -122,7 +123,7 @@ async def test_an_iteration_counts_from_its_intended_start_and_each_step_from_wh
 
 
 async def test_a_step_waiting_for_a_client_is_timed_from_when_it_was_due(
-    journey: JourneyServer, users_csv: Path
+    journey: JourneyServer, users_csv: Path, flow_path: str
 ) -> None:
     """One connection, 20 ms per login at 100 iterations a second: the queue shows in the latency."""
     journey.delays["/auth/login"] = 0.02
@@ -134,7 +135,7 @@ async def test_a_step_waiting_for_a_client_is_timed_from_when_it_was_due(
 
 
 async def test_a_missing_token_is_401_and_stop_ends_the_iteration(
-    journey: JourneyServer, users_csv: Path
+    journey: JourneyServer, users_csv: Path, flow_path: str
 ) -> None:
     no_token = {**ADD, "request": {**ADD["request"], "headers": {}}}  # type: ignore[dict-item]
     result = await _run(_test([LOGIN, no_token, SUBMIT], users_csv), journey.url)
@@ -145,7 +146,7 @@ async def test_a_missing_token_is_401_and_stop_ends_the_iteration(
 
 
 async def test_a_failed_check_is_class_check_and_continue_runs_the_next_steps(
-    journey: JourneyServer, users_csv: Path
+    journey: JourneyServer, users_csv: Path, flow_path: str
 ) -> None:
     wrong = {
         **ADD,
@@ -165,7 +166,7 @@ async def test_a_failed_check_is_class_check_and_continue_runs_the_next_steps(
 
 
 async def test_a_value_that_cannot_be_extracted_fails_its_step_and_the_steps_that_need_it(
-    journey: JourneyServer, users_csv: Path
+    journey: JourneyServer, users_csv: Path, flow_path: str
 ) -> None:
     missing = {**LOGIN, "extract": {"token": "$.session"}, "onFail": "continue"}
     result = await _run(_test([missing, ADD], users_csv), journey.url)
@@ -175,7 +176,9 @@ async def test_a_value_that_cannot_be_extracted_fails_its_step_and_the_steps_tha
     assert not [s for s in journey.seen if s.path == "/cart/items"]
 
 
-async def test_headers_and_regex_extract_and_built_in_values_fill_in(journey: JourneyServer) -> None:
+async def test_headers_and_regex_extract_and_built_in_values_fill_in(
+    journey: JourneyServer, flow_path: str
+) -> None:
     echo = {
         "name": "echo",
         "request": {
@@ -202,7 +205,7 @@ async def test_headers_and_regex_extract_and_built_in_values_fill_in(journey: Jo
 
 
 async def test_credentials_in_the_base_url_are_sent_as_basic_authorization_and_leave_the_url(
-    journey: JourneyServer,
+    journey: JourneyServer, flow_path: str
 ) -> None:
     echo = {"name": "echo", "request": {"path": "/echo/x"}}
     url = journey.url.replace("http://", "http://ops:s3cret-pw@")
@@ -212,7 +215,7 @@ async def test_credentials_in_the_base_url_are_sent_as_basic_authorization_and_l
 
 
 async def test_a_step_unanswered_past_the_timeout_times_out_and_its_client_is_replaced(
-    journey: JourneyServer, users_csv: Path
+    journey: JourneyServer, users_csv: Path, flow_path: str
 ) -> None:
     journey.delays["/cart/items"] = 0.5
     result = await _run(_test([LOGIN, ADD], users_csv, rps=10, timeout="150ms"), journey.url)
@@ -268,7 +271,7 @@ async def test_a_users_client_that_raises_fails_with_a_class_and_a_warning(users
 
 
 async def test_a_closed_model_runs_vus_through_iterations_and_unique_rows_running_out_stop_it(
-    journey: JourneyServer, tmp_path: Path
+    journey: JourneyServer, tmp_path: Path, flow_path: str
 ) -> None:
     users = tmp_path / "few.csv"
     users.write_text("user,password\n" + "".join(f"u{i},pw-u{i}\n" for i in range(12)), encoding="utf-8")
