@@ -294,6 +294,11 @@ class Template:
             if isinstance(before, str) and isinstance(after, str):
                 self._one = (before, readers[0], after)
 
+    @property
+    def one(self) -> tuple[str, Reader, str] | None:
+        """The template as (text, reference, text) when it has exactly one reference."""
+        return self._one
+
     def render(self, it: IterationState) -> str:
         if self.static is not None:
             return self.static
@@ -306,6 +311,15 @@ class Template:
 
 def _reader(kind: int, key: Any, escape: Escape) -> Reader:
     """The reader of one reference: an extracted value, a data column, or a built-in value."""
+    if kind == _VAR and escape is _header_value:
+
+        def extracted_header(it: IterationState) -> str:
+            found = it.values.get(key)
+            if found is None:
+                raise MissingValue(key)
+            return found if found.isascii() and found.isprintable() else escape(found)
+
+        return extracted_header
     if kind == _VAR:
 
         def extracted(it: IterationState) -> str:

@@ -18,7 +18,7 @@ from sk_loadagent.engine.clients._http import BODY_METHODS, keeps
 class RequestWire:
     """One step's request bytes, rendered per iteration (raises MissingValue or BadValue as ``call`` does)."""
 
-    __slots__ = ("_around", "_body", "_body_method", "_head", "_length", "_static", "keeps", "traced")
+    __slots__ = ("_around", "_body", "_body_method", "_head", "_length", "_one", "_static", "keeps", "traced")
 
     def __init__(self, step: CompiledStep, host_line: str, trace: Sequence[tuple[str, str]]) -> None:
         assert step.path is not None, "an HTTP step"
@@ -36,6 +36,7 @@ class RequestWire:
         lines = [f"{name}: {value}\r\n" for name, value in trace]
         end = [] if self._length else ["\r\n"]
         self._head = Template.joined([*pieces, *lines, *end])
+        self._one = self._head.one  # the usual head: one reference (a token, an id) between two texts
         # A sampled iteration's head: what comes before and after the traceparent value.
         self._around: tuple[Template, Template] | None = None
         for at, (name, _) in enumerate(trace):
@@ -51,7 +52,12 @@ class RequestWire:
         if traceparent is None or self._around is None:
             if self._static is not None:
                 return self._static
-            head = self._head.render(it)
+            one = self._one
+            if one is not None:
+                text, read, rest = one
+                head = text + read(it) + rest
+            else:
+                head = self._head.render(it)
         else:
             before, after = self._around
             head = before.render(it) + traceparent + after.render(it)

@@ -186,7 +186,6 @@ class FastHttpConnection(asyncio.Protocol):
         self.busy = True
         self.bytes_in = 0
         self.bytes_out = len(wire)
-        self._parts.clear()
         if keeps & _KEEP_HEADERS:
             self.headers = {}
         self._parser = self._parsers[keeps] or self._parser_for(keeps)
@@ -210,8 +209,12 @@ class FastHttpConnection(asyncio.Protocol):
     def _message_complete(self) -> None:
         self.busy = False
         self.status = self._parser.get_status_code()
-        parts = self._parts
-        self.body = (parts[0] if len(parts) == 1 else b"".join(parts)) if parts else b""
+        parts = self._parts  # (a connection that fails mid-reply is not used again: no parts are left over)
+        if parts:
+            self.body = parts[0] if len(parts) == 1 else b"".join(parts)
+            parts.clear()
+        else:
+            self.body = b""
         if not self._parser.should_keep_alive():
             self._close_broken()
         self._answered()
