@@ -24,6 +24,37 @@ from typing import Any
 
 import httptools
 
+# The journey as a flow writes it: log in (the token extracted), add an item, submit.
+LOGIN = {
+    "name": "login",
+    "request": {
+        "method": "POST",
+        "path": "/auth/login",
+        "json": {"user": "${data.user}", "password": "${data.password}"},
+    },
+    "extract": {"token": "$.token"},
+    "check": {"status": 200},
+}
+ADD = {
+    "name": "add-item",
+    "request": {
+        "method": "POST",
+        "path": "/cart/items",
+        "headers": {"Authorization": "Bearer ${token}"},
+        "json": {"sku": "A1"},
+    },
+    "check": {"status": 201, "$.items[0].sku": "A1"},
+}
+SUBMIT = {
+    "name": "submit",
+    "request": {
+        "method": "POST",
+        "path": "/checkout/submit",
+        "headers": {"Authorization": "Bearer ${token}"},
+    },
+    "check": {"status": 200, "$.status": "accepted"},
+}
+
 
 @dataclass
 class Seen:

@@ -15,13 +15,14 @@ import itertools
 import math
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
+from sk_loadagent.engine._closed_loop import VuClock
 from sk_loadagent.engine._flow import HTTP, CompiledFlow
 from sk_loadagent.engine._recorder import Recorder
-from sk_loadagent.engine._schedule import ArrivalSchedule
+from sk_loadagent.engine._schedule import ArrivalSchedule, VuSegment, vus_at
 from sk_loadagent.engine._step_recorder import StepRecorder
 from sk_loadagent.engine._trace import TRACEPARENT, TraceContext, sampled_ids, sampled_value
 from sk_loadagent.engine._waker import make_waker
@@ -230,4 +231,73 @@ class OpenSchedule(FlowBase):
         self._waker.close()
 
 
-__all__ = ["MAX_CONNECTING", "RETRY_AFTER", "FlowBase", "OpenSchedule", "Sleeper", "step_span"]
+class _Vu(Protocol):
+    index: int
+    running: bool
+
+
+V = TypeVar("V", bound=_Vu)
+
+
+class ClosedSchedule(VuClock, FlowBase, Generic[V]):
+    """VUs that loop through iterations: VU ``j`` runs while the schedule's VU target is above ``j`` (worker
+    ``k`` of ``N`` runs VUs ``k, k + N, ...``) and finishes its iteration when told to stop."""
+
+    _vus: list[V]
+
+    def __init__(self, *, segments: Sequence[VuSegment], **common: Any) -> None:
+        super().__init__(**common)
+        self._loop = self.loop
+        self._segments = list(segments)
+        peak = max(max(s.vus_start, s.vus_end) for s in segments)
+        self._vus = [self.new_vu(j) for j in range(self.worker, math.ceil(peak - 1e-9), self.workers)]
+        self._count = 0  # iterations this worker started: its global indexes are worker + workers * count
+        self._timers: list[asyncio.TimerHandle] = []
+
+    def new_vu(self, index: int) -> V:
+        raise NotImplementedError
+
+    def vu_wanted(self, vu: V) -> None:
+        """The schedule wants the VU running again: it loops through iterations unless it still does."""
+        raise NotImplementedError
+
+    def tick(self, now: float) -> None:
+        if now >= self.end:
+            self._finish()
+            return
+        if now < self._t0 or self.exhausted:
+            return
+        target = vus_at(self._segments, now - self._t0)
+        for vu in self._vus:
+            wanted = vu.index < target
+            if wanted and not vu.running:
+                vu.running = True
+                self.vu_wanted(vu)
+            elif not wanted and vu.running:
+                vu.running = False
+
+    def next_row(self) -> tuple[int, tuple[str, ...]] | None:
+        """The next iteration's index and data row; None when ``unique`` rows ran out (the schedule ends)."""
+        index = self.worker + self.workers * self._count
+        row = self.flow.rows.row(index)
+        if row is None:
+            self.data_out = (index, _perf_counter() - self._t0)
+            self._finish()
+            return None
+        self._count += 1
+        return index, row
+
+    def close_schedule(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+
+
+__all__ = [
+    "MAX_CONNECTING",
+    "RETRY_AFTER",
+    "ClosedSchedule",
+    "FlowBase",
+    "OpenSchedule",
+    "Sleeper",
+    "step_span",
+]

@@ -21,22 +21,21 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from sk_loadagent.engine._closed_loop import VuClock
 from sk_loadagent.engine._flow import HTTP, BadValue, CompiledFlow, CompiledStep, IterationState, MissingValue
 from sk_loadagent.engine._flow_base import (
     MAX_CONNECTING,
     RETRY_AFTER,
+    ClosedSchedule,
     FlowBase,
     OpenSchedule,
     Sleeper,
     step_span,
 )
 from sk_loadagent.engine._flow_wire import RequestWire
-from sk_loadagent.engine._schedule import VuSegment, vus_at
 from sk_loadagent.engine.clients._http import FastHttpConnection, HttpClients
 from sk_loadagent.engine.clients.base import outcome_of
 from sk_loadagent.engine.result import Outcome
@@ -333,6 +332,11 @@ class FastFlowDriver(FlowBase):
     async def close(self) -> None:
         self.closing = True
         self._sleeper.close()
+        for it in self._running:  # (none after a drain or a cut) what closing ends is no longer recorded
+            it.finished = True
+            if it.conn is not None:
+                it.conn.iteration = None
+        self._running.clear()
         for task in list(self._opening):
             task.cancel()
         if self._opening:
@@ -427,55 +431,32 @@ class FastFlowOpenLoop(OpenSchedule, FastFlowDriver):
         await super().close()
 
 
-class FastFlowClosedLoop(VuClock, FastFlowDriver):
-    """VUs that loop through iterations, each on its own connection; VU ``j`` runs while the schedule's VU
-    target is above ``j`` (worker ``k`` of ``N`` runs VUs ``k, k + N, ...``) and finishes its iteration when
-    told to stop."""
+class FastFlowClosedLoop(ClosedSchedule[_Vu], FastFlowDriver):
+    """VUs that loop through iterations, each on its own connection."""
 
-    _vus: list[_Vu]
-
-    def __init__(self, *, segments: Sequence[VuSegment], **common: Any) -> None:
-        FastFlowDriver.__init__(self, **common)
-        self._loop = self.loop
-        self._segments = list(segments)
-        peak = max(max(s.vus_start, s.vus_end) for s in segments)
-        self._vus = [_Vu(j) for j in range(self.worker, math.ceil(peak - 1e-9), self.workers)]
-        self._count = 0  # iterations this worker started: its global indexes are worker + workers * count
-        self._timers: list[asyncio.TimerHandle] = []
+    def __init__(self, **common: Any) -> None:
+        super().__init__(**common)
         self._starting = 0  # depth of iterations being started (one that ends at once must not recurse)
 
-    def tick(self, now: float) -> None:
-        if now >= self.end:
-            self._finish()
-            return
-        if now < self._t0 or self.exhausted:
-            return
-        target = vus_at(self._segments, now - self._t0)
-        for vu in self._vus:
-            wanted = vu.index < target
-            if wanted and not vu.running:
-                vu.running = True
-                if not vu.looping:
-                    vu.looping = True
-                    self._next_iteration(vu)
-            elif not wanted and vu.running:
-                vu.running = False
+    def new_vu(self, index: int) -> _Vu:
+        return _Vu(index)
+
+    def vu_wanted(self, vu: _Vu) -> None:
+        if not vu.looping:
+            vu.looping = True
+            self._next_iteration(vu)
 
     def _next_iteration(self, vu: _Vu) -> None:
         if not vu.running or self.exhausted or self.closing:
             self._retire(vu)
             return
-        index = self.worker + self.workers * self._count
-        row = self.flow.rows.row(index)
-        if row is None:
-            self.data_out = (index, _perf_counter() - self._t0)
-            self._finish()
+        found = self.next_row()
+        if found is None:
             self._retire(vu)
             return
-        self._count += 1
         self._starting += 1
         try:
-            self.begin(_perf_counter(), index, row, vu)
+            self.begin(_perf_counter(), *found, vu)
         finally:
             self._starting -= 1
 
@@ -511,9 +492,11 @@ class FastFlowClosedLoop(VuClock, FastFlowDriver):
         return None
 
     def _opened(self, vu: _Vu, it: _Iteration, conn: _StepConnection, outcome: Outcome | None) -> None:
-        wanted = vu.opening is conn  # else the step it was opened for gave up waiting (timed out, cut)
+        wanted = vu.opening is conn
         if wanted:
             vu.opening = None
+        # Else the step it was opened for gave up waiting (it timed out); or the run ended (cut, closed).
+        wanted = wanted and not it.finished
         if outcome is not None:
             if wanted:
                 self.step_unsent(it, outcome)
@@ -543,8 +526,7 @@ class FastFlowClosedLoop(VuClock, FastFlowDriver):
         return super().cut()
 
     async def close(self) -> None:
-        for timer in self._timers:
-            timer.cancel()
+        self.close_schedule()
         await super().close()
 
 

@@ -22,20 +22,19 @@ import contextlib
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from sk_loadagent.engine._closed_loop import VuClock
 from sk_loadagent.engine._flow import BadValue, CompiledStep, IterationState, MissingValue
 from sk_loadagent.engine._flow_base import (
     MAX_CONNECTING,
     RETRY_AFTER,
+    ClosedSchedule,
     FlowBase,
     OpenSchedule,
     Sleeper,
     step_span,
 )
-from sk_loadagent.engine._schedule import VuSegment, vus_at
 from sk_loadagent.engine._trace import TRACEPARENT
 from sk_loadagent.engine.clients.base import Client, Reply, outcome_of
 from sk_loadagent.engine.result import Outcome
@@ -431,49 +430,23 @@ class FlowOpenLoop(OpenSchedule, FlowDriver):
         await super().close()
 
 
-class FlowClosedLoop(VuClock, FlowDriver):
-    """VUs that loop through iterations, each with its own clients; VU ``j`` runs while the schedule's VU
-    target is above ``j`` (worker ``k`` of ``N`` runs VUs ``k, k + N, ...``) and finishes its iteration when
-    told to stop."""
+class FlowClosedLoop(ClosedSchedule[_Vu], FlowDriver):
+    """VUs that loop through iterations in a task each, each with its own clients."""
 
-    _vus: list[_Vu]
+    def new_vu(self, index: int) -> _Vu:
+        return _Vu(index)
 
-    def __init__(self, *, segments: Sequence[VuSegment], **common: Any) -> None:
-        FlowDriver.__init__(self, **common)
-        self._loop = self.loop
-        self._segments = list(segments)
-        peak = max(max(s.vus_start, s.vus_end) for s in segments)
-        self._vus = [_Vu(j) for j in range(self.worker, math.ceil(peak - 1e-9), self.workers)]
-        self._count = 0  # iterations this worker started: its global indexes are worker + workers * count
-        self._timers: list[asyncio.TimerHandle] = []
-
-    def tick(self, now: float) -> None:
-        if now >= self.end:
-            self._finish()
-            return
-        if now < self._t0 or self.exhausted:
-            return
-        target = vus_at(self._segments, now - self._t0)
-        for vu in self._vus:
-            wanted = vu.index < target
-            if wanted and not vu.running:
-                vu.running = True
-                if vu.task is None:
-                    vu.task = self.spawn(self._vu_loop(vu))
-            elif not wanted and vu.running:
-                vu.running = False
+    def vu_wanted(self, vu: _Vu) -> None:
+        if vu.task is None:
+            vu.task = self.spawn(self._vu_loop(vu))
 
     async def _vu_loop(self, vu: _Vu) -> None:
         try:
             while vu.running and not self.exhausted:
-                index = self.worker + self.workers * self._count
-                row = self.flow.rows.row(index)
-                if row is None:
-                    self.data_out = (index, _perf_counter() - self._t0)
-                    self._finish()
+                found = self.next_row()
+                if found is None:
                     break
-                self._count += 1
-                await self.run_iteration(_perf_counter(), index, row, vu)
+                await self.run_iteration(_perf_counter(), *found, vu)
                 pause = self.flow.think_time
                 if self._connect_failed(vu):
                     pause = max(pause, RETRY_AFTER)
@@ -513,8 +486,7 @@ class FlowClosedLoop(VuClock, FlowDriver):
         return [c for vu in self._vus for c in vu.clients.values()]
 
     async def close(self) -> None:
-        for timer in self._timers:
-            timer.cancel()
+        self.close_schedule()
         await super().close()
 
 

@@ -9,43 +9,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from journey_server import JourneyServer
+from journey_server import ADD, LOGIN, SUBMIT, JourneyServer
 
 from sk_loadagent.engine import RunOptions, RunResult, build_profile, run_load
 from sk_loadagent.engine.result import OUTCOME_NAMES, Outcome
 from sk_loadagent.errors import InputError
 from sk_loadagent.models.loading import validate_document
 from sk_loadagent.models.plan import TestSpec
-
-LOGIN = {
-    "name": "login",
-    "request": {
-        "method": "POST",
-        "path": "/auth/login",
-        "json": {"user": "${data.user}", "password": "${data.password}"},
-    },
-    "extract": {"token": "$.token"},
-    "check": {"status": 200},
-}
-ADD = {
-    "name": "add-item",
-    "request": {
-        "method": "POST",
-        "path": "/cart/items",
-        "headers": {"Authorization": "Bearer ${token}"},
-        "json": {"sku": "A1"},
-    },
-    "check": {"status": 201, "$.items[0].sku": "A1"},
-}
-SUBMIT = {
-    "name": "submit",
-    "request": {
-        "method": "POST",
-        "path": "/checkout/submit",
-        "headers": {"Authorization": "Bearer ${token}"},
-    },
-    "check": {"status": 200, "$.status": "accepted"},
-}
 
 
 def _test(flow: list[dict[str, Any]], users: Path | None, **shape: Any) -> TestSpec:

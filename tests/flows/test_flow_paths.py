@@ -10,10 +10,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from journey_server import JourneyServer
+from journey_server import LOGIN as JOURNEY_LOGIN
+from journey_server import SUBMIT, JourneyServer
 
-from sk_loadagent.engine import RunOptions, RunResult, _runner, _worker, build_profile, run_load
-from sk_loadagent.engine._flow import FlowPlan, compile_flow
+from sk_loadagent.engine import LoadProfile, RunOptions, RunResult, _runner, _worker, build_profile, run_load
+from sk_loadagent.engine._flow import CompiledFlow, FlowPlan, compile_flow
 from sk_loadagent.engine._flow_fast import carries
 from sk_loadagent.engine._trace import TraceContext
 from sk_loadagent.engine.clients._http import HttpClients
@@ -22,15 +23,10 @@ from sk_loadagent.errors import TargetUnreachableError
 from sk_loadagent.models.flow import StepSpec
 from sk_loadagent.models.plan import TestSpec
 
+# The journey's login, extracting a JSON value, a header and a regex match.
 LOGIN = {
-    "name": "login",
-    "request": {
-        "method": "POST",
-        "path": "/auth/login",
-        "json": {"user": "${data.user}", "password": "${data.password}"},
-    },
+    **JOURNEY_LOGIN,
     "extract": {"token": "$.token", "kind": "header:Content-Type", "who": 'regex:"user": "([^"]+)"'},
-    "check": {"status": 200},
 }
 
 
@@ -79,27 +75,34 @@ def _sent(journey: JourneyServer) -> Counter[tuple[str, str, str]]:
     return seen
 
 
+async def _run_on(path: str, monkeypatch: pytest.MonkeyPatch, profile: LoadProfile) -> RunResult:
+    """One run in this process on ``callbacks`` (the engine's own choice for these flows) or on ``tasks``."""
+    chosen: list[bool] = []
+
+    def choose(flow: CompiledFlow, http: HttpClients) -> bool:
+        chosen.append(carries(flow, http))
+        return path == "callbacks"
+
+    with monkeypatch.context() as patch:
+        patch.setattr(_worker, "carries", choose)
+        result = await run_load(profile, RunOptions(workers=0))
+    assert chosen == [True]
+    return result
+
+
 async def _both(
     journey: JourneyServer,
     monkeypatch: pytest.MonkeyPatch,
     test: TestSpec,
     *,
-    url: str | None = None,
     same_requests: bool = True,
 ) -> tuple[RunResult, RunResult]:
     """The test on callbacks, then on tasks (each from a fresh profile); ``same_requests``: the server was
     sent the same requests both times (not so where timing decides what is sent)."""
-    target = url or journey.url
     journey.seen.clear()
-    chosen: list[bool] = []
-    with monkeypatch.context() as patch:
-        patch.setattr(_worker, "carries", lambda flow, http: chosen.append(carries(flow, http)) or chosen[-1])
-        on_callbacks = await run_load(build_profile(test, base_url=target), RunOptions(workers=0))
-    assert chosen == [True]  # the engine's own choice for these flows
+    on_callbacks = await _run_on("callbacks", monkeypatch, build_profile(test, base_url=journey.url))
     sent = _sent(journey)
-    with monkeypatch.context() as patch:
-        patch.setattr(_worker, "carries", lambda flow, http: False)
-        on_tasks = await run_load(build_profile(test, base_url=target), RunOptions(workers=0))
+    on_tasks = await _run_on("tasks", monkeypatch, build_profile(test, base_url=journey.url))
     if same_requests:
         assert _sent(journey) == sent
     return on_callbacks, on_tasks
@@ -130,16 +133,7 @@ async def test_checks_extractions_and_stops_come_out_the_same(
         "onFail": "continue",
     }
     after = {"name": "after", "request": {"path": "/echo/after", "headers": {"X-Who": "${nothing}"}}}
-    submit = {
-        "name": "submit",
-        "request": {
-            "method": "POST",
-            "path": "/checkout/submit",
-            "headers": {"Authorization": "Bearer ${token}"},
-        },
-        "check": {"status": 200, "$.status": "accepted"},
-    }
-    flow = [LOGIN, add, missing, {**after, "onFail": "continue"}, submit]
+    flow = [LOGIN, add, missing, {**after, "onFail": "continue"}, SUBMIT]
     on_callbacks, on_tasks = await _both(journey, monkeypatch, _test(flow, users))
     assert _summary(on_callbacks) == _summary(on_tasks)
     summary = _summary(on_callbacks)
@@ -193,14 +187,11 @@ async def test_a_refusing_target_and_steps_that_wait_too_long_come_out_the_same(
     # Nothing listens: the run's own connects are refused (the check before the run would stop it sooner),
     # every iteration fails at its first step, and the run says so the same way.
     monkeypatch.setattr(_runner, "_preflight", _no_preflight)
-    refusals, refusing = [], "http://127.0.0.1:9"
-    for tasks in (False, True):
-        with monkeypatch.context() as patch:
-            if tasks:
-                patch.setattr(_worker, "carries", lambda flow, http: False)
-            profile = build_profile(_test(flow, None, rps=10), base_url=refusing)
-            with pytest.raises(TargetUnreachableError) as caught:
-                await run_load(profile, RunOptions(workers=0))
+    refusals = []
+    for path in ("callbacks", "tasks"):
+        profile = build_profile(_test(flow, None, rps=10), base_url="http://127.0.0.1:9")
+        with pytest.raises(TargetUnreachableError) as caught:
+            await _run_on(path, monkeypatch, profile)
         refusals.append(str(caught.value))
     assert (
         refusals
@@ -258,13 +249,9 @@ async def test_sampled_iterations_share_a_trace_the_same_way(
     trace = TraceContext.for_test(0.25, "t", "paths")
     parents: list[list[str]] = []
     traced = []
-    for tasks in (False, True):
-        with monkeypatch.context() as patch:
-            if tasks:
-                patch.setattr(_worker, "carries", lambda flow, http: False)
-            profile = build_profile(_test(flow, None), base_url=journey.url)
-            profile = profile.model_copy(update={"trace": trace})
-            result = await run_load(profile, RunOptions(workers=0))
+    for path in ("callbacks", "tasks"):
+        profile = build_profile(_test(flow, None), base_url=journey.url)
+        result = await _run_on(path, monkeypatch, profile.model_copy(update={"trace": trace}))
         parents.append([s.headers["traceparent"] for s in journey.seen])
         journey.seen.clear()
         traced.append(result.traced)
