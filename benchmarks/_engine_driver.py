@@ -7,7 +7,9 @@ URL is verified with ``--ca-file``; ``--close`` asks the server to close after e
 close``), so every request opens a new connection: what a handshake costs. ``--flow-steps N`` runs a flow of
 N steps instead of single requests (the first extracts a value from the body, the others send it in a
 header; each checks its status), and ``--rps`` then counts iterations. ``--trace-sampling S`` puts W3C
-trace context on every request, a share S sampled.
+trace context on every request, a share S sampled. ``--surface NAME --block JSON`` runs a test of that
+surface (``websocket``, ``grpc``, ...) with JSON as its block, as a plan would hold it; ``requests`` then
+counts messages or calls.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ def profile_for(args: argparse.Namespace) -> LoadProfile:
     if args.flow_steps:
         spec["name"] = "bench-flow"
         spec["flow"] = flow_steps(args.flow_steps)
+    if args.surface:
+        spec["surface"] = args.surface
+        spec[args.surface] = json.loads(args.block)
     return build_profile(TestSpec.model_validate(spec), base_url=args.url)
 
 
@@ -128,6 +133,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--close", action="store_true", help="a new connection for every request")
     parser.add_argument("--flow-steps", type=int, default=0, help="run a flow of this many steps")
     parser.add_argument("--trace-sampling", type=float, help="W3C trace context, this share sampled")
+    parser.add_argument("--surface", help="a surface test (websocket, grpc, ...) instead of HTTP requests")
+    parser.add_argument("--block", default="{}", help="the surface's block as JSON")
     args = parser.parse_args(argv)
     options = RunOptions(workers=args.workers, transport="fast", sample_budget=args.sample_budget)
     profile = profile_for(args)

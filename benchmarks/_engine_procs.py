@@ -7,11 +7,13 @@ RSS is sampled from /proc over the child's process tree.
 
 from __future__ import annotations
 
+import math
 import os
 import signal
+import statistics
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +41,53 @@ class Finished:
             return None
         (ta, ca), (tb, cb) = window[0], window[-1]
         return (cb - ca) / (tb - ta)
+
+
+@dataclass
+class SatRun:
+    """A closed-model run at saturation: what it completed, and the CPU its process tree used for it."""
+
+    requests: int
+    cpu: float  # rusage of the whole process tree, start to exit
+    steady_util: float | None  # cores used in the middle of the run
+    seconds: float
+    engine_block: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def per_cpu_s(self) -> float:
+        """Requests per generator CPU-second while running (start-up and shutdown excluded if measured)."""
+        if self.steady_util:
+            return self.rps / self.steady_util
+        return self.requests / self.cpu if self.cpu else math.nan
+
+    @property
+    def whole_per_cpu_s(self) -> float:
+        return self.requests / self.cpu if self.cpu else math.nan
+
+
+def median(values: Sequence[float | None]) -> float:
+    """The median of the finite values (NaN when there are none)."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return statistics.median(finite) if finite else math.nan
+
+
+def saturation_cells(runs: Sequence[SatRun], engine_runs: Sequence[SatRun], engine: bool) -> list[str]:
+    """A saturation table's figures for one tool's runs (medians): the rate, CPU-s, CPU µs per request,
+    requests per CPU-s steady and over the whole run, and the engine's ratio to the tool, run by run."""
+    per = median([r.per_cpu_s for r in runs])
+    ratios = [m.per_cpu_s / r.per_cpu_s for m, r in zip(engine_runs, runs, strict=False)]
+    return [
+        f"{median([r.rps for r in runs]):,.0f}",
+        f"{median([r.cpu for r in runs]):.2f}",
+        f"{1e6 / per:.1f}",
+        f"{per:,.0f}",
+        f"{median([r.whole_per_cpu_s for r in runs]):,.0f}",
+        "—" if engine else f"{median(ratios):.2f}× ({', '.join(f'{x:.2f}' for x in ratios)})",
+    ]
 
 
 def tree_pids(root: int) -> list[int]:

@@ -59,6 +59,10 @@ class Target:
     workdir: str = ""
     ca_file: str | None = None  # https:// targets: the CA that signed the server's certificate
 
+    @property
+    def port(self) -> int:
+        return int(self.url.rstrip("/").rsplit(":", 1)[1])
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -164,21 +168,31 @@ def start_bundled(
 ) -> Target:
     """One of ``_engine_servers.py``'s targets (fast, delay, freeze) as a child process."""
     workdir = tempfile.mkdtemp(prefix=f"engine-bench-{kind}-")
-    state = f"{workdir}/state"
     cert, ca_file = write_certificate(workdir) if tls else ("", None)
-    cmd = [
-        "taskset",
-        "-c",
-        str(cpu),
-        sys.executable,
-        str(HERE / "_engine_servers.py"),
-        kind,
-        "--state",
-        state,
-    ]
-    cmd += ["--delay", str(delay), "--period", str(period)]
+    args = ["--delay", str(delay), "--period", str(period)]
     if tls:
-        cmd += ["--cert", cert]
+        args += ["--cert", cert]
+    name = f"bundled {kind} server" + (" (https)" if tls else "")
+    scheme = "https" if tls else "http"
+    target = start_script(HERE / "_engine_servers.py", kind, cpu, args, workdir, name, scheme)
+    target.ca_file = ca_file
+    return target
+
+
+def start_script(
+    script: Path,
+    kind: str,
+    cpu: int,
+    args: list[str],
+    workdir: str = "",
+    name: str = "",
+    scheme: str = "http",
+) -> Target:
+    """``python SCRIPT KIND --state FILE ARGS`` pinned to ``cpu``, once it has written ``PORT T0`` to FILE
+    (the bench's servers do when they listen); its URL is ``SCHEME://127.0.0.1:PORT/``."""
+    workdir = workdir or tempfile.mkdtemp(prefix=f"engine-bench-{kind}-")
+    state = f"{workdir}/state"
+    cmd = ["taskset", "-c", str(cpu), sys.executable, str(script), kind, "--state", state, *args]
     with open(f"{workdir}/server.log", "wb") as log:
         process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + START_TIMEOUT
@@ -187,17 +201,16 @@ def start_bundled(
             process.kill()
             process.wait()
             shutil.rmtree(workdir, ignore_errors=True)
-            raise RuntimeError(f"bundled {kind} server did not start")
+            raise RuntimeError(f"{name or kind} server did not start")
         time.sleep(0.02)
     port_text, t0_text = Path(state).read_text().split()
     return Target(
-        f"bundled {kind} server" + (" (https)" if tls else ""),
-        f"{'https' if tls else 'http'}://127.0.0.1:{port_text}/",
+        name or kind,
+        f"{scheme}://127.0.0.1:{port_text}/",
         process,
         [process.pid],
         t0_monotonic=float(t0_text),
         workdir=workdir,
-        ca_file=ca_file,
     )
 
 

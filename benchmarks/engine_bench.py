@@ -1,6 +1,6 @@
 """`make bench`: the load engine against its peers on this machine (issue 3, item 7).
 
-    .venv/bin/python benchmarks/engine_bench.py            # the default run, about 10 minutes
+    .venv/bin/python benchmarks/engine_bench.py            # the default run, about 15 minutes
     .venv/bin/python benchmarks/engine_bench.py --quick    # one repetition of shorter tests (~3 minutes)
     .venv/bin/python benchmarks/engine_bench.py --soak-minutes 30   # only the memory soak (10,000 rps)
     .venv/bin/python benchmarks/engine_bench.py --soak-minutes 30 --soak-https   # the same over HTTPS
@@ -22,6 +22,11 @@
    freezes 1 s of every 5 s (p90/p99 within 3 % of the closed form), on the local RabbitMQ.
 7. Trace context (part "trace", _engine_traces.py): generator CPU per request at 10,000 rps with W3C trace
    context at the default sampling beside without it (target ≤ 1.10×).
+8. Surfaces against k6 (part "surface-peers", _engine_surface_peers.py): WebSocket messages and gRPC unary
+   calls per generator CPU-second, the engine beside k6 on the same server with the same 50 VUs.
+9. Dead brokers (part "dead-brokers", _engine_dead_brokers.py): every surface's short test through the CLI
+   against a refused port, a proxy that cuts every connection mid-run and a silent server, each within the
+   run's bound.
 
 Traffic goes to 127.0.0.1 only and every run is bounded in time. Targets are pinned to CPU 0 and generators
 to CPU 1 (taskset); every tool's CPU is measured the same way, from its process tree (see _engine_procs).
@@ -35,22 +40,23 @@ import json
 import math
 import os
 import signal
-import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _engine_dead_brokers import dead_brokers_section
 from _engine_flows import flow_section
 from _engine_peers import HTTPS_PEERS, Peers, _wrk_requests, accuracy_tools, find_peers, saturation_tools
-from _engine_procs import Finished, run_tool, tree_rss_by_role
+from _engine_procs import Finished, SatRun, median, run_tool, saturation_cells, tree_rss_by_role
 from _engine_servers import FREEZE_AT, PERIOD, due
+from _engine_surface_peers import surface_peers_section
 from _engine_surfaces import surfaces_section
 from _engine_targets import Target, start_bundled, start_saturation_target
 from _engine_traces import trace_section
@@ -65,7 +71,18 @@ ENGINE_FEW = "engine, ≤ 10 connections"
 ENGINE_HTTPS = "engine, https"
 MAX_HTTPS_US = 20.0  # issue 16: generator CPU per keep-alive HTTPS request
 MIN_HTTPS_RATIO = 0.55  # ... and at least this share of wrk's requests per CPU-second over HTTPS
-PARTS = ("saturation", "https", "accuracy", "hold", "overhead", "flow", "surfaces", "trace")
+PARTS = (
+    "saturation",
+    "https",
+    "accuracy",
+    "hold",
+    "overhead",
+    "flow",
+    "surfaces",
+    "trace",
+    "surface-peers",
+    "dead-brokers",
+)
 CONNECTIONS = 50
 # Iterations per second (of 3 steps) tried in turn while one worker holds them.
 FLOW_RATES = (1_000, 2_000, 4_000, 6_000, 8_000, 12_000, 16_000)
@@ -112,11 +129,6 @@ def plan_from(args: argparse.Namespace) -> Plan:
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
-def median(values: Sequence[float]) -> float:
-    finite = [v for v in values if v is not None and math.isfinite(v)]
-    return statistics.median(finite) if finite else math.nan
-
-
 def engine_cmd(
     url: str,
     seconds: float,
@@ -167,30 +179,6 @@ def running(start: Callable[[], Target]) -> Iterator[Target]:
 
 
 # -- 1. saturation -----------------------------------------------------------------------------------------
-@dataclass
-class SatRun:
-    requests: int
-    cpu: float  # rusage of the whole process tree, start to exit
-    steady_util: float | None  # cores used in the middle of the run
-    seconds: float
-    engine_block: dict[str, object] = field(default_factory=dict)
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds
-
-    @property
-    def per_cpu_s(self) -> float:
-        """Requests per generator CPU-second while running (start-up and shutdown excluded if measured)."""
-        if self.steady_util:
-            return self.rps / self.steady_util
-        return self.requests / self.cpu if self.cpu else math.nan
-
-    @property
-    def whole_per_cpu_s(self) -> float:
-        return self.requests / self.cpu if self.cpu else math.nan
-
-
 R = TypeVar("R")
 # A tool's row name, command line, how its result is read from its run, and its extra environment.
 Tool = tuple[str, list[str], Callable[[Finished], R], dict[str, str]]
@@ -266,19 +254,7 @@ def print_saturation(runs: dict[str, list[SatRun]], tls: bool = False) -> None:
         if not rs:
             rows.append([name, "n/a", "n/a", "n/a", "n/a", "n/a", "n/a"])
             continue
-        per = median([r.per_cpu_s for r in rs])
-        ratios = [m.per_cpu_s / r.per_cpu_s for m, r in zip(mine, rs, strict=False)]
-        rows.append(
-            [
-                name,
-                f"{median([r.rps for r in rs]):,.0f}",
-                f"{median([r.cpu for r in rs]):.2f}",
-                f"{1e6 / per:.1f}",
-                f"{per:,.0f}",
-                f"{median([r.whole_per_cpu_s for r in rs]):,.0f}",
-                "—" if name == ENGINE else f"{median(ratios):.2f}× ({', '.join(f'{x:.2f}' for x in ratios)})",
-            ]
-        )
+        rows.append([name, *saturation_cells(rs, mine, name == ENGINE)])
     say()
     say(
         table(
@@ -670,6 +646,21 @@ def main(argv: list[str]) -> int:
                 reps=max(plan.reps, 3) if not plan.tiny else 1,
                 rate=2_000 if plan.tiny else 10_000,
             )
+        if "surface-peers" in plan.parts:
+            surface_peers_section(
+                engine_cmd=engine_cmd,
+                engine_json=engine_json,
+                say=say,
+                table=table,
+                target_cpu=TARGET_CPU,
+                generator_cpu=GENERATOR_CPU,
+                reps=plan.reps,
+                seconds=plan.saturation_s,
+                k6=peers.k6 if peers is not None else None,
+                workdir=workdir,
+            )
+        if "dead-brokers" in plan.parts:
+            dead_brokers_section(say=say, table=table, target_cpu=TARGET_CPU, generator_cpu=GENERATOR_CPU)
     say(f"bench finished in {time.monotonic() - started:.0f} s")
     return 0
 

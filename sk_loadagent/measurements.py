@@ -186,12 +186,14 @@ class StepTally:
 @dataclass
 class StepMeasurements:
     """One step of a flow over the whole run: its requests (timed from the moment each was due) as raw
-    samples while the budget lasted (``Samples.variant`` is the step's index), and its tally per phase."""
+    samples while the budget lasted (``Samples.variant`` is the step's index), its tally per phase and, for
+    a step on a built-in surface, what that surface measured beside its calls."""
 
     name: str
     target: str  # "POST /auth/login", or the client's import path for a surface step
     samples: Samples
     phases: list[StepTally]
+    surface: SurfaceMeasurements | None = None
 
 
 @dataclass

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 CORRELATION = "x-correlation-id"
@@ -159,6 +159,37 @@ class RedisEcho:
                 await self._task
         await self._client.delete(self.instream, self.outstream, self.deadstream)
         await self._client.aclose()
+
+
+class SilentSeen:
+    """What a silent server saw: connections accepted, and those the client closed (its FIN arrived)."""
+
+    def __init__(self) -> None:
+        self.accepted = 0
+        self.hung_up = 0
+
+
+@contextlib.asynccontextmanager
+async def silent_server(seen: SilentSeen | None = None) -> AsyncIterator[int]:
+    """A server on an ephemeral loopback port that accepts connections and never says a word (a broker that
+    hangs); yields its port, counts into ``seen`` what it accepted and what the client closed, and closes
+    what it accepted on the way out."""
+    accepted: list[asyncio.StreamWriter] = []
+    counts = seen if seen is not None else SilentSeen()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+        counts.accepted += 1
+        await reader.read()  # until the client gives up
+        counts.hung_up += 1
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    async with server:
+        try:
+            yield server.sockets[0].getsockname()[1]
+        finally:
+            for writer in accepted:
+                writer.close()
 
 
 @contextlib.contextmanager

@@ -2,7 +2,8 @@
 
 A step's figures come from its own calls that were due in the measured phases: exact percentiles from its
 raw samples when every worker kept them all, else from its per-phase histograms (each within
-``histogram.RELATIVE_ERROR``). Checks are counted per check name in the order the step wrote them.
+``histogram.RELATIVE_ERROR``). Checks are counted per check name in the order the step wrote them. A step
+on a built-in surface also has its surface's figures, as a surface test has (``_surface``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sk_loadagent.models.metrics import CheckResult, FlowFigures, StepMetrics
 
 from ._quantiles import summary_from_histogram, summary_from_seconds
 from ._run_view import Figures
+from ._surface import step_surface_figures
 
 
 def step_metrics(result: RunResult, measured: Sequence[Phase], seconds: float) -> list[StepMetrics]:
@@ -59,6 +61,11 @@ def _step(
         service_time=service,
         checks=[CheckResult(name=n, passed=p, failed=f) for n, (p, f) in tally.checks.items()] or None,
         latency_histogram=histogram.to_sparse() if histogram.count else None,
+        surface=(
+            step_surface_figures(step.surface, [(p.start, p.end) for p in measured])
+            if step.surface is not None
+            else None
+        ),
     )
 
 

@@ -1,4 +1,5 @@
-"""A broker surface's figures beside its lag: time-to-ack, depth and message counts (spec cycle 13).
+"""A surface's figures beside its lag: time-to-ack, depth and message counts (spec cycle 13), of a surface
+test or of a flow step on a surface.
 
 Time-to-ack and depth count over the measured phases only, from the raw samples (exact percentiles); the
 message counts are the whole run's (a message published in warm-up may be answered in the measured phase).
@@ -18,6 +19,7 @@ from ._quantiles import summary_from_seconds
 from ._run_view import Span
 
 MAX_SERIES = 240
+STEP_DUE = "step-due"
 
 
 def _inside(times: npt.NDArray[np.float64], spans: Sequence[Span]) -> npt.NDArray[np.bool_]:
@@ -105,6 +107,12 @@ def surface_figures(surface: SurfaceMeasurements, spans: Sequence[Span]) -> Surf
     )
 
 
+def step_surface_figures(surface: SurfaceMeasurements, spans: Sequence[Span]) -> SurfaceFigures:
+    """A flow step's surface: the same figures, its latency timed from the moment the step was due (after
+    the step before it, not at an intended publish, send or call of its own)."""
+    return surface_figures(surface, spans).model_copy(update={"lag_from": STEP_DUE})
+
+
 def _counts(values: npt.NDArray[np.float64]) -> CountFigures:
     return CountFigures(
         units=int(values.size),
@@ -129,4 +137,4 @@ def _depth(name: str, samples: list[tuple[float, float]], spans: Sequence[Span])
     )
 
 
-__all__ = ["surface_figures"]
+__all__ = ["step_surface_figures", "surface_figures"]

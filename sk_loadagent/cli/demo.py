@@ -18,7 +18,7 @@ from sk_loadagent.engine import RunOptions
 from sk_loadagent.memory import open_store
 from sk_loadagent.models.context import RunContext
 from sk_loadagent.models.loading import read_document
-from sk_loadagent.models.metrics import PerfMetrics
+from sk_loadagent.models.metrics import PerfMetrics, StepMetrics
 from sk_loadagent.suite.gate import GateDecision, decide_gate
 
 if TYPE_CHECKING:
@@ -210,7 +210,10 @@ SURFACE_SECONDS = 4.0  # each surface test of the surfaces demo (its plan says 1
 def surfaces_plan(folder: Path, *, amqp: bool, grpc_url: str | None = None) -> dict[str, Any]:
     """One plan of the sample surface plans' tests (``plans/surfaces``), each shortened for the demo; the
     gRPC test (with ``grpc_url``, the sample server's) reads its proto from the plan's folder."""
-    names = ["websocket", "webhook", "job", *(["grpc"] if grpc_url else []), *(["amqp"] if amqp else [])]
+    brokered = (
+        ["amqp", "booking-flow"] if amqp else []
+    )  # the flow books over HTTP, then reminds through RabbitMQ
+    names = ["websocket", "webhook", "job", *(["grpc"] if grpc_url else []), *brokered]
     surfaces = folder / "plans" / "surfaces"
     plan: dict[str, Any] = read_document(surfaces / "websocket.plan.yaml")
     plan["traceId"] = "demo-surfaces"
@@ -255,7 +258,10 @@ async def demo_surfaces_command(args: argparse.Namespace) -> int:
         "sk-loadagent demo --surfaces: the vet-clinic sample beyond HTTP, a baseline, then a slow release.\n"
     )
     if not amqp:
-        _say("RabbitMQ is not listening at 127.0.0.1:5672: the notification worker's test is left out.\n")
+        _say(
+            "RabbitMQ is not listening at 127.0.0.1:5672: its two tests (the worker's, the booking flow) "
+            "are left out.\n"
+        )
     try:
         async with SampleService(release="stable") as service, contextlib.AsyncExitStack() as stack:
             _say(f"Started the sample service (stable release) at {service.url}, pid {service.pid}.")
@@ -297,6 +303,9 @@ async def demo_surfaces_command(args: argparse.Namespace) -> int:
     for test in second.metrics.tests or [second.metrics]:
         if test.surface is not None:
             _say(f"  {test.test_name}: {_surface_line(test)}")
+        for step in test.steps or []:
+            if step.surface is not None:
+                _say(f"  {test.test_name}, step {step.name} ({step.surface.kind}): {_surface_line(step)}")
     caught = first_gate.passed and not second_gate.passed
     _say(
         f"\nDemo finished in {time.monotonic() - started:.0f} s: baseline {first.metrics.status}, "
@@ -306,7 +315,7 @@ async def demo_surfaces_command(args: argparse.Namespace) -> int:
     return 0 if caught else 1
 
 
-def _surface_line(metrics: PerfMetrics) -> str:
+def _surface_line(metrics: PerfMetrics | StepMetrics) -> str:
     s = metrics.surface
     assert s is not None
     if s.kind == "websocket":

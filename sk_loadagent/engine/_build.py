@@ -23,10 +23,12 @@ from sk_loadagent.engine._executors import (
     Stage,
 )
 from sk_loadagent.engine._flow import (
+    CompiledFlow,
     DataTable,
     FlowBuildError,
     FlowPlan,
     IterationState,
+    MissingValue,
     compile_flow,
     parse_data,
 )
@@ -35,7 +37,7 @@ from sk_loadagent.engine._proxy import environment_proxy
 from sk_loadagent.engine._schedule import ArrivalSchedule
 from sk_loadagent.engine._stress import plan_search, probes_needed
 from sk_loadagent.engine._tls import TlsOptionError, check_options
-from sk_loadagent.engine.clients._surfaces import require_surface
+from sk_loadagent.engine.clients._surfaces import require_surface, surface_name
 from sk_loadagent.errors import InputError
 from sk_loadagent.models._base import FieldProblem
 from sk_loadagent.models.caps import Caps
@@ -43,7 +45,7 @@ from sk_loadagent.models.durations import format_duration
 from sk_loadagent.models.flow import StepSpec, referenced_columns, surface_ref_fits
 from sk_loadagent.models.loading import problems_from, read_text
 from sk_loadagent.models.plan import TestSpec, TlsOptions, check_base_url, check_endpoint
-from sk_loadagent.models.surfaces import GrpcSurface, WebSocketSurface, message_template
+from sk_loadagent.models.surfaces import GrpcSurface, SurfaceBlock, WebSocketSurface, message_template
 from sk_loadagent.secrets import mask_url, register
 
 DEFAULT_TIMEOUT = 10.0
@@ -186,9 +188,10 @@ def _flow(ctx: _Context, shape: _Shape, headers: dict[str, str], caps: Caps) -> 
         think_time=test.think_time or 0.0,
     )
     try:
-        compile_flow(plan)
+        compiled = compile_flow(plan)
     except FlowBuildError as exc:
         raise ctx.fail(exc.field, exc.expected, exc.got) from None
+    _check_step_surfaces(ctx, plan, compiled)
     if table is not None and table.mode == "unique" and shape.executor.model == "open":
         planned = ArrivalSchedule(shape.executor.rate_segments()).total
         if planned > len(table.rows):
@@ -199,6 +202,34 @@ def _flow(ctx: _Context, shape: _Shape, headers: dict[str, str], caps: Caps) -> 
                 f"{table.file} with {len(table.rows):,} row{'s' if len(table.rows) != 1 else ''}",
             )
     return plan
+
+
+def _check_step_surfaces(ctx: _Context, plan: FlowPlan, compiled: CompiledFlow) -> None:
+    """Each step on a built-in surface is checked as a surface test is: its library installed, its URL's
+    password a secret and, for gRPC, its proto, method and request (the request as the first iteration
+    renders it, unless it holds a value an earlier step extracts)."""
+    for step in plan.step_blocks():
+        name = surface_name(step.block)
+        _check_surface_block(ctx, step.block, f"flow[{step.index}].surface")
+        if isinstance(step.block, GrpcSurface):
+            first = IterationState(0, 0, plan.data.rows[0] if plan.data is not None else ())
+            try:
+                request: dict[str, object] | None = compiled.steps[step.index].call(first).params
+            except MissingValue:
+                request = None
+            _check_grpc(ctx, step.block, request, f"flow[{step.index}].{name}")
+
+
+def _check_surface_block(ctx: _Context, block: SurfaceBlock, field: str) -> None:
+    """The surface's library is installed (else bad input at ``field``, naming the pip command), and the
+    password of its URL is a secret: masked in every artifact, like a base URL's."""
+    try:
+        require_surface(surface_name(block), ctx.source)
+    except InputError as exc:
+        raise ctx.fail(field, exc.problems[0].expected, "not installed") from None
+    password = urlsplit(block.url).password if block.url else None
+    if password:
+        register([password])
 
 
 def _surface_flow(ctx: _Context, base_url: str) -> FlowPlan | None:
@@ -212,13 +243,7 @@ def _surface_flow(ctx: _Context, base_url: str) -> FlowPlan | None:
     name = str(test.surface)
     if isinstance(block, WebSocketSurface):
         block = block.resolved(base_url)
-    password = urlsplit(block.url).password if block.url else None
-    if password:
-        register([password])  # masked in every artifact, like a base URL's
-    try:
-        require_surface(name, ctx.source)
-    except InputError as exc:
-        raise ctx.fail("surface", exc.problems[0].expected, "not installed") from None
+    _check_surface_block(ctx, block, "surface")
     params, inside = message_template(block)
     where = f"{name}.{inside}" if inside else name
     step = StepSpec.model_construct(
@@ -253,23 +278,26 @@ def _surface_flow(ctx: _Context, base_url: str) -> FlowPlan | None:
     except FlowBuildError as exc:
         raise ctx.fail(where + exc.field.removeprefix("flow[0].params"), exc.expected, exc.got) from None
     if isinstance(block, GrpcSurface):
-        _check_grpc(ctx, block, flow.steps[0].call(IterationState(0, 0, ())).params)
+        _check_grpc(ctx, block, flow.steps[0].call(IterationState(0, 0, ())).params, "grpc")
     return plan
 
 
-def _check_grpc(ctx: _Context, block: GrpcSurface, request: dict[str, object]) -> None:
-    """The proto compiles, defines the method, and the request (as the first call renders it) fits."""
+def _check_grpc(ctx: _Context, block: GrpcSurface, request: dict[str, object] | None, where: str) -> None:
+    """The proto compiles, defines the method, and the request (as the first call renders it; None: it
+    cannot be rendered before the run) fits. ``where``: the block's field (``grpc``, ``flow[1].grpc``)."""
     from sk_loadagent.engine.clients._grpc import ProtoError, load_method, request_message
 
     try:
         method = load_method(block)
     except ProtoError as exc:
-        raise ctx.fail(f"grpc.{exc.field}", exc.expected, exc.got) from None
+        raise ctx.fail(f"{where}.{exc.field}", exc.expected, exc.got) from None
+    if request is None:
+        return
     try:
         request_message(method, request)
     except ValueError as exc:
         name = method.request.DESCRIPTOR.full_name
-        raise ctx.fail("grpc.request", f"the fields of {name} ({exc})", None) from None
+        raise ctx.fail(f"{where}.request", f"the fields of {name} ({exc})", None) from None
 
 
 def _surface_ref_fits(ref: str, surface: str, field: str) -> bool:

@@ -53,6 +53,16 @@ class DataTable:
 
 
 @dataclass(frozen=True)
+class StepBlock:
+    """A flow step on a built-in surface: its index, the client key its calls use (its own hub) and its
+    block."""
+
+    index: int
+    key: str
+    block: SurfaceBlock
+
+
+@dataclass(frozen=True)
 class FlowPlan:
     """A flow as the workers receive it."""
 
@@ -80,13 +90,13 @@ class FlowPlan:
         alone reaches no base URL)."""
         return any(s.request is not None or s.surface in HTTP_SURFACES for s in self.steps)
 
-    def step_blocks(self) -> list[tuple[str, SurfaceBlock]]:
-        """The built-in surfaces of a flow's steps, by the client key their steps use."""
+    def step_blocks(self) -> list[StepBlock]:
+        """The steps on a built-in surface, in order."""
         found = []
         for index, step in enumerate(self.steps):
             block = step.surface_block()
             if block is not None:
-                found.append((step_client(index, str(step.surface)), block))
+                found.append(StepBlock(index, step_client(index, str(step.surface)), block))
         return found
 
     @property

@@ -164,7 +164,10 @@ def merged_steps(profile: LoadProfile, outputs: Sequence[WorkerOutput]) -> list[
             for into, tally in zip(phases, output.step_tallies[index], strict=True):
                 into.merge(tally)
         samples = joined.select(joined.variant == index) if joined is not None else Samples.empty()
-        steps.append(StepMeasurements(spec.name or f"step-{index + 1}", flow.targets[index], samples, phases))
+        # A flow with a step on a built-in surface runs in one worker: its hub measured all of it.
+        surface = next((o.step_surfaces[index] for o in outputs if index in o.step_surfaces), None)
+        name = spec.name or f"step-{index + 1}"
+        steps.append(StepMeasurements(name, flow.targets[index], samples, phases, surface))
     return steps
 
 

@@ -89,5 +89,6 @@ class WorkerOutput:
     client_errors: dict[str, int] = field(default_factory=dict)
     data_out: tuple[int, float] | None = None
     surface: SurfaceMeasurements | None = None  # a broker surface's time-to-ack, depth and counts
+    step_surfaces: dict[int, SurfaceMeasurements] = field(default_factory=dict)  # a flow's, by step index
     # Sampled requests with a response: (trace id hex, start from t0, latency), seconds (RunResult.traced).
     traced: list[tuple[str, float, float]] = field(default_factory=list)

@@ -13,9 +13,11 @@ import contextlib
 import math
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from sk_loadagent.engine._flow import StepBlock
 from sk_loadagent.engine._handles import STOP_TIMEOUT, LocalHandle, ProcessHandle, WorkerHandle
 from sk_loadagent.engine._merge import (
     RunFacts,
@@ -47,7 +49,7 @@ from sk_loadagent.engine.result import OUTCOME_NAMES, Outcome, Phase, RunResult
 from sk_loadagent.errors import InputError, TargetUnreachableError, WorkerFailedError
 from sk_loadagent.histogram import LatencyHistogram
 from sk_loadagent.models.plan import TlsOptions
-from sk_loadagent.models.surfaces import SURFACE_SCHEMES, SurfaceBlock
+from sk_loadagent.models.surfaces import SURFACE_SCHEMES, SurfaceBlock, WebSocketSurface
 from sk_loadagent.secrets import mask_url
 
 POLL = 0.05
@@ -101,7 +103,8 @@ async def run_load(
     broker = profile.flow.surface if profile.flow is not None else None
     if broker is not None and broker.url is None:  # webhook, job: requests to the service's URL
         broker = None
-    for block in [broker] if broker is not None else [b for _, b in _step_blocks(profile)]:
+    steps = [] if broker is not None else _step_blocks(profile)
+    for block in [broker] if broker is not None else [s.block for s in steps]:
         if block.url is not None:
             name = surface_name(block)
             role = f"{'endpoint' if name in ('websocket', 'grpc') else 'broker'} ({name})"
@@ -109,10 +112,11 @@ async def run_load(
     transport = choose_transport(profile, options)
     if broker is not None:
         await _probe_surface(profile, broker)
-    elif (profile.flow is not None and profile.flow.surface is not None) or (
-        isinstance(transport, str) and (profile.flow is None or profile.flow.uses_http)
-    ):
-        await _preflight(profile)
+    else:
+        service = (profile.flow is not None and profile.flow.surface is not None) or (
+            isinstance(transport, str) and (profile.flow is None or profile.flow.uses_http)
+        )
+        await _check_reachable(profile, service, steps)
     placement = options.placement
     requested = placement.worker_count() if placement is not None else options.worker_count()
     n = _worker_count(profile, requested)
@@ -219,7 +223,7 @@ def choose_transport(profile: LoadProfile, options: RunOptions) -> str | Transpo
     return choice
 
 
-def _step_blocks(profile: LoadProfile) -> list[tuple[str, SurfaceBlock]]:
+def _step_blocks(profile: LoadProfile) -> list[StepBlock]:
     return profile.flow.step_blocks() if profile.flow is not None else []
 
 
@@ -258,26 +262,51 @@ def _spec(
     )
 
 
-async def _probe_surface(profile: LoadProfile, broker: SurfaceBlock) -> None:
+async def _check_reachable(profile: LoadProfile, service: bool, steps: Sequence[StepBlock]) -> None:
+    """Before a flow's load (or a plain test's): the service's URL when something calls it, and every
+    step's broker or endpoint, all at once so that the wait stays one probe's; the first failure in that
+    order (the service, then the steps in order) is the one raised."""
+    checks: list[Coroutine[Any, Any, None]] = [_preflight(profile)] if service else []
+    for step in steps:
+        block = step.block
+        if block.url is None and isinstance(block, WebSocketSurface):
+            block = block.resolved(profile.url)  # on the service's host, as the step's hub connects
+        if block.url is not None:
+            checks.append(_probe_surface(profile, block, step=step.index))
+    for failure in await asyncio.gather(*checks, return_exceptions=True):
+        if isinstance(failure, BaseException):
+            raise failure
+
+
+async def _probe_surface(profile: LoadProfile, broker: SurfaceBlock, step: int | None = None) -> None:
     """Connect to the broker once before the worker starts: refused or silent is an unreachable target (3),
-    a queue or stream the test reads that is not there is bad input (2)."""
+    a queue or stream the test reads that is not there is bad input (2). A flow step's is named by its
+    place in the flow (``flow[1].amqp.consume.queue``)."""
     name = surface_name(broker)
     shown = mask_url(broker.url or "")
     wait = min(profile.timeout, PREFLIGHT_TIMEOUT)
+    where = f"flow[{step}]." if step is not None else ""
     try:
         await asyncio.wait_for(probe(broker, wait, profile.tls), timeout=wait + 1.0)
     except LookupError as exc:
         field, missing = exc.args
         raise InputError.single(
             f"test {profile.name!r}",
-            field,
+            where + field,
             f"a {'queue' if name == 'amqp' else 'stream or consumer'} that exists on the broker {shown}",
             repr(missing),
         ) from None
     except (ConnectionError, TimeoutError, OSError) as exc:
         reason = str(exc) or "no answer"
         what = "endpoint" if name in ("websocket", "grpc") else "broker"
-        raise TargetUnreachableError(f"{what} {shown} ({name}): cannot connect ({reason})") from None
+        of = f" of step {_step_label(profile, step)}" if step is not None else ""
+        raise TargetUnreachableError(f"{what} {shown} ({name}){of}: cannot connect ({reason})") from None
+
+
+def _step_label(profile: LoadProfile, index: int) -> str:
+    """``flow[1] 'booked-event'``: where the step is written and its name (or its default)."""
+    assert profile.flow is not None
+    return f"flow[{index}] {profile.flow.step_names[index] or f'step-{index + 1}'!r}"
 
 
 async def _preflight(profile: LoadProfile) -> None:

@@ -134,6 +134,7 @@ class _Run:
         self.phases = profile.phases
         self.steps: StepRecorder | None = None
         self.hub: SurfaceHub | None = None  # a surface test's
+        self.step_hubs: dict[int, SurfaceHub] = {}  # a flow's steps on built-in surfaces, by step index
         self.hubs: list[SurfaceHub] = []  # every hub: the surface test's, or a flow's steps' on surfaces
         self.transport: Transport | HttpClients
         self.driver: OpenLoop | ClosedLoop | FlowBase
@@ -235,9 +236,10 @@ class _Run:
             self.hub = open_hub(profile.flow.surface, profile.timeout, profile.tls, profile.url)
             makers[surface_name(profile.flow.surface)] = self.hub.new
             self.hubs.append(self.hub)
-        for key, block in profile.flow.step_blocks():
-            hub = open_hub(block, profile.timeout, profile.tls, profile.url)
-            makers[key] = hub.new
+        for step in profile.flow.step_blocks():
+            hub = open_hub(step.block, profile.timeout, profile.tls, profile.url)
+            makers[step.key] = hub.new
+            self.step_hubs[step.index] = hub
             self.hubs.append(hub)
         common: dict[str, Any] = {
             "loop": loop,
@@ -440,6 +442,7 @@ async def run_share(spec: WorkerSpec, link: Link) -> WorkerOutput:
         tls_resumed=run.transport.tls_resumed,
         traced=_traced(flow.traced if flow is not None else _transport_traced(run.transport), t0, samples),
         surface=_surface(run),
+        step_surfaces=_step_surfaces(run),
         warnings=list(dict.fromkeys(note for hub in run.hubs for note in hub.notes)),
     )
 
@@ -449,6 +452,12 @@ def _surface(run: _Run) -> SurfaceMeasurements | None:
     if run.hub is None or flow is None or flow.surface is None:
         return None
     return run.hub.measurements(flow.surface.target())
+
+
+def _step_surfaces(run: _Run) -> dict[int, SurfaceMeasurements]:
+    flow = run.spec.profile.flow
+    targets = {step.index: step.block.target() for step in flow.step_blocks()} if flow is not None else {}
+    return {index: hub.measurements(targets[index]) for index, hub in run.step_hubs.items()}
 
 
 def _transport_traced(transport: Transport | HttpClients) -> list[tuple[bytes, float, float]]:

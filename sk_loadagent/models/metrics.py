@@ -308,44 +308,6 @@ class CheckResult(WireModel):
     failed: int
 
 
-class StepMetrics(WireModel):
-    """One step of a flow, over the measured phases: every figure timed from the moment the step was due."""
-
-    name: str
-    target: str = Field(description='what the step calls: "POST /auth/login", or a client by import path')
-    requests: int
-    rps: float | None = Field(default=None, description="calls per second that passed (status and checks)")
-    error_rate: float | None = None
-    errors: dict[str, int] | None = None
-    late_starts: int = 0
-    latency: LatencySummary | None = None
-    service_time: LatencySummary | None = None
-    checks: list[CheckResult] | None = None
-    latency_histogram: dict[str, Any] | None = Field(
-        default=None, description="sparse LatencyHistogram of the step's latencies (histogram.py)"
-    )
-    thresholds: list[EffectiveLimit] | None = Field(
-        default=None, description="the step's own limits (perf-thresholds.yaml scopes with step:)"
-    )
-    baseline: MetricDelta | None = Field(
-        default=None, description="the step's p95 against its own baseline in memory"
-    )
-
-
-class FlowFigures(WireModel):
-    """A flow test's iterations (its ``requests``, ``rps`` and ``errorRate`` count iterations too)."""
-
-    iterations: int
-    completed: int = Field(description="iterations whose every step passed")
-    failed: int
-    iterations_per_second: float | None = Field(default=None, description="completed iterations per second")
-    step_requests: int
-    step_error_rate: float | None = Field(default=None, description="failed step calls / step calls")
-    think_time_excluded: bool = Field(
-        default=True, description="iteration latency leaves out the think time the iteration spent"
-    )
-
-
 class DepthFigures(WireModel):
     """One queue's or stream's depth, sampled during the run (every 0.5 s)."""
 
@@ -377,7 +339,8 @@ class SurfaceFigures(WireModel):
     kind: str = Field(description="websocket, grpc, amqp, nats, redis, webhook or job")
     target: str = Field(description="notifications.in>notifications.out, or the WebSocket path")
     lag_from: str = Field(
-        description="where the latency is timed from: intended-publish, -send, -call, -trigger or -submit"
+        description="where the latency is timed from: intended-publish, -send, -call, -trigger or -submit; "
+        "step-due for a flow step's surface (the step's latency runs from the moment it was due)"
     )
     # brokers
     time_to_ack: LatencySummary | None = Field(
@@ -424,6 +387,47 @@ class SurfaceFigures(WireModel):
     # all
     unmatched: int | None = Field(
         default=None, description="messages answering no call in flight: late after its timeout, or foreign"
+    )
+
+
+class StepMetrics(WireModel):
+    """One step of a flow, over the measured phases: every figure timed from the moment the step was due."""
+
+    name: str
+    target: str = Field(description='what the step calls: "POST /auth/login", or a client by import path')
+    requests: int
+    rps: float | None = Field(default=None, description="calls per second that passed (status and checks)")
+    error_rate: float | None = None
+    errors: dict[str, int] | None = None
+    late_starts: int = 0
+    latency: LatencySummary | None = None
+    service_time: LatencySummary | None = None
+    checks: list[CheckResult] | None = None
+    latency_histogram: dict[str, Any] | None = Field(
+        default=None, description="sparse LatencyHistogram of the step's latencies (histogram.py)"
+    )
+    thresholds: list[EffectiveLimit] | None = Field(
+        default=None, description="the step's own limits (perf-thresholds.yaml scopes with step:)"
+    )
+    baseline: MetricDelta | None = Field(
+        default=None, description="the step's p95 against its own baseline in memory"
+    )
+    surface: SurfaceFigures | None = Field(
+        default=None, description="a step on a built-in surface: its surface's own figures (time-to-ack, ...)"
+    )
+
+
+class FlowFigures(WireModel):
+    """A flow test's iterations (its ``requests``, ``rps`` and ``errorRate`` count iterations too)."""
+
+    iterations: int
+    completed: int = Field(description="iterations whose every step passed")
+    failed: int
+    iterations_per_second: float | None = Field(default=None, description="completed iterations per second")
+    step_requests: int
+    step_error_rate: float | None = Field(default=None, description="failed step calls / step calls")
+    think_time_excluded: bool = Field(
+        default=True, description="iteration latency leaves out the think time the iteration spent"
     )
 
 

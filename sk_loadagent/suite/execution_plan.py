@@ -21,7 +21,7 @@ from sk_loadagent.models.durations import Duration
 from sk_loadagent.models.flow import referenced_env
 from sk_loadagent.models.observability import ObservabilityConfig
 from sk_loadagent.models.plan import TestSpec, TestSuitePlan, TlsOptions, check_base_url, proxy_url_problem
-from sk_loadagent.models.surfaces import WebSocketSurface
+from sk_loadagent.models.surfaces import GrpcSurface, WebSocketSurface
 from sk_loadagent.secrets import mask_url, register, secret_header_names, url_credentials
 from sk_loadagent.suite.editions import EditionSchedule, scale_rates, schedule_for_edition
 from sk_loadagent.suite.inputs import SuiteInputs
@@ -212,16 +212,18 @@ def _checked_proxy(inputs: SuiteInputs, hosts: list[str]) -> str | None:
     return proxy.rstrip("/")
 
 
+def _from_root(value: str, root: Path | None) -> str:
+    """A file path the plan wrote, made absolute from ``root`` (the plan's folder; else left to the cwd)."""
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() or root is None else root / path)
+
+
 def _rooted(options: TlsOptions | None, root: Path | None) -> TlsOptions | None:
     """``options`` with relative file paths made absolute from ``root`` (the plan's folder; else the cwd)."""
     if options is None:
         return None
     files = {"ca_file": options.ca_file, "cert_file": options.cert_file, "key_file": options.key_file}
-    update = {}
-    for name, value in files.items():
-        if value is not None:
-            path = Path(value).expanduser()
-            update[name] = str(path if path.is_absolute() or root is None else root / path)
+    update = {name: _from_root(value, root) for name, value in files.items() if value is not None}
     return options.model_copy(update=update)
 
 
@@ -229,17 +231,12 @@ def _rooted_data(test: TestSpec, root: Path | None) -> dict[str, Any]:
     """A flow's data file made absolute from the plan's folder (as TLS files are)."""
     if test.data is None:
         return {}
-    path = Path(test.data.file).expanduser()
-    if not path.is_absolute() and root is not None:
-        path = root / path
-    return {"data": test.data.model_copy(update={"file": str(path)})}
+    return {"data": test.data.model_copy(update={"file": _from_root(test.data.file, root)})}
 
 
 def _rooted_script(inputs: SuiteInputs, index: int, test: TestSpec, root: Path | None) -> TestSpec:
     """A bridged test's script made absolute from the plan's folder; a missing script is bad input."""
-    path = Path(test.script or "").expanduser()
-    if not path.is_absolute() and root is not None:
-        path = root / path
+    path = Path(_from_root(test.script or "", root))
     if not path.is_file():
         what = "k6 script" if test.runner == "k6" else "locustfile"
         raise InputError.single(
@@ -269,14 +266,22 @@ def _bridged(inputs: SuiteInputs, index: int, test: TestSpec, base_url: str, **f
     )
 
 
-def _rooted_proto(test: TestSpec, root: Path | None) -> dict[str, Any]:
-    """A gRPC test's .proto made absolute from the plan's folder (as a flow's data file is)."""
-    if test.grpc is None:
-        return {}
-    path = Path(test.grpc.proto).expanduser()
-    if not path.is_absolute() and root is not None:
-        path = root / path
-    return {"grpc": test.grpc.model_copy(update={"proto": str(path)})}
+def _rooted_protos(test: TestSpec, root: Path | None) -> dict[str, Any]:
+    """Every .proto of a test made absolute from the plan's folder, as a flow's data file is: a gRPC test's
+    and each gRPC step's of its flow."""
+    update: dict[str, Any] = {}
+    if test.grpc is not None:
+        update["grpc"] = _rooted_grpc(test.grpc, root)
+    if any(step.grpc is not None for step in test.flow or []):
+        update["flow"] = [
+            step.model_copy(update={"grpc": _rooted_grpc(step.grpc, root)}) if step.grpc is not None else step
+            for step in test.flow or []
+        ]
+    return update
+
+
+def _rooted_grpc(block: GrpcSurface, root: Path | None) -> GrpcSurface:
+    return block.model_copy(update={"proto": _from_root(block.proto, root)})
 
 
 def register_secrets(plan: TestSuitePlan, base_url: str) -> None:
@@ -419,7 +424,7 @@ def interpret(
         merged_tls = test_tls.over(plan_tls) if test_tls is not None else plan_tls
         if cli_tls is not None:
             merged_tls = cli_tls.over(merged_tls)
-        route: dict[str, Any] = {"tls": merged_tls, **_rooted_data(test, root), **_rooted_proto(test, root)}
+        route: dict[str, Any] = {"tls": merged_tls, **_rooted_data(test, root), **_rooted_protos(test, root)}
         plain = test.flow is None and test.surface_block() is None
         if plain:
             route.update(endpoint=endpoint, method=method)

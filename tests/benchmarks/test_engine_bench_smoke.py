@@ -104,3 +104,36 @@ def test_tiny_run_prints_the_surfaces_section() -> None:
     assert re.search(r"\|\s+hold \|\s+2\d\.\d\d \|", surfaces), out
     assert re.search(r"hold: p50 [\d.]+ ms against 20 ms \+ the broker round trip", surfaces), out
     assert re.search(r"freeze: p90 and p99 within 3% of the closed form: (met|NOT met)", surfaces), out
+
+
+def test_tiny_run_prints_the_surface_peer_tables() -> None:
+    out = tiny_run("surface-peers")
+    section = out.split("## 8. Surfaces against k6", 1)[1]
+    for surface, unit in (("websocket", "messages"), ("grpc", "calls")):
+        part = section.split(f"### {surface}:", 1)[1]
+        row = re.search(r"\|\s+engine \(sk-loadagent\) \|\s+([\d,]+) \|", part)
+        assert row, out
+        assert int(row.group(1).replace(",", "")) > 0
+        assert f"| {unit} per CPU-s |" in part
+        assert f"{surface} ratio engine ÷ k6: n/a (k6 absent)" in part  # --tiny runs no peers
+
+
+@pytest.mark.optin
+def test_the_dead_brokers_part_judges_each_behaviour_of_a_surface() -> None:
+    part = _import("_engine_dead_brokers")
+    lines: list[str] = []
+    cases = part.dead_brokers_section(
+        say=lines.append,
+        table=_import("engine_bench").table,
+        target_cpu=0,
+        generator_cpu="1",
+        surfaces=("websocket",),
+    )
+    assert [c.behaviour for c in cases] == ["healthy", "refused", "closed mid-run", "silent"]
+    refused, closed, silent = cases[1:]
+    assert refused.exit_code == 3  # unreachable
+    assert silent.exit_code == 3
+    assert closed.exit_code in (0, 1)  # the run ends with its errors counted, whatever the gate says
+    assert closed.cut_at is not None
+    assert 0.5 < closed.cut_at < 2.5  # the proxy cut inside the 3 s schedule
+    assert "every surface ended within its bound: yes" in lines

@@ -18,7 +18,11 @@ def test_the_surfaces_demo_runs_each_sample_surface_shortened(amqp: bool) -> Non
         surfaces_plan(samples_dir() / "vetclinic", amqp=amqp, grpc_url="grpc://127.0.0.1:50051")
     )
     surfaces = [t.surface for t in plan.tests]
-    assert surfaces == ["websocket", "webhook", "job", "grpc", *(["amqp"] if amqp else [])]
+    assert surfaces == ["websocket", "webhook", "job", "grpc", *(["amqp", None] if amqp else [])]
+    if amqp:  # the composite flow: booked over HTTP, reminded through RabbitMQ
+        flow = plan.tests[-1].flow
+        assert flow is not None
+        assert [(s.request is not None, s.surface) for s in flow] == [(True, None), (False, "amqp")]
     grpc = plan.tests[3].grpc
     assert grpc is not None
     assert Path(grpc.proto).is_file()

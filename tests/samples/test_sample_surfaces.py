@@ -40,12 +40,15 @@ async def _measure(test: Any, url: str) -> PerfMetrics:
 def test_every_surface_has_a_sample_plan() -> None:
     assert sorted(p.name for p in SURFACES.glob("*.plan.yaml")) == [
         "amqp.plan.yaml",
+        "booking-flow.plan.yaml",
         "grpc.plan.yaml",
         "job.plan.yaml",
         "webhook.plan.yaml",
         "websocket.plan.yaml",
     ]
     for path in SURFACES.glob("*.plan.yaml"):
+        if path.name == "booking-flow.plan.yaml":
+            continue  # the composite flow: test_the_booking_flow_crosses_http_and_rabbitmq
         plan = load_document(path, TestSuitePlan)
         assert plan.module_id == (
             "AppointmentsService" if path.name == "grpc.plan.yaml" else "NotificationService"
@@ -114,3 +117,21 @@ async def test_the_grpc_appointment_service_slows_with_the_slow_release() -> Non
     assert stable.latency is not None
     assert slow.latency is not None
     assert (slow.latency.p50 or 0) > 2 * (stable.latency.p50 or 0)
+
+
+async def test_the_booking_flow_crosses_http_and_rabbitmq() -> None:
+    """The composite sample: book over HTTP, then the reminder through the worker, each with its figures."""
+    rabbitmq_server()
+    test = _short(SURFACES / "booking-flow.plan.yaml", 0.5, rps=10.0)
+    async with SampleService(release="stable", jitter=0.0) as service, NotificationWorker(service.url):
+        metrics = await _measure(test, service.url)
+    assert metrics.error_rate == 0
+    assert metrics.steps is not None
+    book, reminder = metrics.steps
+    assert (book.name, reminder.name) == ("book", "reminder")
+    assert book.surface is None
+    assert reminder.surface is not None
+    assert reminder.surface.kind == "amqp"
+    assert reminder.surface.received == reminder.requests
+    assert reminder.latency is not None
+    assert (reminder.latency.p50 or 0) >= 20.0  # the worker's service time

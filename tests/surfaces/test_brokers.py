@@ -4,11 +4,14 @@ errors, unanswered messages as timeouts, a refused broker as an unreachable targ
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from typing import Any
 
 import numpy as np
 import pytest
-from broker_echo import AmqpEcho, NatsEcho, RedisEcho
+from broker_echo import AmqpEcho, NatsEcho, RedisEcho, SilentSeen, silent_server
 from local_services import nats_server, rabbitmq_server, redis_server
 
 from sk_loadagent.analysis.summary import summarize
@@ -195,31 +198,102 @@ async def test_an_output_queue_that_is_not_there_is_bad_input() -> None:
     )
 
 
-@pytest.mark.parametrize("surface", ["amqp", "nats"])
+@pytest.mark.parametrize("surface", ["amqp", "nats", "redis"])
 async def test_a_silent_broker_is_unreachable_within_the_timeout(surface: str) -> None:
-    """A server that accepts and never says a word: the probe gives up after the test's timeout. (Redis is
-    left out: redis-py 8 leaves the socket of a handshake that timed out open, a ResourceWarning here.)"""
-    import asyncio
-    import time
-
-    accepted: list[asyncio.StreamWriter] = []
-
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        accepted.append(writer)
-        await reader.read()  # until the client gives up
-
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    scheme = {"amqp": "amqp://guest:guest@", "nats": "nats://"}[surface]
-    url = f"{scheme}127.0.0.1:{port}/"
-    blocks = {
-        "amqp": {"url": url, "publish": {"routingKey": "in"}, "consume": {"queue": "out"}},
-        "nats": {"url": url, "publish": {"subject": "in"}, "consume": {"subject": "out"}},
-    }
+    """A server that accepts and never says a word: the probe gives up after the test's timeout and closes
+    the socket of the handshake that timed out (redis-py would leave it open, a ResourceWarning, if the
+    probe did not drop its connection itself)."""
+    seen = SilentSeen()
     began = time.monotonic()
-    async with server:
-        with pytest.raises(TargetUnreachableError):
+    async with silent_server(seen) as port:
+        scheme = {"amqp": "amqp://guest:guest@", "nats": "nats://", "redis": "redis://"}[surface]
+        url = f"{scheme}127.0.0.1:{port}/"
+        blocks = {
+            "amqp": {"url": url, "publish": {"routingKey": "in"}, "consume": {"queue": "out"}},
+            "nats": {"url": url, "publish": {"subject": "in"}, "consume": {"subject": "out"}},
+            "redis": {"url": url, "publish": {"stream": "in"}, "consume": {"stream": "out"}},
+        }
+        with pytest.raises(TargetUnreachableError) as caught:
             await _run(_test(surface, blocks[surface], timeout="1s"))
-        for writer in accepted:
-            writer.close()
-    assert time.monotonic() - began < 4.0  # the probe's bound: the timeout, plus a second of grace
+        took = time.monotonic() - began
+        await asyncio.sleep(0.05)  # the server's reads see the client's FIN
+    assert caught.value.args[0].endswith(")")
+    assert ": )" not in caught.value.args[0]  # a bare timeout is named, not left as "TimeoutError: "
+    assert seen.accepted > 0
+    assert seen.hung_up == seen.accepted  # the client closed every socket it opened
+    assert took < 4.0  # the probe's bound: the timeout, plus a second of grace
+
+
+class _CuttingProxy:
+    """A loopback TCP proxy to ``upstream`` that resets every connection, and refuses new ones, ``after``
+    seconds after the ``nth`` connection came (the probe's is the first, the worker's the second)."""
+
+    def __init__(self, upstream: tuple[str, int], nth: int, after: float) -> None:
+        self.upstream = upstream
+        self.nth = nth
+        self.after = after
+        self.accepted = 0
+        self.transports: list[asyncio.Transport] = []
+        self.server: asyncio.AbstractServer | None = None
+        self.cut_at: float | None = None
+
+    async def __aenter__(self) -> _CuttingProxy:
+        self.server = await asyncio.start_server(self._forward, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.cut()
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return int(self.server.sockets[0].getsockname()[1])
+
+    def cut(self) -> None:
+        if self.cut_at is None:
+            self.cut_at = time.monotonic()
+        assert self.server is not None
+        self.server.close()
+        for transport in self.transports:
+            transport.abort()
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        if self.accepted == self.nth:
+            asyncio.get_running_loop().call_later(self.after, self.cut)
+        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        self.transports += [writer.transport, up_writer.transport]  # type: ignore[list-item]
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError):
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+async def test_an_amqp_broker_that_goes_away_mid_run_is_a_note_not_a_logged_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The connection reset halfway through: later publishes fail (reset) or time out, the run ends within
+    its bound, the loss is one note of the run, and aiormq's traceback of its reader is not printed."""
+    url = rabbitmq_server()
+    async with AmqpEcho(url) as echo, _CuttingProxy(("127.0.0.1", 5672), nth=2, after=0.5) as proxy:
+        block = {**_amqp(echo), "url": f"amqp://guest:guest@127.0.0.1:{proxy.port}/"}
+        began = time.monotonic()
+        result = await _run(_test("amqp", block, rps=20, timeout="1s"))
+        took = time.monotonic() - began
+        printed = [r for r in caplog.records if r.name.startswith(("aiormq", "aio_pika"))]
+    assert not printed  # before the echo's own teardown, which logs its consumer's cancel
+    assert proxy.cut_at is not None
+    assert proxy.cut_at - began < 2.0  # cut during the schedule
+    outcomes = _outcomes(result)
+    assert outcomes.get("ok", 0) >= 5
+    assert sum(outcomes.values()) == 20
+    assert set(outcomes) - {"ok"} <= {"reset", "timeout"}
+    assert set(outcomes) != {"ok"}
+    assert took < 1.0 + 1.0 + 2.0  # the schedule, the in-flight timeout, start-up and shutdown
+    lost = [w for w in result.warnings if "connection to the broker was lost" in w]
+    assert len(lost) == 1, result.warnings

@@ -3,14 +3,17 @@ status codes as error classes, the proto compiled at run time and cached, a refu
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
 from sk_loadagent.analysis.summary import summarize
+from sk_loadagent.cli.main import main
 from sk_loadagent.engine import RunOptions, RunResult, build_profile, run_load
 from sk_loadagent.engine.result import OUTCOME_NAMES
 from sk_loadagent.errors import InputError, TargetUnreachableError
@@ -130,4 +133,68 @@ def test_a_request_with_a_field_the_message_lacks() -> None:
     assert message.startswith(
         "test 'load grpc vetclinic.AppointmentService/Book': grpc.request: expected the fields of "
         'vetclinic.BookRequest (Message type "vetclinic.BookRequest" has no field named "petName"'
+    )
+
+
+def _grpc_steps(url: str, proto: str) -> list[dict[str, Any]]:
+    service = "vetclinic.AppointmentService"
+    return [
+        {"name": "book", "surface": "grpc", "grpc": {"url": url, "proto": proto, "service": service}},
+        {"name": "watch", "surface": "grpc", "grpc": {"url": url, "proto": proto, "service": service}},
+    ]
+
+
+def test_a_flow_steps_proto_resolves_from_the_plan_folder_as_a_tests_does(
+    server: AppointmentsGrpc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan's folder holds ``protos/appointments.proto``; the run starts from another folder. A gRPC test
+    and a flow's gRPC steps both find it, and each step reports its surface's figures."""
+    plans = tmp_path / "plans"
+    (plans / "protos").mkdir(parents=True)
+    (plans / "protos" / "appointments.proto").write_bytes(Path(PROTO).read_bytes())
+    book, watch = _grpc_steps(server.url, "protos/appointments.proto")
+    book["grpc"].update(method="Book", request=BOOK)
+    watch["grpc"].update(method="WatchSlots", request={"clinicId": "clinic-042", "count": 3})
+    shape = {"type": "load", "rps": 5, "duration": "1s", "rampUp": "0s"}
+    plan = {
+        "moduleId": "AppointmentsService",
+        "baseUrl": "http://127.0.0.1:9",
+        "tests": [
+            {"name": "book", **shape, "surface": "grpc", "grpc": book["grpc"]},
+            {"name": "book-then-watch", **shape, "flow": [book, watch]},
+        ],
+    }
+    path = plans / "grpc.plan.yaml"
+    path.write_text(yaml.safe_dump(plan, sort_keys=False), encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    out = tmp_path / "perf"
+    code = main(["run", "--plan", str(path), "--out", str(out), "--no-memory", "--quiet"])
+    assert code == 0
+    suite = json.loads((out / "perf-metrics.json").read_text(encoding="utf-8"))
+    flow = next(t for t in suite["tests"] if t["testName"] == "book-then-watch")
+    surfaces = [step["surface"] for step in flow["steps"]]
+    assert [(s["kind"], s["lagFrom"]) for s in surfaces] == [("grpc", "step-due")] * 2
+    assert "streamMessages" not in surfaces[0]  # unary
+    assert surfaces[1]["streamMessages"] == {"units": 5, "total": 15, "mean": 3.0, "max": 3}
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert (
+        "Step watch, grpc vetclinic.AppointmentService/WatchSlots: latency from the moment the step was due"
+        in report
+    )
+
+
+def test_a_flow_steps_proto_that_does_not_compile_is_bad_input(tmp_path: Path) -> None:
+    proto = tmp_path / "broken.proto"
+    proto.write_text('syntax = "proto3"; message Q { strin x = 1; }', encoding="utf-8")
+    steps = _grpc_steps("grpc://127.0.0.1:1", str(proto))[:1]
+    steps[0]["grpc"].update(method="Book", request=BOOK)
+    document = {"name": "booking", "type": "load", "rps": 5, "duration": "1s", "flow": steps}
+    test = validate_document(document, TestSpec, "grpc.plan.yaml", strict=True)
+    with pytest.raises(InputError) as caught:
+        build_profile(test, base_url="http://127.0.0.1:9")
+    assert str(caught.value) == (
+        f"test 'booking': flow[0].grpc.proto: expected a .proto file protoc compiles, got {proto}:1:32: "
+        '"strin" is not defined.'
     )

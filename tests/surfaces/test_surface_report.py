@@ -1,4 +1,5 @@
-"""report.html shows a surface test's own figures (perf-metrics ``surface``) in a table of its section."""
+"""report.html shows a surface test's own figures (perf-metrics ``surface``) in a table of its section, and a
+flow's steps' on surfaces (``steps[i].surface``) in a table each."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from sk_loadagent.models.metrics import (
     DepthFigures,
     LatencySummary,
     PerfMetrics,
+    StepMetrics,
     SurfaceFigures,
 )
 from sk_loadagent.publish.report.build import type_tables
@@ -46,4 +48,27 @@ def test_a_unary_grpc_test_says_it_has_nothing_more() -> None:
     ]
     assert type_tables(PerfMetrics(surface=streaming))[0].rows == [
         ["streamMessages", "40 over 10 (mean 4.0, max 4)"]
+    ]
+
+
+def test_a_flows_steps_on_surfaces_each_have_their_table() -> None:
+    """After the flow's own tables: one per step on a surface (an HTTP step has none), timed from the
+    moment the step was due."""
+    unary = SurfaceFigures(kind="grpc", target="svc/Book", lag_from="step-due")
+    broker = SurfaceFigures(kind="nats", target=">booked", lag_from="step-due", received=10, published=0)
+    steps = [
+        StepMetrics(name="book", target="grpc svc/Book", requests=10, surface=unary),
+        StepMetrics(name="pay", target="POST /pay", requests=10),
+        StepMetrics(name="booked-event", target="nats >booked", requests=10, surface=broker),
+    ]
+    tables = type_tables(PerfMetrics(steps=steps))
+    assert [(t.title, t.rows) for t in tables] == [
+        (
+            "Step book, grpc svc/Book: latency from the moment the step was due",
+            [["figures", "none beyond the step's latency and errors (a unary method)"]],
+        ),
+        (
+            "Step booked-event, nats >booked: latency from the moment the step was due",
+            [["published", "0"], ["received", "10"]],
+        ),
     ]

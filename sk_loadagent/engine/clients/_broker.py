@@ -78,6 +78,12 @@ class SurfaceStats:
         )
 
 
+def failure_text(failure: BaseException) -> str:
+    """``Type: first line of the message``, or the type alone when the message is empty (a bare timeout)."""
+    lines = str(failure).splitlines()
+    return f"{type(failure).__name__}: {lines[0]}" if lines and lines[0] else type(failure).__name__
+
+
 def message_bytes(params: dict[str, Any]) -> bytes:
     """The rendered message body: the JSON document, or the text body."""
     if "json" in params:
@@ -138,7 +144,7 @@ class BrokerHub:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self.failure = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            self.failure = failure_text(exc)
             self.notes.append(f"{self.kind}: could not connect in the worker ({self.failure})")
 
     async def aclose(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sk_loadagent.engine.clients._broker import BrokerHub
+from sk_loadagent.engine.clients._broker import BrokerHub, failure_text
 from sk_loadagent.extras import require
 from sk_loadagent.models.surfaces import CORRELATION_HEADER, NatsSurface
 
@@ -109,7 +109,7 @@ async def probe_nats(block: NatsSurface, timeout: float) -> None:
     try:
         nc = await connect_nats(block.url, timeout, reconnect=False)
     except Exception as exc:
-        raise ConnectionError(f"{type(exc).__name__}: {exc}") from None
+        raise ConnectionError(failure_text(exc)) from None
     try:
         if block.jetstream is not None:
             js = nc.jetstream()

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from sk_loadagent.engine.clients._broker import BrokerHub
+from sk_loadagent.engine.clients._broker import BrokerHub, failure_text
 from sk_loadagent.extras import require
 from sk_loadagent.models.surfaces import CORRELATION_HEADER, RedisSurface
 
@@ -126,7 +126,7 @@ async def probe_redis(block: RedisSurface, timeout: float) -> None:
         if connection is not None:
             with contextlib.suppress(Exception):
                 await connection.disconnect(nowait=True)
-        raise ConnectionError(f"{type(exc).__name__}: {exc}") from None
+        raise ConnectionError(failure_text(exc)) from None
     finally:
         with contextlib.suppress(Exception):
             await client.aclose()

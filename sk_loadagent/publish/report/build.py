@@ -523,6 +523,7 @@ def type_tables(test: PerfMetrics) -> list[v.Table]:
         )
     if test.surface is not None:
         tables.append(_surface_table(test.surface))
+    tables += [_surface_table(s.surface, step=s.name) for s in test.steps or [] if s.surface is not None]
     return tables
 
 
@@ -537,8 +538,9 @@ _SURFACE_TIMINGS = (
 )
 
 
-def _surface_table(surface: SurfaceFigures) -> v.Table:
-    """A surface's own figures (perf-metrics ``surface``): one row per figure it has."""
+def _surface_table(surface: SurfaceFigures, step: str | None = None) -> v.Table:
+    """A surface's own figures (perf-metrics ``surface``, or a flow step's ``steps[i].surface``): one row
+    per figure it has."""
     wire = surface.to_wire()
     rows = [
         [label, f"p50 {_f(wire[key].get('p50'))} ms, p99 {_f(wire[key].get('p99'))} ms"]
@@ -569,14 +571,14 @@ def _surface_table(surface: SurfaceFigures) -> v.Table:
         for key, value in wire.items()
         if key not in skip
     ]
-    timed = surface.lag_from.removeprefix("intended-")
     if not rows:
-        rows = [["figures", "none beyond the latency and errors above (a unary method)"]]
-    return v.Table(
-        title=f"{surface.kind} {surface.target}: latency from the intended {timed}",
-        headers=["figure", "value"],
-        rows=rows,
-    )
+        beyond = "the latency and errors above" if step is None else "the step's latency and errors"
+        rows = [["figures", f"none beyond {beyond} (a unary method)"]]
+    what = f"{surface.kind} {surface.target}"
+    title = f"{what}: latency from the intended {surface.lag_from.removeprefix('intended-')}"
+    if step is not None:
+        title = f"Step {step}, {what}: latency from the moment the step was due"
+    return v.Table(title=title, headers=["figure", "value"], rows=rows)
 
 
 def type_charts(test: PerfMetrics, anchor: str) -> list[v.Chart]:
