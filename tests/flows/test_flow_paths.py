@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from journey_server import LOGIN as JOURNEY_LOGIN
 from journey_server import SUBMIT, JourneyServer
+from tls_support import HttpsServer, Pki
 
 from sk_loadagent.engine import LoadProfile, RunOptions, RunResult, _runner, _worker, build_profile, run_load
 from sk_loadagent.engine._flow import CompiledFlow, FlowPlan, compile_flow
@@ -37,6 +38,9 @@ def _test(flow: list[dict[str, Any]], data: Path | None, **shape: Any) -> TestSp
     if data is not None:
         document["data"] = {"file": str(data), "mode": "sequential"}
     return TestSpec.model_validate(document)
+
+
+PATHS = ("callbacks", "tasks")
 
 
 async def _no_preflight(profile: object) -> None:
@@ -188,7 +192,7 @@ async def test_a_refusing_target_and_steps_that_wait_too_long_come_out_the_same(
     # every iteration fails at its first step, and the run says so the same way.
     monkeypatch.setattr(_runner, "_preflight", _no_preflight)
     refusals = []
-    for path in ("callbacks", "tasks"):
+    for path in PATHS:
         profile = build_profile(_test(flow, None, rps=10), base_url="http://127.0.0.1:9")
         with pytest.raises(TargetUnreachableError) as caught:
             await _run_on(path, monkeypatch, profile)
@@ -249,7 +253,7 @@ async def test_sampled_iterations_share_a_trace_the_same_way(
     trace = TraceContext.for_test(0.25, "t", "paths")
     parents: list[list[str]] = []
     traced = []
-    for path in ("callbacks", "tasks"):
+    for path in PATHS:
         profile = build_profile(_test(flow, None), base_url=journey.url)
         result = await _run_on(path, monkeypatch, profile.model_copy(update={"trace": trace}))
         parents.append([s.headers["traceparent"] for s in journey.seen])
@@ -261,6 +265,46 @@ async def test_sampled_iterations_share_a_trace_the_same_way(
         assert len({trace_id for _, trace_id, _, _ in sampled}) == 5
         assert len({span for _, _, span, _ in sampled}) == 10
         assert sorted(t for t, _, _ in found) == sorted({trace_id for _, trace_id, _, _ in sampled})
+
+
+async def test_a_flow_over_https_comes_out_the_same(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    pki = Pki(tmp_path / "pki")
+    first = {"name": "first", "request": {"path": "/a"}, "extract": {"v": "regex:(o)k"}}
+    second = {"name": "second", "request": {"path": "/b", "headers": {"X-V": "${v}"}}}
+    flow = [{**first, "check": {"status": 200}}, {**second, "check": {"bodyContains": "ok"}}]
+    test = _test(flow, None, tls={"caFile": str(pki.ca_file)})
+    server = HttpsServer(pki.server_context())
+    try:
+        verified = [
+            await _run_on(path, monkeypatch, build_profile(test, base_url=server.url)) for path in PATHS
+        ]
+    finally:
+        server.stop()
+    assert server.requests == 80
+    for result in verified:
+        assert _summary(result)["steps"] == [
+            {"name": "first", "classes": {"ok": 20}, "checks": {"status 200": [20, 0]}},
+            {"name": "second", "classes": {"ok": 20}, "checks": {"body contains 'ok'": [20, 0]}},
+        ]
+        assert result.generator.transport == "fast"
+        assert 0 < result.generator.connections_opened < 20  # kept alive over TLS
+
+    # A certificate out of date: every handshake fails, the same way on both (past the check before the run).
+    monkeypatch.setattr(_runner, "_preflight", _no_preflight)
+    server = HttpsServer(pki.server_context("expired"))
+    refusals = []
+    try:
+        for path in PATHS:
+            with pytest.raises(TargetUnreachableError) as caught:
+                await _run_on(path, monkeypatch, build_profile(test, base_url=server.url))
+            refusals.append(str(caught.value).replace(server.url, "URL"))
+    finally:
+        server.stop()
+    assert refusals[0] == refusals[1]
+    assert refusals[0] == (
+        "target URL: no request got a response; all 20 attempts failed the TLS handshake: certificate verify "
+        "failed: certificate has expired — renew the server's certificate, or pass --insecure"
+    )
 
 
 def test_only_flows_of_http_steps_on_the_fast_client_run_on_callbacks() -> None:
