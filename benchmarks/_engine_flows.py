@@ -6,9 +6,11 @@ CPU 0, the generator runs in one process on CPU 1.
 1. CPU per step against CPU per single request (target: a step costs at most 1.5 × a request), compared two
    ways: at equal open-model call rates (iterations at a third of the single requests' rate), which is how
    a flow runs; and at saturation, 50 VUs back to back, where the single request is the engine's cheapest
-   path (callbacks only) and a step pays for its coroutine, its rendering, checks and extraction.
+   path (prebuilt bytes) and a step also renders its request, checks its reply and extracts. Both run on
+   callbacks (a flow of HTTP steps on the fast client has no task per step: ``engine/_flow_fast.py``).
 2. Iteration rate held: the same flow on the open model with one worker process, at rising iteration rates
-   while the rate holds (every iteration started, under 1 % late, none dropped).
+   while the rate holds (every iteration started, under 1 % late, none dropped; a run that fails does not
+   hold).
 """
 
 from __future__ import annotations
@@ -73,7 +75,12 @@ def flow_section(
         held_rates = []
         for rate in hold_rates:
             cmd = [*engine_cmd(target.url, hold_seconds, rps=rate, workers=1), "--flow-steps", str(STEPS)]
-            block = engine_json(run_tool(cmd, cpus=generator_cpu, limit_seconds=hold_seconds + 60))
+            try:
+                block = engine_json(run_tool(cmd, cpus=generator_cpu, limit_seconds=hold_seconds + 60))
+            except ValueError as exc:  # the run failed (a hung worker, say): that rate is not held
+                why = str(exc).split(":")[0]
+                say(f"  {rate:,} iterations/s ({rate * STEPS:,} steps/s): {why} → does NOT hold")
+                break
             iterations = int(block["requests"])  # type: ignore[call-overload]
             late = int(block["lateStarts"])  # type: ignore[call-overload]
             dropped = int(block["dropped"])  # type: ignore[call-overload]

@@ -5,7 +5,9 @@ Routes: ``POST /auth/login`` with ``{"user", "password"}`` answers ``{"token": "
 wrong password: it must be ``pw-<user>``); ``POST /cart/items`` with ``Authorization: Bearer tok-...`` and
 ``{"sku"}`` answers 201 ``{"items": [{"sku": ...}]}``; ``POST /checkout/submit`` answers 200 ``{"status":
 "accepted"}``; both 401 without a valid token. ``GET /echo`` answers the request's headers as JSON.
-``delays`` holds seconds per path before answering; ``seen`` records (path, headers) of each request.
+``delays`` holds seconds per path before answering; ``closing`` holds paths answered with ``Connection:
+close`` (the server then closes the connection); ``dropping`` holds paths whose requests are never answered,
+their connection closed instead; ``seen`` records (path, headers) of each request.
 """
 
 from __future__ import annotations
@@ -22,6 +24,37 @@ from typing import Any
 
 import httptools
 
+# The journey as a flow writes it: log in (the token extracted), add an item, submit.
+LOGIN = {
+    "name": "login",
+    "request": {
+        "method": "POST",
+        "path": "/auth/login",
+        "json": {"user": "${data.user}", "password": "${data.password}"},
+    },
+    "extract": {"token": "$.token"},
+    "check": {"status": 200},
+}
+ADD = {
+    "name": "add-item",
+    "request": {
+        "method": "POST",
+        "path": "/cart/items",
+        "headers": {"Authorization": "Bearer ${token}"},
+        "json": {"sku": "A1"},
+    },
+    "check": {"status": 201, "$.items[0].sku": "A1"},
+}
+SUBMIT = {
+    "name": "submit",
+    "request": {
+        "method": "POST",
+        "path": "/checkout/submit",
+        "headers": {"Authorization": "Bearer ${token}"},
+    },
+    "check": {"status": 200, "$.status": "accepted"},
+}
+
 
 @dataclass
 class Seen:
@@ -34,6 +67,8 @@ class Seen:
 @dataclass
 class JourneyServer:
     delays: dict[str, float] = field(default_factory=dict)
+    closing: set[str] = field(default_factory=set)
+    dropping: set[str] = field(default_factory=set)
     seen: list[Seen] = field(default_factory=list)
     port: int = 0
     _loop: asyncio.AbstractEventLoop | None = None
@@ -105,16 +140,28 @@ class _Http(asyncio.Protocol):
         path = self.url.decode()
         server = self.server
         server.seen.append(Seen(path, dict(self.headers), self.body, time.perf_counter()))
-        status, payload = server.answer(path.split("?")[0], self.headers, self.body)
+        route = path.split("?")[0]
+        if route in server.dropping:
+            if self.transport is not None:
+                self.transport.close()
+            return
+        status, payload = server.answer(route, self.headers, self.body)
         data = json.dumps(payload).encode()
-        head = f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
-        delay = server.delays.get(path.split("?")[0], 0.0)
+        close = route in server.closing
+        head = (
+            f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+            + ("Connection: close\r\n" if close else "")
+            + "\r\n"
+        )
+        delay = server.delays.get(route, 0.0)
         assert server._loop is not None
-        server._loop.call_later(delay, self._send, head.encode() + data)
+        server._loop.call_later(delay, self._send, head.encode() + data, close)
 
-    def _send(self, data: bytes) -> None:
+    def _send(self, data: bytes, close: bool) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
+            if close:
+                self.transport.close()
 
 
 def _serve(server: JourneyServer, ready: threading.Event, stop: threading.Event) -> None:

@@ -17,13 +17,13 @@ import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import orjson
 
 from sk_loadagent.engine._requests import USER_AGENT
-from sk_loadagent.engine.clients.base import Call, Reply, load_client
+from sk_loadagent.engine.clients.base import Call, load_client
 from sk_loadagent.engine.result import Outcome
 from sk_loadagent.models.flow import CheckSpec, ExtractSpec, Ref, StepSpec, parse_template
 from sk_loadagent.models.jsonpath import MISSING, JsonPath, compile_json_path
@@ -33,7 +33,7 @@ from sk_loadagent.secrets import register
 HTTP = "http"
 # Path and query: a substituted value is percent-encoded except for what is safe inside a segment or value.
 _PATH_SAFE = "-._~!$'()*,;:@"
-_LIT, _VAR, _DATA, _UUID, _ITERATION, _VU = range(6)
+_VAR, _DATA, _UUID, _ITERATION, _VU = range(5)
 _KINDS = {"var": _VAR, "data": _DATA, "uuid": _UUID, "iteration": _ITERATION, "vu": _VU}
 _BAD_HEADER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
 
@@ -242,63 +242,110 @@ def _json_string(value: str) -> str:
 
 
 def _header_value(value: str) -> str:
+    if value.isascii() and value.isprintable():  # the usual value, checked without the pattern
+        return value
     if _BAD_HEADER.search(value):
         raise BadValue("a header value with a line break, a control or a non-latin-1 character")
     return value
 
 
-class Template:
-    """Text with references, compiled: literals (environment values already in) and slots filled per call."""
+Reader = Callable[["IterationState"], str]  # what a reference reads in an iteration, escaped for its place
 
-    __slots__ = ("_escape", "_parts", "static")
+
+class Template:
+    """Text with references, compiled: literal texts (environment values already in) and, for each reference,
+    a reader of its value escaped for where it is used."""
+
+    __slots__ = ("_one", "_parts", "static")
 
     def __init__(self, text: str, escape: Escape, columns: Sequence[str]) -> None:
-        self._escape = escape
-        parts: list[tuple[int, Any]] = []
+        parts: list[str | Reader] = []
         for part in parse_template(text):
             if isinstance(part, str):
-                parts.append((_LIT, part))
+                parts.append(part)
             elif part.kind == "env":
-                parts.append((_LIT, escape(_env(part))))
+                parts.append(escape(_env(part)))
             elif part.kind == "surface":
-                parts.append((_LIT, part.text))  # as written: the surface's client fills it per call
+                parts.append(part.text)  # as written: the surface's client fills it per call
             elif part.kind == "data":
-                parts.append((_DATA, columns.index(part.name)))
+                parts.append(_reader(_DATA, columns.index(part.name), escape))
             else:
-                parts.append((_KINDS[part.kind], part.name))
-        merged: list[tuple[int, Any]] = []
-        for kind, value in parts:
-            if kind == _LIT and merged and merged[-1][0] == _LIT:
-                merged[-1] = (_LIT, merged[-1][1] + value)
-            else:
-                merged.append((kind, value))
+                parts.append(_reader(_KINDS[part.kind], part.name, escape))
+        self._set(parts)
+
+    @classmethod
+    def joined(cls, pieces: Sequence[str | Template]) -> Template:
+        """One template of texts and templates in a row (each reference keeps its escape)."""
+        joined = cls.__new__(cls)
+        parts: list[str | Reader] = []
+        for piece in pieces:
+            parts += [piece] if isinstance(piece, str) else piece._parts
+        joined._set(parts)
+        return joined
+
+    def _set(self, parts: list[str | Reader]) -> None:
+        merged: list[str | Reader] = []
+        for part in parts:
+            last = merged[-1] if merged else None
+            if isinstance(part, str) and isinstance(last, str):
+                merged[-1] = last + part
+            elif not isinstance(part, str) or part:
+                merged.append(part)
         self._parts = tuple(merged)
-        self.static: str | None = (
-            "" if not merged else merged[0][1] if len(merged) == 1 and merged[0][0] == _LIT else None
-        )
+        first = merged[0] if merged else ""
+        self.static: str | None = first if isinstance(first, str) and len(merged) <= 1 else None
+        # The usual template: one reference between two texts, filled without a loop.
+        self._one: tuple[str, Reader, str] | None = None
+        readers = [part for part in merged if not isinstance(part, str)]
+        if len(readers) == 1:
+            at = merged.index(readers[0])
+            before = merged[at - 1] if at > 0 else ""
+            after = merged[at + 1] if at + 1 < len(merged) else ""
+            if isinstance(before, str) and isinstance(after, str):
+                self._one = (before, readers[0], after)
+
+    @property
+    def one(self) -> tuple[str, Reader, str] | None:
+        """The template as (text, reference, text) when it has exactly one reference."""
+        return self._one
 
     def render(self, it: IterationState) -> str:
         if self.static is not None:
             return self.static
-        escape = self._escape
-        out = []
-        for kind, value in self._parts:
-            if kind == _LIT:
-                out.append(value)
-            elif kind == _VAR:
-                found = it.values.get(value)
-                if found is None:
-                    raise MissingValue(value)
-                out.append(escape(found))
-            elif kind == _DATA:
-                out.append(escape(it.row[value]))
-            elif kind == _UUID:
-                out.append(it.uuid())
-            elif kind == _ITERATION:
-                out.append(str(it.index))
-            else:
-                out.append(str(it.vu))
-        return "".join(out)
+        one = self._one
+        if one is not None:
+            before, read, after = one
+            return before + read(it) + after
+        return "".join([part if isinstance(part, str) else part(it) for part in self._parts])
+
+
+def _reader(kind: int, key: Any, escape: Escape) -> Reader:
+    """The reader of one reference: an extracted value, a data column, or a built-in value."""
+    if kind == _VAR and escape is _header_value:
+
+        def extracted_header(it: IterationState) -> str:
+            found = it.values.get(key)
+            if found is None:
+                raise MissingValue(key)
+            return found if found.isascii() and found.isprintable() else escape(found)
+
+        return extracted_header
+    if kind == _VAR:
+
+        def extracted(it: IterationState) -> str:
+            found = it.values.get(key)
+            if found is None:
+                raise MissingValue(key)
+            return escape(found)
+
+        return extracted
+    if kind == _DATA:
+        return lambda it: escape(it.row[key])
+    if kind == _UUID:
+        return IterationState.uuid
+    if kind == _ITERATION:
+        return lambda it: str(it.index)
+    return lambda it: str(it.vu)
 
 
 def _env(ref: Ref) -> str:
@@ -330,6 +377,19 @@ def _rendered(value: Any, it: IterationState) -> Any:
 
 
 # -- checks and extraction -----------------------------------------------------------------------------------
+class Answer(Protocol):
+    """What checks and extractions read of a reply: a ``Reply``, or the fast connection that got it."""
+
+    @property
+    def status(self) -> int | None: ...
+
+    @property
+    def body(self) -> bytes: ...
+
+    @property
+    def headers(self) -> dict[str, str]: ...
+
+
 class _Check:
     __slots__ = ("expected", "kind", "name", "path")
 
@@ -369,7 +429,7 @@ class _Extract:
         self._path = compile_json_path(spec.source) if spec.kind == "json" else None
         self._pattern = re.compile(spec.source.encode()) if spec.kind == "regex" else None
 
-    def value(self, document: Any, reply: Reply) -> str | None:
+    def value(self, document: Any, reply: Answer) -> str | None:
         if self.kind == "header":
             return reply.headers.get(self.source)
         if self._pattern is not None:
@@ -388,6 +448,7 @@ class _Extract:
 
 
 _NOT_JSON = object()
+_PASSED = (Outcome.OK, 1, 0)  # a step's status check passed, and it has no other
 
 
 def _document(body: bytes) -> Any:
@@ -420,6 +481,11 @@ class CompiledStep:
     want_body: bool = False
     want_json: bool = False  # a check or an extraction reads the body as JSON (a path)
     want_headers: bool = False
+    # Only a status check (the common step): a reply with that status passes without reading anything else.
+    status_only: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self.status_only = self.status is not None and not self.checks and not self.extracts
 
     @property
     def check_names(self) -> list[str]:
@@ -444,11 +510,13 @@ class CompiledStep:
             want_headers=self.want_headers,
         )
 
-    def judge(self, reply: Reply, it: IterationState) -> tuple[Outcome, int, int]:
+    def judge(self, reply: Answer, it: IterationState) -> tuple[Outcome, int, int]:
         """The step's outcome from its reply, how many of its checks ran (in ``check_names`` order: the
         status first) and which of those failed (bit k set: check k failed). Extracted values go into
         ``it.values``."""
         status = reply.status
+        if self.status_only and status in self.status:  # type: ignore[operator]  # status_only: a tuple
+            return _PASSED
         ran = failed = 0
         if self.status is not None:
             ran = 1

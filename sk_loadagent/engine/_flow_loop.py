@@ -1,4 +1,6 @@
-"""Running flows: iterations of steps, on the open model (a schedule of iterations) or the closed one (VUs).
+"""Running flows on tasks: iterations of steps, on the open model (a schedule of iterations) or the closed one
+(VUs), for any client (HTTP, the surfaces, users' classes). A flow whose steps are all HTTP requests on the
+fast client runs on callbacks instead (``_flow_fast``), with the same semantics.
 
 Each iteration is one task that runs its steps in order. Its first step is due at the iteration's start (the
 intended start on the open model, the moment a VU begins it on the closed one); each later step is due when
@@ -17,37 +19,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
-import itertools
 import math
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
-from sk_loadagent.engine._closed_loop import VuClock
-from sk_loadagent.engine._flow import (
-    HTTP,
-    BadValue,
-    CompiledFlow,
-    CompiledStep,
-    IterationState,
-    MissingValue,
+from sk_loadagent.engine._flow import BadValue, CompiledStep, IterationState, MissingValue
+from sk_loadagent.engine._flow_base import (
+    MAX_CONNECTING,
+    RETRY_AFTER,
+    ClosedSchedule,
+    FlowBase,
+    OpenSchedule,
+    Sleeper,
+    step_span,
 )
-from sk_loadagent.engine._recorder import Recorder
-from sk_loadagent.engine._schedule import ArrivalSchedule, VuSegment, vus_at
-from sk_loadagent.engine._step_recorder import StepRecorder
-from sk_loadagent.engine._trace import TRACEPARENT, TraceContext, sampled_ids, sampled_value
-from sk_loadagent.engine._waker import make_waker
-from sk_loadagent.engine.clients.base import Client, ClientTarget, Reply, outcome_of
+from sk_loadagent.engine._trace import TRACEPARENT
+from sk_loadagent.engine.clients.base import Client, Reply, outcome_of
 from sk_loadagent.engine.result import Outcome
 
 _perf_counter = time.perf_counter
 _NAN = math.nan
-MIN_GAP = 0.0002  # as the single-request open loop: at most 5,000 wake-ups a second
-_CHUNK = 4096
-MAX_CONNECTING = 32
-RETRY_AFTER = 0.05  # a VU pauses this long after its iteration failed to connect
 
 
 _Got = Client | asyncio.Future[Client]
@@ -80,51 +73,15 @@ class _Flight:
 class _Running:
     """An iteration in progress: what ``cut`` records when the run ends before it does."""
 
-    __slots__ = ("finished", "start", "step", "step_due", "task")
+    __slots__ = ("finished", "start", "step", "step_due", "task", "thinking")
 
     def __init__(self, start: float) -> None:
         self.start = start
         self.step = 0
         self.step_due = start
+        self.thinking = False  # between two steps: no step in flight
         self.finished = False
         self.task: asyncio.Task[None] | None = None
-
-
-class _Sleeper:
-    """Precise sleeps (think times) on one waker: a heap of due times and the futures waiting for them."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._heap: list[tuple[float, int, asyncio.Future[None]]] = []
-        self._seq = itertools.count()
-        self._armed = math.inf
-        self._waker = make_waker(loop, self._on_wake)
-
-    def until(self, when: float) -> asyncio.Future[None]:
-        future: asyncio.Future[None] = self._loop.create_future()
-        heapq.heappush(self._heap, (when, next(self._seq), future))
-        if when < self._armed:
-            self._armed = when
-            self._waker.wake_at(when)
-        return future
-
-    def _on_wake(self) -> None:
-        now = _perf_counter()
-        heap = self._heap
-        self._armed = math.inf
-        while heap and heap[0][0] <= now:
-            future = heapq.heappop(heap)[2]
-            if not future.done():
-                future.set_result(None)
-        if heap:
-            self._armed = heap[0][0]
-            self._waker.wake_at(self._armed)
-
-    def close(self) -> None:
-        self._waker.close()
-        for _, _, future in self._heap:
-            future.cancel()
-        self._heap.clear()
 
 
 class _Pool:
@@ -222,54 +179,17 @@ class _Vu:
         self.task: asyncio.Task[None] | None = None
 
 
-class FlowDriver:
+class FlowDriver(FlowBase):
     """What both models share: running an iteration's steps, recording them, the sweep and the ending."""
 
-    def __init__(
-        self,
-        *,
-        loop: asyncio.AbstractEventLoop,
-        flow: CompiledFlow,
-        makers: dict[str, Callable[[], Client]],
-        target: ClientTarget,
-        recorder: Recorder,
-        steps: StepRecorder,
-        worker: int,
-        workers: int,
-        trace: TraceContext | None = None,
-    ) -> None:
-        self.loop = loop
-        self.flow = flow
-        # Trace context per HTTP step (a step with its own traceparent keeps it): the unsampled headers, and
-        # one iteration in ``every`` sampled, its steps sharing a trace id, each step a span of its own.
-        self.trace_headers: dict[int, list[tuple[str, str]]] = {}
-        if trace is not None:
-            for step in flow.steps:
-                own = {name.lower() for name, _ in step.headers}
-                if step.client == HTTP and TRACEPARENT not in own:
-                    self.trace_headers[step.index] = list(trace.headers(step=step.name))
-        self.every = trace.every if trace is not None and self.trace_headers else 0
-        self.countdown = self.every or -1
-        self.traced: list[tuple[bytes, float, float]] = []  # (ids, intended start, end) of sampled iterations
+    def __init__(self, *, makers: dict[str, Callable[[], Client]], **common: Any) -> None:
+        super().__init__(**common)
         self.makers = makers
-        self.target = target
-        self.recorder = recorder
-        self.steps = steps
-        self.worker = worker
-        self.workers = workers
-        self.closing = False
-        self.end = math.inf
-        self.exhausted = False
-        self.data_out: tuple[int, float] | None = (
-            None  # (iterations started, seconds from t0) when unique ran out
-        )
-        self.client_errors: Counter[str] = Counter()
-        self._t0 = 0.0
         self._flights: set[_Flight] = set()
         self._running: set[_Running] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing_clients: set[asyncio.Task[None]] = set()
-        self._sleeper = _Sleeper(loop)
+        self._sleeper = Sleeper(self.loop)
 
     # -- to be provided by a model ---------------------------------------------------------------------------
     def client_for(
@@ -287,7 +207,7 @@ class FlowDriver:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def start_iteration(self, start: float, index: int, row: tuple[str, ...], vu: _Vu | None) -> _Running:
+    def spawn_iteration(self, start: float, index: int, row: tuple[str, ...], vu: _Vu | None) -> _Running:
         """An iteration in a task of its own (open model: iterations overlap)."""
         running = _Running(start)
         self._running.add(running)
@@ -304,11 +224,7 @@ class FlowDriver:
     async def _iteration(self, running: _Running, index: int, row: tuple[str, ...], vu: _Vu | None) -> None:
         it = IterationState(index, vu.index if vu is not None else self.worker, row)
         steps = self.flow.steps
-        self.countdown -= 1
-        trace: bytes | None = None
-        if not self.countdown:
-            self.countdown = self.every
-            trace = sampled_ids()
+        trace = self.sampled()
         due = running.start
         first_sent = _NAN
         thought = 0.0
@@ -316,7 +232,7 @@ class FlowDriver:
         end = _NAN
         try:
             for step in steps:
-                running.step, running.step_due = step.index, due
+                running.step, running.step_due, running.thinking = step.index, due, False
                 result, sent, end, known = await self._step(step, it, due, vu, trace)
                 if first_sent != first_sent:  # NaN: the first step that was sent
                     first_sent = sent
@@ -328,6 +244,7 @@ class FlowDriver:
                     due = known + step.think
                     if step.think > 0:
                         thought += step.think
+                        running.thinking = True
                         await self._sleeper.until(due)
         except asyncio.CancelledError:
             running.finished = True  # by cut(), which recorded it, or by close(): nothing more to record
@@ -353,8 +270,7 @@ class FlowDriver:
             if headers is not None:
                 call.headers += headers
                 if trace is not None:  # this step's own span in the iteration's trace
-                    ids = trace[:32] + sampled_ids()[32:]
-                    call.headers[-len(headers)] = (TRACEPARENT, sampled_value(ids).decode("ascii"))
+                    call.headers[-len(headers)] = (TRACEPARENT, step_span(trace))
         except (MissingValue, BadValue):
             now = _perf_counter()
             self.steps.record(step.index, due, now, _NAN, Outcome.EXTRACT, 0, 0, 0)
@@ -425,16 +341,7 @@ class FlowDriver:
         self._closing_clients.add(task)
         task.add_done_callback(self._closing_clients.discard)
 
-    async def prepare(self, warm: int) -> None:
-        """Nothing to warm: clients open as the first steps come due (and their wait counts)."""
-
     # -- housekeeping (the worker's supervisor) --------------------------------------------------------------
-    def start(self, t0: float) -> None:
-        raise NotImplementedError
-
-    def stop_at(self, when: float) -> None:
-        self.end = min(self.end, when)
-
     def in_flight(self) -> int:
         return len(self._flights)
 
@@ -458,9 +365,10 @@ class FlowDriver:
                 continue
             running.finished = True
             cut += 1
-            self.steps.record(
-                running.step, running.step_due, running.step_due, _NAN, Outcome.TIMEOUT, 0, 0, 0
-            )
+            if not running.thinking:  # the step in flight, or waiting for a client
+                self.steps.record(
+                    running.step, running.step_due, running.step_due, _NAN, Outcome.TIMEOUT, 0, 0, 0
+                )
             self.recorder.ended(running.start, running.start, _NAN, Outcome.TIMEOUT)
             if running.task is not None:
                 running.task.cancel()
@@ -496,70 +404,15 @@ async def _close_quietly(client: Client) -> None:
         return
 
 
-class FlowOpenLoop(FlowDriver):
-    """Iterations on an arrival schedule: iteration ``k`` of the schedule starts at its intended time."""
+class FlowOpenLoop(OpenSchedule, FlowDriver):
+    """Iterations on an arrival schedule, each in a task; steps take clients from a pool per kind."""
 
-    def __init__(self, *, schedule: ArrivalSchedule, max_clients: int, **common: Any) -> None:
+    def __init__(self, *, max_clients: int, **common: Any) -> None:
         super().__init__(**common)
-        self._schedule = schedule
-        self._next_index = self.worker
-        self._times: list[float] = []
-        self._indices: list[int] = []
-        self._i = 0
-        self._waker = make_waker(self.loop, self._on_wake)
         self._pools = {key: _Pool(self, make, max_clients) for key, make in self.makers.items()}
 
-    def start(self, t0: float) -> None:
-        self._t0 = t0
-        self.end = t0 + self._schedule.end
-        self._refill()
-        if self._times:
-            self._waker.wake_at(self._times[0])
-        else:
-            self.exhausted = True
-
-    def stop_at(self, when: float) -> None:
-        self.end = min(self.end, when)
-        if not self.exhausted and self._i < len(self._times):
-            self._waker.wake_at(min(self._times[self._i], self.end))
-
-    def _refill(self) -> bool:
-        if self._next_index >= self._schedule.total:
-            return False
-        self._times, _, self._indices = self._schedule.chunk(self._next_index, self.workers, self._t0, _CHUNK)
-        self._next_index = self._indices[-1] + self.workers
-        self._i = 0
-        return True
-
-    def _on_wake(self) -> None:
-        now = _perf_counter()
-        rows = self.flow.rows
-        i = self._i
-        while not self.exhausted:
-            if i >= len(self._times):
-                if not self._refill():
-                    self.exhausted = True
-                    break
-                i = 0
-            t = self._times[i]
-            if t >= self.end:
-                self.exhausted = True
-                break
-            if t > now:
-                break
-            index = self._indices[i]
-            row = rows.row(index)
-            if row is None:
-                self.data_out = (index, t - self._t0)
-                self.exhausted = True
-                self.end = t
-                break
-            self.start_iteration(t, index, row, None)
-            i += 1
-        self._i = i
-        self.recorder.note_in_flight(now, self.in_flight())
-        if not self.exhausted:
-            self._waker.wake_at(max(self._times[i], now + MIN_GAP))
+    def start_iteration(self, start: float, index: int, row: tuple[str, ...]) -> None:
+        self.spawn_iteration(start, index, row, None)
 
     def client_for(
         self, step: CompiledStep, vu: _Vu | None, flight: _Flight
@@ -573,53 +426,27 @@ class FlowOpenLoop(FlowDriver):
         return [c for pool in self._pools.values() for c in pool.clients()]
 
     async def close(self) -> None:
-        self._waker.close()
+        self.close_schedule()
         await super().close()
 
 
-class FlowClosedLoop(VuClock, FlowDriver):
-    """VUs that loop through iterations, each with its own clients; VU ``j`` runs while the schedule's VU
-    target is above ``j`` (worker ``k`` of ``N`` runs VUs ``k, k + N, ...``) and finishes its iteration when
-    told to stop."""
+class FlowClosedLoop(ClosedSchedule[_Vu], FlowDriver):
+    """VUs that loop through iterations in a task each, each with its own clients."""
 
-    _vus: list[_Vu]
+    def new_vu(self, index: int) -> _Vu:
+        return _Vu(index)
 
-    def __init__(self, *, segments: Sequence[VuSegment], **common: Any) -> None:
-        FlowDriver.__init__(self, **common)
-        self._loop = self.loop
-        self._segments = list(segments)
-        peak = max(max(s.vus_start, s.vus_end) for s in segments)
-        self._vus = [_Vu(j) for j in range(self.worker, math.ceil(peak - 1e-9), self.workers)]
-        self._count = 0  # iterations this worker started: its global indexes are worker + workers * count
-        self._timers: list[asyncio.TimerHandle] = []
-
-    def tick(self, now: float) -> None:
-        if now >= self.end:
-            self._finish()
-            return
-        if now < self._t0 or self.exhausted:
-            return
-        target = vus_at(self._segments, now - self._t0)
-        for vu in self._vus:
-            wanted = vu.index < target
-            if wanted and not vu.running:
-                vu.running = True
-                if vu.task is None:
-                    vu.task = self.spawn(self._vu_loop(vu))
-            elif not wanted and vu.running:
-                vu.running = False
+    def vu_wanted(self, vu: _Vu) -> None:
+        if vu.task is None:
+            vu.task = self.spawn(self._vu_loop(vu))
 
     async def _vu_loop(self, vu: _Vu) -> None:
         try:
             while vu.running and not self.exhausted:
-                index = self.worker + self.workers * self._count
-                row = self.flow.rows.row(index)
-                if row is None:
-                    self.data_out = (index, _perf_counter() - self._t0)
-                    self._finish()
+                found = self.next_row()
+                if found is None:
                     break
-                self._count += 1
-                await self.run_iteration(_perf_counter(), index, row, vu)
+                await self.run_iteration(_perf_counter(), *found, vu)
                 pause = self.flow.think_time
                 if self._connect_failed(vu):
                     pause = max(pause, RETRY_AFTER)
@@ -659,9 +486,8 @@ class FlowClosedLoop(VuClock, FlowDriver):
         return [c for vu in self._vus for c in vu.clients.values()]
 
     async def close(self) -> None:
-        for timer in self._timers:
-            timer.cancel()
+        self.close_schedule()
         await super().close()
 
 
-__all__ = ["HTTP", "FlowClosedLoop", "FlowDriver", "FlowOpenLoop"]
+__all__ = ["FlowClosedLoop", "FlowDriver", "FlowOpenLoop"]

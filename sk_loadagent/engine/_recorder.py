@@ -126,7 +126,7 @@ class Recorder:
         self.start.append(intended)
         self.sent.append(sent)
         self.end.append(end)
-        self.code.append(-int(outcome))
+        self.code.append(-outcome)
         self.nbytes.append(0)
         self.variant.append(0)
 

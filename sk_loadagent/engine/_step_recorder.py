@@ -8,15 +8,35 @@ samples are kept while the worker's share of the sample budget lasts, like the i
 
 from __future__ import annotations
 
-from array import array
+import struct
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
-from sk_loadagent.engine._recorder import _add_counts, _add_histogram, _floats, _ints
+from sk_loadagent.engine._recorder import _add_counts, _add_histogram
 from sk_loadagent.engine.result import Outcome, Phase, Samples, StepTally
 from sk_loadagent.histogram import bucket_index
+
+# One step call as the hot path packs it (one struct.pack per call rather than an append per field):
+# due, sent, end (NaN: no reply), step, outcome, status, bytes in, bytes out, checks ran (in check_names
+# order), checks failed (bit k: check k failed).
+_CALL = struct.Struct("=dddhbhqqbq")
+_CALL_DTYPE = np.dtype(
+    [
+        ("due", np.float64),
+        ("sent", np.float64),
+        ("end", np.float64),
+        ("step", np.int16),
+        ("outcome", np.int8),
+        ("status", np.int16),
+        ("bytes_in", np.int64),
+        ("bytes_out", np.int64),
+        ("ran", np.int8),
+        ("failed", np.int64),
+    ]
+)
+assert _CALL_DTYPE.itemsize == _CALL.size
 
 
 class StepRecorder:
@@ -42,16 +62,12 @@ class StepRecorder:
         self.complete = True
         self._kept: list[Samples] = []
         self._kept_count = 0
-        self.due = array("d")
-        self.sent = array("d")
-        self.end = array("d")  # NaN: no reply
-        self.outcome = array("b")
-        self.status = array("h")
-        self.step = array("h")
-        self.bytes_in = array("q")
-        self.bytes_out = array("q")
-        self.checks_ran = array("b")  # how many of the step's checks ran (in check_names order)
-        self.checks_failed = array("q")  # bit k: check k failed
+        self._calls = bytearray()
+        self._pack = _CALL.pack
+
+    def __len__(self) -> int:
+        """Step calls recorded since the last flush."""
+        return len(self._calls) // _CALL.size
 
     def record(
         self,
@@ -66,32 +82,26 @@ class StepRecorder:
         checks_ran: int = 0,
         checks_failed: int = 0,
     ) -> None:
-        self.due.append(due)
-        self.sent.append(sent)
-        self.end.append(end)
-        self.outcome.append(int(outcome))
-        self.status.append(status)
-        self.step.append(step)
-        self.bytes_in.append(bytes_in)
-        self.bytes_out.append(bytes_out)
-        self.checks_ran.append(checks_ran)
-        self.checks_failed.append(checks_failed)
+        self._calls += self._pack(
+            due, sent, end, step, outcome, status, bytes_in, bytes_out, checks_ran, checks_failed
+        )
 
     def flush(self) -> None:
-        n = len(self.due)
-        if n == 0:
+        if not self._calls:
             return
+        calls = np.frombuffer(bytes(self._calls), dtype=_CALL_DTYPE)
+        del self._calls[:]
         # Rounded to 1 ns for the reason Recorder.flush gives (t0 + offset - t0 is not exactly the offset).
-        due = np.round(_floats(self.due) - self.t0, 9)
-        sent = np.round(_floats(self.sent) - self.t0, 9)
-        end = np.round(_floats(self.end) - self.t0, 9)
-        outcome = _ints(self.outcome, np.int8).astype(np.int8)
-        status = _ints(self.status, np.int16).astype(np.int16)
-        step = _ints(self.step, np.int16)
-        bytes_in = _ints(self.bytes_in, np.int64)
-        bytes_out = _ints(self.bytes_out, np.int64)
-        ran = _ints(self.checks_ran, np.int8)
-        failed_bits = _ints(self.checks_failed, np.int64)
+        due = np.round(calls["due"] - self.t0, 9)
+        sent = np.round(calls["sent"] - self.t0, 9)
+        end = np.round(calls["end"] - self.t0, 9)
+        outcome = calls["outcome"].astype(np.int8)
+        status = calls["status"].astype(np.int16)
+        step = calls["step"].astype(np.int64)
+        bytes_in = calls["bytes_in"].astype(np.int64)
+        bytes_out = calls["bytes_out"].astype(np.int64)
+        ran = calls["ran"].astype(np.int64)
+        failed_bits = calls["failed"].astype(np.int64)
         latency, service = end - due, end - sent
         late = (sent - due) > self.late_threshold
         phase = np.clip(

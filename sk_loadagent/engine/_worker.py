@@ -27,9 +27,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from sk_loadagent.engine._caps import raise_open_files_limit
-from sk_loadagent.engine._closed_loop import ClosedLoop
+from sk_loadagent.engine._closed_loop import ClosedLoop, VuClock
 from sk_loadagent.engine._flow import compile_flow
-from sk_loadagent.engine._flow_loop import FlowClosedLoop, FlowDriver, FlowOpenLoop
+from sk_loadagent.engine._flow_base import FlowBase
+from sk_loadagent.engine._flow_fast import FastFlowClosedLoop, FastFlowOpenLoop, carries
+from sk_loadagent.engine._flow_loop import FlowClosedLoop, FlowOpenLoop
 from sk_loadagent.engine._messages import ProgressPart, StepReport, WorkerOutput, WorkerSpec
 from sk_loadagent.engine._open_loop import OpenLoop
 from sk_loadagent.engine._recorder import Recorder
@@ -135,7 +137,7 @@ class _Run:
         self.step_hubs: dict[int, SurfaceHub] = {}  # a flow's steps on built-in surfaces, by step index
         self.hubs: list[SurfaceHub] = []  # every hub: the surface test's, or a flow's steps' on surfaces
         self.transport: Transport | HttpClients
-        self.driver: OpenLoop | ClosedLoop | FlowDriver
+        self.driver: OpenLoop | ClosedLoop | FlowBase
         if profile.flow is not None:
             self._wire_flow(spec, loop)
             return
@@ -239,10 +241,9 @@ class _Run:
             makers[step.key] = hub.new
             self.step_hubs[step.index] = hub
             self.hubs.append(hub)
-        common = {
+        common: dict[str, Any] = {
             "loop": loop,
             "flow": flow,
-            "makers": makers,
             "target": http.client_target(),
             "recorder": self.recorder,
             "steps": self.steps,
@@ -250,13 +251,21 @@ class _Run:
             "workers": spec.workers,
             "trace": profile.trace,
         }
+        # Every step an HTTP request on the fast client: callbacks carry the iterations, no task per step.
+        fast = profile.flow.surface is None and carries(flow, http)
+        if fast:
+            common["http"] = http
+        else:
+            common["makers"] = makers
         if profile.model == "open":
             schedule = ArrivalSchedule(profile.executor.rate_segments())
             if _share(schedule.total, spec.worker, spec.workers) > share:
                 self.recorder.keep_no_samples()
-            self.driver = FlowOpenLoop(schedule=schedule, max_clients=spec.max_connections, **common)
+            open_loop = FastFlowOpenLoop if fast else FlowOpenLoop
+            self.driver = open_loop(schedule=schedule, max_clients=spec.max_connections, **common)
         else:
-            self.driver = FlowClosedLoop(segments=profile.executor.vu_segments(), **common)
+            closed_loop = FastFlowClosedLoop if fast else FlowClosedLoop
+            self.driver = closed_loop(segments=profile.executor.vu_segments(), **common)
 
     def flush(self) -> None:
         self.recorder.flush()
@@ -298,10 +307,10 @@ class _Supervisor:
                 if message[0] == "stop":
                     driver.stop_at(float(message[1]))  # type: ignore[arg-type]
             driver.sweep(now, timeout)
-            if isinstance(driver, ClosedLoop | FlowClosedLoop):
+            if isinstance(driver, VuClock):
                 driver.tick(now)
                 recorder.note_in_flight(now, driver.in_flight())
-            if isinstance(driver, FlowDriver) and driver.data_out is not None and not data_out_sent:
+            if isinstance(driver, FlowBase) and driver.data_out is not None and not data_out_sent:
                 self.link.send(("data-out", driver.data_out))
                 data_out_sent = True
             self._account_cpu(now)
@@ -409,7 +418,7 @@ async def run_share(spec: WorkerSpec, link: Link) -> WorkerOutput:
     run.flush()
     recorder = run.recorder
     samples = recorder.samples()
-    flow = run.driver if isinstance(run.driver, FlowDriver) else None
+    flow = run.driver if isinstance(run.driver, FlowBase) else None
     steps = run.steps
     return WorkerOutput(
         step_tallies=steps.tallies if steps is not None else [],

@@ -1,5 +1,6 @@
 """Flows on the engine: iterations on schedule, steps timed from the moment each was due, values passed on,
-checks and extractions, data rows, users' clients, timeouts and the ways a flow fails."""
+checks and extractions, data rows, users' clients, timeouts and the ways a flow fails. The HTTP flows run both
+ways a flow can run in this process (``flow_path``: on callbacks, on tasks)."""
 
 from __future__ import annotations
 
@@ -8,43 +9,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from journey_server import JourneyServer
+from journey_server import ADD, LOGIN, SUBMIT, JourneyServer
 
 from sk_loadagent.engine import RunOptions, RunResult, build_profile, run_load
 from sk_loadagent.engine.result import OUTCOME_NAMES, Outcome
 from sk_loadagent.errors import InputError
 from sk_loadagent.models.loading import validate_document
 from sk_loadagent.models.plan import TestSpec
-
-LOGIN = {
-    "name": "login",
-    "request": {
-        "method": "POST",
-        "path": "/auth/login",
-        "json": {"user": "${data.user}", "password": "${data.password}"},
-    },
-    "extract": {"token": "$.token"},
-    "check": {"status": 200},
-}
-ADD = {
-    "name": "add-item",
-    "request": {
-        "method": "POST",
-        "path": "/cart/items",
-        "headers": {"Authorization": "Bearer ${token}"},
-        "json": {"sku": "A1"},
-    },
-    "check": {"status": 201, "$.items[0].sku": "A1"},
-}
-SUBMIT = {
-    "name": "submit",
-    "request": {
-        "method": "POST",
-        "path": "/checkout/submit",
-        "headers": {"Authorization": "Bearer ${token}"},
-    },
-    "check": {"status": 200, "$.status": "accepted"},
-}
 
 
 def _test(flow: list[dict[str, Any]], users: Path | None, **shape: Any) -> TestSpec:
@@ -83,7 +54,7 @@ def _checks(result: RunResult, step: int) -> dict[str, list[int]]:
 
 
 async def test_a_journey_passes_the_token_it_extracts_and_every_check(
-    journey: JourneyServer, users_csv: Path
+    journey: JourneyServer, users_csv: Path, flow_path: str
 ) -> None:
     result = await _run(_test([LOGIN, ADD, SUBMIT], users_csv), journey.url)
     assert len(result.samples) == 40
@@ -105,7 +76,7 @@ async def test_a_journey_passes_the_token_it_extracts_and_every_check(
 
 
 async def test_an_iteration_counts_from_its_intended_start_and_each_step_from_when_it_was_due(
-    journey: JourneyServer, users_csv: Path
+    journey: JourneyServer, users_csv: Path, flow_path: str
 ) -> None:
     journey.delays["/cart/items"] = 0.05
     think = dict(ADD, thinkTime="200ms")
@@ -122,7 +93,7 @@ async def test_an_iteration_counts_from_its_intended_start_and_each_step_from_wh
 
 
 async def test_a_step_waiting_for_a_client_is_timed_from_when_it_was_due(
-    journey: JourneyServer, users_csv: Path
+    journey: JourneyServer, users_csv: Path, flow_path: str
 ) -> None:
     """One connection, 20 ms per login at 100 iterations a second: the queue shows in the latency."""
     journey.delays["/auth/login"] = 0.02
@@ -134,7 +105,7 @@ async def test_a_step_waiting_for_a_client_is_timed_from_when_it_was_due(
 
 
 async def test_a_missing_token_is_401_and_stop_ends_the_iteration(
-    journey: JourneyServer, users_csv: Path
+    journey: JourneyServer, users_csv: Path, flow_path: str
 ) -> None:
     no_token = {**ADD, "request": {**ADD["request"], "headers": {}}}  # type: ignore[dict-item]
     result = await _run(_test([LOGIN, no_token, SUBMIT], users_csv), journey.url)
@@ -145,7 +116,7 @@ async def test_a_missing_token_is_401_and_stop_ends_the_iteration(
 
 
 async def test_a_failed_check_is_class_check_and_continue_runs_the_next_steps(
-    journey: JourneyServer, users_csv: Path
+    journey: JourneyServer, users_csv: Path, flow_path: str
 ) -> None:
     wrong = {
         **ADD,
@@ -165,7 +136,7 @@ async def test_a_failed_check_is_class_check_and_continue_runs_the_next_steps(
 
 
 async def test_a_value_that_cannot_be_extracted_fails_its_step_and_the_steps_that_need_it(
-    journey: JourneyServer, users_csv: Path
+    journey: JourneyServer, users_csv: Path, flow_path: str
 ) -> None:
     missing = {**LOGIN, "extract": {"token": "$.session"}, "onFail": "continue"}
     result = await _run(_test([missing, ADD], users_csv), journey.url)
@@ -175,7 +146,9 @@ async def test_a_value_that_cannot_be_extracted_fails_its_step_and_the_steps_tha
     assert not [s for s in journey.seen if s.path == "/cart/items"]
 
 
-async def test_headers_and_regex_extract_and_built_in_values_fill_in(journey: JourneyServer) -> None:
+async def test_headers_and_regex_extract_and_built_in_values_fill_in(
+    journey: JourneyServer, flow_path: str
+) -> None:
     echo = {
         "name": "echo",
         "request": {
@@ -202,7 +175,7 @@ async def test_headers_and_regex_extract_and_built_in_values_fill_in(journey: Jo
 
 
 async def test_credentials_in_the_base_url_are_sent_as_basic_authorization_and_leave_the_url(
-    journey: JourneyServer,
+    journey: JourneyServer, flow_path: str
 ) -> None:
     echo = {"name": "echo", "request": {"path": "/echo/x"}}
     url = journey.url.replace("http://", "http://ops:s3cret-pw@")
@@ -212,7 +185,7 @@ async def test_credentials_in_the_base_url_are_sent_as_basic_authorization_and_l
 
 
 async def test_a_step_unanswered_past_the_timeout_times_out_and_its_client_is_replaced(
-    journey: JourneyServer, users_csv: Path
+    journey: JourneyServer, users_csv: Path, flow_path: str
 ) -> None:
     journey.delays["/cart/items"] = 0.5
     result = await _run(_test([LOGIN, ADD], users_csv, rps=10, timeout="150ms"), journey.url)
@@ -268,7 +241,7 @@ async def test_a_users_client_that_raises_fails_with_a_class_and_a_warning(users
 
 
 async def test_a_closed_model_runs_vus_through_iterations_and_unique_rows_running_out_stop_it(
-    journey: JourneyServer, tmp_path: Path
+    journey: JourneyServer, tmp_path: Path, flow_path: str
 ) -> None:
     users = tmp_path / "few.csv"
     users.write_text("user,password\n" + "".join(f"u{i},pw-u{i}\n" for i in range(12)), encoding="utf-8")

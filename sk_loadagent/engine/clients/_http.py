@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, cast
 
 import httptools
@@ -31,7 +32,13 @@ from sk_loadagent.engine.result import OUTCOME_NAMES, Outcome
 from sk_loadagent.models.plan import TlsOptions
 
 _perf_counter = time.perf_counter
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # a request of these says its length, 0 too
+_KEEP_BODY, _KEEP_HEADERS = 1, 2
+
+
+def keeps(body: bool, headers: bool) -> int:
+    """What a reply keeps, as ``FastHttpConnection.send`` takes it."""
+    return (_KEEP_BODY if body else 0) | (_KEEP_HEADERS if headers else 0)
 
 
 def _fail(outcome: Outcome) -> ClientError:
@@ -85,28 +92,59 @@ class HttpClients:
         """Nothing shared to release: each client closes its own connection."""
 
 
-class FastHttpClient(Client, asyncio.Protocol):
-    """One HTTP/1.1 keep-alive connection (plain or TLS) carrying one call at a time."""
+class _ParserCallbacks:
+    """What a parser calls back: only what a request keeps (a callback it lacks costs nothing per reply)."""
 
-    def __init__(self, clients: HttpClients) -> None:
+    __slots__ = ("on_body", "on_header", "on_message_complete")
+    on_body: Callable[[bytes], None]
+    on_header: Callable[[bytes, bytes], None]
+    on_message_complete: Callable[[], None]
+
+
+class FastHttpConnection(asyncio.Protocol):
+    """One HTTP/1.1 keep-alive connection (plain or TLS) carrying one request at a time, on callbacks.
+
+    ``send`` writes a request's bytes; the reply is parsed into ``status``, ``body`` and ``headers`` (only
+    what the request asked to keep), then ``answered()`` is called, or ``failed(outcome)`` when the request
+    ends without a reply: the owner decides where they go (a future for a coroutine, a flow's state machine).
+    """
+
+    def __init__(
+        self, clients: HttpClients, answered: Callable[[], None], failed: Callable[[Outcome], None]
+    ) -> None:
         self._clients = clients
+        self._answered = answered
+        self._failed = failed
         self._tr: asyncio.Transport | None = None
-        self._parser = httptools.HttpResponseParser(self)
-        self._waiter: asyncio.Future[Reply] | None = None
-        self._connected: asyncio.Future[None] | None = None
+        # One parser per combination of what a reply keeps (body, headers), made when first needed.
+        self._parsers: list[httptools.HttpResponseParser | None] = [None] * 4
+        self._parser = self._parser_for(0)
         self._handshaking = False
-        self._reply = Reply()
-        self._body: list[bytes] = []
-        self._want_body = False
-        self._want_headers = False
-        self._loop = asyncio.get_running_loop()
+        self._parts: list[bytes] = []
+        self.busy = False
         self.broken = False
+        self.status: int | None = None
+        self.body = b""
+        self.headers: dict[str, str] = {}
+        self.bytes_in = 0
+        self.bytes_out = 0
+
+    def _parser_for(self, keeps: int) -> httptools.HttpResponseParser:
+        parser = self._parsers[keeps]
+        if parser is None:
+            callbacks = _ParserCallbacks()
+            callbacks.on_message_complete = self._message_complete
+            if keeps & _KEEP_BODY:
+                callbacks.on_body = self._parts.append
+            if keeps & _KEEP_HEADERS:
+                callbacks.on_header = self._header
+            parser = self._parsers[keeps] = httptools.HttpResponseParser(callbacks)
+        return parser
 
     # -- connecting ------------------------------------------------------------------------------------------
     async def connect(self, target: ClientTarget) -> None:
         clients = self._clients
         loop = asyncio.get_running_loop()
-        self._connected = loop.create_future()
         try:
             if clients.tls is None:
                 await loop.create_connection(lambda: self, clients.target.host, clients.target.port)
@@ -142,33 +180,22 @@ class FastHttpClient(Client, asyncio.Protocol):
         if self._clients.tls is not None:
             self._clients.tls.handshake_done(transport.get_extra_info("ssl_object"))
 
-    # -- calls -----------------------------------------------------------------------------------------------
-    def call(self, call: Call) -> asyncio.Future[Reply]:
-        """Write the request (the step's headers as given: the engine's steps carry their User-Agent)."""
-        parts = [call.method, " ", call.path, self._clients.host_line]
-        for name, value in call.headers:
-            parts += (name, ": ", value, "\r\n")
-        body = call.body
-        if body or call.method in _BODY_METHODS:
-            parts.append(f"Content-Length: {len(body)}\r\n")
-        parts.append("\r\n")
-        wire = "".join(parts).encode("latin-1")
-        if body:
-            wire += body
-        waiter = self._waiter = self._loop.create_future()
-        self._reply = Reply(bytes_out=len(wire))
-        self._body = []
-        self._want_body = call.want_body
-        self._want_headers = call.want_headers
-        assert self._tr is not None, "connect() first"
-        self._tr.write(wire)
-        return waiter
+    # -- requests --------------------------------------------------------------------------------------------
+    def send(self, wire: bytes, keeps: int) -> None:
+        """Write one request; its reply keeps the body or the headers only when ``keeps`` says so."""
+        self.busy = True
+        self.bytes_in = 0
+        self.bytes_out = len(wire)
+        if keeps & _KEEP_HEADERS:
+            self.headers = {}
+        self._parser = self._parsers[keeps] or self._parser_for(keeps)
+        self._tr.write(wire)  # type: ignore[union-attr]  # connect() first
 
     def data_received(self, data: bytes) -> None:
-        if self._waiter is None:
+        if not self.busy:
             self._close_broken()  # bytes while idle: the connection cannot be trusted any more
             return
-        self._reply.bytes_in += len(data)
+        self.bytes_in += len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserCallbackError:
@@ -176,52 +203,101 @@ class FastHttpClient(Client, asyncio.Protocol):
         except httptools.HttpParserError:
             self.abort(Outcome.PROTOCOL_ERROR)
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if self._want_headers:
-            self._reply.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+    def _header(self, name: bytes, value: bytes) -> None:
+        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
-    def on_body(self, body: bytes) -> None:
-        if self._want_body:
-            self._body.append(body)
-
-    def on_message_complete(self) -> None:
-        waiter, self._waiter = self._waiter, None
-        reply = self._reply
-        reply.status = self._parser.get_status_code()
-        if self._body:
-            reply.body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+    def _message_complete(self) -> None:
+        self.busy = False
+        self.status = self._parser.get_status_code()
+        parts = self._parts  # (a connection that fails mid-reply is not used again: no parts are left over)
+        if parts:
+            self.body = parts[0] if len(parts) == 1 else b"".join(parts)
+            parts.clear()
+        else:
+            self.body = b""
         if not self._parser.should_keep_alive():
             self._close_broken()
-        if waiter is not None and not waiter.done():
-            waiter.set_result(reply)
+        self._answered()
 
     # -- endings ---------------------------------------------------------------------------------------------
     def connection_lost(self, exc: Exception | None) -> None:
         self.broken = True
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
+        if self.busy:
+            self.busy = False
             # EOF or reset before the response completed, or a TLS alert after the handshake.
-            outcome = self._clients.tls_failed(exc) if is_tls_failure(exc) else Outcome.RESET
-            waiter.set_exception(_fail(outcome))
+            self._failed(self._clients.tls_failed(exc) if is_tls_failure(exc) else Outcome.RESET)
 
     def abort(self, outcome: Outcome) -> None:
-        """End the call in flight with ``outcome`` (the engine's timeout) and drop the connection."""
+        """End the request in flight with ``outcome`` (the engine's timeout) and drop the connection."""
         self.broken = True
-        waiter, self._waiter = self._waiter, None
+        busy, self.busy = self.busy, False
         if self._tr is not None:
             self._tr.abort()
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(_fail(outcome))
+        if busy:
+            self._failed(outcome)
 
     def _close_broken(self) -> None:
         self.broken = True
         if self._tr is not None:
             self._tr.close()
 
+    def drop(self) -> None:
+        """Close the connection (nothing is in flight, or what is no longer matters)."""
+        self.busy = False
+        self._close_broken()
+
+
+def request_head(
+    method: str, path: str, host_line: str, headers: list[tuple[str, str]], body: bytes
+) -> bytes:
+    """An HTTP/1.1 request's bytes (the headers as given: the engine's steps carry their User-Agent)."""
+    parts = [method, " ", path, host_line]
+    for name, value in headers:
+        parts += (name, ": ", value, "\r\n")
+    if body or method in BODY_METHODS:
+        parts.append(f"Content-Length: {len(body)}\r\n")
+    parts.append("\r\n")
+    wire = "".join(parts).encode("latin-1")
+    return wire + body if body else wire
+
+
+class FastHttpClient(FastHttpConnection, Client):
+    """A fast connection as a ``Client``: each call answered through a future."""
+
+    def __init__(self, clients: HttpClients) -> None:
+        super().__init__(clients, self._resolve, self._reject)
+        self._waiter: asyncio.Future[Reply] | None = None
+        self._want_headers = False
+        self._loop = asyncio.get_running_loop()
+
+    def call(self, call: Call) -> asyncio.Future[Reply]:
+        wire = request_head(call.method, call.path, self._clients.host_line, call.headers, call.body)
+        waiter = self._waiter = self._loop.create_future()
+        self._want_headers = call.want_headers
+        self.send(wire, keeps(call.want_body, call.want_headers))
+        return waiter
+
+    def _resolve(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(
+                Reply(
+                    status=self.status,
+                    body=self.body,
+                    headers=self.headers if self._want_headers else {},
+                    bytes_in=self.bytes_in,
+                    bytes_out=self.bytes_out,
+                    received=_perf_counter(),
+                )
+            )
+
+    def _reject(self, outcome: Outcome) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(_fail(outcome))
+
     async def close(self) -> None:
-        self.broken = True
-        if self._tr is not None:
-            self._tr.close()
+        self.drop()
 
 
 class HttpxClient(Client):
