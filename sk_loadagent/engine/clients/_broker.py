@@ -18,7 +18,6 @@ A subclass says how to ``_open``, ``_publish``, ``_depth`` and ``_close`` for it
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import time
 import uuid
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from sk_loadagent.engine.clients._stopping import finish_within, stop_task
 from sk_loadagent.engine.clients.base import Call, Client, ClientError, Reply
 from sk_loadagent.measurements import SurfaceMeasurements
 from sk_loadagent.models.jsonpath import MISSING, JsonPath, compile_json_path
@@ -152,15 +152,11 @@ class BrokerHub:
             self.notes.append(f"{self.kind}: could not connect in the worker ({self.failure})")
 
     async def aclose(self) -> None:
-        if self._sampler is not None:
-            self._sampler.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._sampler
+        await stop_task(self._sampler)
         for future in self.pending.values():
             if not future.done():
                 future.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._close(), timeout=DEPTH_TIMEOUT)
+        await finish_within(self._close(), timeout=DEPTH_TIMEOUT)
 
     def new(self) -> Client:
         return _BrokerClient(self)

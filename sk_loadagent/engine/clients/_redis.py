@@ -14,6 +14,7 @@ import contextlib
 from typing import Any
 
 from sk_loadagent.engine.clients._broker import BrokerHub, failure_text
+from sk_loadagent.engine.clients._stopping import finish_within, stop_task
 from sk_loadagent.extras import require
 from sk_loadagent.models.surfaces import CORRELATION_HEADER, RedisSurface
 
@@ -101,13 +102,10 @@ class RedisHub(BrokerHub):
         }
 
     async def _close(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
+        await stop_task(self._reader)
         for client in (self._client, self._reader_client):
             if client is not None:
-                await client.aclose()
+                await finish_within(client.aclose())
 
 
 def _text(value: Any) -> str:

@@ -28,6 +28,7 @@ import orjson
 
 from sk_loadagent.engine._tls import client_context
 from sk_loadagent.engine.clients._broker import SurfaceStats, message_bytes
+from sk_loadagent.engine.clients._stopping import stop_task
 from sk_loadagent.engine.clients.base import Call, Client, ClientError, ClientTarget, Reply
 from sk_loadagent.engine.result import Outcome
 from sk_loadagent.extras import require
@@ -228,10 +229,7 @@ class WebSocketClient(Client):
         if self._ws is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._ws.close(), timeout=1.0)
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
+        await stop_task(self._reader)
 
 
 async def probe_websocket(block: WebSocketSurface, timeout: float, tls: TlsOptions | None) -> None:
