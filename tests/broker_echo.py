@@ -12,6 +12,8 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from sk_loadagent.engine.clients._stopping import stop_task
+
 CORRELATION = "x-correlation-id"
 
 
@@ -123,6 +125,7 @@ class RedisEcho:
         self.group = "workers"
         self._task: asyncio.Task[None] | None = None
         self._client: Any = None
+        self._stopping = False
 
     async def __aenter__(self) -> RedisEcho:
         import redis.asyncio as redis
@@ -134,7 +137,7 @@ class RedisEcho:
 
     async def _work(self) -> None:
         client = self._client
-        while True:
+        while not self._stopping:
             answer = await client.xreadgroup(self.group, "w1", {self.instream: ">"}, count=100, block=100)
             for _, entries in answer or []:
                 for entry_id, fields in entries:
@@ -153,10 +156,10 @@ class RedisEcho:
         await client.xack(self.instream, self.group, entry_id)
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        # redis-py can swallow a cancel that lands in a blocking read (a CI run waited 12 minutes here): the
+        # loop also stops on its flag, after at most one more 100 ms read, and the wait is bounded
+        self._stopping = True
+        await stop_task(self._task)
         await self._client.delete(self.instream, self.outstream, self.deadstream)
         await self._client.aclose()
 
