@@ -16,7 +16,6 @@ the test's timeout bounds it (a timeout). Beside it: ``submitTime`` and ``polls`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from typing import Any
@@ -28,6 +27,7 @@ import orjson
 
 from sk_loadagent.engine._tls import client_context
 from sk_loadagent.engine.clients._broker import SurfaceStats, message_bytes
+from sk_loadagent.engine.clients._stopping import finish_within
 from sk_loadagent.engine.clients.base import Call, Client, ClientError, Reply
 from sk_loadagent.measurements import SurfaceMeasurements
 from sk_loadagent.models.jsonpath import MISSING, compile_json_path
@@ -171,8 +171,7 @@ class WebhookHub(_HttpHub):
     async def aclose(self) -> None:
         if self._server is not None:
             self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), timeout=1.0)
+            await finish_within(self._server.wait_closed(), timeout=1.0)
         await super().aclose()
 
     def new(self) -> Client:

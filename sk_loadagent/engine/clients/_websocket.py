@@ -19,7 +19,6 @@ new one for the next call.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 import time
 from typing import Any
@@ -28,7 +27,7 @@ import orjson
 
 from sk_loadagent.engine._tls import client_context
 from sk_loadagent.engine.clients._broker import SurfaceStats, message_bytes
-from sk_loadagent.engine.clients._stopping import stop_task
+from sk_loadagent.engine.clients._stopping import finish_within, stop_task
 from sk_loadagent.engine.clients.base import Call, Client, ClientError, ClientTarget, Reply
 from sk_loadagent.engine.result import Outcome
 from sk_loadagent.extras import require
@@ -227,8 +226,7 @@ class WebSocketClient(Client):
         self._closing = True
         self.broken = True
         if self._ws is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._ws.close(), timeout=1.0)
+            await finish_within(self._ws.close(), timeout=1.0)
         await stop_task(self._reader)
 
 
