@@ -56,7 +56,6 @@ class AmqpHub(BrokerHub):
         self._exchange: Any = None
         self._depth_channel: Any = None
         self._depth_names: list[str] = []
-        self._closing = False
         self._library_notes = _LibraryNotes(self)
 
     def is_loss(self, failure: BaseException | None) -> bool:
@@ -64,7 +63,7 @@ class AmqpHub(BrokerHub):
         return isinstance(failure, ConnectionError | self._aio_pika.exceptions.AMQPConnectionError)
 
     def _lost(self, _connection: Any, failure: BaseException | None) -> None:
-        if self._closing or failure is None:
+        if self.closing or failure is None:
             return
         cause = failure_text(failure)
         text = f"amqp: the connection to the broker was lost ({cause}); publishes after it failed"
@@ -124,7 +123,6 @@ class AmqpHub(BrokerHub):
         return found
 
     async def _close(self) -> None:
-        self._closing = True
         try:
             if self._connection is not None:
                 await self._connection.close()

@@ -109,6 +109,9 @@ class BrokerHub:
         self.pending: dict[str, asyncio.Future[Reply]] = {}
         self.failure: str | None = None  # why the broker cannot be used (calls fail with connectRefused)
         self._sampler: asyncio.Task[None] | None = None
+        # Set when the hub starts closing: a reader stops on it (a library may swallow the reader's cancel)
+        # and a lost connection after it is the close, not a loss to note.
+        self.closing = False
         # A flow step that only consumes: its message is the one whose JSONPath value is the step's.
         match = block.consume.match or {}
         self.match_path = compile_json_path(next(iter(match))) if match else None
@@ -152,6 +155,7 @@ class BrokerHub:
             self.notes.append(f"{self.kind}: could not connect in the worker ({self.failure})")
 
     async def aclose(self) -> None:
+        self.closing = True
         await stop_task(self._sampler)
         for future in self.pending.values():
             if not future.done():

@@ -46,7 +46,6 @@ class RedisHub(BrokerHub):
         self._client: Any = None
         self._reader_client: Any = None
         self._reader: asyncio.Task[None] | None = None
-        self._stopping = False
 
     async def _open(self) -> None:
         block = self.block
@@ -60,7 +59,7 @@ class RedisHub(BrokerHub):
 
     async def _read(self, streams: dict[str, bytes]) -> None:
         dead = self.block.dead_letter.stream.encode() if self.block.dead_letter is not None else None
-        while not self._stopping:  # a flag as well as the cancel: redis-py can swallow a cancel in a read
+        while not self.closing:  # the flag as well as the cancel: redis-py can swallow a cancel in a read
             try:
                 answer = await self._reader_client.xread(streams, count=READ_COUNT, block=READ_BLOCK_MS)
             except asyncio.CancelledError:
@@ -103,7 +102,6 @@ class RedisHub(BrokerHub):
         }
 
     async def _close(self) -> None:
-        self._stopping = True
         await stop_task(self._reader)
         for client in (self._client, self._reader_client):
             if client is not None:
