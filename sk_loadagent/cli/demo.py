@@ -210,9 +210,8 @@ SURFACE_SECONDS = 4.0  # each surface test of the surfaces demo (its plan says 1
 def surfaces_plan(folder: Path, *, amqp: bool, grpc_url: str | None = None) -> dict[str, Any]:
     """One plan of the sample surface plans' tests (``plans/surfaces``), each shortened for the demo; the
     gRPC test (with ``grpc_url``, the sample server's) reads its proto from the plan's folder."""
-    brokered = (
-        ["amqp", "booking-flow"] if amqp else []
-    )  # the flow books over HTTP, then reminds through RabbitMQ
+    # through RabbitMQ: the worker's test, and the flow that books over HTTP, then sends the reminder
+    brokered = ["amqp", "booking-flow"] if amqp else []
     names = ["websocket", "webhook", "job", *(["grpc"] if grpc_url else []), *brokered]
     surfaces = folder / "plans" / "surfaces"
     plan: dict[str, Any] = read_document(surfaces / "websocket.plan.yaml")
