@@ -1,6 +1,8 @@
-"""Running a flow on callbacks: every step an HTTP/1.1 request on the engine's fast client.
+"""Running a flow on callbacks: every step an HTTP/1.1 request on the engine's fast client, or every step a
+message of a WebSocket test's session.
 
-When each step of a flow is an HTTP request and the fast client carries them (``carries``), an iteration is a
+When a connection kind on callbacks carries every step of a flow (``carrier_for``: the fast HTTP client for a
+flow of HTTP requests, the WebSocket hub's sessions for a WebSocket test), an iteration is a
 small state machine instead of a task: a step's reply callback judges and records it and writes the next
 step's request, so a step costs no coroutine, future or wake-up. The semantics are ``_flow_loop``'s, step for
 step: the first step is due at the iteration's start (the intended start on the open model, the moment a VU
@@ -23,9 +25,20 @@ import time
 from collections import deque
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
-from sk_loadagent.engine._flow import HTTP, BadValue, CompiledFlow, CompiledStep, IterationState, MissingValue
+import orjson
+
+from sk_loadagent.engine._flow import (
+    HTTP,
+    BadValue,
+    CompiledFlow,
+    CompiledStep,
+    IterationState,
+    MissingValue,
+    Template,
+    json_template,
+)
 from sk_loadagent.engine._flow_base import (
     MAX_CONNECTING,
     RETRY_AFTER,
@@ -37,8 +50,10 @@ from sk_loadagent.engine._flow_base import (
 )
 from sk_loadagent.engine._flow_wire import RequestWire
 from sk_loadagent.engine.clients._http import FastHttpConnection, HttpClients
-from sk_loadagent.engine.clients.base import outcome_of
+from sk_loadagent.engine.clients._websocket import FastWebSocketConnection, WebSocketHub
+from sk_loadagent.engine.clients.base import ClientError, outcome_of
 from sk_loadagent.engine.result import Outcome
+from sk_loadagent.models.jsonpath import MISSING
 
 _perf_counter = time.perf_counter
 _NAN = math.nan
@@ -49,9 +64,114 @@ _IDLE, _WAITING, _SENT = range(3)
 _Opened = Callable[["_StepConnection", Outcome | None], None]
 
 
-def carries(flow: CompiledFlow, clients: HttpClients) -> bool:
-    """Whether the callback path runs this flow: every step an HTTP request, on the fast client."""
-    return clients.name == "fast" and all(step.client == HTTP for step in flow.steps)
+class _Wire(Protocol):
+    """A step's request as its connection writes it, rendered per iteration."""
+
+    keeps: int  # what an HTTP reply keeps (``FastHttpConnection.send``)
+    traced: bool  # a sampled iteration's step carries its own span
+
+    def render(self, it: IterationState, traceparent: str | None) -> Any: ...
+
+
+class Carrier(Protocol):
+    """A kind of connection on callbacks: it makes a step's wire and the connections that carry it."""
+
+    name: str  # the client's name in the run's client errors
+
+    def wire(self, step: CompiledStep, trace: list[tuple[str, str]]) -> _Wire: ...
+
+    def connection(self, driver: FastFlowDriver) -> _StepConnection: ...
+
+
+class HttpCarrier:
+    """HTTP/1.1 requests on the fast client."""
+
+    name = HTTP
+
+    def __init__(self, http: HttpClients) -> None:
+        self.http = http
+
+    def wire(self, step: CompiledStep, trace: list[tuple[str, str]]) -> _Wire:
+        return RequestWire(step, self.http.host_line, trace)
+
+    def connection(self, driver: FastFlowDriver) -> _StepConnection:
+        return _HttpStep(self.http, driver)
+
+
+class _MessageWire:
+    """A WebSocket step's message and the correlation value its reply must carry.
+
+    A JSON message is one text template (``json_template``), and the correlation value is the message's
+    own node at the correlation path, rendered alone: no tree is built per message. Where that does not
+    hold (a text body, a path that is not singular, a node that is not one text), the rendered params go
+    through ``WebSocketHub.message``, as a session on tasks does."""
+
+    keeps = 0
+    traced = False
+
+    def __init__(self, step: CompiledStep, hub: WebSocketHub) -> None:
+        self._params = step.rendered_params
+        self._message = hub.message
+        self._text: Template | None = None
+        self._expected: Template | str | None = None
+        params = step.params
+        document = params.get("json") if isinstance(params, dict) else None
+        correlate = hub.correlate
+        if document is None or (correlate is not None and not correlate.singular):
+            return
+        if correlate is not None:
+            node = correlate.first(document)
+            if isinstance(node, Template):
+                self._expected = node if node.static is None else node.static
+            elif node is MISSING or _holds_template(node):
+                return
+            else:
+                self._expected = node if isinstance(node, str) else orjson.dumps(node).decode()
+        self._text = json_template(document)
+
+    def render(self, it: IterationState, traceparent: str | None) -> tuple[bytes, str | None]:
+        text = self._text
+        if text is None:
+            return self._message(self._params(it))
+        expected = self._expected
+        if isinstance(expected, Template):
+            expected = expected.render(it)
+        return text.render(it).encode(), expected
+
+
+def _holds_template(node: Any) -> bool:
+    if isinstance(node, dict):
+        return any(_holds_template(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_holds_template(v) for v in node)
+    return isinstance(node, Template)
+
+
+class WebSocketCarrier:
+    """Messages of a WebSocket test's sessions."""
+
+    name = "websocket"
+
+    def __init__(self, hub: WebSocketHub) -> None:
+        self.hub = hub
+
+    def wire(self, step: CompiledStep, trace: list[tuple[str, str]]) -> _Wire:
+        return _MessageWire(step, self.hub)
+
+    def connection(self, driver: FastFlowDriver) -> _StepConnection:
+        return _WebSocketStep(self.hub, driver)
+
+
+def carrier_for(flow: CompiledFlow, http: HttpClients, hub: object | None) -> Carrier | None:
+    """What carries this flow on callbacks, or None (it runs on tasks): the fast client when every step is
+    an HTTP request on it, a WebSocket test's hub for its messages."""
+    if hub is None:
+        if http.name == "fast" and all(step.client == HTTP for step in flow.steps):
+            return HttpCarrier(http)
+        return None
+    if isinstance(hub, WebSocketHub) and all(step.client == hub.kind for step in flow.steps):
+        return WebSocketCarrier(hub)
+    return None
 
 
 class _Vu:
@@ -98,7 +218,7 @@ class _Iteration(IterationState):
         self.step = 0
         self.due = start  # when the current step was (or will be) due
         self.phase = _IDLE
-        self.request = b""
+        self.request: Any = b""  # what the step's connection writes (its wire's rendering)
         self.conn: _StepConnection | None = None
         self.sent = 0.0
         self.first_sent = _NAN
@@ -109,7 +229,7 @@ class _Iteration(IterationState):
         self.finished = False
 
 
-class _StepConnection(FastHttpConnection):
+class _HttpStep(FastHttpConnection):
     """A fast connection whose replies go straight to the driver, and the iteration whose step it carries."""
 
     def __init__(self, clients: HttpClients, driver: FastFlowDriver) -> None:
@@ -118,15 +238,27 @@ class _StepConnection(FastHttpConnection):
         self.connecting: asyncio.Task[None] | None = None
 
 
+class _WebSocketStep(FastWebSocketConnection):
+    """A WebSocket session whose replies go straight to the driver, and the iteration it carries."""
+
+    def __init__(self, hub: WebSocketHub, driver: FastFlowDriver) -> None:
+        super().__init__(hub, partial(driver.step_answered, self), partial(driver.step_failed, self))
+        self.iteration: _Iteration | None = None
+        self.connecting: asyncio.Task[None] | None = None
+
+
+_StepConnection = _HttpStep | _WebSocketStep
+
+
 class FastFlowDriver(FlowBase):
     """What both models share on callbacks: advancing iterations through their steps, the sweep, the end."""
 
-    def __init__(self, *, http: HttpClients, **common: Any) -> None:
+    def __init__(self, *, carrier: Carrier, **common: Any) -> None:
         super().__init__(**common)
-        self.http = http
+        self.carrier = carrier
         trace = self.trace_headers
         self._steps = self.flow.steps
-        self._wires = [RequestWire(s, http.host_line, trace.get(s.index, ())) for s in self._steps]
+        self._wires = [carrier.wire(s, trace.get(s.index, [])) for s in self._steps]
         self._last = len(self._steps) - 1
         self._record = self.steps.record
         self._running: set[_Iteration] = set()
@@ -165,10 +297,16 @@ class FastFlowDriver(FlowBase):
             try:
                 trace = it.trace
                 it.request = wire.render(it, step_span(trace) if trace is not None and wire.traced else None)
-            except (MissingValue, BadValue):
+            except (MissingValue, BadValue, ClientError) as exc:
+                # A reference that cannot be filled; or a message the surface cannot send (no correlation id).
+                outcome, message = (Outcome.EXTRACT, None)
+                if isinstance(exc, ClientError):
+                    outcome, message = outcome_of(exc)
+                if message is not None:
+                    self.client_errors[f"{self.carrier.name}: {message}"] += 1
                 now = _perf_counter()
-                self._record(it.step, it.due, now, _NAN, Outcome.EXTRACT, 0, 0, 0)
-                if self._settle(it, self._steps[it.step], Outcome.EXTRACT, now, _NAN, now):
+                self._record(it.step, it.due, now, _NAN, outcome, 0, 0, 0)
+                if self._settle(it, self._steps[it.step], outcome, now, _NAN, now):
                     continue
                 return
             self._in_flight += 1
@@ -262,7 +400,7 @@ class FastFlowDriver(FlowBase):
     # -- connections -----------------------------------------------------------------------------------------
     def open_connection(self, done: _Opened) -> _StepConnection:
         """Start opening a connection; ``done(conn, outcome)`` hears how it went (outcome None: open)."""
-        conn = _StepConnection(self.http, self)
+        conn = self.carrier.connection(self)
         self._conns.add(conn)
         task = conn.connecting = self.loop.create_task(conn.connect(self.target))
         self._opening.add(task)
@@ -282,7 +420,7 @@ class FastFlowDriver(FlowBase):
         self.drop(conn)
         outcome, message = outcome_of(exc)
         if message is not None:
-            self.client_errors[f"{HTTP}: {message}"] += 1
+            self.client_errors[f"{self.carrier.name}: {message}"] += 1
         done(conn, outcome)
 
     def drop(self, conn: _StepConnection) -> None:
@@ -530,4 +668,4 @@ class FastFlowClosedLoop(ClosedSchedule[_Vu], FastFlowDriver):
         await super().close()
 
 
-__all__ = ["FastFlowClosedLoop", "FastFlowDriver", "FastFlowOpenLoop", "carries"]
+__all__ = ["Carrier", "FastFlowClosedLoop", "FastFlowDriver", "FastFlowOpenLoop", "carrier_for"]

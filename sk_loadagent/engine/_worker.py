@@ -30,7 +30,7 @@ from sk_loadagent.engine._caps import raise_open_files_limit
 from sk_loadagent.engine._closed_loop import ClosedLoop, VuClock
 from sk_loadagent.engine._flow import compile_flow
 from sk_loadagent.engine._flow_base import FlowBase
-from sk_loadagent.engine._flow_fast import FastFlowClosedLoop, FastFlowOpenLoop, carries
+from sk_loadagent.engine._flow_fast import FastFlowClosedLoop, FastFlowOpenLoop, carrier_for
 from sk_loadagent.engine._flow_loop import FlowClosedLoop, FlowOpenLoop
 from sk_loadagent.engine._messages import ProgressPart, StepReport, WorkerOutput, WorkerSpec
 from sk_loadagent.engine._open_loop import OpenLoop
@@ -251,10 +251,12 @@ class _Run:
             "workers": spec.workers,
             "trace": profile.trace,
         }
-        # Every step an HTTP request on the fast client: callbacks carry the iterations, no task per step.
-        fast = profile.flow.surface is None and carries(flow, http)
-        if fast:
-            common["http"] = http
+        # Every step an HTTP request on the fast client, or a WebSocket test's message: callbacks carry the
+        # iterations, no task per step.
+        carrier = carrier_for(flow, http, self.hub)
+        fast = carrier is not None
+        if carrier is not None:
+            common["carrier"] = carrier
         else:
             common["makers"] = makers
         if profile.model == "open":

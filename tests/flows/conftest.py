@@ -27,5 +27,5 @@ def flow_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     """How a flow whose steps are all HTTP on the fast client runs in this process: on callbacks (the
     engine's choice) or on a task per iteration (the way every other flow runs), so a test covers both."""
     if request.param == "tasks":
-        monkeypatch.setattr(_worker, "carries", lambda flow, http: False)
+        monkeypatch.setattr(_worker, "carrier_for", lambda flow, http, hub: None)
     return str(request.param)

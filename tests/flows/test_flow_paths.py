@@ -16,7 +16,7 @@ from tls_support import HttpsServer, Pki
 
 from sk_loadagent.engine import LoadProfile, RunOptions, RunResult, _runner, _worker, build_profile, run_load
 from sk_loadagent.engine._flow import CompiledFlow, FlowPlan, compile_flow
-from sk_loadagent.engine._flow_fast import carries
+from sk_loadagent.engine._flow_fast import Carrier, HttpCarrier, carrier_for
 from sk_loadagent.engine._trace import TraceContext
 from sk_loadagent.engine.clients._http import HttpClients
 from sk_loadagent.engine.result import OUTCOME_NAMES
@@ -83,12 +83,13 @@ async def _run_on(path: str, monkeypatch: pytest.MonkeyPatch, profile: LoadProfi
     """One run in this process on ``callbacks`` (the engine's own choice for these flows) or on ``tasks``."""
     chosen: list[bool] = []
 
-    def choose(flow: CompiledFlow, http: HttpClients) -> bool:
-        chosen.append(carries(flow, http))
-        return path == "callbacks"
+    def choose(flow: CompiledFlow, http: HttpClients, hub: object | None) -> Carrier | None:
+        carrier = carrier_for(flow, http, hub)
+        chosen.append(isinstance(carrier, HttpCarrier))
+        return carrier if path == "callbacks" else None
 
     with monkeypatch.context() as patch:
-        patch.setattr(_worker, "carries", choose)
+        patch.setattr(_worker, "carrier_for", choose)
         result = await run_load(profile, RunOptions(workers=0))
     assert chosen == [True]
     return result
@@ -312,6 +313,6 @@ def test_only_flows_of_http_steps_on_the_fast_client_run_on_callbacks() -> None:
     mine = StepSpec.model_validate({"surface": "flow_clients:EchoClient"})
     fast = HttpClients("fast", url="http://127.0.0.1:9", timeout=1.0, tls=None)
     httpx = HttpClients("httpx", url="http://127.0.0.1:9", timeout=1.0, tls=None)
-    assert carries(compile_flow(FlowPlan(steps=(http, http))), fast)
-    assert not carries(compile_flow(FlowPlan(steps=(http, http))), httpx)
-    assert not carries(compile_flow(FlowPlan(steps=(http, mine))), fast)
+    assert isinstance(carrier_for(compile_flow(FlowPlan(steps=(http, http))), fast, None), HttpCarrier)
+    assert carrier_for(compile_flow(FlowPlan(steps=(http, http))), httpx, None) is None
+    assert carrier_for(compile_flow(FlowPlan(steps=(http, mine))), fast, None) is None
