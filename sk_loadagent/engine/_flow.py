@@ -230,8 +230,8 @@ class _Uuids:
     ``str(uuid.uuid4())``, which draws 16 bytes and builds an object per UUID."""
 
     _BATCH = 512
-    _CLEAR = ~((0xF000 << 64) | (0xC000 << 48))  # the version's and the variant's bits
-    _SET = (0x4000 << 64) | (0x8000 << 48)  # version 4, the RFC 4122 variant
+    # The variant's digit (the 17th): its two high bits are 10 (RFC 4122), its two low bits stay random.
+    _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
     def __init__(self) -> None:
         self._random = b""
@@ -246,8 +246,9 @@ class _Uuids:
         if at >= len(self._random):
             self._random, at = os.urandom(16 * self._BATCH), 0
         self._at = at + 16
-        text = "%032x" % (int.from_bytes(self._random[at : at + 16], "big") & self._CLEAR | self._SET)
-        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+        text = self._random[at : at + 16].hex()
+        # The 13th digit is the version (4), the 17th the variant: random bits give way to both.
+        return f"{text[:8]}-{text[8:12]}-4{text[13:16]}-{self._VARIANT[text[16]]}{text[17:20]}-{text[20:]}"
 
 
 _uuids = _Uuids()
