@@ -706,19 +706,20 @@ def _reference_free(value: Any) -> bool:
 class GrpcRequestWire:
     """A call's request message as bytes, from the document its step renders.
 
-    ``encode(document)``: a request without references is serialized once; a flat one (strings, integers,
-    booleans, doubles) goes through the message class's constructor, which serializes to the same bytes as
-    ParseDict; anything else, or a value of another type than its field's, goes through ParseDict, whose
-    errors (ValueError naming the problem) are the ones the build step showed.
+    ``encode(document)``: the request as written, when it has no references, is serialized once; a flat
+    one (strings, integers, booleans, doubles) goes through the message class's constructor, which
+    serializes to the same bytes as ParseDict; anything else, or a value of another type than its field's,
+    goes through ParseDict, whose errors (ValueError naming the problem) are the ones the build step showed.
     """
 
-    __slots__ = ("_cls", "_fields", "_method", "static")
+    __slots__ = ("_cls", "_document", "_fields", "_method", "static")
 
     def __init__(self, method: Method, request: dict[str, Any] | None = None) -> None:
         self._method = method
         self._cls = method.request
         self._fields = _flat_fields(method.request.DESCRIPTOR)
         self.static: bytes | None = None
+        self._document = request
         if request is not None and _reference_free(request):
             try:
                 self.static = request_message(method, request).SerializeToString()
@@ -727,7 +728,7 @@ class GrpcRequestWire:
 
     def encode(self, document: dict[str, Any]) -> bytes:
         static = self.static
-        if static is not None:
+        if static is not None and document == self._document:  # the request as written: no references
             return static
         fields = self._fields
         kwargs: dict[str, Any] = {}
