@@ -575,3 +575,29 @@ async def test_eof_mid_call_is_unavailable(pb2: Any, scripted: Callable[..., Any
     assert await _fails(client, {"text": "x"}) == "grpcUnavailable"
     assert client.broken
     await client.close()
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (struct.pack(">BL", 1, 2) + b"\x08\x01", "grpcInternal"),  # compressed, though none was offered
+        (struct.pack(">BL", 0, 9) + b"\x08", "grpcInternal"),  # a message cut short by the stream's end
+        (b"", "grpcInternal"),  # OK without the message a unary call returns
+    ],
+)
+async def test_a_response_that_breaks_the_grpc_framing_fails(
+    pb2: Any, scripted: Callable[..., Any], body: bytes, expected: str
+) -> None:
+    def script(stream: int, encoder: Encoder) -> bytes:
+        head = frame(
+            _HEADERS, 0x4, stream, encoder.encode([(":status", "200"), ("content-type", "application/grpc")])
+        )
+        data = frame(_DATA, 0, stream, body) if body else b""
+        return head + data + _ok_trailers(stream, encoder)
+
+    _, port = await scripted(script)
+    client = await _client(_hub(pb2, port))
+    try:
+        assert await _fails(client, {"text": "x"}) == expected
+    finally:
+        await client.close()

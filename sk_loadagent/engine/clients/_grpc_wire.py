@@ -49,6 +49,7 @@ _DATA, _HEADERS, _PRIORITY, _RST_STREAM, _SETTINGS, _PUSH_PROMISE, _PING, _GOAWA
 )
 _END_STREAM = _ACK = 0x1
 _END_HEADERS, _PADDED, _PRIORITY_FLAG = 0x4, 0x8, 0x20
+_CANCEL = 0x8  # RST_STREAM's error code for a stream this side no longer wants
 _FRAME = struct.Struct(">HBBBL")  # length (24 bits as 16 + 8), type, flags, stream id
 _U32 = struct.Struct(">L")
 _SETTING = struct.Struct(">HL")
@@ -449,7 +450,9 @@ class FastGrpcConnection(asyncio.Protocol):
             if end > n:
                 break
             if compressed:
-                self._fail_call(Outcome.GRPC_INTERNAL)  # no compression was offered
+                # No compression was offered: the call fails and the server is told to stop its stream.
+                self._tr.write(frame(_RST_STREAM, 0, self._stream, _U32.pack(_CANCEL)))  # type: ignore[union-attr]
+                self._fail_call(Outcome.GRPC_INTERNAL)
                 return
             self._message(payload[at + 5 : end])
             at = end
@@ -524,11 +527,10 @@ class FastGrpcConnection(asyncio.Protocol):
             if not self._streaming and self._messages == 0:
                 self._fail_call(Outcome.GRPC_INTERNAL)  # OK without the one message a unary call returns
                 return
-            self.busy = False
             if self._partial:
-                self._partial = b""
                 self._fail_call(Outcome.GRPC_INTERNAL)  # a message cut short by the stream's end
                 return
+            self.busy = False
             if self._streaming:
                 self._hub.stats.timed("streamMessages", self._began, float(self._messages))
             if self.broken:
