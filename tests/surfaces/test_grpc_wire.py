@@ -174,7 +174,8 @@ async def test_server_streams_count_messages_split_over_frames(pb2: Any, echo_se
     client = await _client(hub)
     try:
         # Many small messages; messages over 16 KiB (split over frames) and over 64 KiB (the default window).
-        for count, size in ((300, 3), (4, 20_000), (3, 100_000), (40, 70_000)):
+        # Then a stream past this side's 16 MiB stream window: it flows on its WINDOW_UPDATEs.
+        for count, size in ((300, 3), (4, 20_000), (3, 100_000), (40, 70_000), (5, 4_000_000)):
             reply = await _call(client, {"count": count, "size": size})
             one = pb2.Resp(length=count, blob=b"y" * size).ByteSize()
             assert reply.bytes_in == count * one

@@ -216,7 +216,11 @@ class FastGrpcConnection(asyncio.Protocol):
         self._next_stream = 1
         self._got_headers = False
         self._http_status: str | None = None
-        self._partial = b""  # the start of a message whose end has not arrived
+        # The start of a message whose end has not arrived: its pieces, their length, the length it needs
+        # (prefix included; 0 while the prefix itself is incomplete).
+        self._partial: list[bytes] = []
+        self._partial_len = 0
+        self._need = 0
         self._messages = 0
         self._began = 0.0
         self._last = 0.0
@@ -291,7 +295,9 @@ class FastGrpcConnection(asyncio.Protocol):
             self.broken = True  # no stream id left: the engine opens a new connection after this call
         self._got_headers = False
         self._http_status = None
-        self._partial = b""
+        if self._partial_len:
+            self._partial.clear()
+            self._partial_len = self._need = 0
         self._messages = 0
         self._stream_taken = 0
         self.body = b""
@@ -432,9 +438,21 @@ class FastGrpcConnection(asyncio.Protocol):
 
     def _take(self, payload: bytes) -> None:
         """The gRPC messages in a DATA payload (with the start of one left over from the last)."""
-        if self._partial:
-            payload = self._partial + payload
-            self._partial = b""
+        if self._partial_len:
+            # A message over several frames: its pieces are joined once it is whole, not frame by frame.
+            parts = self._partial
+            parts.append(payload)
+            have = self._partial_len = self._partial_len + len(payload)
+            need = self._need
+            if not need and have >= 5:
+                joined = b"".join(parts)
+                parts[:] = [joined]
+                need = self._need = 5 + _GRPC_PREFIX.unpack_from(joined)[1]
+            if not need or have < need:
+                return
+            payload = b"".join(parts)
+            parts.clear()
+            self._partial_len = self._need = 0
         n = len(payload)
         if n >= 5 and not self._streaming and not self._messages:
             compressed, size = _GRPC_PREFIX.unpack_from(payload)
@@ -457,7 +475,10 @@ class FastGrpcConnection(asyncio.Protocol):
             self._message(payload[at + 5 : end])
             at = end
         if at < n:
-            self._partial = payload[at:]
+            rest = n - at
+            self._partial.append(payload[at:])
+            self._partial_len = rest
+            self._need = 5 + _GRPC_PREFIX.unpack_from(payload, at)[1] if rest >= 5 else 0
 
     def _message(self, message: bytes) -> None:
         self._messages += 1
@@ -527,7 +548,7 @@ class FastGrpcConnection(asyncio.Protocol):
             if not self._streaming and self._messages == 0:
                 self._fail_call(Outcome.GRPC_INTERNAL)  # OK without the one message a unary call returns
                 return
-            if self._partial:
+            if self._partial_len:
                 self._fail_call(Outcome.GRPC_INTERNAL)  # a message cut short by the stream's end
                 return
             self.busy = False
@@ -550,7 +571,8 @@ class FastGrpcConnection(asyncio.Protocol):
             return
         self.busy = False
         self._out = None
-        self._partial = b""
+        self._partial.clear()
+        self._partial_len = self._need = 0
         if self._streaming:
             self._hub.stats.timed("streamMessages", self._began, float(self._messages))
         if self.broken:
