@@ -235,6 +235,8 @@ class FastGrpcConnection(asyncio.Protocol):
     # -- connecting ------------------------------------------------------------------------------------------
     async def connect(self, target: ClientTarget) -> None:
         """TCP (and TLS) to the hub's endpoint, then the preface and SETTINGS: the connection can send.
+        Raises ClientError: ``grpcUnavailable`` when TCP fails (as grpcio), ``tls`` when the handshake does,
+        ``protocolError`` when the TLS server does not offer h2.
 
         The server's SETTINGS are not waited for (its first ones come with or before its first answer, and
         until then the protocol's defaults hold, which ``send`` honours). ``target`` is the service's; a gRPC
@@ -266,9 +268,9 @@ class FastGrpcConnection(asyncio.Protocol):
             self.broken = True
             if self._handshaking or is_tls_failure(exc):
                 raise fail(Outcome.TLS) from None
-            if isinstance(exc, ConnectionRefusedError):
-                raise fail(Outcome.CONNECT_REFUSED) from None
-            raise fail(Outcome.CONNECT_ERROR) from None
+            # Refused, unreachable, reset: grpcio's class for a call whose connection cannot be made, kept
+            # so that a run's error classes stay the ones the grpcio client reported.
+            raise fail(Outcome.GRPC_UNAVAILABLE) from None
 
     async def handshake(self, target: ClientTarget) -> None:
         """``connect``, then wait for the server's SETTINGS (what grpcio's ``channel_ready`` waits for): the
