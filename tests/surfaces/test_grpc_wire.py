@@ -602,3 +602,61 @@ async def test_a_response_that_breaks_the_grpc_framing_fails(
         assert await _fails(client, {"text": "x"}) == expected
     finally:
         await client.close()
+
+
+# -- the callback driver's pieces ----------------------------------------------------------------------------
+def _compiled_step(pb2: Any, request: dict[str, Any]) -> tuple[GrpcHub, Any]:
+    from sk_loadagent.engine import build_profile
+    from sk_loadagent.engine._flow import compile_flow
+    from sk_loadagent.models.loading import validate_document
+    from sk_loadagent.models.plan import TestSpec
+
+    proto = str(pb2.proto_folder / "wiretest.proto")
+    block = {"url": "grpc://127.0.0.1:1", "proto": proto, "service": "wiretest.Echo", "method": "Say"}
+    document = {
+        "type": "load",
+        "surface": "grpc",
+        "rps": 1,
+        "duration": "1s",
+        "grpc": {**block, "request": request},
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(pb2.proto_folder / "cache"))
+        test = validate_document(document, TestSpec, "wire.plan.yaml", strict=True)
+        profile = build_profile(test, base_url="http://127.0.0.1:9")
+        assert profile.flow is not None
+        assert profile.flow.surface is not None
+        hub = GrpcHub(profile.flow.surface, 1.0, None)  # type: ignore[arg-type]
+    return hub, compile_flow(profile.flow).steps[0]
+
+
+def test_a_steps_request_wire_renders_each_iteration(pb2: Any) -> None:
+    from sk_loadagent.engine._flow import IterationState
+
+    hub, step = _compiled_step(pb2, {"text": "${uuid}", "count": 3, "tags": ["${iteration}"]})
+    wire = hub.request_wire(step)
+    first = pb2.Req.FromString(wire.render(IterationState(4, 0, ())))
+    second = pb2.Req.FromString(wire.render(IterationState(5, 0, ())))
+    assert len(first.text) == 36
+    assert first.text != second.text
+    assert (first.count, list(first.tags), list(second.tags)) == (3, ["4"], ["5"])
+    hub, step = _compiled_step(pb2, {"text": "fixed", "count": 2})
+    wire = hub.request_wire(step)
+    assert wire.render(IterationState(0, 0, ())) is wire.render(IterationState(1, 0, ()))  # built once
+    assert pb2.Req.FromString(wire.render(IterationState(0, 0, ()))) == pb2.Req(text="fixed", count=2)
+
+
+async def test_a_fast_connection_answers_through_callbacks(pb2: Any, echo_server: int) -> None:
+    hub = _hub(pb2, echo_server)
+    ended: asyncio.Queue[Outcome | None] = asyncio.Queue()
+    connection = hub.fast_connection(lambda: ended.put_nowait(None), ended.put_nowait)
+    await connection.connect(hub.client_target())
+    try:
+        connection.send(pb2.Req(text="abc").SerializeToString(), 0)
+        assert await asyncio.wait_for(ended.get(), 5.0) is None
+        assert pb2.Resp.FromString(connection.body).length == 3
+        assert (connection.status, connection.headers, connection.busy) == (None, {}, False)
+        connection.send(pb2.Req(code=5).SerializeToString(), 0)
+        assert await asyncio.wait_for(ended.get(), 5.0) == Outcome.GRPC_NOT_FOUND
+    finally:
+        connection.drop()

@@ -786,21 +786,48 @@ class GrpcRequestWire:
         return cast(bytes, request_message(self._method, document).SerializeToString())
 
 
+_VARIES = object()  # a part of a step's params that renders differently per iteration
+
+
+def _fixed(value: Any, template: type) -> Any:
+    """``value`` (a step's params: Templates in dicts and lists) as it always renders, or ``_VARIES``."""
+    if isinstance(value, template):
+        static = value.static  # type: ignore[attr-defined]
+        return _VARIES if static is None else static
+    if isinstance(value, dict):
+        items = {k: _fixed(v, template) for k, v in value.items()}
+        return _VARIES if any(v is _VARIES for v in items.values()) else items
+    if isinstance(value, list):
+        parts = [_fixed(v, template) for v in value]
+        return _VARIES if any(v is _VARIES for v in parts) else parts
+    return value
+
+
 class StepRequestWire:
     """A flow step's request bytes per iteration, for the callback flow driver: ``render(it)`` raises
-    MissingValue or BadValue as ``CompiledStep.call`` does, and ValueError for a message that does not fit."""
+    MissingValue or BadValue as ``CompiledStep.call`` does, and ValueError for a message that does not fit.
+    A step whose request has no references renders to the same bytes, built once."""
 
-    __slots__ = ("_step", "_wire")
+    __slots__ = ("_step", "_wire", "static")
 
     def __init__(self, wire: GrpcRequestWire, step: CompiledStep) -> None:
+        from sk_loadagent.engine._flow import Template  # the engine's templates (imported late: no cycle)
+
         self._wire = wire
         self._step = step
+        self.static: bytes | None = None
+        fixed = _fixed(step.params, Template)
+        if fixed is not _VARIES:
+            try:
+                self.static = wire.encode(fixed)
+            except ValueError:
+                self.static = None  # each call reports it (the build step refused it already)
 
     def render(self, it: IterationState) -> bytes:
-        wire = self._wire
-        if wire.static is not None:
-            return wire.static
-        return wire.encode(self._step.call(it).params)
+        static = self.static
+        if static is not None:
+            return static
+        return self._wire.encode(self._step.call(it).params)
 
 
 __all__ = [
