@@ -191,10 +191,14 @@ async def test_stream_figures_match_the_task_path(pb2: Any, echo_server: int) ->
     client = await _client(hub)
     try:
         await _call(client, {"count": 4, "size": 10})
+        assert [name for name, _ in recorded] == ["messageGap"] * 3 + ["streamMessages"]
+        assert recorded[-1][1] == 4.0
+        recorded.clear()
+        # A stream that fails still counts the messages it brought (grpcio's path counted them in a finally).
+        assert await _fails(client, {"count": 2, "code": 14}) == "grpcUnavailable"
+        assert recorded == [("messageGap", recorded[0][1]), ("streamMessages", 2.0)]
     finally:
         await client.close()
-    assert [name for name, _ in recorded] == ["messageGap"] * 3 + ["streamMessages"]
-    assert recorded[-1][1] == 4.0
 
 
 async def test_a_request_over_the_send_window_waits_for_window_updates(pb2: Any, echo_server: int) -> None:
