@@ -28,6 +28,8 @@ from sk_loadagent.engine.clients._grpc_wire import (
     HeaderCache,
     frame,
     grpc_timeout,
+    header_block,
+    headers_frames,
 )
 from sk_loadagent.engine.clients.base import Call, ClientError, Reply
 from sk_loadagent.engine.result import OUTCOME_NAMES, Outcome
@@ -429,6 +431,8 @@ class Scripted:
         self.script = script
         self.pings_acked: list[bytes] = []
         self.requests = 0
+        self.header_frames: list[tuple[int, int, int]] = []  # (type, flags, stream) of HEADERS, CONTINUATION
+        self.blocks: list[bytes] = []
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         encoder = Encoder()
@@ -443,6 +447,12 @@ class Scripted:
                 payload = await reader.readexactly(length)
                 if kind == _PING and flags & 1:
                     self.pings_acked.append(payload)
+                if kind in (_HEADERS, _CONT):
+                    self.header_frames.append((kind, flags, stream))
+                    if kind == _HEADERS:
+                        self.blocks.append(payload)
+                    else:
+                        self.blocks[-1] += payload
                 if kind == _DATA and flags & 1:
                     self.requests += 1
                     if self.script is None:
@@ -664,3 +674,33 @@ async def test_a_fast_connection_answers_through_callbacks(pb2: Any, echo_server
         assert await asyncio.wait_for(ended.get(), 5.0) == Outcome.GRPC_NOT_FOUND
     finally:
         connection.drop()
+
+
+async def test_a_header_block_over_16_kib_goes_in_continuations(
+    pb2: Any, scripted: Callable[..., Any]
+) -> None:
+    def script(stream: int, encoder: Encoder) -> bytes:
+        head = frame(
+            _HEADERS, 0x4, stream, encoder.encode([(":status", "200"), ("content-type", "application/grpc")])
+        )
+        return head + frame(_DATA, 0, stream, _message(pb2, 1)) + _ok_trailers(stream, encoder)
+
+    state, port = await scripted(script)
+    hub = _hub(pb2, port)
+    hub.headers_frames = headers_frames(header_block([(":method", "POST"), ("x-big", "v" * 40_000)]))
+    client = await _client(hub)
+    try:
+        for _ in range(2):
+            await _call(client, {"text": "x"})
+    finally:
+        await client.close()
+    assert [(k, f, s) for k, f, s in state.header_frames] == [
+        (_HEADERS, 0, 1),
+        (_CONT, 0, 1),
+        (_CONT, 0x4, 1),
+        (_HEADERS, 0, 3),
+        (_CONT, 0, 3),
+        (_CONT, 0x4, 3),
+    ]
+    for block in state.blocks:
+        assert dict(Decoder().decode(block)) == {":method": "POST", "x-big": "v" * 40_000}
