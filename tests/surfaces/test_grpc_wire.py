@@ -431,6 +431,7 @@ class Scripted:
         self.script = script
         self.pings_acked: list[bytes] = []
         self.requests = 0
+        self.delay = 0.0  # before each answer
         self.header_frames: list[tuple[int, int, int]] = []  # (type, flags, stream) of HEADERS, CONTINUATION
         self.blocks: list[bytes] = []
 
@@ -458,6 +459,8 @@ class Scripted:
                     if self.script is None:
                         writer.close()
                         return
+                    if self.delay:
+                        await asyncio.sleep(self.delay)
                     writer.write(self.script(stream, encoder))
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -501,6 +504,18 @@ async def test_rst_stream_is_classed_as_grpcio_classes_it(
     try:
         assert await _fails(client, {"text": "x"}) == expected
         assert not client.broken
+    finally:
+        await client.close()
+
+
+async def test_a_cancel_past_the_deadline_is_deadline_exceeded(
+    pb2: Any, scripted: Callable[..., Any]
+) -> None:
+    state, port = await scripted(lambda stream, _e: frame(_RST, 0, stream, struct.pack(">L", 0x8)))
+    state.delay = 0.25  # the server resets the stream after the call's 0.2 s deadline
+    client = await _client(_hub(pb2, port, timeout=0.2))
+    try:
+        assert await _fails(client, {"text": "x"}) == "grpcDeadlineExceeded"
     finally:
         await client.close()
 

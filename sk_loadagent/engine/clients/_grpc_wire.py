@@ -306,8 +306,7 @@ class FastGrpcConnection(asyncio.Protocol):
         n = len(request)
         self.bytes_in = 0
         self.bytes_out = n
-        if self._streaming:
-            self._began = self._last = _perf_counter()
+        self._began = self._last = _perf_counter()  # a stream's start; a reset's deadline is counted from it
         head = self._hub.headers_frames
         head = (
             head[:5] + _U32.pack(stream) + head[9:] if len(head) <= DEFAULT_FRAME + 9 else self._head(stream)
@@ -624,7 +623,11 @@ class FastGrpcConnection(asyncio.Protocol):
     def _on_reset(self, stream: int, payload: bytes) -> None:
         if stream == self._stream and self.busy and len(payload) == 4:
             self._out = None  # the stream is closed: nothing more of it is sent
-            self._fail_call(_RST_OUTCOMES.get(_U32.unpack(payload)[0], Outcome.GRPC_INTERNAL))
+            code = _U32.unpack(payload)[0]
+            if code == _CANCEL and _perf_counter() - self._began >= self._hub.timeout:
+                self._fail_call(Outcome.GRPC_DEADLINE_EXCEEDED)  # grpc-core: a cancel past the deadline
+                return
+            self._fail_call(_RST_OUTCOMES.get(code, Outcome.GRPC_INTERNAL))
 
     def _on_goaway(self, payload: bytes) -> None:
         """The server stops taking streams: a call it did not take fails as unavailable (grpcio's class),
