@@ -186,6 +186,18 @@ async def test_server_streams_count_messages_split_over_frames(pb2: Any, echo_se
         await client.close()
 
 
+@pytest.mark.parametrize("method", ["Say", "Many"])
+async def test_a_message_over_4_mib_is_resource_exhausted_as_in_grpcio(
+    pb2: Any, echo_server: int, method: str
+) -> None:
+    client = await _client(_hub(pb2, echo_server, method))
+    try:
+        assert await _fails(client, {"count": 2, "size": 4 * 1024 * 1024 + 1}) == "grpcResourceExhausted"
+        assert (await _call(client, {"count": 1, "size": 10})).bytes_in > 0  # the connection carries on
+    finally:
+        await client.close()
+
+
 async def test_stream_figures_match_the_task_path(pb2: Any, echo_server: int) -> None:
     hub = _hub(pb2, echo_server, "Many")
     recorded: list[tuple[str, float]] = []

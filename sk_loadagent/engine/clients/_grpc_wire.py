@@ -16,7 +16,8 @@ message class's constructor) and falls back to ``ParseDict`` otherwise, with its
 
 Limits: one stream at a time per connection (the engine keeps a connection per VU, or a pool); no request or
 response compression (``grpc-accept-encoding`` is not sent, so a server does not compress; a compressed
-message fails the call as grpcInternal); response messages are not parsed (their bytes are the body); the
+message fails the call as grpcInternal); a message over 4 MiB fails it as grpcResourceExhausted (grpcio's
+default limit); response messages are not parsed (their bytes are the body); the
 deadline is the server's (``grpc-timeout``) beside the engine's own timeout, with no client-side timer.
 """
 
@@ -66,6 +67,7 @@ MAX_HEADER_BLOCK = (
     1 << 20
 )  # a header block (HEADERS and its CONTINUATIONs) larger than this ends the connection
 MAX_STREAM_ID = 2**31 - 1
+MAX_MESSAGE = 4 * 1024 * 1024  # grpcio's default limit on a received message: larger is resourceExhausted
 HPACK_CACHE = 64  # distinct header blocks decoded once per hub (a server sends two or three kinds)
 
 # RST_STREAM error codes as grpcio classes them (grpc-core's grpc_http2_error_to_grpc_status).
@@ -449,6 +451,9 @@ class FastGrpcConnection(asyncio.Protocol):
                 joined = b"".join(parts)
                 parts[:] = [joined]
                 need = self._need = 5 + _GRPC_PREFIX.unpack_from(joined)[1]
+                if need > MAX_MESSAGE + 5:
+                    self._refuse(Outcome.GRPC_RESOURCE_EXHAUSTED)
+                    return
             if not need or have < need:
                 return
             payload = b"".join(parts)
@@ -465,14 +470,15 @@ class FastGrpcConnection(asyncio.Protocol):
         at = 0
         while n - at >= 5:  # bounded: each message moves ``at`` on by at least its 5-byte prefix
             compressed, size = _GRPC_PREFIX.unpack_from(payload, at)
+            if size > MAX_MESSAGE:
+                self._refuse(Outcome.GRPC_RESOURCE_EXHAUSTED)
+                return
+            if compressed:
+                self._refuse(Outcome.GRPC_INTERNAL)  # no compression was offered
+                return
             end = at + 5 + size
             if end > n:
                 break
-            if compressed:
-                # No compression was offered: the call fails and the server is told to stop its stream.
-                self._tr.write(frame(_RST_STREAM, 0, self._stream, _U32.pack(_CANCEL)))  # type: ignore[union-attr]
-                self._fail_call(Outcome.GRPC_INTERNAL)
-                return
             self._message(payload[at + 5 : end])
             at = end
         if at < n:
@@ -480,6 +486,11 @@ class FastGrpcConnection(asyncio.Protocol):
             self._partial.append(payload[at:])
             self._partial_len = rest
             self._need = 5 + _GRPC_PREFIX.unpack_from(payload, at)[1] if rest >= 5 else 0
+
+    def _refuse(self, outcome: Outcome) -> None:
+        """A message this side does not take: the call fails and the server is told to stop its stream."""
+        self._tr.write(frame(_RST_STREAM, 0, self._stream, _U32.pack(_CANCEL)))  # type: ignore[union-attr]
+        self._fail_call(outcome)
 
     def _message(self, message: bytes) -> None:
         self._messages += 1
