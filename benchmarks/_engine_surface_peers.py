@@ -9,8 +9,8 @@ to back and interleaved, with the same 50 VUs on the closed model for the same t
   when the reply carrying the same id came back (the engine: ``correlate: $.id``; k6 ``k6/websockets``:
   ``JSON.parse`` and a comparison in ``onmessage``). Counted: replies matched (the engine's ``ok``; k6's
   ``ws_msgs_received``, every one of which is an echo).
-- gRPC unary: each VU calls ``Book`` with a fresh uuid and waits for the answer (the engine: one channel for
-  the worker; k6 ``k6/net/grpc``: a client per VU, loading the same ``appointments.proto``, with the
+- gRPC unary: each VU calls ``Book`` with a fresh uuid and waits for the answer (the engine: its own HTTP/2
+  connection per VU; k6 ``k6/net/grpc``: a client per VU, loading the same ``appointments.proto``, with the
   documented ``check`` of the status). Counted: calls answered OK (the engine's ``ok``; k6's ``checks``
   passes).
 

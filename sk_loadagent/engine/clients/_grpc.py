@@ -1,9 +1,10 @@
-"""gRPC (grpcio, asyncio): calls of one method of a ``.proto`` compiled at run time, one channel per worker.
+"""gRPC: calls of one method of a ``.proto`` compiled at run time, on the engine's own HTTP/2 connections.
 
 The proto is compiled with grpcio-tools' protoc (in a child process, so its errors can be shown) into a
 cache folder keyed by the proto's content (``$XDG_CACHE_HOME/sk-loadagent/grpc/<hash>``, else
-``~/.cache/...``): a proto compiled once is not compiled again. Calls go through the channel's generic
-``unary_unary`` / ``unary_stream`` with the method's message classes, so no generated stub is needed.
+``~/.cache/...``): a proto compiled once is not compiled again. protobuf gives the method's message classes;
+the calls themselves go over ``_grpc_wire.FastGrpcConnection`` (HTTP/2 on callbacks, one connection per
+client), so no generated stub or grpcio channel is involved.
 
 A unary call ends with its response; a server-streaming call with the stream's end, and beside it the
 hub keeps ``streamMessages`` (messages per stream) and ``messageGap`` (the time between two messages of a
@@ -12,6 +13,7 @@ stream). A status other than OK fails the call with that status's class (``grpcU
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import importlib
@@ -19,17 +21,35 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from sk_loadagent.engine._requests import USER_AGENT
+from sk_loadagent.engine._tls import ResumingContext, client_context
 from sk_loadagent.engine.clients._broker import SurfaceStats
-from sk_loadagent.engine.clients.base import Call, Client, ClientError, Reply
+from sk_loadagent.engine.clients._grpc_wire import (
+    FastGrpcConnection,
+    GrpcRequestWire,
+    HeaderCache,
+    StepRequestWire,
+    fail,
+    grpc_timeout,
+    header_block,
+    headers_frames,
+)
+from sk_loadagent.engine.clients._grpc_wire import request_message as request_message  # the build step's
+from sk_loadagent.engine.clients.base import Call, Client, ClientError, ClientTarget, Reply
+from sk_loadagent.engine.result import Outcome
 from sk_loadagent.extras import require
 from sk_loadagent.measurements import SurfaceMeasurements
 from sk_loadagent.models.plan import TlsOptions
 from sk_loadagent.models.surfaces import GrpcSurface
+
+if TYPE_CHECKING:
+    from sk_loadagent.engine._flow import CompiledStep
 
 COMPILE_TIMEOUT = 60.0
 _perf_counter = time.perf_counter
@@ -122,16 +142,6 @@ def find_method(pb2: Any, service: str, method: str) -> Method:
     )
 
 
-def request_message(method: Method, document: dict[str, Any]) -> Any:
-    """The request message of ``document`` (the rendered YAML); raises ValueError naming the problem."""
-    from google.protobuf import json_format
-
-    try:
-        return json_format.ParseDict(document, method.request())
-    except json_format.ParseError as exc:
-        raise ValueError(str(exc)) from None
-
-
 def load_method(block: GrpcSurface) -> Method:
     """The block's method, its proto compiled; raises ProtoError."""
     return find_method(compile_proto(block.proto), block.service, block.method)
@@ -142,106 +152,129 @@ def _target(url: str) -> str:
     return f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'grpcs' else 80)}"
 
 
-def _credentials(grpc: Any, tls: TlsOptions | None) -> Any:
-    root = Path(tls.ca_file).read_bytes() if tls is not None and tls.ca_file else None
-    return grpc.ssl_channel_credentials(root_certificates=root)
-
-
-def _error_class(code: Any) -> str:
-    return "grpc" + "".join(w.capitalize() for w in str(code.name).split("_"))
-
-
 class GrpcHub:
-    """One worker's channel and the method it calls."""
+    """One worker's gRPC endpoint: the method it calls, the request's wire form, the HEADERS every call
+    sends (encoded once), the TLS context and the stream figures; its clients are connections of their own."""
 
     kind = "grpc"
 
     def __init__(self, block: GrpcSurface, timeout: float, tls: TlsOptions | None) -> None:
-        self._grpc: Any = require("grpc", "surfaces", "surface: grpc")
+        require("hpack", "surfaces", "surface: grpc")
         self.block = block
         self.timeout = timeout
         self.tls = tls
         self.method = load_method(block)
-        self.metadata = tuple(block.metadata.items()) or None
         self.stats = SurfaceStats(self.kind)
         self.notes = self.stats.notes
-        self.channel: Any = None
-        self.callable: Any = None
+        parts = urlsplit(block.url)
+        secure = parts.scheme == "grpcs"
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or (443 if secure else 80)
+        self.ssl: ResumingContext | None = None
+        self.server_name = self.host
+        if secure:
+            # The engine's TLS context (CA, client certificate, minimum version, verification) with ALPN h2.
+            self.ssl = client_context(tls if tls is not None else TlsOptions(), alpn=["h2"])
+            self.server_name = (tls.server_name if tls is not None else None) or self.host
+        authority = _target(block.url)  # as grpcio sends it: host:port
+        fields = [
+            (":method", "POST"),
+            (":scheme", "https" if secure else "http"),
+            (":path", self.method.path),
+            (":authority", authority),
+            ("content-type", "application/grpc"),
+            ("te", "trailers"),
+            ("grpc-timeout", grpc_timeout(timeout)),
+            ("user-agent", f"{USER_AGENT} (grpc)"),
+            *((name.lower(), value) for name, value in block.metadata.items()),
+        ]
+        self.headers_frames = headers_frames(header_block(fields))
+        self.header_cache = HeaderCache()
+        self.wire = GrpcRequestWire(self.method, block.request)
 
     async def start_or_note(self) -> None:
-        grpc = self._grpc
-        target = _target(self.block.url)
-        if self.block.url.startswith("grpcs://"):
-            self.channel = grpc.aio.secure_channel(target, _credentials(grpc, self.tls))
-        else:
-            self.channel = grpc.aio.insecure_channel(target)
-        make = self.channel.unary_stream if self.method.server_streaming else self.channel.unary_unary
-        self.callable = make(
-            self.method.path,
-            request_serializer=self.method.request.SerializeToString,
-            response_deserializer=self.method.response.FromString,
-        )
+        """Nothing shared to open: each client connects on its own."""
 
     async def aclose(self) -> None:
-        if self.channel is not None:
-            await self.channel.close(grace=None)
+        """Nothing shared to release: each client closes its own connection."""
 
     def new(self) -> Client:
-        return _GrpcClient(self)
+        return GrpcClient(self)
+
+    def fast_connection(
+        self, answered: Callable[[], None], failed: Callable[[Outcome], None]
+    ) -> FastGrpcConnection:
+        """An unconnected connection for a callback driver (``FastHttpConnection``'s contract)."""
+        return FastGrpcConnection(self, answered, failed)
+
+    def request_wire(self, step: CompiledStep) -> StepRequestWire:
+        """``step``'s request message per iteration, as bytes for ``FastGrpcConnection.send``."""
+        return StepRequestWire(self.wire, step)
+
+    def client_target(self) -> ClientTarget:
+        scheme = "grpcs" if self.ssl is not None else "grpc"
+        return ClientTarget(self.block.url, scheme, self.host, self.port, self.timeout)
 
     def measurements(self, target: str) -> SurfaceMeasurements:
         return self.stats.measurements(target)
 
 
-class _GrpcClient(Client):
-    __slots__ = ("_hub", "broken")
+class GrpcClient(FastGrpcConnection, Client):
+    """A gRPC connection as a ``Client`` (the task path): each call answered through a future."""
 
     def __init__(self, hub: GrpcHub) -> None:
-        self._hub = hub
-        self.broken = False
+        super().__init__(hub, self._resolve, self._reject)
+        self._waiter: asyncio.Future[Reply] | None = None
+        self._wire = hub.wire
+        self._loop = asyncio.get_running_loop()
 
-    async def call(self, call: Call) -> Reply:
-        hub = self._hub
+    def call(self, call: Call) -> asyncio.Future[Reply]:
         try:
-            request = request_message(hub.method, call.params)
+            request = self._wire.encode(call.params)
         except ValueError as exc:
             raise ClientError("request", str(exc)) from None
-        try:
-            if not hub.method.server_streaming:
-                response = await hub.callable(request, timeout=hub.timeout, metadata=hub.metadata)
-                body = response.SerializeToString()
-                return Reply(status=None, body=body, bytes_in=len(body), bytes_out=request.ByteSize())
-            return await self._stream(request)
-        except hub._grpc.aio.AioRpcError as exc:
-            raise ClientError(_error_class(exc.code())) from None
+        waiter = self._waiter = self._loop.create_future()
+        self.send(request)
+        return waiter
 
-    async def _stream(self, request: Any) -> Reply:
-        hub = self._hub
-        stats = hub.stats
-        began = last = _perf_counter()
-        count = size = 0
-        try:
-            async for message in hub.callable(request, timeout=hub.timeout, metadata=hub.metadata):
-                now = _perf_counter()
-                if count:
-                    stats.timed("messageGap", last, now - last)
-                last = now
-                count += 1
-                size += message.ByteSize()
-        finally:
-            stats.timed("streamMessages", began, float(count))
-        return Reply(status=None, bytes_in=size, bytes_out=request.ByteSize())
+    def _resolve(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(
+                Reply(
+                    status=None,
+                    body=self.body,
+                    bytes_in=self.bytes_in,
+                    bytes_out=self.bytes_out,
+                    received=_perf_counter(),
+                )
+            )
+
+    def _reject(self, outcome: Outcome) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(fail(outcome))
+
+    async def close(self) -> None:
+        self.drop()
+
+
+def _nothing() -> None:
+    """A probe sends no call: nothing is answered."""
+
+
+def _nothing_failed(outcome: Outcome) -> None:
+    """A probe sends no call: nothing fails."""
 
 
 async def probe_grpc(block: GrpcSurface, timeout: float, tls: TlsOptions | None) -> None:
-    """The channel becomes ready within ``timeout``; raises ConnectionError."""
-    import asyncio
-
+    """An HTTP/2 server answers (its SETTINGS arrive) within ``timeout``; raises ConnectionError."""
     hub = GrpcHub(block, timeout, tls)
-    await hub.start_or_note()
+    connection = hub.fast_connection(_nothing, _nothing_failed)
     try:
-        await asyncio.wait_for(hub.channel.channel_ready(), timeout=timeout)
-    except TimeoutError:
+        await asyncio.wait_for(connection.handshake(hub.client_target()), timeout=timeout)
+    except (TimeoutError, ClientError, OSError):
         raise ConnectionError(f"no gRPC server answered at {_target(block.url)}") from None
     finally:
+        connection.drop()
         await hub.aclose()

@@ -24,7 +24,7 @@ _MODULES = {
     "nats": "nats",
     "redis": "redis.asyncio",
     "websocket": "websockets.asyncio.client",
-    "grpc": "grpc",
+    "grpc": "hpack",  # the engine's own HTTP/2 client: grpcio is only grpcio-tools' (protoc), not imported
     "webhook": "httpx",
     "job": "httpx",
 }
