@@ -225,13 +225,15 @@ class IterationState:
         return self._uuid
 
 
+# A UUID's variant digit (the 17th): its two high bits are 10 (RFC 4122), its two low bits stay random.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
 class _Uuids:
     """Random (version 4) UUIDs as text, from OS randomness drawn 512 at a time: half the cost of
     ``str(uuid.uuid4())``, which draws 16 bytes and builds an object per UUID."""
 
     _BATCH = 512
-    # The variant's digit (the 17th): its two high bits are 10 (RFC 4122), its two low bits stay random.
-    _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
     def __init__(self) -> None:
         self._random = b""
@@ -248,7 +250,7 @@ class _Uuids:
         self._at = at + 16
         text = self._random[at : at + 16].hex()
         # The 13th digit is the version (4), the 17th the variant: random bits give way to both.
-        return f"{text[:8]}-{text[8:12]}-4{text[13:16]}-{self._VARIANT[text[16]]}{text[17:20]}-{text[20:]}"
+        return f"{text[:8]}-{text[8:12]}-4{text[13:16]}-{_VARIANT[text[16]]}{text[17:20]}-{text[20:]}"
 
 
 _uuids = _Uuids()

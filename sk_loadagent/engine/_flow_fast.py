@@ -24,8 +24,8 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
-from functools import partial
-from typing import Any, Protocol
+from functools import cache, partial
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import orjson
 
@@ -51,9 +51,12 @@ from sk_loadagent.engine._flow_base import (
 from sk_loadagent.engine._flow_wire import RequestWire
 from sk_loadagent.engine.clients._http import FastHttpConnection, HttpClients
 from sk_loadagent.engine.clients._websocket import FastWebSocketConnection, WebSocketHub
-from sk_loadagent.engine.clients.base import ClientError, outcome_of
+from sk_loadagent.engine.clients.base import ClientError, ClientTarget, outcome_of
 from sk_loadagent.engine.result import Outcome
 from sk_loadagent.models.jsonpath import MISSING
+
+if TYPE_CHECKING:  # its module needs hpack (the surfaces extra): imported when a gRPC test runs
+    from sk_loadagent.engine.clients._grpc import GrpcHub
 
 _perf_counter = time.perf_counter
 _NAN = math.nan
@@ -162,15 +165,51 @@ class WebSocketCarrier:
         return _WebSocketStep(self.hub, driver)
 
 
+class _CallWire:
+    """A gRPC step's request message as bytes (``GrpcHub.request_wire``); a document that does not fit the
+    message fails the step as the task path's client does (``request``)."""
+
+    keeps = 0
+    traced = False
+
+    def __init__(self, step: CompiledStep, hub: GrpcHub) -> None:
+        self._render = hub.request_wire(step).render
+
+    def render(self, it: IterationState, traceparent: str | None) -> bytes:
+        try:
+            return self._render(it)
+        except ValueError as exc:
+            raise ClientError("request", str(exc)) from None
+
+
+class GrpcCarrier:
+    """Calls of a gRPC test's method, each VU (or pool slot) on an HTTP/2 connection of its own."""
+
+    name = "grpc"
+
+    def __init__(self, hub: GrpcHub) -> None:
+        self.hub = hub
+        self._step = _grpc_step()
+
+    def wire(self, step: CompiledStep, trace: list[tuple[str, str]]) -> _Wire:
+        return _CallWire(step, self.hub)
+
+    def connection(self, driver: FastFlowDriver) -> _StepConnection:
+        return self._step(self.hub, driver)
+
+
 def carrier_for(flow: CompiledFlow, http: HttpClients, hub: object | None) -> Carrier | None:
     """What carries this flow on callbacks, or None (it runs on tasks): the fast client when every step is
-    an HTTP request on it, a WebSocket test's hub for its messages."""
+    an HTTP request on it; a WebSocket test's or a gRPC test's hub for its messages or calls."""
     if hub is None:
         if http.name == "fast" and all(step.client == HTTP for step in flow.steps):
             return HttpCarrier(http)
         return None
     if isinstance(hub, WebSocketHub) and all(step.client == hub.kind for step in flow.steps):
         return WebSocketCarrier(hub)
+    kind = getattr(hub, "kind", None)
+    if kind == "grpc" and all(step.client == kind for step in flow.steps):
+        return GrpcCarrier(cast("GrpcHub", hub))
     return None
 
 
@@ -247,7 +286,41 @@ class _WebSocketStep(FastWebSocketConnection):
         self.connecting: asyncio.Task[None] | None = None
 
 
-_StepConnection = _HttpStep | _WebSocketStep
+@cache
+def _grpc_step() -> Callable[[GrpcHub, FastFlowDriver], _StepConnection]:
+    """The gRPC connection whose calls' ends go straight to the driver, defined when a gRPC test first runs
+    (its module needs hpack, which the engine imports only then)."""
+    from sk_loadagent.engine.clients._grpc_wire import FastGrpcConnection
+
+    class _GrpcStep(FastGrpcConnection):
+        def __init__(self, hub: GrpcHub, driver: FastFlowDriver) -> None:
+            super().__init__(hub, partial(driver.step_answered, self), partial(driver.step_failed, self))
+            self.iteration: _Iteration | None = None
+            self.connecting: asyncio.Task[None] | None = None
+
+    return _GrpcStep
+
+
+class _StepConnection(Protocol):
+    """What the driver uses of a connection on callbacks (``FastHttpConnection``'s contract), and the
+    iteration whose step it carries."""
+
+    iteration: _Iteration | None
+    connecting: asyncio.Task[None] | None
+    broken: bool
+    status: int | None
+    body: bytes
+    headers: dict[str, str]
+    bytes_in: int
+    bytes_out: int
+
+    async def connect(self, target: ClientTarget) -> None: ...
+
+    def send(self, request: Any, keeps: int) -> None: ...
+
+    def abort(self, outcome: Outcome) -> None: ...
+
+    def drop(self) -> None: ...
 
 
 class FastFlowDriver(FlowBase):
