@@ -1,8 +1,10 @@
 """`make bench` part "surface-peers" (issue 10): the WebSocket and gRPC surfaces against k6 on one server.
 
-One server pinned to CPU 0 (``_engine_surface_servers.py``): a WebSocket echo server written for speed, then
-a grpcio asyncio server of the sample's ``vetclinic.AppointmentService`` whose ``Book`` answers at once.
-Against each, the engine (``_engine_driver.py --surface``, one process on uvloop) and k6 run on CPU 1, back
+One server pinned to CPU 0 (``_engine_surface_servers.py``): a WebSocket echo server written for speed; the
+sample's ``vetclinic.AppointmentService`` whose ``Book`` answers at once, first on HTTP/2 written for speed
+(``grpc-fast``: the generators, not the server, set the pace, as nginx lets them in the saturation part),
+then on grpcio's asyncio server (``grpc``: a server at its core's limit, which paces both tools). Against
+each, the engine (``_engine_driver.py --surface``, one process on uvloop) and k6 run on CPU 1, back
 to back and interleaved, with the same 50 VUs on the closed model for the same time:
 
 - WebSocket: each VU holds one session and sends ``{"op": "ping", "id": <uuid>}``; the next message goes
@@ -244,18 +246,24 @@ def surface_peers_section(
         f"{reps} interleaved run(s)"
     )
     ratios: dict[str, float | None] = {}
-    for surface, unit, title in (
-        ("websocket", "messages", "WebSocket echo server (uvloop, frames by hand)"),
-        ("grpc", "calls", "grpcio asyncio AppointmentService, Book answered at once"),
+    for surface, server, unit, title in (
+        ("websocket", "websocket", "messages", "WebSocket echo server (uvloop, frames by hand)"),
+        (
+            "grpc",
+            "grpc-fast",
+            "calls",
+            "AppointmentService.Book on HTTP/2 by hand (uvloop), answered at once",
+        ),
+        ("grpc", "grpc", "calls", "the same on grpcio's asyncio server (the server limits both tools)"),
     ):
-        say(f"### {surface}: {title}")
-        target = start_script(SERVERS, surface, target_cpu, [])
+        say(f"### {server}: {title}")
+        target = start_script(SERVERS, server, target_cpu, [])
         try:
             tools = _tools(surface, target, seconds, engine_cmd, engine_json, k6, workdir)
             runs = _interleave(tools, target, reps, seconds, generator_cpu, say, unit)
         finally:
             target.stop()
-        ratios[surface] = _print(surface, unit, runs, say, table)
+        ratios[server] = _print(server, unit, runs, say, table)
     say(
         "per CPU-s: the rate ÷ the cores the tool used between 2 s after its start and 1 s before its end; "
         "whole run: answered ÷ CPU-s of the whole process tree; server cores: the server's CPU-s ÷ the run's "

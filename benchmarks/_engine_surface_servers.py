@@ -7,6 +7,10 @@ and stops on SIGTERM or SIGINT.
               unmasked; a ping gets its pong and a close its close.
 ``grpc``      the sample's ``vetclinic.AppointmentService`` (``samples/service/appointments.proto``) on a
               grpcio asyncio server whose ``Book`` answers at once with the pet it was asked for.
+``grpc-fast`` the same ``Book`` on HTTP/2 written for speed (uvloop, frames by hand, header blocks not
+              decoded): every call is answered at once with a fixed appointment for the pet it names;
+              SETTINGS and PING are acknowledged and the windows given back, so grpc-go (k6) and the engine
+              talk to it as to grpcio.
 ``silent``    accepts every connection and never sends a byte (a broker or peer that hangs).
 ``proxy``     forwards every connection to ``--upstream HOST:PORT``; on SIGUSR1 it resets every connection and
               closes its listening socket, so new ones are refused (a broker or peer that goes away mid-run),
@@ -147,6 +151,109 @@ async def _grpc(port: int) -> Any:
     return _GrpcListening(server, bound)
 
 
+# -- grpc-fast ---------------------------------------------------------------------------------------------
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+_H2_DATA, _H2_HEADERS, _H2_SETTINGS, _H2_PING, _H2_GOAWAY, _H2_WINDOW_UPDATE = 0x0, 0x1, 0x4, 0x6, 0x7, 0x8
+_H2_END_STREAM, _H2_ACK, _H2_END_HEADERS, _H2_PADDED = 0x1, 0x1, 0x4, 0x8
+# The response's header blocks, without HPACK's dynamic table (so any client decodes them): ":status: 200"
+# (static entry 8), "content-type: application/grpc" (static name 31, literal value), and the trailers'
+# "grpc-status: 0" (a literal name and value).
+_RESPONSE_HEADERS = b"\x88" + b"\x0f\x10" + bytes((16,)) + b"application/grpc"
+_TRAILERS = b"\x00" + bytes((11,)) + b"grpc-status" + bytes((1,)) + b"0"
+
+
+def _h2_frame(kind: int, flags: int, stream: int, payload: bytes) -> bytes:
+    return len(payload).to_bytes(3, "big") + bytes((kind, flags)) + stream.to_bytes(4, "big") + payload
+
+
+def _appointment(pet_id: bytes) -> bytes:
+    """``Appointment(id="apt-1", pet_id=..., status="booked", release="bench")`` serialized by hand."""
+    return b"\x0a\x05apt-1\x12" + bytes((len(pet_id),)) + pet_id + b"\x1a\x06booked\x22\x05bench"
+
+
+def _pet_id(message: bytes) -> bytes:
+    """A BookRequest's ``pet_id`` (field 1), when it comes first with a short length (as both tools send)."""
+    if len(message) >= 2 and message[0] == 0x0A and message[1] < 0x80:
+        return message[2 : 2 + message[1]]
+    return b""
+
+
+class _GrpcFast(asyncio.Protocol):
+    """HTTP/2 by hand for one unary method: every call (HEADERS, then DATA with END_STREAM) gets its
+    response at once. The request's header block is not decoded (one method is served, whatever the path);
+    the server's SETTINGS, SETTINGS and PING acknowledgements and the connection window are kept, so grpc-go
+    (k6) and the engine both talk to it."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.preface = False
+        self.bodies: dict[int, bytes] = {}
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.write(_h2_frame(_H2_SETTINGS, 0, 0, b""))
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        data = self.buffer + data if self.buffer else data
+        at = 0
+        if not self.preface:
+            if len(data) < len(_H2_PREFACE):
+                self.buffer = data
+                return
+            self.preface, at = True, len(_H2_PREFACE)
+        out: list[bytes] = []
+        taken = 0
+        size = len(data)
+        while size - at >= 9:
+            length = int.from_bytes(data[at : at + 3], "big")
+            if size - at < 9 + length:
+                break
+            kind, flags = data[at + 3], data[at + 4]
+            stream = int.from_bytes(data[at + 5 : at + 9], "big") & 0x7FFFFFFF
+            payload = data[at + 9 : at + 9 + length]
+            at += 9 + length
+            if kind == _H2_DATA:
+                taken += length
+                if flags & _H2_PADDED:
+                    payload = payload[1 : len(payload) - payload[0]]
+                self.bodies[stream] = self.bodies.get(stream, b"") + payload
+                if flags & _H2_END_STREAM:
+                    out.append(self._answer(stream))
+                elif length:  # a request longer than a frame: its stream's window given back too
+                    out.append(_h2_frame(_H2_WINDOW_UPDATE, 0, stream, length.to_bytes(4, "big")))
+            elif kind == _H2_HEADERS:
+                if flags & _H2_END_STREAM:
+                    out.append(self._answer(stream))
+            elif kind == _H2_SETTINGS and not flags & _H2_ACK:
+                out.append(_h2_frame(_H2_SETTINGS, _H2_ACK, 0, b""))
+            elif kind == _H2_PING and not flags & _H2_ACK:
+                out.append(_h2_frame(_H2_PING, _H2_ACK, 0, payload))
+            elif kind == _H2_GOAWAY:
+                self.transport.close()
+                return
+        self.buffer = data[at:]
+        if taken:  # what the calls' DATA took of the connection's window, given back
+            out.append(_h2_frame(_H2_WINDOW_UPDATE, 0, 0, taken.to_bytes(4, "big")))
+        if out:
+            self.transport.write(b"".join(out))
+
+    def _answer(self, stream: int) -> bytes:
+        body = self.bodies.pop(stream, b"")
+        message = _appointment(_pet_id(body[5:]))
+        return (
+            _h2_frame(_H2_HEADERS, _H2_END_HEADERS, stream, _RESPONSE_HEADERS)
+            + _h2_frame(_H2_DATA, 0, stream, b"\x00" + len(message).to_bytes(4, "big") + message)
+            + _h2_frame(_H2_HEADERS, _H2_END_HEADERS | _H2_END_STREAM, stream, _TRAILERS)
+        )
+
+
+async def _grpc_fast(port: int) -> asyncio.AbstractServer:
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(_GrpcFast, "127.0.0.1", port, backlog=4096)
+
+
 class _GrpcListening:
     """A grpc.aio server seen as an asyncio server: its port, and ``close`` / ``wait_closed``."""
 
@@ -227,6 +334,7 @@ async def serve(args: argparse.Namespace) -> None:
     starters: dict[str, Callable[[], Awaitable[Any]]] = {
         "websocket": lambda: _websocket(args.port),
         "grpc": lambda: _grpc(args.port),
+        "grpc-fast": lambda: _grpc_fast(args.port),
         "silent": lambda: _silent(args.port),
         "proxy": lambda: _proxy(args.port, args.upstream),
     }
@@ -245,7 +353,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("kind", choices=("websocket", "grpc", "silent", "proxy"))
+    parser.add_argument("kind", choices=("websocket", "grpc", "grpc-fast", "silent", "proxy"))
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--state", required=True)
     parser.add_argument("--upstream", help="proxy: HOST:PORT to forward to")

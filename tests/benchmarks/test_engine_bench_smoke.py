@@ -109,8 +109,8 @@ def test_tiny_run_prints_the_surfaces_section() -> None:
 def test_tiny_run_prints_the_surface_peer_tables() -> None:
     out = tiny_run("surface-peers")
     section = out.split("## 8. Surfaces against k6", 1)[1]
-    for surface, unit in (("websocket", "messages"), ("grpc", "calls")):
-        part = section.split(f"### {surface}:", 1)[1]
+    for surface, unit in (("websocket", "messages"), ("grpc-fast", "calls"), ("grpc", "calls")):
+        part = section.split(f"### {surface}:", 1)[1].split("###", 1)[0]
         row = re.search(r"\|\s+engine \(sk-loadagent\) \|\s+([\d,]+) \|", part)
         assert row, out
         assert int(row.group(1).replace(",", "")) > 0

@@ -841,7 +841,7 @@ class StepRequestWire:
         static = self.static
         if static is not None:
             return static
-        return self._wire.encode(self._step.call(it).params)
+        return self._wire.encode(self._step.rendered_params(it))
 
 
 __all__ = [
