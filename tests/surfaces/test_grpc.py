@@ -4,7 +4,6 @@ status codes as error classes, the proto compiled at run time and cached, a refu
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +24,7 @@ PROTO = str(samples_dir() / "service" / "appointments.proto")
 BOOK = {"petId": "${uuid}", "clinicId": "clinic-042", "slot": "2026-12-01T10:00"}
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[AppointmentsGrpc]:
-    running = AppointmentsGrpc()
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture(autouse=True)
-def proto_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+pytestmark = pytest.mark.usefixtures("proto_cache")
 
 
 def _test(block: dict[str, Any], **shape: Any) -> TestSpec:
@@ -62,8 +49,8 @@ def _outcomes(result: RunResult) -> dict[str, int]:
     return {OUTCOME_NAMES[int(c)]: int(n) for c, n in zip(codes, counts, strict=True)}
 
 
-async def test_unary_calls_from_the_intended_call(server: AppointmentsGrpc) -> None:
-    result = await _run(_test({"url": server.url, "method": "Book", "request": BOOK}))
+async def test_unary_calls_from_the_intended_call(grpc_server: AppointmentsGrpc) -> None:
+    result = await _run(_test({"url": grpc_server.url, "method": "Book", "request": BOOK}))
     assert _outcomes(result) == {"ok": 20}
     metrics = summarize(result)
     assert metrics.latency is not None
@@ -74,8 +61,12 @@ async def test_unary_calls_from_the_intended_call(server: AppointmentsGrpc) -> N
     assert metrics.surface.stream_messages is None
 
 
-async def test_server_streams_count_their_messages_and_gaps(server: AppointmentsGrpc) -> None:
-    block = {"url": server.url, "method": "WatchSlots", "request": {"clinicId": "clinic-042", "count": 4}}
+async def test_server_streams_count_their_messages_and_gaps(grpc_server: AppointmentsGrpc) -> None:
+    block = {
+        "url": grpc_server.url,
+        "method": "WatchSlots",
+        "request": {"clinicId": "clinic-042", "count": 4},
+    }
     result = await _run(_test(block, rps=10))
     assert _outcomes(result) == {"ok": 10}
     surface = summarize(result).surface
@@ -86,14 +77,19 @@ async def test_server_streams_count_their_messages_and_gaps(server: Appointments
     assert (surface.message_gap.p50 or 0) > 0.5  # a fifth of ~20 ms
 
 
-async def test_a_status_code_is_the_error_class(server: AppointmentsGrpc, tmp_path: Path) -> None:
+async def test_a_status_code_is_the_error_class(grpc_server: AppointmentsGrpc, tmp_path: Path) -> None:
     proto = tmp_path / "missing_service.proto"
     proto.write_text(
         'syntax = "proto3"; package vetclinic.missing; '
         "service Gone { rpc Ask (Q) returns (Q); } message Q {}",
         encoding="utf-8",
     )
-    block = {"url": server.url, "proto": str(proto), "service": "vetclinic.missing.Gone", "method": "Ask"}
+    block = {
+        "url": grpc_server.url,
+        "proto": str(proto),
+        "service": "vetclinic.missing.Gone",
+        "method": "Ask",
+    }
     result = await _run(_test(block, rps=5))
     assert _outcomes(result) == {"grpcUnimplemented": 5}
 
@@ -145,14 +141,14 @@ def _grpc_steps(url: str, proto: str) -> list[dict[str, Any]]:
 
 
 def test_a_flow_steps_proto_resolves_from_the_plan_folder_as_a_tests_does(
-    server: AppointmentsGrpc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    grpc_server: AppointmentsGrpc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The plan's folder holds ``protos/appointments.proto``; the run starts from another folder. A gRPC test
     and a flow's gRPC steps both find it, and each step reports its surface's figures."""
     plans = tmp_path / "plans"
     (plans / "protos").mkdir(parents=True)
     (plans / "protos" / "appointments.proto").write_bytes(Path(PROTO).read_bytes())
-    book, watch = _grpc_steps(server.url, "protos/appointments.proto")
+    book, watch = _grpc_steps(grpc_server.url, "protos/appointments.proto")
     book["grpc"].update(method="Book", request=BOOK)
     watch["grpc"].update(method="WatchSlots", request={"clinicId": "clinic-042", "count": 3})
     shape = {"type": "load", "rps": 5, "duration": "1s", "rampUp": "0s"}

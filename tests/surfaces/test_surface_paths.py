@@ -3,7 +3,6 @@ test on the task path (what a flow mixing surfaces uses) gives the same classes 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -24,19 +23,7 @@ PROTO = str(samples_dir() / "service" / "appointments.proto")
 PING = {"json": {"op": "ping", "id": "${uuid}"}}
 
 
-@pytest.fixture(scope="module")
-def grpc_server() -> Iterator[AppointmentsGrpc]:
-    running = AppointmentsGrpc()
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture(autouse=True)
-def proto_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+pytestmark = pytest.mark.usefixtures("proto_cache")
 
 
 def _test(surface: str, block: dict[str, Any], **shape: Any) -> TestSpec:

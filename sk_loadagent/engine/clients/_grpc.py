@@ -30,12 +30,12 @@ from urllib.parse import urlsplit
 from sk_loadagent.engine._requests import USER_AGENT
 from sk_loadagent.engine._tls import ResumingContext, client_context
 from sk_loadagent.engine.clients._broker import SurfaceStats
+from sk_loadagent.engine.clients._callbacks import FutureAnswers
 from sk_loadagent.engine.clients._grpc_wire import (
     FastGrpcConnection,
     GrpcRequestWire,
     HeaderCache,
     StepRequestWire,
-    fail,
     grpc_timeout,
     header_block,
     headers_frames,
@@ -219,12 +219,11 @@ class GrpcHub:
         return self.stats.measurements(target)
 
 
-class GrpcClient(FastGrpcConnection, Client):
+class GrpcClient(FastGrpcConnection, FutureAnswers):
     """A gRPC connection as a ``Client`` (the task path): each call answered through a future."""
 
     def __init__(self, hub: GrpcHub) -> None:
         super().__init__(hub, self._resolve, self._reject)
-        self._waiter: asyncio.Future[Reply] | None = None
         self._wire = hub.wire
         self._loop = asyncio.get_running_loop()
 
@@ -236,27 +235,6 @@ class GrpcClient(FastGrpcConnection, Client):
         waiter = self._waiter = self._loop.create_future()
         self.send(request)
         return waiter
-
-    def _resolve(self) -> None:
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(
-                Reply(
-                    status=None,
-                    body=self.body,
-                    bytes_in=self.bytes_in,
-                    bytes_out=self.bytes_out,
-                    received=_perf_counter(),
-                )
-            )
-
-    def _reject(self, outcome: Outcome) -> None:
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(fail(outcome))
-
-    async def close(self) -> None:
-        self.drop()
 
 
 def _nothing() -> None:

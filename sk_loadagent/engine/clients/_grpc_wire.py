@@ -34,6 +34,7 @@ from hpack import Decoder, Encoder, NeverIndexedHeaderTuple
 from hpack.exceptions import HPACKError
 
 from sk_loadagent.engine._tls import is_tls_failure
+from sk_loadagent.engine.clients._callbacks import CallbackConnection
 from sk_loadagent.engine.clients.base import ClientError, ClientTarget
 from sk_loadagent.engine.result import OUTCOME_NAMES, Outcome
 
@@ -178,7 +179,7 @@ class HeaderCache:
         return _fields_of(decoder, block)
 
 
-class FastGrpcConnection(asyncio.Protocol):
+class FastGrpcConnection(CallbackConnection):
     """One HTTP/2 connection (h2c or TLS) carrying one gRPC call at a time, on callbacks.
 
     ``send`` writes a call's request message; a unary response's message ends up in ``body`` (``status`` is
@@ -188,11 +189,9 @@ class FastGrpcConnection(asyncio.Protocol):
     """
 
     def __init__(self, hub: GrpcHub, answered: Callable[[], None], failed: Callable[[Outcome], None]) -> None:
+        super().__init__(answered, failed)
         self._hub = hub
-        self._answered = answered
-        self._failed = failed
         self._streaming = hub.method.server_streaming
-        self._tr: asyncio.Transport | None = None
         self._handshaking = False
         self._decoder = Decoder()
         self._cache = hub.header_cache
@@ -226,13 +225,6 @@ class FastGrpcConnection(asyncio.Protocol):
         self._messages = 0
         self._began = 0.0
         self._last = 0.0
-        self.busy = False
-        self.broken = False
-        self.status: int | None = None
-        self.body = b""
-        self.headers: dict[str, str] = {}
-        self.bytes_in = 0
-        self.bytes_out = 0
 
     # -- connecting ------------------------------------------------------------------------------------------
     async def connect(self, target: ClientTarget) -> None:

@@ -27,6 +27,7 @@ from sk_loadagent.engine._tls import (
     tls_cause,
 )
 from sk_loadagent.engine._transports.httpx import classify
+from sk_loadagent.engine.clients._callbacks import CallbackConnection, FutureAnswers
 from sk_loadagent.engine.clients.base import Call, Client, ClientError, ClientTarget, Reply
 from sk_loadagent.engine.result import OUTCOME_NAMES, Outcome
 from sk_loadagent.models.plan import TlsOptions
@@ -101,7 +102,7 @@ class _ParserCallbacks:
     on_message_complete: Callable[[], None]
 
 
-class FastHttpConnection(asyncio.Protocol):
+class FastHttpConnection(CallbackConnection):
     """One HTTP/1.1 keep-alive connection (plain or TLS) carrying one request at a time, on callbacks.
 
     ``send`` writes a request's bytes; the reply is parsed into ``status``, ``body`` and ``headers`` (only
@@ -112,22 +113,13 @@ class FastHttpConnection(asyncio.Protocol):
     def __init__(
         self, clients: HttpClients, answered: Callable[[], None], failed: Callable[[Outcome], None]
     ) -> None:
+        super().__init__(answered, failed)
         self._clients = clients
-        self._answered = answered
-        self._failed = failed
-        self._tr: asyncio.Transport | None = None
         # One parser per combination of what a reply keeps (body, headers), made when first needed.
         self._parsers: list[httptools.HttpResponseParser | None] = [None] * 4
         self._parser = self._parser_for(0)
         self._handshaking = False
         self._parts: list[bytes] = []
-        self.busy = False
-        self.broken = False
-        self.status: int | None = None
-        self.body = b""
-        self.headers: dict[str, str] = {}
-        self.bytes_in = 0
-        self.bytes_out = 0
 
     def _parser_for(self, keeps: int) -> httptools.HttpResponseParser:
         parser = self._parsers[keeps]
@@ -261,13 +253,11 @@ def request_head(
     return wire + body if body else wire
 
 
-class FastHttpClient(FastHttpConnection, Client):
+class FastHttpClient(FastHttpConnection, FutureAnswers):
     """A fast connection as a ``Client``: each call answered through a future."""
 
     def __init__(self, clients: HttpClients) -> None:
         super().__init__(clients, self._resolve, self._reject)
-        self._waiter: asyncio.Future[Reply] | None = None
-        self._want_headers = False
         self._loop = asyncio.get_running_loop()
 
     def call(self, call: Call) -> asyncio.Future[Reply]:
@@ -276,28 +266,6 @@ class FastHttpClient(FastHttpConnection, Client):
         self._want_headers = call.want_headers
         self.send(wire, keeps(call.want_body, call.want_headers))
         return waiter
-
-    def _resolve(self) -> None:
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(
-                Reply(
-                    status=self.status,
-                    body=self.body,
-                    headers=self.headers if self._want_headers else {},
-                    bytes_in=self.bytes_in,
-                    bytes_out=self.bytes_out,
-                    received=_perf_counter(),
-                )
-            )
-
-    def _reject(self, outcome: Outcome) -> None:
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(_fail(outcome))
-
-    async def close(self) -> None:
-        self.drop()
 
 
 class HttpxClient(Client):

@@ -42,8 +42,9 @@ import orjson
 from sk_loadagent.engine._requests import USER_AGENT
 from sk_loadagent.engine._tls import client_context
 from sk_loadagent.engine.clients._broker import SurfaceStats, message_bytes
+from sk_loadagent.engine.clients._callbacks import CallbackConnection, FutureAnswers
 from sk_loadagent.engine.clients.base import Call, Client, ClientError, ClientTarget, Reply
-from sk_loadagent.engine.result import OUTCOME_NAMES, Outcome
+from sk_loadagent.engine.result import Outcome
 from sk_loadagent.extras import require
 from sk_loadagent.measurements import SurfaceMeasurements
 from sk_loadagent.models.jsonpath import MISSING, JsonPath, compile_json_path
@@ -156,7 +157,7 @@ class WebSocketHub:
         return self.stats.measurements(target)
 
 
-class FastWebSocketConnection(asyncio.Protocol):
+class FastWebSocketConnection(CallbackConnection):
     """One WebSocket session (ws:// or wss://) carrying one message at a time, on callbacks.
 
     ``send((message, expected), keeps)`` writes a text frame; when the reply it waits for arrives, its bytes
@@ -168,10 +169,8 @@ class FastWebSocketConnection(asyncio.Protocol):
     def __init__(
         self, hub: WebSocketHub, answered: Callable[[], None], failed: Callable[[Outcome], None]
     ) -> None:
+        super().__init__(answered, failed)
         self._hub = hub
-        self._answered = answered
-        self._failed = failed
-        self._tr: asyncio.Transport | None = None
         self._handshake: asyncio.Future[None] | None = None
         self._accept = b""
         self._rest = b""  # bytes of a frame (or of the handshake's reply) not complete yet
@@ -181,13 +180,6 @@ class FastWebSocketConnection(asyncio.Protocol):
         self._ended = False  # the session's end was counted
         self._sent = 0
         self._expected: str | None = None
-        self.busy = False
-        self.broken = False
-        self.status: int | None = None
-        self.body = b""
-        self.headers: dict[str, str] = {}
-        self.bytes_in = 0
-        self.bytes_out = 0
 
     # -- connecting ------------------------------------------------------------------------------------------
     async def connect(self, target: ClientTarget) -> None:
@@ -448,12 +440,11 @@ class FastWebSocketConnection(asyncio.Protocol):
             waiter.cancel()
 
 
-class WebSocketClient(FastWebSocketConnection, Client):
+class WebSocketClient(FastWebSocketConnection, FutureAnswers):
     """A session as a ``Client`` (for flows on tasks): each call answered through a future."""
 
     def __init__(self, hub: WebSocketHub) -> None:
         super().__init__(hub, self._resolve, self._reject)
-        self._waiter: asyncio.Future[Reply] | None = None
         self._loop = asyncio.get_running_loop()
 
     def call(self, call: Call) -> asyncio.Future[Reply]:
@@ -474,27 +465,6 @@ class WebSocketClient(FastWebSocketConnection, Client):
     def _settled(self, waiter: asyncio.Future[Reply]) -> None:
         if waiter.cancelled() and self.busy:  # the call's task was cancelled (its timeout, or the run cut)
             self.abort(Outcome.TIMEOUT)
-
-    def _resolve(self) -> None:
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(
-                Reply(
-                    status=None,
-                    body=self.body,
-                    bytes_in=self.bytes_in,
-                    bytes_out=self.bytes_out,
-                    received=_perf_counter(),
-                )
-            )
-
-    def _reject(self, outcome: Outcome) -> None:
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(ClientError(OUTCOME_NAMES[outcome]))
-
-    async def close(self) -> None:
-        self.drop()
 
 
 async def probe_websocket(block: WebSocketSurface, timeout: float, tls: TlsOptions | None) -> None:
