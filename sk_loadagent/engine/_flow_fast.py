@@ -165,23 +165,6 @@ class WebSocketCarrier:
         return _WebSocketStep(self.hub, driver)
 
 
-class _CallWire:
-    """A gRPC step's request message as bytes (``GrpcHub.request_wire``); a document that does not fit the
-    message fails the step as the task path's client does (``request``)."""
-
-    keeps = 0
-    traced = False
-
-    def __init__(self, step: CompiledStep, hub: GrpcHub) -> None:
-        self._render = hub.request_wire(step).render
-
-    def render(self, it: IterationState, traceparent: str | None) -> bytes:
-        try:
-            return self._render(it)
-        except ValueError as exc:
-            raise ClientError("request", str(exc)) from None
-
-
 class GrpcCarrier:
     """Calls of a gRPC test's method, each VU (or pool slot) on an HTTP/2 connection of its own."""
 
@@ -192,7 +175,7 @@ class GrpcCarrier:
         self._step = _grpc_step()
 
     def wire(self, step: CompiledStep, trace: list[tuple[str, str]]) -> _Wire:
-        return _CallWire(step, self.hub)
+        return self.hub.request_wire(step)
 
     def connection(self, driver: FastFlowDriver) -> _StepConnection:
         return self._step(self.hub, driver)

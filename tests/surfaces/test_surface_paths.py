@@ -109,19 +109,16 @@ async def test_grpc_tests_run_on_callbacks_as_on_tasks(
 
 def test_a_grpc_request_that_does_not_fit_fails_its_call_as_the_task_paths_client_does() -> None:
     from sk_loadagent.engine._flow import CompiledStep, IterationState
-    from sk_loadagent.engine._flow_fast import _CallWire
+    from sk_loadagent.engine.clients._grpc_wire import StepRequestWire
     from sk_loadagent.engine.clients.base import ClientError, outcome_of
 
     class _Refusing:
-        def render(self, it: IterationState) -> bytes:
+        def encode(self, document: dict[str, Any]) -> bytes:
             raise ValueError("Failed to parse petId field: expected string")
 
-    class _Hub:
-        def request_wire(self, step: CompiledStep) -> _Refusing:
-            return _Refusing()
-
     step = CompiledStep(index=0, name="grpc", client="grpc", target="", think=0.0, stop_on_fail=True)
-    wire = _CallWire(step, _Hub())  # type: ignore[arg-type]
+    step.params = {"petId": "${uuid}"}
+    wire = StepRequestWire(_Refusing(), step)  # type: ignore[arg-type]
     with pytest.raises(ClientError) as caught:
         wire.render(IterationState(0, 0, ()), None)
     outcome, message = outcome_of(caught.value)

@@ -810,11 +810,14 @@ def _fixed(value: Any, template: type) -> Any:
 
 
 class StepRequestWire:
-    """A flow step's request bytes per iteration, for the callback flow driver: ``render(it)`` raises
-    MissingValue or BadValue as ``CompiledStep.call`` does, and ValueError for a message that does not fit.
-    A step whose request has no references renders to the same bytes, built once."""
+    """A flow step's request bytes per iteration, the callback flow driver's wire for a gRPC step:
+    ``render(it)`` raises MissingValue or BadValue as ``CompiledStep.call`` does, and ClientError
+    ``request`` for a message that does not fit (as ``GrpcClient.call`` does on the task path). A step whose
+    request has no references renders to the same bytes, built once."""
 
     __slots__ = ("_step", "_wire", "static")
+    keeps = 0  # the driver's wire interface: a gRPC reply keeps its message only
+    traced = False
 
     def __init__(self, wire: GrpcRequestWire, step: CompiledStep) -> None:
         from sk_loadagent.engine._flow import Template  # the engine's templates (imported late: no cycle)
@@ -829,11 +832,14 @@ class StepRequestWire:
             except ValueError:
                 self.static = None  # each call reports it (the build step refused it already)
 
-    def render(self, it: IterationState) -> bytes:
+    def render(self, it: IterationState, traceparent: str | None = None) -> bytes:
         static = self.static
         if static is not None:
             return static
-        return self._wire.encode(self._step.rendered_params(it))
+        try:
+            return self._wire.encode(self._step.rendered_params(it))
+        except ValueError as exc:
+            raise ClientError("request", str(exc)) from None
 
 
 __all__ = [
