@@ -269,12 +269,9 @@ class FastWebSocketConnection(CallbackConnection):
         """Write one message; ``request``: its bytes and the correlation value of the reply it waits for."""
         message, self._expected = request
         self.busy = True
-        size = self.bytes_out = len(message)
-        hub = self._hub
-        key = hub.mask_key()
-        head = bytes((0x81, 0x80 | size)) if size < 126 else _frame_head(0x81, size)  # a final text frame
+        self.bytes_out = len(message)
         # The engine sends only on a session it holds open (not broken), so the transport is not closing.
-        self._tr.write(head + key + hub.apply_mask(message, key))  # type: ignore[union-attr]  # connected
+        self._tr.write(self._hub.frame(message))  # type: ignore[union-attr]  # connected
 
     def _write(self, frame: bytes) -> None:
         tr = self._tr
