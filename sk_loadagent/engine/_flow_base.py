@@ -21,6 +21,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from sk_loadagent.engine._closed_loop import VuClock
 from sk_loadagent.engine._flow import HTTP, CompiledFlow
+from sk_loadagent.engine._open_loop import MAX_CONNECTING, MIN_GAP, ArrivalClock
 from sk_loadagent.engine._recorder import Recorder
 from sk_loadagent.engine._schedule import ArrivalSchedule, VuSegment, vus_at
 from sk_loadagent.engine._step_recorder import StepRecorder
@@ -29,9 +30,6 @@ from sk_loadagent.engine._waker import make_waker
 from sk_loadagent.engine.clients.base import ClientTarget
 
 _perf_counter = time.perf_counter
-MIN_GAP = 0.0002  # as the single-request open loop: at most 5,000 wake-ups a second
-_CHUNK = 4096
-MAX_CONNECTING = 32
 RETRY_AFTER = 0.05  # a VU pauses this long after its iteration failed to connect
 
 
@@ -160,42 +158,15 @@ def step_span(trace: bytes) -> str:
     return sampled_value(trace[:32] + sampled_ids()[32:]).decode("ascii")
 
 
-class OpenSchedule(FlowBase):
+class OpenSchedule(ArrivalClock, FlowBase):
     """Iterations on an arrival schedule: iteration ``k`` of the schedule starts at its intended time."""
 
     def __init__(self, *, schedule: ArrivalSchedule, **common: Any) -> None:
         super().__init__(**common)
-        self._schedule = schedule
-        self._next_index = self.worker
-        self._times: list[float] = []
-        self._indices: list[int] = []
-        self._i = 0
-        self._waker = make_waker(self.loop, self._on_wake)
+        self._set_arrivals(self.loop, schedule, self.worker, self.workers)
 
     def start_iteration(self, start: float, index: int, row: tuple[str, ...]) -> None:
         raise NotImplementedError
-
-    def start(self, t0: float) -> None:
-        self._t0 = t0
-        self.end = t0 + self._schedule.end
-        self._refill()
-        if self._times:
-            self._waker.wake_at(self._times[0])
-        else:
-            self.exhausted = True
-
-    def stop_at(self, when: float) -> None:
-        self.end = min(self.end, when)
-        if not self.exhausted and self._i < len(self._times):
-            self._waker.wake_at(min(self._times[self._i], self.end))
-
-    def _refill(self) -> bool:
-        if self._next_index >= self._schedule.total:
-            return False
-        self._times, _, self._indices = self._schedule.chunk(self._next_index, self.workers, self._t0, _CHUNK)
-        self._next_index = self._indices[-1] + self.workers
-        self._i = 0
-        return True
 
     def _on_wake(self) -> None:
         now = _perf_counter()

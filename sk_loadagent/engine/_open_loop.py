@@ -19,7 +19,7 @@ from collections import deque
 from sk_loadagent.engine._recorder import Recorder
 from sk_loadagent.engine._schedule import ArrivalSchedule
 from sk_loadagent.engine._transports.base import Connection, Transport
-from sk_loadagent.engine._waker import make_waker
+from sk_loadagent.engine._waker import Waker, make_waker
 from sk_loadagent.engine.result import Outcome
 
 _perf_counter = time.perf_counter
@@ -28,7 +28,70 @@ _CHUNK = 4096  # arrivals computed per numpy call
 MAX_CONNECTING = 32  # parallel handshakes: after a stall, a burst must not turn into a connect storm
 
 
-class OpenLoop:
+class ArrivalClock:
+    """When an open model's arrivals are due: one worker's share of the schedule, computed in chunks, from t0
+    to the schedule's end (or an earlier stop), with the waker that fires at the next one.
+
+    Both open-model schedulers (single requests here, flows in ``_flow_base``) keep their arrivals this way;
+    each sends what is due in its own ``_on_wake``, reading ``_times`` (absolute intended times),
+    ``_variants`` and ``_indices`` (global arrival indices) from ``_i`` on."""
+
+    _schedule: ArrivalSchedule
+    _stride: int
+    _next_index: int
+    _t0: float
+    end: float  # absolute time the schedule ends (earlier when stopped)
+    exhausted: bool
+    _times: list[float]
+    _variants: list[int]
+    _indices: list[int]
+    _i: int
+    _waker: Waker
+
+    def _set_arrivals(
+        self, loop: asyncio.AbstractEventLoop, schedule: ArrivalSchedule, worker: int, workers: int
+    ) -> None:
+        self._schedule = schedule
+        self._stride = workers
+        self._next_index = worker
+        self._t0 = 0.0
+        self.end = math.inf
+        self.exhausted = False
+        self._times, self._variants, self._indices = [], [], []
+        self._i = 0
+        self._waker = make_waker(loop, self._on_wake)
+
+    def start(self, t0: float) -> None:
+        self._t0 = t0
+        self.end = t0 + self._schedule.end
+        self._refill()
+        if self._times:
+            self._waker.wake_at(self._times[0])
+        else:
+            self.exhausted = True
+
+    def stop_at(self, when: float) -> None:
+        """Start nothing intended at or after ``when`` (absolute): the parent ended the run early."""
+        self.end = min(self.end, when)
+        if not self.exhausted and self._i < len(self._times):
+            # Wake by the stop time even if the next arrival is much later, so the run ends on time.
+            self._waker.wake_at(min(self._times[self._i], self.end))
+
+    def _refill(self) -> bool:
+        if self._next_index >= self._schedule.total:
+            return False
+        self._times, self._variants, self._indices = self._schedule.chunk(
+            self._next_index, self._stride, self._t0, _CHUNK
+        )
+        self._next_index = self._indices[-1] + self._stride
+        self._i = 0
+        return True
+
+    def _on_wake(self) -> None:
+        raise NotImplementedError
+
+
+class OpenLoop(ArrivalClock):
     """Sends one worker's share of an arrival schedule through a transport."""
 
     def __init__(
@@ -43,25 +106,16 @@ class OpenLoop:
         max_connections: int,
         queue_limit: int,
     ) -> None:
+        self._set_arrivals(loop, schedule, worker, workers)
         self._loop = loop
         self._transport = transport
         self._recorder = recorder
-        self._schedule = schedule
-        self._stride = workers
-        self._next_index = worker
         self._max_connections = max_connections
         self._queue_limit = queue_limit
         self.conns: set[Connection] = set()
         self._idle: list[Connection] = []
         self._queue: deque[tuple[float, int]] = deque()
         self._connecting = 0
-        self._times: list[float] = []
-        self._variants: list[int] = []
-        self._i = 0
-        self._t0 = 0.0
-        self.end = math.inf  # absolute time the schedule ends (earlier when stopped)
-        self.exhausted = False
-        self._waker = make_waker(loop, self._on_wake)
         self._closing = False
 
     # -- setup ---------------------------------------------------------------------------------------------
@@ -73,33 +127,7 @@ class OpenLoop:
         while self._connecting and _perf_counter() < limit:
             await asyncio.sleep(0.005)
 
-    def start(self, t0: float) -> None:
-        self._t0 = t0
-        self.end = t0 + self._schedule.end
-        self._refill()
-        if self._times:
-            self._waker.wake_at(self._times[0])
-        else:
-            self.exhausted = True
-
-    def stop_at(self, when: float) -> None:
-        """Send nothing intended at or after ``when`` (absolute): the parent ended the run early."""
-        self.end = min(self.end, when)
-        if not self.exhausted and self._i < len(self._times):
-            # Wake by the stop time even if the next arrival is much later, so the run ends on time.
-            self._waker.wake_at(min(self._times[self._i], self.end))
-
     # -- scheduling ----------------------------------------------------------------------------------------
-    def _refill(self) -> bool:
-        if self._next_index >= self._schedule.total:
-            return False
-        self._times, self._variants, index = self._schedule.chunk(
-            self._next_index, self._stride, self._t0, _CHUNK
-        )
-        self._next_index = index[-1] + self._stride
-        self._i = 0
-        return True
-
     def _on_wake(self) -> None:
         now = _perf_counter()
         times = self._times
