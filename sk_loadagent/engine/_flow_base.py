@@ -78,6 +78,8 @@ def _resolve(future: asyncio.Future[None]) -> None:
 class FlowBase:
     """What a flow driver keeps whichever way it runs: the flow, the recorders, trace sampling, the ending."""
 
+    _running: set[Any]  # each driver's iterations started and not ended (each has its ``start``)
+
     def __init__(
         self,
         *,
@@ -141,10 +143,11 @@ class FlowBase:
         raise NotImplementedError
 
     def unresolved(self) -> list[float]:
-        raise NotImplementedError
+        """The starts of the iterations still running."""
+        return [it.start for it in self._running]
 
     def drained(self) -> bool:
-        raise NotImplementedError
+        return not self._running
 
     def cut(self) -> int:
         raise NotImplementedError

@@ -497,12 +497,6 @@ class FastFlowDriver(FlowBase):
                     self.stop_waiting(it)
                     self.step_unsent(it, Outcome.TIMEOUT)
 
-    def unresolved(self) -> list[float]:
-        return [it.start for it in self._running]
-
-    def drained(self) -> bool:
-        return not self._running
-
     def cut(self) -> int:
         """At the hard end: each iteration still running ends as a timeout, its step in flight too."""
         self.closing = True

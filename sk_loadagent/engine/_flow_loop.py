@@ -350,12 +350,6 @@ class FlowDriver(FlowBase):
             if now - flight.due > timeout and not flight.expired:
                 flight.expire()
 
-    def unresolved(self) -> list[float]:
-        return [r.start for r in self._running]
-
-    def drained(self) -> bool:
-        return not self._running
-
     def cut(self) -> int:
         """At the hard end: each iteration still running ends as a timeout, its step in flight too."""
         self.closing = True
